@@ -1,0 +1,167 @@
+//! The promotion checks: their ids, their results, and the context they read facts from.
+//!
+//! Each check lives in its own file as a pure `judge` function over the facts it needs, plus
+//! a `run` that reads those facts from the repository through [`Context`]. The order in
+//! which an environment's checks run is [`CheckId::cost_rank`]: cheapest first, so that a
+//! push that is refused for a cheap reason never waits for the tests.
+
+pub mod fast_forward;
+pub mod no_delete;
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::{Config, Environment};
+use crate::git::Repo;
+use crate::push::RefUpdate;
+
+/// A check an environment can require, as named in the config.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CheckId {
+    NoDelete,
+    FastForward,
+    Promoted,
+    NoWip,
+    NoConflictMarkers,
+    CleanWorktree,
+    Tests,
+    Authorized,
+    Approvals,
+}
+
+impl CheckId {
+    /// Every check, in the order they run.
+    pub const ALL: [CheckId; 9] = [
+        CheckId::NoDelete,
+        CheckId::Authorized,
+        CheckId::FastForward,
+        CheckId::CleanWorktree,
+        CheckId::Promoted,
+        CheckId::NoWip,
+        CheckId::NoConflictMarkers,
+        CheckId::Approvals,
+        CheckId::Tests,
+    ];
+
+    /// The check's id as written in the config and the audit log.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CheckId::NoDelete => "no-delete",
+            CheckId::FastForward => "fast-forward",
+            CheckId::Promoted => "promoted",
+            CheckId::NoWip => "no-wip",
+            CheckId::NoConflictMarkers => "no-conflict-markers",
+            CheckId::CleanWorktree => "clean-worktree",
+            CheckId::Tests => "tests",
+            CheckId::Authorized => "authorized",
+            CheckId::Approvals => "approvals",
+        }
+    }
+
+    /// Position in the run order: cheap facts first, the tests last.
+    pub fn cost_rank(self) -> usize {
+        Self::ALL
+            .iter()
+            .position(|c| *c == self)
+            .expect("ALL lists every check")
+    }
+}
+
+impl fmt::Display for CheckId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How a check ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    Pass,
+    Fail,
+    /// The check does not apply (a delete, no tests configured, …); shown, never hidden.
+    Skip,
+}
+
+/// The result of one check on one ref update.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckResult {
+    pub id: CheckId,
+    pub outcome: Outcome,
+    /// Why, in one line (the first line of a longer explanation).
+    pub detail: String,
+    /// Further lines shown under the detail (offending commits, files, output tail).
+    pub more: Vec<String>,
+    /// The command or action that fixes a failure.
+    pub hint: Option<String>,
+}
+
+impl CheckResult {
+    pub fn pass(id: CheckId, detail: impl Into<String>) -> Self {
+        Self::new(id, Outcome::Pass, detail)
+    }
+
+    pub fn fail(id: CheckId, detail: impl Into<String>) -> Self {
+        Self::new(id, Outcome::Fail, detail)
+    }
+
+    pub fn skip(id: CheckId, detail: impl Into<String>) -> Self {
+        Self::new(id, Outcome::Skip, detail)
+    }
+
+    fn new(id: CheckId, outcome: Outcome, detail: impl Into<String>) -> Self {
+        CheckResult {
+            id,
+            outcome,
+            detail: detail.into(),
+            more: Vec::new(),
+            hint: None,
+        }
+    }
+
+    /// Adds the command or action that fixes a failure.
+    pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
+    }
+
+    /// Adds lines shown under the detail.
+    pub fn with_more(mut self, more: Vec<String>) -> Self {
+        self.more = more;
+        self
+    }
+}
+
+/// Whether the gate runs for a real push or for `pushguard check`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Hook,
+    DryRun,
+}
+
+/// Everything a check may read: the ref update, its environment, the remote and the repository.
+pub struct Context<'a> {
+    pub repo: &'a Repo,
+    pub config: &'a Config,
+    pub environment: &'a Environment,
+    pub update: &'a RefUpdate,
+    /// The remote's name when the push went to a configured remote (not a bare URL).
+    pub remote: Option<&'a str>,
+    /// The URL git is pushing to.
+    pub url: &'a str,
+    pub mode: Mode,
+}
+
+/// Runs one check. Checks that do not apply to a delete are skipped for one.
+pub fn run(id: CheckId, ctx: &Context) -> CheckResult {
+    if ctx.update.new_oid().is_none() && id != CheckId::NoDelete {
+        return CheckResult::skip(id, "nothing is pushed: the branch is deleted");
+    }
+    match id {
+        CheckId::NoDelete => no_delete::run(ctx),
+        CheckId::FastForward => fast_forward::run(ctx),
+        other => CheckResult::skip(other, "not available in this build"),
+    }
+}

@@ -1,0 +1,5 @@
+//! The subcommands that are not the hook: thin glue between the command line, the
+//! repository and the library modules.
+
+pub mod config;
+pub mod init;

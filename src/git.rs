@@ -1,0 +1,220 @@
+//! The few repository facts the gate needs, over libgit2, and the environment for child
+//! processes.
+//!
+//! The repository is always opened with `Repository::open_from_env()`, before anything
+//! changes directory: git sets `GIT_DIR` (sometimes relative) for hooks in linked worktrees,
+//! submodules and `--git-dir` pushes, and `discover(".")` would find the wrong repository.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context as _, Result};
+use git2::{ErrorCode, ObjectType, Oid, Repository};
+
+/// Git's repository-local environment variables (`git rev-parse --local-env-vars`).
+///
+/// A child process that inherits them writes into the repository that ran the hook, not the
+/// one it was started in.
+pub const LOCAL_ENV_VARS: &[&str] = &[
+    "GIT_ALTERNATE_OBJECT_DIRECTORIES",
+    "GIT_CONFIG",
+    "GIT_CONFIG_PARAMETERS",
+    "GIT_CONFIG_COUNT",
+    "GIT_OBJECT_DIRECTORY",
+    "GIT_DIR",
+    "GIT_WORK_TREE",
+    "GIT_IMPLICIT_WORK_TREE",
+    "GIT_GRAFT_FILE",
+    "GIT_INDEX_FILE",
+    "GIT_NO_REPLACE_OBJECTS",
+    "GIT_REPLACE_REF_BASE",
+    "GIT_PREFIX",
+    "GIT_SHALLOW_FILE",
+    "GIT_COMMON_DIR",
+    "GIT_INTERNAL_SUPER_PREFIX",
+];
+
+/// Removes git's repository-local variables from a child's environment.
+pub fn scrub_env(cmd: &mut Command) -> &mut Command {
+    for var in LOCAL_ENV_VARS {
+        cmd.env_remove(var);
+    }
+    // GIT_CONFIG_COUNT goes with numbered key/value pairs.
+    for (key, _) in std::env::vars_os() {
+        let key = key.to_string_lossy();
+        if key.starts_with("GIT_CONFIG_KEY_") || key.starts_with("GIT_CONFIG_VALUE_") {
+            cmd.env_remove(key.as_ref());
+        }
+    }
+    cmd
+}
+
+/// A `git` command run in `dir` with a scrubbed environment.
+pub fn git_command(dir: &Path) -> Command {
+    let mut cmd = Command::new("git");
+    scrub_env(&mut cmd);
+    cmd.current_dir(dir);
+    cmd
+}
+
+/// Who is pushing, from git's `user.name` and `user.email`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Identity {
+    pub name: String,
+    pub email: String,
+}
+
+/// Whether one commit is an ancestor of another, as far as the local objects can tell.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ancestry {
+    Ancestor,
+    NotAncestor,
+}
+
+/// An opened repository and the facts read from it.
+pub struct Repo {
+    inner: Repository,
+}
+
+impl Repo {
+    /// Opens the repository as git describes it to hooks (`GIT_DIR`, …), else from the cwd.
+    pub fn open_from_env() -> Result<Repo> {
+        let inner = Repository::open_from_env().map_err(|e| {
+            anyhow::anyhow!("{}", e.message()).context("failed to open the git repository")
+        })?;
+        Ok(Repo { inner })
+    }
+
+    /// Opens the repository at `path` (used by tests and benchmarks).
+    pub fn open(path: &Path) -> Result<Repo> {
+        let inner = Repository::open(path)
+            .with_context(|| format!("failed to open the git repository `{}`", path.display()))?;
+        Ok(Repo { inner })
+    }
+
+    /// The underlying libgit2 handle, for the facts this module does not wrap.
+    pub fn git2(&self) -> &Repository {
+        &self.inner
+    }
+
+    /// The directory shared by all linked worktrees of the clone.
+    pub fn common_dir(&self) -> &Path {
+        self.inner.commondir()
+    }
+
+    /// pushguard's state directory, `<git common dir>/pushguard/`.
+    pub fn state_dir(&self) -> PathBuf {
+        self.common_dir().join("pushguard")
+    }
+
+    /// The work tree's root, if the repository has one.
+    pub fn work_tree(&self) -> Option<&Path> {
+        self.inner.workdir()
+    }
+
+    /// Tells whether the clone is shallow.
+    pub fn is_shallow(&self) -> bool {
+        self.inner.is_shallow()
+    }
+
+    /// Resolves an object name to a commit, peeling annotated tags; `None` if not present.
+    pub fn peel_commit(&self, hex: &str) -> Result<Option<Oid>> {
+        let oid = Oid::from_str(hex).with_context(|| format!("invalid object name `{hex}`"))?;
+        let object = match self.inner.find_object(oid, None) {
+            Ok(o) => o,
+            Err(e) if e.code() == ErrorCode::NotFound => return Ok(None),
+            Err(e) => return Err(e).with_context(|| format!("failed to read object {hex}")),
+        };
+        match object.peel(ObjectType::Commit) {
+            Ok(c) => Ok(Some(c.id())),
+            Err(e) => Err(e).with_context(|| format!("object {hex} is not a commit")),
+        }
+    }
+
+    /// Tells whether `ancestor` is reachable from `descendant` (a commit is its own ancestor).
+    pub fn ancestry(&self, ancestor: Oid, descendant: Oid) -> Result<Ancestry> {
+        // graph_descendant_of(a, a) is false: equality first.
+        if ancestor == descendant
+            || self
+                .inner
+                .graph_descendant_of(descendant, ancestor)
+                .context("failed to walk the commit graph")?
+        {
+            Ok(Ancestry::Ancestor)
+        } else {
+            Ok(Ancestry::NotAncestor)
+        }
+    }
+
+    /// The remote-tracking refs of `remote`: `(short name without the remote prefix, commit)`.
+    pub fn remote_tracking(&self, remote: &str) -> Result<Vec<(String, Oid)>> {
+        let prefix = format!("refs/remotes/{remote}/");
+        let mut out = Vec::new();
+        for r in self
+            .inner
+            .references_glob(&format!("{prefix}*"))
+            .context("failed to list remote-tracking refs")?
+        {
+            let r = r.context("failed to read a remote-tracking ref")?;
+            let Some(name) = r.name().and_then(|n| n.strip_prefix(&prefix)) else {
+                continue;
+            };
+            if name == "HEAD" {
+                continue;
+            }
+            if let Ok(c) = r.peel_to_commit() {
+                out.push((name.to_owned(), c.id()));
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+
+    /// Finds the remote that `git push` was given: its name, or the remote whose URL it is.
+    pub fn remote_name(&self, remote_arg: &str, url: &str) -> Option<String> {
+        if self.inner.find_remote(remote_arg).is_ok() {
+            return Some(remote_arg.to_owned());
+        }
+        let names = self.inner.remotes().ok()?;
+        names
+            .iter()
+            .flatten()
+            .find(|name| {
+                self.inner.find_remote(name).is_ok_and(|r| {
+                    r.url() == Some(url) || r.pushurl() == Some(url) || r.url() == Some(remote_arg)
+                })
+            })
+            .map(str::to_owned)
+    }
+
+    /// The pusher's identity from the git config.
+    pub fn identity(&self) -> Identity {
+        let config = self.inner.config().ok();
+        let get = |key| {
+            config
+                .as_ref()
+                .and_then(|c| c.get_string(key).ok())
+                .unwrap_or_default()
+        };
+        Identity {
+            name: get("user.name"),
+            email: get("user.email"),
+        }
+    }
+}
+
+/// Finds the git common dir without libgit2 (for repositories libgit2 cannot open).
+pub fn common_dir_via_git() -> Result<PathBuf> {
+    let out = Command::new("git")
+        .args(["rev-parse", "--path-format=absolute", "--git-common-dir"])
+        .output()
+        .context("failed to run `git rev-parse`")?;
+    anyhow::ensure!(
+        out.status.success(),
+        "`git rev-parse --git-common-dir` failed: {}",
+        String::from_utf8_lossy(&out.stderr).trim()
+    );
+    Ok(PathBuf::from(
+        String::from_utf8_lossy(&out.stdout).trim_end_matches('\n'),
+    ))
+}

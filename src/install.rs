@@ -1,0 +1,217 @@
+//! `pushguard install` and `uninstall`: where git looks for hooks, our hook's fingerprint,
+//! and chaining a hook that was there before.
+//!
+//! A hook we did not write is never clobbered: it is kept beside ours as
+//! `pre-push.pushguard-chained`, run after every allowing decision, and restored by
+//! `uninstall`.
+
+use std::fs;
+use std::io::Write;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{bail, Context as _, Result};
+
+use crate::hook::CHAINED_HOOK;
+use crate::{Exit, WithHint};
+
+/// The hook shim, with `@PUSHGUARD_BIN@` standing for the quoted binary path.
+pub const HOOK_TEMPLATE: &str = include_str!("../hooks/pre-push");
+
+/// The line that marks a hook as ours.
+pub const FINGERPRINT: &str = "# pushguard-managed-hook";
+
+/// Tells whether a hook file's text is a pushguard shim.
+pub fn is_ours(text: &str) -> bool {
+    text.lines().take(3).any(|l| l.starts_with(FINGERPRINT))
+}
+
+/// Quotes a string for a POSIX shell.
+fn sh_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', r"'\''"))
+}
+
+/// The shim's text for a binary at `bin`.
+pub fn hook_text(bin: &Path) -> String {
+    HOOK_TEMPLATE.replace("@PUSHGUARD_BIN@", &sh_quote(&bin.to_string_lossy()))
+}
+
+/// Finds the hooks directory exactly as git does (`core.hooksPath`, relative to the
+/// work-tree top, else the common dir's `hooks/`, which linked worktrees share), by asking
+/// git. This also works where libgit2 cannot open the repository (SHA-256).
+pub fn hooks_dir() -> Result<PathBuf> {
+    let out = Command::new("git")
+        .args(["rev-parse", "--path-format=absolute", "--git-path", "hooks"])
+        .output()
+        .context("failed to run `git rev-parse`; is git installed?")?;
+    if !out.status.success() {
+        return Err(anyhow::anyhow!(
+            "{}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        ))
+        .context("failed to find the git repository")
+        .hint("run this inside a git clone");
+    }
+    let path = String::from_utf8(out.stdout).context("the hooks path is not UTF-8")?;
+    Ok(PathBuf::from(path.trim_end_matches('\n')))
+}
+
+/// The state of the pre-push hook in a clone, for `install` and `status`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HookState {
+    NotInstalled,
+    /// Ours, and byte-identical to what this binary would install.
+    Current,
+    /// Ours, written by another binary path or version.
+    Outdated,
+    /// Someone else's hook.
+    Foreign,
+}
+
+/// Reads the state of the pre-push hook in `dir`.
+pub fn hook_state(dir: &Path) -> Result<HookState> {
+    let path = dir.join("pre-push");
+    let text = match fs::read(&path) {
+        Ok(t) => String::from_utf8_lossy(&t).into_owned(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(HookState::NotInstalled),
+        Err(e) => return Err(e).with_context(|| format!("failed to read `{}`", path.display())),
+    };
+    if !is_ours(&text) {
+        return Ok(HookState::Foreign);
+    }
+    let bin = current_binary()?;
+    Ok(if text == hook_text(&bin) {
+        HookState::Current
+    } else {
+        HookState::Outdated
+    })
+}
+
+fn current_binary() -> Result<PathBuf> {
+    let exe = std::env::current_exe().context("failed to find the pushguard binary's path")?;
+    Ok(exe.canonicalize().unwrap_or(exe))
+}
+
+/// Writes `text` to `path` atomically (temp file and rename), executable.
+fn write_executable(path: &Path, text: &str) -> Result<()> {
+    let dir = path.parent().expect("a hook path has a directory");
+    let tmp = dir.join(".pre-push.pushguard-tmp");
+    let write = || -> std::io::Result<()> {
+        let mut f = fs::File::create(&tmp)?;
+        f.write_all(text.as_bytes())?;
+        f.set_permissions(fs::Permissions::from_mode(0o755))?;
+        f.sync_all()?;
+        fs::rename(&tmp, path)
+    };
+    write().map_err(|e| {
+        let _ = fs::remove_file(&tmp);
+        anyhow::Error::new(e).context(format!("failed to write the hook `{}`", path.display()))
+    })
+}
+
+/// `pushguard install`.
+pub fn install(force: bool) -> Result<Exit> {
+    let dir = hooks_dir()?;
+    fs::create_dir_all(&dir)
+        .with_context(|| format!("failed to create the hooks directory `{}`", dir.display()))?;
+    let hook = dir.join("pre-push");
+    let chained = dir.join(CHAINED_HOOK);
+    let text = hook_text(&current_binary()?);
+
+    match hook_state(&dir)? {
+        HookState::Current if !force => {
+            eprintln!(
+                "pushguard: the pre-push hook is already installed and current: {}",
+                hook.display()
+            );
+        }
+        HookState::Current | HookState::Outdated => {
+            write_executable(&hook, &text)?;
+            eprintln!("pushguard: updated the pre-push hook: {}", hook.display());
+        }
+        HookState::NotInstalled => {
+            write_executable(&hook, &text)?;
+            eprintln!("pushguard: installed the pre-push hook: {}", hook.display());
+        }
+        HookState::Foreign => {
+            if chained.exists() {
+                // Two foreign hooks: keep both, never lose one.
+                if !force {
+                    bail!(
+                        "`{}` is another tool's hook, and `{}` already holds a chained hook; pushguard will not choose between them",
+                        hook.display(),
+                        chained.display()
+                    );
+                }
+                let older = dir.join(format!("{CHAINED_HOOK}.old"));
+                fs::rename(&chained, &older)
+                    .with_context(|| format!("failed to move `{}` aside", chained.display()))?;
+                eprintln!(
+                    "pushguard: moved the previously chained hook to {}",
+                    older.display()
+                );
+            }
+            fs::rename(&hook, &chained)
+                .with_context(|| format!("failed to move `{}` aside", hook.display()))
+                .hint(format!(
+                    "check that `{}` is writable, then run `pushguard install` again",
+                    dir.display()
+                ))?;
+            if let Err(e) = write_executable(&hook, &text) {
+                // Put the user's hook back where it was.
+                let _ = fs::rename(&chained, &hook);
+                return Err(e);
+            }
+            eprintln!("pushguard: installed the pre-push hook: {}", hook.display());
+            eprintln!(
+                "pushguard: kept the existing hook as {}; it runs after pushguard allows a push",
+                chained.display()
+            );
+        }
+    }
+    Ok(Exit::Success)
+}
+
+/// `pushguard uninstall`.
+pub fn uninstall() -> Result<Exit> {
+    let dir = hooks_dir()?;
+    let hook = dir.join("pre-push");
+    let chained = dir.join(CHAINED_HOOK);
+    match hook_state(&dir)? {
+        HookState::NotInstalled | HookState::Foreign => {
+            eprintln!(
+                "pushguard: no pushguard hook is installed in {}; nothing to do",
+                dir.display()
+            );
+        }
+        HookState::Current | HookState::Outdated => {
+            if chained.exists() {
+                fs::rename(&chained, &hook)
+                    .with_context(|| format!("failed to restore `{}`", chained.display()))?;
+                eprintln!(
+                    "pushguard: removed the pre-push hook and restored the hook it had chained: {}",
+                    hook.display()
+                );
+            } else {
+                fs::remove_file(&hook)
+                    .with_context(|| format!("failed to remove `{}`", hook.display()))?;
+                eprintln!("pushguard: removed the pre-push hook: {}", hook.display());
+            }
+        }
+    }
+    Ok(Exit::Success)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn template_carries_the_fingerprint_and_quotes_the_path() {
+        let text = hook_text(Path::new("/opt/it's here/pushguard"));
+        assert!(is_ours(&text));
+        assert!(text.contains(r"pushguard_bin='/opt/it'\''s here/pushguard'"));
+        assert!(!is_ours("#!/bin/sh\nexec husky\n"));
+    }
+}

@@ -1,0 +1,114 @@
+//! pushguard guards pushes to a team's environment branches.
+//!
+//! git runs the binary as the pre-push hook. Pushes to ordinary branches pass after a parse
+//! of git's input and a glance at the config; pushes to environment branches run the gate
+//! ([`gate`]): the promotion checks ([`checks`]) and the confirmation that a lead or senior was
+//! consulted. The binary (`main.rs`) only dispatches to [`run`].
+
+pub mod checks;
+pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod gate;
+pub mod git;
+pub mod hook;
+pub mod install;
+pub mod push;
+pub mod report;
+
+use std::fmt;
+use std::process::ExitCode;
+
+use cli::{Cli, Command, HookCommand};
+
+/// How a successful run ends. Errors end with status 2, decided in `main`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// Allowed, or the command succeeded (status 0).
+    Success,
+    /// Blocked, a check failed, or verification failed (status 1).
+    Blocked,
+    /// Another program's status, passed through (a chained hook's).
+    Code(u8),
+}
+
+impl From<Exit> for ExitCode {
+    fn from(exit: Exit) -> ExitCode {
+        match exit {
+            Exit::Success => ExitCode::SUCCESS,
+            Exit::Blocked => ExitCode::from(1),
+            Exit::Code(c) => ExitCode::from(c),
+        }
+    }
+}
+
+/// An error with advice; `main` prints the advice as `hint:` lines after the error chain.
+///
+/// It displays as the error it wraps and continues that error's chain, so wrapping changes
+/// nothing but the hints that are printed.
+pub struct Hinted {
+    pub hints: Vec<String>,
+    inner: anyhow::Error,
+}
+
+impl fmt::Display for Hinted {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.inner)
+    }
+}
+
+impl fmt::Debug for Hinted {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?}\nhint: {}", self.inner, self.hints.join("\nhint: "))
+    }
+}
+
+impl std::error::Error for Hinted {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.inner.source()
+    }
+}
+
+/// Attaches advice to an error.
+pub trait WithHint<T> {
+    fn hint(self, hint: impl Into<String>) -> anyhow::Result<T>;
+}
+
+impl<T, E> WithHint<T> for Result<T, E>
+where
+    E: Into<anyhow::Error>,
+{
+    fn hint(self, hint: impl Into<String>) -> anyhow::Result<T> {
+        self.map_err(|e| with_hint(e.into(), hint))
+    }
+}
+
+/// Attaches advice to an error.
+pub fn with_hint(mut err: anyhow::Error, hint: impl Into<String>) -> anyhow::Error {
+    if let Some(hinted) = err.downcast_mut::<Hinted>() {
+        hinted.hints.insert(0, hint.into());
+        return err;
+    }
+    anyhow::Error::new(Hinted {
+        hints: vec![hint.into()],
+        inner: err,
+    })
+}
+
+/// Runs a parsed command line.
+pub fn run(cli: Cli) -> anyhow::Result<Exit> {
+    match cli.command {
+        Command::Install { force } => install::install(force),
+        Command::Uninstall => install::uninstall(),
+        Command::Hook {
+            hook:
+                HookCommand::PrePush {
+                    remote,
+                    url,
+                    hook_dir,
+                },
+        } => hook::pre_push(&remote, &url, hook_dir.as_deref()),
+        Command::Init { force, remote } => commands::init::run(force, remote.as_deref()),
+        Command::Config { check } => commands::config::run(check),
+    }
+}

@@ -1,0 +1,121 @@
+//! `pushguard config`, `config --check` and `init`.
+
+use crate::support::TestRepo;
+
+#[test]
+fn config_check_reports_file_line_and_column() {
+    let repo = TestRepo::new();
+    repo.config("[environments.production]\nbranches = [\"main\"]\nchecks = [\"no-delete\", \"fast-fwd\"]\n");
+    let run = repo.pushguard(&["config", "--check"]);
+    insta::assert_snapshot!(repo.transcript(&run), @r#"
+    exit: 2
+    --- stdout
+    --- stderr
+    pushguard: error: the pushguard configuration is invalid, so every push is blocked (pushguard cannot tell which branches are environments)
+      caused by: [TMP]/work/.pushguard.toml:3:24: unknown variant `fast-fwd`, expected one of `no-delete`, `fast-forward`, `promoted`, `no-wip`, `no-conflict-markers`, `clean-worktree`, `tests`, `authorized`, `approvals`
+          |
+        3 | checks = ["no-delete", "fast-fwd"]
+          |                        ^^^^^^^^^^
+    hint: fix the file (`pushguard config --check` shows the error again), then push again
+    hint: or skip the guard with `git push --no-verify`: that push is NOT recorded and shows up in `pushguard audit`
+    "#);
+}
+
+#[test]
+fn config_prints_the_effective_config_and_its_sources() {
+    let repo = TestRepo::new();
+    repo.config("[tests]\ntimeout = \"10m\"\n");
+    let run = repo.pushguard(&["config"]);
+    run.expect_code(0);
+    let out = repo.redact(&run.stdout);
+    assert!(
+        out.contains("#   built-in default\n#   repository config `[TMP]/work/.pushguard.toml`"),
+        "{out}"
+    );
+    assert!(
+        out.contains("timeout = \"10m\"  # from the repository config"),
+        "{out}"
+    );
+    assert!(
+        out.contains("cache = true  # from the built-in default"),
+        "{out}"
+    );
+    assert!(out.contains("[environments.production]"), "{out}");
+    repo.pushguard(&["config", "--check"]).expect_code(0);
+}
+
+#[test]
+fn user_layer_and_pushguard_config_variable() {
+    let repo = TestRepo::new();
+    let user = repo.home.join(".config/pushguard");
+    std::fs::create_dir_all(&user).unwrap();
+    std::fs::write(user.join("config.toml"), "[bypass]\nmin_length = 30\n").unwrap();
+    let run = repo.pushguard(&["config"]);
+    assert!(
+        run.stdout
+            .contains("min_length = 30  # from the user config"),
+        "{}",
+        run.stdout
+    );
+
+    let other = repo.root.join("other.toml");
+    std::fs::write(&other, "[environments.live]\nbranches = [\"live\"]\n").unwrap();
+    let run = repo.pushguard_with(
+        &["config"],
+        None,
+        &[("PUSHGUARD_CONFIG", other.to_str().unwrap())],
+    );
+    run.expect_code(0);
+    assert!(run.stdout.contains("[environments.live]"), "{}", run.stdout);
+    assert!(
+        !run.stdout.contains("[environments.production]"),
+        "{}",
+        run.stdout
+    );
+
+    let run = repo.pushguard_with(
+        &["config"],
+        None,
+        &[("PUSHGUARD_CONFIG", "/nonexistent.toml")],
+    );
+    run.expect_code(2);
+    assert!(
+        run.stderr.contains("named by PUSHGUARD_CONFIG"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn init_maps_environments_to_the_remote_branches() {
+    let repo = TestRepo::new();
+    repo.push_unguarded("HEAD:refs/heads/main");
+    repo.push_unguarded("HEAD:refs/heads/develop");
+    repo.push_unguarded("HEAD:refs/heads/stage");
+    repo.git(&["fetch", "-q", "origin"]);
+    let run = repo.pushguard(&["init"]);
+    run.expect_code(0);
+    let text = std::fs::read_to_string(repo.work.join(".pushguard.toml")).unwrap();
+    assert!(
+        text.contains("[environments.development]\n# found on `origin`\nbranches = [\"develop\"]"),
+        "{text}"
+    );
+    assert!(
+        text.contains("[environments.staging]\n# found on `origin`\nbranches = [\"stage\"]"),
+        "{text}"
+    );
+    assert!(
+        text.contains("[environments.production]\n# found on `origin`\nbranches = [\"main\"]"),
+        "{text}"
+    );
+    repo.pushguard(&["config", "--check"]).expect_code(0);
+
+    let run = repo.pushguard(&["init"]);
+    run.expect_code(2);
+    assert!(
+        run.stderr.contains("hint: run `pushguard init --force`"),
+        "{}",
+        run.stderr
+    );
+    repo.pushguard(&["init", "--force"]).expect_code(0);
+}

@@ -1,0 +1,7 @@
+//! The integration tests: one binary, real git, real pushes to a bare remote.
+
+mod support;
+
+mod config;
+mod hook;
+mod install;

@@ -1,0 +1,267 @@
+//! Test support: a temp clone with a `git init --bare` remote, a hermetic environment, and
+//! helpers to run git and the pushguard binary and to redact their transcripts.
+#![allow(dead_code)]
+
+use std::ffi::OsStr;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use tempfile::TempDir;
+
+/// The pushguard binary under test.
+pub fn bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_pushguard"))
+}
+
+/// A finished process: exit code and its output.
+#[derive(Debug, Clone)]
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    fn from_output(out: Output) -> Run {
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    /// Panics with the transcript unless the process exited with `code`.
+    #[track_caller]
+    pub fn expect_code(&self, code: i32) -> &Run {
+        assert_eq!(
+            self.code, code,
+            "expected exit {code}\n--- stdout\n{}\n--- stderr\n{}",
+            self.stdout, self.stderr
+        );
+        self
+    }
+}
+
+/// A work clone (`work/`) of a bare remote (`remote.git/`), with `HOME` in the temp dir.
+pub struct TestRepo {
+    _tmp: TempDir,
+    /// The temp dir (canonical path).
+    pub root: PathBuf,
+    /// The work clone's root.
+    pub work: PathBuf,
+    /// The bare remote.
+    pub remote: PathBuf,
+    /// `HOME` for every process.
+    pub home: PathBuf,
+}
+
+impl TestRepo {
+    /// A clone of an empty bare remote, with one commit on `main` (not pushed).
+    pub fn new() -> TestRepo {
+        Self::with_init_args(&[])
+    }
+
+    /// Like [`TestRepo::new`], passing extra arguments to both `git init`s
+    /// (e.g. `--object-format=sha256`).
+    pub fn with_init_args(args: &[&str]) -> TestRepo {
+        let tmp = tempfile::Builder::new()
+            .prefix("pg-test-")
+            .tempdir()
+            .expect("create temp dir");
+        let root = tmp.path().canonicalize().expect("canonical temp dir");
+        let home = root.join("home");
+        std::fs::create_dir_all(home.join(".config")).expect("create home");
+        std::fs::write(
+            home.join(".gitconfig"),
+            "[init]\n\tdefaultBranch = main\n[advice]\n\tdetachedHead = false\n\tpushUpdateRejected = false\n[protocol \"file\"]\n\tallow = always\n[core]\n\tautocrlf = false\n",
+        )
+        .expect("write gitconfig");
+        let repo = TestRepo {
+            work: root.join("work"),
+            remote: root.join("remote.git"),
+            home,
+            root,
+            _tmp: tmp,
+        };
+        let mut init = vec!["init", "-q", "--bare"];
+        init.extend_from_slice(args);
+        init.push("remote.git");
+        repo.git_in(&repo.root, &init);
+        let mut init = vec!["init", "-q"];
+        init.extend_from_slice(args);
+        init.push("work");
+        repo.git_in(&repo.root, &init);
+        repo.git(&[
+            "remote",
+            "add",
+            "origin",
+            repo.remote.to_str().expect("utf-8 path"),
+        ]);
+        repo.git(&["config", "user.name", "Pat Pusher"]);
+        repo.git(&["config", "user.email", "pat@example.com"]);
+        repo.commit_file("README", "hello\n", "initial commit");
+        repo
+    }
+
+    /// A command with the hermetic environment, run in the work clone.
+    pub fn command(&self, program: impl AsRef<OsStr>) -> Command {
+        let mut cmd = Command::new(program);
+        cmd.env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", &self.home)
+            .env("XDG_CONFIG_HOME", self.home.join(".config"))
+            .env("GIT_CONFIG_GLOBAL", self.home.join(".gitconfig"))
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("GIT_AUTHOR_DATE", "2026-01-01T00:00:00Z")
+            .env("GIT_COMMITTER_DATE", "2026-01-01T00:00:00Z")
+            .env("GIT_TERMINAL_PROMPT", "0")
+            .env("LANG", "C")
+            .env("LC_ALL", "C")
+            .env("NO_COLOR", "1")
+            .env("PUSHGUARD_NONINTERACTIVE", "1")
+            .current_dir(&self.work)
+            .stdin(Stdio::null());
+        cmd
+    }
+
+    /// Runs git in `dir`; panics if it fails. Returns stdout, trimmed.
+    #[track_caller]
+    pub fn git_in(&self, dir: &Path, args: &[&str]) -> String {
+        let run = Run::from_output(
+            self.command("git")
+                .current_dir(dir)
+                .args(args)
+                .output()
+                .expect("run git"),
+        );
+        assert_eq!(
+            run.code, 0,
+            "git {args:?} failed\n{}\n{}",
+            run.stdout, run.stderr
+        );
+        run.stdout.trim_end().to_owned()
+    }
+
+    /// Runs git in the work clone; panics if it fails. Returns stdout, trimmed.
+    #[track_caller]
+    pub fn git(&self, args: &[&str]) -> String {
+        self.git_in(&self.work, args)
+    }
+
+    /// Runs git in the work clone and returns how it ended (it may fail).
+    pub fn try_git(&self, args: &[&str]) -> Run {
+        Run::from_output(self.command("git").args(args).output().expect("run git"))
+    }
+
+    /// `git push` with the given arguments (it may fail).
+    pub fn push(&self, args: &[&str]) -> Run {
+        let mut all = vec!["push"];
+        all.extend_from_slice(args);
+        self.try_git(&all)
+    }
+
+    /// Runs the pushguard binary in the work clone.
+    pub fn pushguard(&self, args: &[&str]) -> Run {
+        self.pushguard_with(args, None, &[])
+    }
+
+    /// Runs the pushguard binary with stdin and extra environment variables.
+    pub fn pushguard_with(&self, args: &[&str], stdin: Option<&[u8]>, env: &[(&str, &str)]) -> Run {
+        let mut cmd = self.command(bin());
+        cmd.args(args).envs(env.iter().copied());
+        if stdin.is_some() {
+            cmd.stdin(Stdio::piped());
+        }
+        cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+        let mut child = cmd.spawn().expect("run pushguard");
+        if let Some(data) = stdin {
+            let mut pipe = child.stdin.take().expect("piped stdin");
+            let _ = pipe.write_all(data);
+        }
+        Run::from_output(child.wait_with_output().expect("wait for pushguard"))
+    }
+
+    /// `pushguard install` in the work clone; panics if it fails.
+    #[track_caller]
+    pub fn install(&self) {
+        self.pushguard(&["install"]).expect_code(0);
+    }
+
+    /// Writes `path` (relative to the work tree) with `content`.
+    pub fn write(&self, path: &str, content: &str) {
+        let full = self.work.join(path);
+        if let Some(parent) = full.parent() {
+            std::fs::create_dir_all(parent).expect("create parent dir");
+        }
+        std::fs::write(full, content).expect("write file");
+    }
+
+    /// Writes a file, commits it with `message`, returns the commit id.
+    pub fn commit_file(&self, path: &str, content: &str, message: &str) -> String {
+        self.write(path, content);
+        self.git(&["add", path]);
+        self.git(&["commit", "-q", "-m", message]);
+        self.head()
+    }
+
+    /// An empty commit with `message`; returns its id.
+    pub fn commit(&self, message: &str) -> String {
+        self.git(&["commit", "-q", "--allow-empty", "-m", message]);
+        self.head()
+    }
+
+    /// The id of `HEAD`.
+    pub fn head(&self) -> String {
+        self.git(&["rev-parse", "HEAD"])
+    }
+
+    /// The remote's value of `refs/heads/<branch>`, if it exists.
+    pub fn remote_branch(&self, branch: &str) -> Option<String> {
+        let run = Run::from_output(
+            self.command("git")
+                .current_dir(&self.remote)
+                .args([
+                    "rev-parse",
+                    "--verify",
+                    "-q",
+                    &format!("refs/heads/{branch}"),
+                ])
+                .output()
+                .expect("run git"),
+        );
+        (run.code == 0).then(|| run.stdout.trim().to_owned())
+    }
+
+    /// Pushes without the hook (setting up remote state for a test).
+    #[track_caller]
+    pub fn push_unguarded(&self, refspec: &str) {
+        let run = self.push(&["--no-verify", "-q", "origin", refspec]);
+        run.expect_code(0);
+    }
+
+    /// Writes `.pushguard.toml` in the work tree (uncommitted).
+    pub fn config(&self, toml: &str) {
+        self.write(".pushguard.toml", toml);
+    }
+
+    /// Replaces temp paths, the binary path and object ids with stable placeholders.
+    pub fn redact(&self, text: &str) -> String {
+        let mut out = text.replace(&bin().display().to_string(), "[PUSHGUARD]");
+        out = out.replace(&self.root.display().to_string(), "[TMP]");
+        let re = regex::Regex::new(r"\b[0-9a-f]{40}([0-9a-f]{24})?\b").expect("valid regex");
+        out = re.replace_all(&out, "[OID]").into_owned();
+        let re = regex::Regex::new(r"\b[0-9a-f]{7,12}\b").expect("valid regex");
+        re.replace_all(&out, "[SHORT]").into_owned()
+    }
+
+    /// The redacted transcript of a run: exit code, stdout, stderr.
+    pub fn transcript(&self, run: &Run) -> String {
+        format!(
+            "exit: {}\n--- stdout\n{}--- stderr\n{}",
+            run.code,
+            self.redact(&run.stdout),
+            self.redact(&run.stderr)
+        )
+    }
+}
