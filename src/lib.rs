@@ -5,6 +5,7 @@
 //! ([`gate`]): the promotion checks ([`checks`]) and the confirmation that a lead or senior was
 //! consulted. The binary (`main.rs`) only dispatches to [`run`].
 
+pub mod audit;
 pub mod checks;
 pub mod cli;
 pub mod commands;
