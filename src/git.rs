@@ -187,6 +187,42 @@ impl Repo {
             .map(str::to_owned)
     }
 
+    /// The commits a ref update pushes: reachable from `new` and not from the remote tip, or,
+    /// for a new branch (or a remote tip this clone lacks), not from any of the remote's
+    /// remote-tracking refs. Newest first.
+    pub fn pushed_range(
+        &self,
+        new: Oid,
+        old: Option<Oid>,
+        remote: Option<&str>,
+    ) -> Result<Vec<Oid>> {
+        let mut walk = self.inner.revwalk().context("failed to walk history")?;
+        walk.push(new).context("failed to walk history")?;
+        match old {
+            Some(old) => walk.hide(old).context("failed to walk history")?,
+            None => {
+                if let Some(remote) = remote {
+                    for (_, tip) in self.remote_tracking(remote)? {
+                        walk.hide(tip).context("failed to walk history")?;
+                    }
+                }
+            }
+        }
+        walk.map(|r| r.context("failed to walk history")).collect()
+    }
+
+    /// A commit's subject line (lossy, for display).
+    pub fn subject(&self, oid: Oid) -> String {
+        self.inner
+            .find_commit(oid)
+            .ok()
+            .and_then(|c| {
+                c.summary_bytes()
+                    .map(|b| String::from_utf8_lossy(b).into_owned())
+            })
+            .unwrap_or_default()
+    }
+
     /// The pusher's identity from the git config.
     pub fn identity(&self) -> Identity {
         let config = self.inner.config().ok();
