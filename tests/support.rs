@@ -14,6 +14,14 @@ pub fn bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_pushguard"))
 }
 
+/// `PATH` without directories that hold an installed `pushguard`, so that only the binary
+/// under test runs (the hook shim falls back to `PATH`).
+pub fn hermetic_path() -> std::ffi::OsString {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let dirs = std::env::split_paths(&path).filter(|d| !d.join("pushguard").exists());
+    std::env::join_paths(dirs).expect("PATH entries stay joinable")
+}
+
 /// A finished process: exit code and its output.
 #[derive(Debug, Clone)]
 pub struct Run {
@@ -108,7 +116,7 @@ impl TestRepo {
     pub fn command(&self, program: impl AsRef<OsStr>) -> Command {
         let mut cmd = Command::new(program);
         cmd.env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("PATH", hermetic_path())
             .env("HOME", &self.home)
             .env("XDG_CONFIG_HOME", self.home.join(".config"))
             .env("GIT_CONFIG_GLOBAL", self.home.join(".gitconfig"))
