@@ -31,7 +31,7 @@ pub const FETCH_TIMEOUT: Duration = Duration::from_secs(15);
 /// How long a notes push (with its fetches and retries) may take.
 pub const PUSH_TIMEOUT: Duration = Duration::from_secs(30);
 /// How many times a push rejected as non-fast-forward is retried after merging again.
-const PUSH_ATTEMPTS: usize = 5;
+const PUSH_ATTEMPTS: usize = 12;
 /// The file in the state directory listing remotes whose audit notes still need a push.
 const PENDING_FILE: &str = "audit-notes-pending";
 
@@ -450,7 +450,7 @@ pub fn fetch_branches(repo: &Repo, remote: &str, timeout: Duration) -> Result<()
     let refspec = format!("+refs/heads/*:refs/remotes/{remote}/*");
     let out = run_git(
         repo,
-        &["fetch", "--quiet", "--no-tags", remote, &refspec],
+        &["fetch", "--quiet", "--no-tags", "--prune", remote, &refspec],
         timeout,
     )
     .with_context(|| format!("failed to fetch the branches of `{remote}`"))?;
@@ -495,9 +495,20 @@ pub fn push(repo: &Repo, remote: &str, which: NotesRef, timeout: Duration) -> Re
             break;
         }
         // Someone else pushed notes between our fetch and our push: merge theirs and retry.
-        std::thread::sleep(Duration::from_millis(50 * (attempt as u64 + 1)));
+        std::thread::sleep(backoff(attempt));
     }
     bail!("failed to push `{full}` to `{remote}`: {last}")
+}
+
+/// A growing, jittered pause before retrying, so that racing approvers spread out.
+fn backoff(attempt: usize) -> Duration {
+    let jitter = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| {
+            u64::from(d.subsec_nanos()) ^ u64::from(std::process::id())
+        })
+        % 100;
+    Duration::from_millis(40 * (attempt as u64 + 1) + jitter)
 }
 
 /// Tells whether a rejected push lost a race with another notes push (worth a merge and a

@@ -5,7 +5,7 @@
 
 use git2::Oid;
 
-use super::{CheckId, CheckResult, Context, Mode};
+use super::{CheckId, CheckResult, Context};
 use crate::config::email_glob;
 use crate::notes::{self, Fetched};
 
@@ -31,7 +31,7 @@ pub struct Found {
 pub enum NotesFetch {
     /// Fetched (or the remote has none yet): the notes are the team's.
     Fetched,
-    /// Not attempted (`[team].fetch_notes = false`, or a dry run).
+    /// Not attempted (`[team].fetch_notes = false`).
     NotAttempted,
     /// Failed: only this clone's notes were used.
     Failed(String),
@@ -148,9 +148,10 @@ pub fn run(ctx: &Context) -> CheckResult {
     }
 }
 
-/// Brings in the remote's approvals before checking (hook mode, `[team].fetch_notes`).
+/// Brings in the remote's approvals before checking (`[team].fetch_notes`). A dry run
+/// fetches too, so that `pushguard check` predicts what the hook will decide.
 fn fetch_notes(ctx: &Context) -> NotesFetch {
-    if ctx.mode != Mode::Hook || !ctx.config.team.fetch_notes {
+    if !ctx.config.team.fetch_notes {
         return NotesFetch::NotAttempted;
     }
     let remote = ctx.remote.unwrap_or(ctx.url);
