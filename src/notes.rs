@@ -289,6 +289,18 @@ fn write_pending(repo: &Repo, remotes: &[String]) -> Result<()> {
         .with_context(|| format!("failed to write `{}`", path.display()))
 }
 
+/// Writes a command's listing to stdout; a reader that stopped early (`| head`) is not an error.
+pub fn print_listing(text: &[u8]) -> Result<()> {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text).and_then(|()| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(e).context("failed to write to stdout")
+        }
+        _ => Ok(()),
+    }
+}
+
 // ---------------------------------------------------------------------------------------
 // Reading and writing notes (libgit2).
 

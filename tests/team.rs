@@ -166,6 +166,16 @@ fn approver_outside_approvers_does_not_count() {
     let (repo, tip) = setup(&format!("{APPROVALS_1}approvers = [\"*@leads.example\"]\n"));
     let bob = repo.clone_as("bob", "Bob Dev", "bob@example.com");
     approve(&repo, &bob, &tip);
+    // Pat has not fetched anything: `--list` shows the team's approvals from the remote.
+    let list = repo.pushguard(&["approve", "--list", &tip]);
+    assert!(
+        list.code == 0
+            && list.stdout.contains("production    2026-")
+            && list.stdout.ends_with("  Bob Dev <bob@example.com>\n"),
+        "{}{}",
+        list.stdout,
+        list.stderr
+    );
     let run = repo.push(&["origin", "HEAD:refs/heads/production"]);
     assert_eq!(run.code, 1, "{}", run.stderr);
     assert!(
@@ -239,7 +249,8 @@ fn unguarded_push_is_listed_by_audit_and_fails_the_pipeline() {
       UNRECORDED        [SHORT]  2026-01-01T00:00:00Z  Pat Pusher <pat@example.com>  hotfix without the guard
       before pushguard  [SHORT]  2026-01-01T00:00:00Z  Pat Pusher <pat@example.com>  initial commit
     --- stderr
-    pushguard: 1 update on origin did not go through pushguard
+    pushguard: 1 commit reached origin's environment branches without pushguard
+      (pushed with --no-verify, from a clone without the hook, or by a tool that runs no hooks)
     ");
     // A guarded push on top covers only its own update: the hotfix stays listed.
     repo.commit_file("app.txt", "v4\n", "release 3");

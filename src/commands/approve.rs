@@ -97,8 +97,19 @@ pub fn run(rev: Option<&str>, env: Option<&str>, remote: Option<&str>, list: boo
 
 /// Prints the approvals (of `rev`, or all), one per line, on stdout.
 fn list_approvals(repo: &Repo, rev: Option<&str>, remote: Option<&str>) -> Result<Exit> {
-    if let Some(remote) = remote {
-        notes::fetch(repo, remote, notes::APPROVALS, notes::FETCH_TIMEOUT)?;
+    // The team's approvals, not only this clone's: best effort unless a remote was named.
+    match remote {
+        Some(remote) => {
+            notes::fetch(repo, remote, notes::APPROVALS, notes::FETCH_TIMEOUT)?;
+        }
+        None => {
+            if let Ok(remote) = default_remote(repo) {
+                if let Err(e) = notes::fetch(repo, &remote, notes::APPROVALS, notes::FETCH_TIMEOUT)
+                {
+                    eprintln!("pushguard: warning: showing this clone's approvals only: {e:#}");
+                }
+            }
+        }
     }
     let only = match rev {
         Some(rev) => Some(
@@ -112,6 +123,7 @@ fn list_approvals(repo: &Repo, rev: Option<&str>, remote: Option<&str>) -> Resul
     let mut all = notes::all_approvals(repo)?;
     all.sort_by(|a, b| a.1.time.cmp(&b.1.time));
     let mut shown = 0;
+    let mut listing = String::new();
     for (annotated, a) in &all {
         if let Some(c) = &only {
             let same_tree = a.tree == c.tree_id().to_string();
@@ -119,8 +131,8 @@ fn list_approvals(repo: &Repo, rev: Option<&str>, remote: Option<&str>) -> Resul
                 continue;
             }
         }
-        println!(
-            "{}  {:<12}  {}  {} <{}>",
+        listing += &format!(
+            "{}  {:<12}  {}  {} <{}>\n",
             short(&annotated.to_string()),
             escape(&a.environment, 40),
             escape(&a.time, 40),
@@ -129,6 +141,7 @@ fn list_approvals(repo: &Repo, rev: Option<&str>, remote: Option<&str>) -> Resul
         );
         shown += 1;
     }
+    notes::print_listing(listing.as_bytes())?;
     if shown == 0 {
         eprintln!(
             "pushguard: no approvals recorded{}",

@@ -108,7 +108,7 @@ pub fn run(
         }
     };
 
-    let mut out = std::io::stdout().lock();
+    let mut out = Vec::new();
     let (mut unrecorded, mut recorded, mut branches) = (0, 0, 0);
     for environment in &config.environments {
         if env.is_some_and(|e| e != environment.name) {
@@ -135,12 +135,13 @@ pub fn run(
             recorded += counts.recorded;
         }
     }
+    notes::print_listing(&out)?;
     if branches == 0 {
         eprintln!("pushguard: {remote} has no environment branches to audit");
     }
     if unrecorded > 0 {
         eprintln!(
-            "pushguard: {unrecorded} update{} on {remote} did not go through pushguard",
+            "pushguard: {unrecorded} commit{} reached {remote}'s environment branches without pushguard\n  (pushed with --no-verify, from a clone without the hook, or by a tool that runs no hooks)",
             if unrecorded == 1 { "" } else { "s" }
         );
     } else if recorded > 0 {
