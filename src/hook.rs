@@ -98,76 +98,24 @@ fn gate_push(remote_arg: &str, url: &str, updates: &[RefUpdate]) -> Result<Exit>
         report::write_decision(&mut err, &st, &environment.name, decision, &failed)?;
         all_allowed &= decision != Decision::Blocked;
         // TEAM LAYER (issue 5): keep the record for the shared audit notes.
-        team_records.push(team_record(&ctx, shown_remote, &verdict, decision));
+        team_records.push(crate::notes::placeholder_record(
+            &ctx,
+            shown_remote,
+            &verdict,
+            decision,
+        ));
     }
-    // TEAM LAYER (issue 5): attach each record to its pushed tip in refs/notes/pushguard-audit
-    // and, when the push is allowed, share the notes with the remote (bounded; a failure is
-    // reported, remembered, and retried at the next push, `log --remote` or `audit`).
-    for record in &team_records {
-        if let Err(e) = crate::notes::record_audit(&repo, record) {
-            writeln!(err, "pushguard: warning: {e:#}")?;
-        }
-    }
-    if all_allowed {
-        let to = remote.as_deref().unwrap_or(url);
-        if let Err(e) = crate::notes::push_audit_notes(&repo, to) {
-            writeln!(err, "pushguard: warning: the audit notes were not shared with {shown_remote} (they will be pushed again next time): {e:#}")?;
-        }
+    // TEAM LAYER (issue 5): attach the records to their tips in refs/notes/pushguard-audit and
+    // share them when the push is allowed (bounded; a failure is remembered and retried).
+    let share_with = all_allowed.then(|| remote.as_deref().unwrap_or(url));
+    for warning in crate::notes::share_audit(&repo, &team_records, share_with) {
+        writeln!(err, "pushguard: warning: {warning}")?;
     }
     Ok(if all_allowed {
         Exit::Success
     } else {
         Exit::Blocked
     })
-}
-
-/// TEAM LAYER (issue 5): the audit record of one gated ref update, for the shared notes.
-/// Placeholder until issue 4's audit append supplies the hash-chained record it wrote.
-fn team_record(
-    ctx: &Context,
-    remote: &str,
-    verdict: &gate::Verdict,
-    decision: Decision,
-) -> crate::audit::Record {
-    let update = ctx.update;
-    let commits = match update.new_oid().map(|n| ctx.repo.peel_commit(n)) {
-        Some(Ok(Some(new))) => {
-            let old = update
-                .old_oid()
-                .and_then(|o| ctx.repo.peel_commit(o).ok().flatten());
-            ctx.repo
-                .pushed_range(new, old, ctx.remote)
-                .map_or(0, |r| r.len() as u64)
-        }
-        _ => 0,
-    };
-    crate::audit::Record {
-        version: crate::audit::VERSION,
-        time: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
-        user: ctx.repo.identity(),
-        remote: remote.to_owned(),
-        url: ctx.url.to_owned(),
-        local_ref: update.local_ref.clone(),
-        remote_ref: update.remote_ref.clone(),
-        environment: ctx.environment.name.clone(),
-        old: update.old_oid().map(str::to_owned),
-        new: update.new_oid().map(str::to_owned),
-        commits,
-        decision,
-        checks: verdict
-            .results
-            .iter()
-            .map(|r| crate::audit::CheckEntry {
-                id: r.id.as_str().to_owned(),
-                outcome: r.outcome,
-                detail: r.detail.clone(),
-            })
-            .collect(),
-        consulted: None,
-        checklist: Vec::new(),
-        justification: None,
-        prev: None,
-    }
 }
 
 /// Pairs each ref update that targets an environment branch with its environment.
