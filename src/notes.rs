@@ -556,7 +556,9 @@ pub fn push(repo: &Repo, remote: &str, which: NotesRef, timeout: Duration) -> Re
         if left.is_zero() {
             break;
         }
-        fetch(repo, remote, which, left)?;
+        // A failed fetch (say, a fetch URL that differs from the push URL) does not stop the
+        // push: if the remote moved on, the push is rejected and says so.
+        let fetched = fetch(repo, remote, which, left);
         if repo.git2().refname_to_id(&full).is_err() {
             // Nothing to share.
             return Ok(());
@@ -572,6 +574,9 @@ pub fn push(repo: &Repo, remote: &str, which: NotesRef, timeout: Duration) -> Re
             return Ok(());
         }
         last = out.stderr_summary();
+        if let Err(e) = fetched {
+            last = format!("{last} (and before that: {e:#})");
+        }
         if !lost_a_race(&out.stderr) {
             break;
         }

@@ -207,6 +207,35 @@ fn approval_of_the_same_tree_counts() {
     assert_eq!(run.code, 0, "{}", run.stderr);
 }
 
+#[test]
+fn failed_notes_fetch_falls_back_to_local_notes_and_says_so() {
+    let (repo, tip) = setup(APPROVALS_1);
+    let ada = repo.clone_as("ada", "Ada Approver", "ada@example.com");
+    approve(&repo, &ada, &tip);
+    repo.git(&[
+        "fetch",
+        "-q",
+        "origin",
+        "refs/notes/pushguard-approvals:refs/notes/pushguard-approvals",
+    ]);
+    // Fetching from origin now fails; pushing still works.
+    let remote = repo.remote.to_str().expect("utf-8 path").to_owned();
+    repo.git(&["config", "remote.origin.pushurl", &remote]);
+    repo.git(&["config", "remote.origin.url", "/nonexistent/remote.git"]);
+    let run = repo.push(&["origin", "HEAD:refs/heads/production"]);
+    insta::assert_snapshot!(repo.transcript(&run), @r"
+    exit: 0
+    --- stdout
+    --- stderr
+    pushguard: [production] HEAD → origin/production (create at [SHORT])
+      ✓ approvals  1 of 1 approval: Ada Approver <ada@example.com>
+          used local notes only: fetching the remote's approvals failed (failed to fetch `refs/notes/pushguard-approvals` from `origin`: fatal: '/nonexistent/remote.git' does not appear to be a git repository; fatal: Could not read from remote repository.; Please make sure you have the correct access rights; and the repository exists.)
+    pushguard: ✓ push to production allowed
+    To [TMP]/remote.git
+     * [new branch]      HEAD -> production
+    ");
+}
+
 const GUARDED: &str = "[environments.production]\nbranches = [\"production\"]\nchecks = [\"no-delete\"]\nconfirm = false\n";
 
 #[test]
