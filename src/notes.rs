@@ -20,6 +20,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::audit::{self, Record};
 use crate::git::{self, Repo};
+use crate::WithHint;
 
 /// The notes ref holding approvals.
 pub const APPROVALS: NotesRef = NotesRef("pushguard-approvals");
@@ -158,6 +159,18 @@ pub fn add_approval(repo: &Repo, approval: &Approval) -> Result<bool> {
     let oid = Oid::from_str(&approval.commit)
         .with_context(|| format!("invalid commit `{}`", approval.commit))?;
     let existing = read_note(repo, &APPROVALS.full(), oid)?.unwrap_or_default();
+    if !existing.trim().is_empty()
+        && serde_json::from_str::<Vec<serde_json::Value>>(&existing).is_err()
+    {
+        return Err(anyhow::anyhow!(
+            "the note on {oid} in `{}` is not a JSON array of approvals, so pushguard will not overwrite it",
+            APPROVALS.full()
+        ))
+        .hint(format!(
+            "look at it with `git notes --ref {} show {oid}` and fix or remove it",
+            APPROVALS.0
+        ));
+    }
     if parse_approvals(&existing)
         .iter()
         .any(|a| a.same_as(approval))

@@ -361,3 +361,29 @@ fn audit_since_limits_the_listing() {
         run.stderr
     );
 }
+
+#[test]
+fn a_foreign_approvals_note_is_not_overwritten() {
+    let (repo, tip) = setup(APPROVALS_1);
+    repo.git(&[
+        "notes",
+        "--ref",
+        "pushguard-approvals",
+        "add",
+        "-m",
+        "looks good",
+        &tip,
+    ]);
+    let run = repo.pushguard(&["approve", &tip, "--env", "production"]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("is not a JSON array of approvals, so pushguard will not overwrite it"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(
+        repo.git(&["notes", "--ref", "pushguard-approvals", "show", &tip]),
+        "looks good"
+    );
+}
