@@ -50,6 +50,36 @@ pub enum Command {
         #[arg(long)]
         check: bool,
     },
+    /// Record that you approve a commit for an environment (shared through git notes)
+    Approve {
+        /// The commit to approve (a branch, tag or commit id)
+        #[arg(required_unless_present = "list")]
+        rev: Option<String>,
+        /// The environment the approval is for
+        #[arg(long, required_unless_present = "list")]
+        env: Option<String>,
+        /// The remote to share approvals with (default: origin, else the only remote)
+        #[arg(long)]
+        remote: Option<String>,
+        /// List the approvals (of REV, if given) instead of approving
+        #[arg(long)]
+        list: bool,
+    },
+    /// List environment-branch updates on the remote that no audit record covers
+    Audit {
+        /// The remote to audit (default: origin, else the only remote)
+        #[arg(long)]
+        remote: Option<String>,
+        /// Only this environment
+        #[arg(long)]
+        env: Option<String>,
+        /// Only commits committed on or after DATE (YYYY-MM-DD or RFC 3339)
+        #[arg(long, value_name = "DATE")]
+        since: Option<String>,
+        /// Exit 1 when any update is unrecorded (for a deploy pipeline)
+        #[arg(long)]
+        fail_on_unrecorded: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -78,6 +78,7 @@ fn gate_push(remote_arg: &str, url: &str, updates: &[RefUpdate]) -> Result<Exit>
     let shown_remote = remote.as_deref().unwrap_or(url);
 
     let mut all_allowed = true;
+    let mut team_records = Vec::new();
     for (update, environment) in &gated {
         let ctx = Context {
             repo: &repo,
@@ -96,6 +97,19 @@ fn gate_push(remote_arg: &str, url: &str, updates: &[RefUpdate]) -> Result<Exit>
         let failed: Vec<_> = verdict.failed().cloned().collect();
         report::write_decision(&mut err, &st, &environment.name, decision, &failed)?;
         all_allowed &= decision != Decision::Blocked;
+        // TEAM LAYER (issue 5): keep the record for the shared audit notes.
+        team_records.push(crate::notes::placeholder_record(
+            &ctx,
+            shown_remote,
+            &verdict,
+            decision,
+        ));
+    }
+    // TEAM LAYER (issue 5): attach the records to their tips in refs/notes/pushguard-audit and
+    // share them when the push is allowed (bounded; a failure is remembered and retried).
+    let share_with = all_allowed.then(|| remote.as_deref().unwrap_or(url));
+    for warning in crate::notes::share_audit(&repo, &team_records, share_with) {
+        writeln!(err, "pushguard: warning: {warning}")?;
     }
     Ok(if all_allowed {
         Exit::Success

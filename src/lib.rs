@@ -14,6 +14,7 @@ pub mod gate;
 pub mod git;
 pub mod hook;
 pub mod install;
+pub mod notes;
 pub mod push;
 pub mod report;
 
@@ -111,5 +112,22 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
         } => hook::pre_push(&remote, &url, hook_dir.as_deref()),
         Command::Init { force, remote } => commands::init::run(force, remote.as_deref()),
         Command::Config { check } => commands::config::run(check),
+        Command::Approve {
+            rev,
+            env,
+            remote,
+            list,
+        } => commands::approve::run(rev.as_deref(), env.as_deref(), remote.as_deref(), list),
+        Command::Audit {
+            remote,
+            env,
+            since,
+            fail_on_unrecorded,
+        } => commands::audit::run(
+            remote.as_deref(),
+            env.as_deref(),
+            since.as_deref(),
+            fail_on_unrecorded,
+        ),
     }
 }

@@ -253,6 +253,27 @@ impl TestRepo {
         self.write(".pushguard.toml", toml);
     }
 
+    /// Another clone of the remote, in `<root>/<dir>`, acting as another person.
+    pub fn clone_as(&self, dir: &str, name: &str, email: &str) -> PathBuf {
+        let remote = self.remote.to_str().expect("utf-8 path").to_owned();
+        self.git_in(&self.root, &["clone", "-q", &remote, dir]);
+        let path = self.root.join(dir);
+        self.git_in(&path, &["config", "user.name", name]);
+        self.git_in(&path, &["config", "user.email", email]);
+        path
+    }
+
+    /// Runs the pushguard binary in `dir` (another clone).
+    pub fn pushguard_in(&self, dir: &Path, args: &[&str]) -> Run {
+        Run::from_output(
+            self.command(bin())
+                .current_dir(dir)
+                .args(args)
+                .output()
+                .expect("run pushguard"),
+        )
+    }
+
     /// Replaces temp paths, the binary path and object ids with stable placeholders.
     pub fn redact(&self, text: &str) -> String {
         let mut out = text.replace(&bin().display().to_string(), "[PUSHGUARD]");

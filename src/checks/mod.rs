@@ -5,6 +5,7 @@
 //! which an environment's checks run is [`CheckId::cost_rank`]: cheapest first, so that a
 //! push that is refused for a cheap reason never waits for the tests.
 
+pub mod approvals;
 pub mod fast_forward;
 pub mod no_delete;
 
@@ -162,6 +163,7 @@ pub fn run(id: CheckId, ctx: &Context) -> CheckResult {
     match id {
         CheckId::NoDelete => no_delete::run(ctx),
         CheckId::FastForward => fast_forward::run(ctx),
+        CheckId::Approvals => approvals::run(ctx),
         other => CheckResult::skip(other, "not available in this build"),
     }
 }

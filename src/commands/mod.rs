@@ -1,5 +1,7 @@
 //! The subcommands that are not the hook: thin glue between the command line, the
 //! repository and the library modules.
 
+pub mod approve;
+pub mod audit;
 pub mod config;
 pub mod init;

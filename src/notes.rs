@@ -1,0 +1,742 @@
+//! The team layer's storage: git notes on `refs/notes/pushguard-approvals` (who approved
+//! which commit for which environment) and `refs/notes/pushguard-audit` (the audit record
+//! lines of gated pushes), shared through the remote with the git CLI.
+//!
+//! Notes are never overwritten: a note that already exists on a commit is merged with the
+//! new content (approvals as a union of JSON entries, audit notes as a union of lines). A
+//! notes ref fetched from a remote lands in `refs/notes/pushguard-remote/<remote>/<name>` and
+//! is merged into the local ref note by note, with a merge commit whose second parent is the
+//! remote's tip, so that the next push of the local ref is a fast-forward. Every git child
+//! process is bounded in time and runs with git's repository-local variables removed.
+
+use std::io::Read;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context as _, Result};
+use git2::{Oid, Signature};
+use serde::{Deserialize, Serialize};
+
+use crate::audit::{self, Record};
+use crate::git::{self, Repo};
+use crate::WithHint;
+
+/// The notes ref holding approvals.
+pub const APPROVALS: NotesRef = NotesRef("pushguard-approvals");
+/// The notes ref holding audit record lines.
+pub const AUDIT: NotesRef = NotesRef("pushguard-audit");
+
+/// How long the hook waits for a notes fetch before it goes on with local notes.
+pub const FETCH_TIMEOUT: Duration = Duration::from_secs(15);
+/// How long a notes push (with its fetches and retries) may take.
+pub const PUSH_TIMEOUT: Duration = Duration::from_secs(30);
+/// How many times a push rejected as non-fast-forward is retried after merging again.
+const PUSH_ATTEMPTS: usize = 12;
+/// The file in the state directory listing remotes whose audit notes still need a push.
+const PENDING_FILE: &str = "audit-notes-pending";
+
+/// One of pushguard's notes refs, by its short name under `refs/notes/`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NotesRef(&'static str);
+
+impl NotesRef {
+    /// The full ref name, `refs/notes/<name>`.
+    pub fn full(self) -> String {
+        format!("refs/notes/{}", self.0)
+    }
+
+    /// Where the copy fetched from `remote` is kept.
+    pub fn tracking(self, remote: &str) -> String {
+        format!(
+            "refs/notes/pushguard-remote/{}/{}",
+            ref_safe(remote),
+            self.0
+        )
+    }
+
+    fn merge(self, ours: &str, theirs: &str) -> String {
+        if self == APPROVALS {
+            merge_approval_notes(ours, theirs)
+        } else {
+            merge_lines(ours, theirs)
+        }
+    }
+}
+
+/// A remote name usable inside a ref name (a URL becomes a stable, safe key).
+fn ref_safe(remote: &str) -> String {
+    let ok = !remote.is_empty()
+        && remote
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        && !remote.starts_with('.')
+        && !remote.contains("..");
+    if ok {
+        remote.to_owned()
+    } else {
+        format!("url-{}", &audit::sha256_hex(remote.as_bytes())[..16])
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Approvals.
+
+/// One approval, as stored in the JSON array of an approvals note.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Approval {
+    pub name: String,
+    pub email: String,
+    /// RFC 3339, UTC.
+    pub time: String,
+    pub environment: String,
+    pub commit: String,
+    pub tree: String,
+}
+
+impl Approval {
+    /// The same person approving the same commit for the same environment.
+    fn same_as(&self, other: &Approval) -> bool {
+        self.email.eq_ignore_ascii_case(&other.email)
+            && self.environment == other.environment
+            && self.commit == other.commit
+    }
+}
+
+/// Parses an approvals note; unreadable entries are dropped rather than failing the check.
+pub fn parse_approvals(text: &str) -> Vec<Approval> {
+    serde_json::from_str::<Vec<serde_json::Value>>(text)
+        .map(|values| {
+            values
+                .into_iter()
+                .filter_map(|v| serde_json::from_value(v).ok())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn render_approvals(list: &[Approval]) -> String {
+    let mut out = String::from("[\n");
+    for (i, a) in list.iter().enumerate() {
+        out.push_str(&serde_json::to_string(a).expect("an approval always serializes"));
+        out.push_str(if i + 1 < list.len() { ",\n" } else { "\n" });
+    }
+    out.push_str("]\n");
+    out
+}
+
+/// The union of two approvals notes: each person's approval of a commit for an environment
+/// once (the earliest), ordered by time.
+pub fn merge_approval_notes(ours: &str, theirs: &str) -> String {
+    let mut all = parse_approvals(ours);
+    all.extend(parse_approvals(theirs));
+    all.sort_by(|a, b| a.time.cmp(&b.time).then(a.email.cmp(&b.email)));
+    let mut out: Vec<Approval> = Vec::new();
+    for a in all {
+        if !out.iter().any(|o| o.same_as(&a)) {
+            out.push(a);
+        }
+    }
+    render_approvals(&out)
+}
+
+/// The union of two line-based notes: our lines in order, then their new ones.
+pub fn merge_lines(ours: &str, theirs: &str) -> String {
+    let mut out: Vec<&str> = Vec::new();
+    for line in ours.lines().chain(theirs.lines()) {
+        if !line.trim().is_empty() && !out.contains(&line) {
+            out.push(line);
+        }
+    }
+    let mut text = out.join("\n");
+    text.push('\n');
+    text
+}
+
+/// Records an approval on its commit, merged with the approvals already there.
+/// Returns `false` when that person had already approved that commit for that environment.
+pub fn add_approval(repo: &Repo, approval: &Approval) -> Result<bool> {
+    let oid = Oid::from_str(&approval.commit)
+        .with_context(|| format!("invalid commit `{}`", approval.commit))?;
+    let existing = read_note(repo, &APPROVALS.full(), oid)?.unwrap_or_default();
+    if !existing.trim().is_empty()
+        && serde_json::from_str::<Vec<serde_json::Value>>(&existing).is_err()
+    {
+        return Err(anyhow::anyhow!(
+            "the note on {oid} in `{}` is not a JSON array of approvals, so pushguard will not overwrite it",
+            APPROVALS.full()
+        ))
+        .hint(format!(
+            "look at it with `git notes --ref {} show {oid}` and fix or remove it",
+            APPROVALS.0
+        ));
+    }
+    if parse_approvals(&existing)
+        .iter()
+        .any(|a| a.same_as(approval))
+    {
+        return Ok(false);
+    }
+    let merged = merge_approval_notes(&existing, &render_approvals(std::slice::from_ref(approval)));
+    write_note(repo, &APPROVALS.full(), oid, &merged)?;
+    Ok(true)
+}
+
+/// Every approval in the local approvals notes, with the commit each note is attached to.
+pub fn all_approvals(repo: &Repo) -> Result<Vec<(Oid, Approval)>> {
+    let mut out = Vec::new();
+    for (annotated, text) in all_notes(repo, &APPROVALS.full())? {
+        for a in parse_approvals(&text) {
+            out.push((annotated, a));
+        }
+    }
+    Ok(out)
+}
+
+// ---------------------------------------------------------------------------------------
+// The shared audit trail.
+
+/// The commit an audit record is attached to: the pushed tip, or the deleted tip.
+fn record_commit(record: &Record) -> Option<Oid> {
+    record
+        .new
+        .as_deref()
+        .or(record.old.as_deref())
+        .and_then(|hex| Oid::from_str(hex).ok())
+}
+
+/// Attaches a record's line to the pushed tip in `refs/notes/pushguard-audit`, merged with
+/// the records already there.
+pub fn record_audit(repo: &Repo, record: &Record) -> Result<()> {
+    let Some(oid) = record_commit(record) else {
+        return Ok(());
+    };
+    let (line, _) = record.to_line();
+    let existing = read_note(repo, &AUDIT.full(), oid)?.unwrap_or_default();
+    let merged = merge_lines(&existing, &line);
+    if merged != existing {
+        write_note(repo, &AUDIT.full(), oid, &merged)?;
+    }
+    Ok(())
+}
+
+/// Attaches each record to its tip and, when `push_to` is given (the push was allowed),
+/// pushes the audit notes there. Returns what went wrong, as warnings: the shared trail
+/// never blocks a push (the local audit log is the record that must be written).
+pub fn share_audit(repo: &Repo, records: &[Record], push_to: Option<&str>) -> Vec<String> {
+    let mut warnings = Vec::new();
+    for record in records {
+        if let Err(e) = record_audit(repo, record) {
+            warnings.push(format!("{e:#}"));
+        }
+    }
+    if let Some(remote) = push_to {
+        if let Err(e) = push_audit_notes(repo, remote) {
+            warnings.push(format!(
+                "the audit notes were not shared with {remote} (they will be pushed again next time): {e:#}"
+            ));
+        }
+    }
+    warnings
+}
+
+/// The audit record of one gated ref update, for the shared notes: a placeholder until the
+/// hook's audit append (issue 4) hands over the hash-chained record it wrote.
+pub fn placeholder_record(
+    ctx: &crate::checks::Context,
+    remote: &str,
+    verdict: &crate::gate::Verdict,
+    decision: crate::gate::Decision,
+) -> crate::audit::Record {
+    let update = ctx.update;
+    let commits = match update.new_oid().map(|n| ctx.repo.peel_commit(n)) {
+        Some(Ok(Some(new))) => {
+            let old = update
+                .old_oid()
+                .and_then(|o| ctx.repo.peel_commit(o).ok().flatten());
+            ctx.repo
+                .pushed_range(new, old, ctx.remote)
+                .map_or(0, |r| r.len() as u64)
+        }
+        _ => 0,
+    };
+    crate::audit::Record {
+        version: crate::audit::VERSION,
+        time: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
+        user: ctx.repo.identity(),
+        remote: remote.to_owned(),
+        url: ctx.url.to_owned(),
+        local_ref: update.local_ref.clone(),
+        remote_ref: update.remote_ref.clone(),
+        environment: ctx.environment.name.clone(),
+        old: update.old_oid().map(str::to_owned),
+        new: update.new_oid().map(str::to_owned),
+        commits,
+        decision,
+        checks: verdict
+            .results
+            .iter()
+            .map(|r| crate::audit::CheckEntry {
+                id: r.id.as_str().to_owned(),
+                outcome: r.outcome,
+                detail: r.detail.clone(),
+            })
+            .collect(),
+        consulted: None,
+        checklist: Vec::new(),
+        justification: None,
+        prev: None,
+    }
+}
+
+/// Reads the audit records stored under a notes ref (lines that do not verify are skipped).
+pub fn records_in(repo: &Repo, notes_ref: &str) -> Result<Vec<Record>> {
+    let mut out = Vec::new();
+    for (_, text) in all_notes(repo, notes_ref)? {
+        for line in text.lines().filter(|l| !l.trim().is_empty()) {
+            if let Ok((record, _)) = audit::parse_line(line.as_bytes()) {
+                out.push(record);
+            }
+        }
+    }
+    out.sort_by(|a, b| a.time.cmp(&b.time));
+    Ok(out)
+}
+
+/// The team's audit records on `remote`: fetched, then read from the fetched copy.
+/// `Ok(None)` when the remote has no audit notes yet.
+pub fn remote_records(repo: &Repo, remote: &str) -> Result<Option<Vec<Record>>> {
+    match fetch(repo, remote, AUDIT, FETCH_TIMEOUT)? {
+        Fetched::Missing => Ok(None),
+        Fetched::Updated => Ok(Some(records_in(repo, &AUDIT.tracking(remote))?)),
+    }
+}
+
+/// Pushes the audit notes to `remote`; on failure the remote is remembered in the state
+/// directory so that the next push, `log --remote` or `audit` pushes them again.
+pub fn push_audit_notes(repo: &Repo, remote: &str) -> Result<()> {
+    let result = push(repo, remote, AUDIT, PUSH_TIMEOUT);
+    let mut pending = pending_remotes(repo);
+    let before = pending.clone();
+    pending.retain(|r| r != remote);
+    if result.is_err() {
+        pending.push(remote.to_owned());
+    }
+    if pending != before {
+        write_pending(repo, &pending)?;
+    }
+    result
+}
+
+/// Pushes the audit notes to every remote where an earlier push of them failed.
+/// Returns the remotes that still failed, with why.
+pub fn push_pending_audit_notes(repo: &Repo) -> Vec<(String, anyhow::Error)> {
+    let mut failed = Vec::new();
+    for remote in pending_remotes(repo) {
+        if let Err(e) = push_audit_notes(repo, &remote) {
+            failed.push((remote, e));
+        }
+    }
+    failed
+}
+
+fn pending_path(repo: &Repo) -> PathBuf {
+    repo.state_dir().join(PENDING_FILE)
+}
+
+fn pending_remotes(repo: &Repo) -> Vec<String> {
+    std::fs::read_to_string(pending_path(repo))
+        .map(|t| {
+            t.lines()
+                .map(str::to_owned)
+                .filter(|l| !l.is_empty())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn write_pending(repo: &Repo, remotes: &[String]) -> Result<()> {
+    let path = pending_path(repo);
+    if remotes.is_empty() {
+        return match std::fs::remove_file(&path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                Err(e).with_context(|| format!("failed to remove `{}`", path.display()))
+            }
+            _ => Ok(()),
+        };
+    }
+    std::fs::create_dir_all(repo.state_dir())
+        .with_context(|| format!("failed to create `{}`", repo.state_dir().display()))?;
+    std::fs::write(&path, remotes.join("\n") + "\n")
+        .with_context(|| format!("failed to write `{}`", path.display()))
+}
+
+/// Writes a command's listing to stdout; a reader that stopped early (`| head`) is not an error.
+pub fn print_listing(text: &[u8]) -> Result<()> {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text).and_then(|()| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(e).context("failed to write to stdout")
+        }
+        _ => Ok(()),
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Reading and writing notes (libgit2).
+
+/// The note attached to `oid` under `notes_ref`, if any.
+pub fn read_note(repo: &Repo, notes_ref: &str, oid: Oid) -> Result<Option<String>> {
+    match repo.git2().find_note(Some(notes_ref), oid) {
+        Ok(note) => Ok(Some(
+            String::from_utf8_lossy(note.message_bytes()).into_owned(),
+        )),
+        Err(e) if e.code() == git2::ErrorCode::NotFound => Ok(None),
+        Err(e) => {
+            Err(e).with_context(|| format!("failed to read the note on {oid} in `{notes_ref}`"))
+        }
+    }
+}
+
+/// Every note under `notes_ref`: `(annotated commit, text)`; empty if the ref does not exist.
+pub fn all_notes(repo: &Repo, notes_ref: &str) -> Result<Vec<(Oid, String)>> {
+    let git = repo.git2();
+    if git.refname_to_id(notes_ref).is_err() {
+        return Ok(Vec::new());
+    }
+    let iter = git
+        .notes(Some(notes_ref))
+        .with_context(|| format!("failed to list the notes in `{notes_ref}`"))?;
+    let mut out = Vec::new();
+    for item in iter {
+        let (blob, annotated) =
+            item.with_context(|| format!("failed to list the notes in `{notes_ref}`"))?;
+        let blob = git
+            .find_blob(blob)
+            .with_context(|| format!("failed to read the note on {annotated} in `{notes_ref}`"))?;
+        out.push((
+            annotated,
+            String::from_utf8_lossy(blob.content()).into_owned(),
+        ));
+    }
+    Ok(out)
+}
+
+fn signature(repo: &Repo) -> Result<Signature<'static>> {
+    repo.git2()
+        .signature()
+        .or_else(|_| Signature::now("pushguard", "pushguard@localhost"))
+        .context("failed to make a signature for the notes commit")
+}
+
+/// Writes (replaces) the note on `oid`; callers merge first.
+fn write_note(repo: &Repo, notes_ref: &str, oid: Oid, text: &str) -> Result<()> {
+    let sig = signature(repo)?;
+    repo.git2()
+        .note(&sig, &sig, Some(notes_ref), oid, text, true)
+        .with_context(|| format!("failed to write the note on {oid} in `{notes_ref}`"))?;
+    Ok(())
+}
+
+/// Merges the notes commit `theirs_ref` points at into `ours_ref`, note by note.
+///
+/// Fast-forwards when one side contains the other; otherwise merges each differing note into
+/// ours and closes with a merge commit whose second parent is theirs, so that pushing ours
+/// to where theirs came from is a fast-forward.
+fn merge_into(repo: &Repo, which: NotesRef, theirs_ref: &str) -> Result<()> {
+    let git = repo.git2();
+    let ours_ref = which.full();
+    let Ok(theirs) = git.refname_to_id(theirs_ref) else {
+        return Ok(());
+    };
+    let ours = match git.refname_to_id(&ours_ref) {
+        Ok(o) => o,
+        Err(_) => {
+            git.reference(&ours_ref, theirs, true, "pushguard: notes from the remote")
+                .with_context(|| format!("failed to update `{ours_ref}`"))?;
+            return Ok(());
+        }
+    };
+    if ours == theirs || git.graph_descendant_of(ours, theirs).unwrap_or(false) {
+        return Ok(());
+    }
+    if git.graph_descendant_of(theirs, ours).unwrap_or(false) {
+        git.reference(&ours_ref, theirs, true, "pushguard: fast-forward notes")
+            .with_context(|| format!("failed to update `{ours_ref}`"))?;
+        return Ok(());
+    }
+    for (annotated, text) in all_notes(repo, theirs_ref)? {
+        let existing = read_note(repo, &ours_ref, annotated)?;
+        let merged = match &existing {
+            Some(mine) => which.merge(mine, &text),
+            None => text.clone(),
+        };
+        if existing.as_deref() != Some(merged.as_str()) {
+            write_note(repo, &ours_ref, annotated, &merged)?;
+        }
+    }
+    let tip = git
+        .find_commit(git.refname_to_id(&ours_ref)?)
+        .context("failed to read the notes commit")?;
+    let other = git
+        .find_commit(theirs)
+        .context("failed to read the fetched notes commit")?;
+    let tree = tip.tree().context("failed to read the notes tree")?;
+    let sig = signature(repo)?;
+    git.commit(
+        Some(&ours_ref),
+        &sig,
+        &sig,
+        &format!("Notes merged by pushguard from {theirs_ref}"),
+        &tree,
+        &[&tip, &other],
+    )
+    .with_context(|| format!("failed to write the merge of `{theirs_ref}` into `{ours_ref}`"))?;
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------
+// Sharing through the remote (git CLI, bounded in time).
+
+/// What a notes fetch found on the remote.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fetched {
+    /// The remote's notes were fetched and merged into the local ref.
+    Updated,
+    /// The remote has no such notes ref (nobody has shared any yet).
+    Missing,
+}
+
+/// Fetches a notes ref from `remote` and merges it into the local one.
+pub fn fetch(repo: &Repo, remote: &str, which: NotesRef, timeout: Duration) -> Result<Fetched> {
+    let tracking = which.tracking(remote);
+    let refspec = format!("+{}:{tracking}", which.full());
+    let out = run_git(
+        repo,
+        &[
+            "fetch",
+            "--quiet",
+            "--no-tags",
+            "--no-write-fetch-head",
+            remote,
+            &refspec,
+        ],
+        timeout,
+    )
+    .with_context(|| format!("failed to fetch `{}` from `{remote}`", which.full()))?;
+    if !out.success {
+        if out.stderr.contains("couldn't find remote ref") {
+            return Ok(Fetched::Missing);
+        }
+        bail!(
+            "failed to fetch `{}` from `{remote}`: {}",
+            which.full(),
+            out.stderr_summary()
+        );
+    }
+    merge_into(repo, which, &tracking)?;
+    Ok(Fetched::Updated)
+}
+
+/// Fetches `remote`'s branches into its remote-tracking refs (`refs/remotes/<remote>/*`).
+pub fn fetch_branches(repo: &Repo, remote: &str, timeout: Duration) -> Result<()> {
+    let refspec = format!("+refs/heads/*:refs/remotes/{remote}/*");
+    let out = run_git(
+        repo,
+        &["fetch", "--quiet", "--no-tags", "--prune", remote, &refspec],
+        timeout,
+    )
+    .with_context(|| format!("failed to fetch the branches of `{remote}`"))?;
+    if !out.success {
+        bail!(
+            "failed to fetch the branches of `{remote}`: {}",
+            out.stderr_summary()
+        );
+    }
+    Ok(())
+}
+
+/// Pushes a notes ref to `remote`: fetches and merges first, and on a rejection (another
+/// person pushed notes in between) fetches, merges and pushes again, a few times.
+pub fn push(repo: &Repo, remote: &str, which: NotesRef, timeout: Duration) -> Result<()> {
+    let deadline = Instant::now() + timeout;
+    let full = which.full();
+    let refspec = format!("{full}:{full}");
+    let mut last = String::new();
+    for attempt in 0..PUSH_ATTEMPTS {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            break;
+        }
+        // A failed fetch (say, a fetch URL that differs from the push URL) does not stop the
+        // push: if the remote moved on, the push is rejected and says so.
+        let fetched = fetch(repo, remote, which, left);
+        if repo.git2().refname_to_id(&full).is_err() {
+            // Nothing to share.
+            return Ok(());
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        let out = run_git(
+            repo,
+            &["push", "--quiet", "--no-verify", remote, &refspec],
+            left,
+        )
+        .with_context(|| format!("failed to push `{full}` to `{remote}`"))?;
+        if out.success {
+            return Ok(());
+        }
+        last = out.stderr_summary();
+        if let Err(e) = fetched {
+            last = format!("{last} (and before that: {e:#})");
+        }
+        if !lost_a_race(&out.stderr) {
+            break;
+        }
+        // Someone else pushed notes between our fetch and our push: merge theirs and retry.
+        std::thread::sleep(backoff(attempt));
+    }
+    bail!("failed to push `{full}` to `{remote}`: {last}")
+}
+
+/// A growing, jittered pause before retrying, so that racing approvers spread out.
+fn backoff(attempt: usize) -> Duration {
+    let jitter = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| {
+            u64::from(d.subsec_nanos()) ^ u64::from(std::process::id())
+        })
+        % 100;
+    Duration::from_millis(40 * (attempt as u64 + 1) + jitter)
+}
+
+/// Tells whether a rejected push lost a race with another notes push (worth a merge and a
+/// retry), rather than being refused for good (a hook, permissions).
+fn lost_a_race(stderr: &str) -> bool {
+    [
+        "non-fast-forward",
+        "fetch first",
+        "cannot lock ref",
+        "failed to update ref",
+        "incorrect old value",
+    ]
+    .iter()
+    .any(|s| stderr.contains(s))
+}
+
+/// How a bounded git command ended.
+struct GitOutput {
+    success: bool,
+    stderr: String,
+}
+
+impl GitOutput {
+    fn stderr_summary(&self) -> String {
+        let lines: Vec<&str> = self
+            .stderr
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .collect();
+        if lines.is_empty() {
+            "git exited with an error".to_owned()
+        } else {
+            crate::push::escape(&lines.join("; "), 300)
+        }
+    }
+}
+
+/// Runs `git --git-dir=<repo> <args>` with a scrubbed environment, killed after `timeout`.
+fn run_git(repo: &Repo, args: &[&str], timeout: Duration) -> Result<GitOutput> {
+    let mut cmd = Command::new("git");
+    git::scrub_env(&mut cmd);
+    cmd.arg("--git-dir")
+        .arg(repo.git2().path())
+        .args(args)
+        .env("GIT_TERMINAL_PROMPT", "0")
+        .env("LC_ALL", "C")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().context("failed to run git")?;
+    let mut pipe = child.stderr.take().expect("stderr is piped");
+    let reader = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = pipe.read_to_string(&mut text);
+        text
+    });
+    let start = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().context("failed to wait for git")? {
+            break status;
+        }
+        if start.elapsed() >= timeout {
+            let _ = child.kill();
+            let _ = child.wait();
+            bail!(
+                "`git {}` did not finish within {}s and was stopped",
+                args.first().copied().unwrap_or_default(),
+                timeout.as_secs()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let stderr = reader.join().unwrap_or_default();
+    Ok(GitOutput {
+        success: status.success(),
+        stderr,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn approval(email: &str, env: &str, time: &str) -> Approval {
+        Approval {
+            name: "N".into(),
+            email: email.into(),
+            time: time.into(),
+            environment: env.into(),
+            commit: "c".repeat(40),
+            tree: "t".repeat(40),
+        }
+    }
+
+    #[test]
+    fn approvals_merge_as_a_union() {
+        let a = render_approvals(&[approval("a@x", "production", "2026-01-02T00:00:00Z")]);
+        let b = render_approvals(&[
+            approval("b@x", "production", "2026-01-01T00:00:00Z"),
+            approval("A@x", "production", "2026-01-03T00:00:00Z"),
+            approval("a@x", "staging", "2026-01-03T00:00:00Z"),
+        ]);
+        let merged = parse_approvals(&merge_approval_notes(&a, &b));
+        let keys: Vec<_> = merged
+            .iter()
+            .map(|a| (a.email.as_str(), a.environment.as_str()))
+            .collect();
+        assert_eq!(
+            keys,
+            [
+                ("b@x", "production"),
+                ("a@x", "production"),
+                ("a@x", "staging")
+            ]
+        );
+        assert_eq!(merge_approval_notes(&a, &a), a);
+    }
+
+    #[test]
+    fn line_notes_merge_as_a_union() {
+        assert_eq!(merge_lines("a\nb\n", "b\nc\n"), "a\nb\nc\n");
+        assert_eq!(merge_lines("", "a"), "a\n");
+    }
+
+    #[test]
+    fn remote_names_become_safe_ref_parts() {
+        assert_eq!(ref_safe("origin"), "origin");
+        assert!(ref_safe("git@example.com:team/app.git").starts_with("url-"));
+        assert!(ref_safe("..").starts_with("url-"));
+    }
+}
