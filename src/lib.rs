@@ -5,6 +5,7 @@
 //! ([`gate`]): the promotion checks ([`checks`]) and the confirmation that a lead or senior was
 //! consulted. The binary (`main.rs`) only dispatches to [`run`].
 
+pub mod answers;
 pub mod audit;
 pub mod checks;
 pub mod cli;
@@ -14,6 +15,7 @@ pub mod gate;
 pub mod git;
 pub mod hook;
 pub mod install;
+pub mod prompt;
 pub mod push;
 pub mod report;
 
@@ -111,5 +113,31 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
         } => hook::pre_push(&remote, &url, hook_dir.as_deref()),
         Command::Init { force, remote } => commands::init::run(force, remote.as_deref()),
         Command::Config { check } => commands::config::run(check),
+        Command::Confirm {
+            environment,
+            consulted,
+            affirm_checklist,
+            valid_for,
+        } => commands::confirm::run(&environment, consulted, affirm_checklist, &valid_for),
+        Command::Log {
+            limit,
+            env,
+            decision,
+            since,
+            json,
+            verify,
+        } => {
+            if verify {
+                commands::log::verify()
+            } else {
+                commands::log::show(&commands::log::Filter {
+                    limit,
+                    env,
+                    decision,
+                    since,
+                    json,
+                })
+            }
+        }
     }
 }

@@ -2,4 +2,6 @@
 //! repository and the library modules.
 
 pub mod config;
+pub mod confirm;
 pub mod init;
+pub mod log;
