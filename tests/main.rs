@@ -2,6 +2,7 @@
 
 mod support;
 
+mod audit;
 mod config;
 mod hook;
 mod human;
