@@ -3,7 +3,19 @@
 //! A line is `B,"hash":"<hex>"}` where `<hex>` is the lowercase SHA-256 of `B}`, the compact
 //! JSON of every other field (`prev`, the previous line's hash, included). Anyone can verify
 //! a line with a few lines of any language: cut the last 76 bytes, append `}`, hash.
+//!
+//! The log lives in `<git common dir>/pushguard/audit.jsonl`. [`append`] adds a record under
+//! an exclusive file lock and fsyncs it before returning, chaining it to the last good record;
+//! a torn last line (a crash mid-write) is closed with a newline and skipped by the chain.
+//! [`verify`] checks every line's hash and the chain; [`read`] returns the records for
+//! `pushguard log`.
 
+use std::fs::{File, OpenOptions, TryLockError};
+use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, Result};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -128,6 +140,244 @@ pub fn parse_line(line: &[u8]) -> Result<(Record, String), LineError> {
     let record: Record =
         serde_json::from_slice(&whole).map_err(|e| LineError::NotARecord(e.to_string()))?;
     Ok((record, found))
+}
+
+/// The log's file name in the state directory.
+pub const LOG_FILE: &str = "audit.jsonl";
+
+/// How long an append waits for another pushguard (a parallel push) to release the lock.
+pub const LOCK_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The log's path in a state directory.
+pub fn log_path(state_dir: &Path) -> PathBuf {
+    state_dir.join(LOG_FILE)
+}
+
+/// The current time as the log writes it: RFC 3339, UTC, whole seconds.
+pub fn now() -> String {
+    humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()
+}
+
+/// Appends `record` to the log in `state_dir`, chained to the last good record; returns the
+/// line's hash once it is on disk.
+///
+/// The record's `prev` is set here, under the lock, so parallel pushes from linked worktrees
+/// of one clone chain in the order they write.
+pub fn append(state_dir: &Path, mut record: Record, lock_timeout: Duration) -> Result<Record> {
+    let path = log_path(state_dir);
+    std::fs::create_dir_all(state_dir).with_context(|| {
+        format!(
+            "failed to create the state directory `{}`",
+            state_dir.display()
+        )
+    })?;
+    let mut file = OpenOptions::new()
+        .read(true)
+        .append(true)
+        .create(true)
+        .open(&path)
+        .with_context(|| format!("failed to open the audit log `{}`", path.display()))?;
+    lock(&file, lock_timeout)
+        .with_context(|| format!("failed to lock the audit log `{}`", path.display()))?;
+    let tail = last_good(&mut file)
+        .with_context(|| format!("failed to read the audit log `{}`", path.display()))?;
+    record.prev = tail.hash;
+    let (line, _) = record.to_line();
+    let mut bytes = Vec::with_capacity(line.len() + 2);
+    if tail.torn {
+        // Close the torn fragment so the new record starts on a line of its own.
+        bytes.push(b'\n');
+    }
+    bytes.extend_from_slice(line.as_bytes());
+    bytes.push(b'\n');
+    file.write_all(&bytes)
+        .and_then(|()| file.sync_all())
+        .with_context(|| format!("failed to write the audit log `{}`", path.display()))?;
+    // The lock is released when the file is closed.
+    Ok(record)
+}
+
+/// Takes the exclusive lock, waiting at most `timeout`.
+fn lock(file: &File, timeout: Duration) -> Result<()> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        match file.try_lock() {
+            Ok(()) => return Ok(()),
+            Err(TryLockError::WouldBlock) if Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(2));
+            }
+            Err(TryLockError::WouldBlock) => anyhow::bail!(
+                "another pushguard held the lock for more than {}",
+                humantime::format_duration(timeout)
+            ),
+            Err(TryLockError::Error(e)) => return Err(e.into()),
+        }
+    }
+}
+
+/// What an append needs to know about the end of the log.
+struct Tail {
+    /// The hash of the last line that verifies; `None` for an empty log.
+    hash: Option<String>,
+    /// The file does not end with a newline: the last write was cut short.
+    torn: bool,
+}
+
+/// Reads the end of the log: the last verifying line's hash, and whether the last line is torn.
+///
+/// Reads backwards in growing chunks, so an append costs the same on a log of any length.
+fn last_good(file: &mut File) -> std::io::Result<Tail> {
+    let len = file.seek(SeekFrom::End(0))?;
+    if len == 0 {
+        return Ok(Tail {
+            hash: None,
+            torn: false,
+        });
+    }
+    let mut chunk = 16 * 1024u64;
+    loop {
+        let start = len.saturating_sub(chunk);
+        file.seek(SeekFrom::Start(start))?;
+        let mut buf = Vec::with_capacity((len - start) as usize);
+        Read::by_ref(file).take(len - start).read_to_end(&mut buf)?;
+        let torn = buf.last() != Some(&b'\n');
+        // Complete lines only: the piece before the first newline may be cut by the chunk.
+        let body = if torn {
+            match buf.iter().rposition(|&b| b == b'\n') {
+                Some(i) => &buf[..=i],
+                None => &buf[..0],
+            }
+        } else {
+            &buf[..]
+        };
+        let mut lines: Vec<&[u8]> = body.split(|&b| b == b'\n').collect();
+        lines.pop(); // after the last newline
+        let whole = start == 0;
+        let usable = if whole {
+            &lines[..]
+        } else {
+            &lines[1.min(lines.len())..]
+        };
+        if let Some(hash) = usable
+            .iter()
+            .rev()
+            .find_map(|l| parse_line(l).ok().map(|(_, h)| h))
+        {
+            return Ok(Tail {
+                hash: Some(hash),
+                torn,
+            });
+        }
+        if whole {
+            return Ok(Tail { hash: None, torn });
+        }
+        chunk *= 4;
+    }
+}
+
+/// Why the log does not verify, at a line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Broken {
+    /// 1-based line number.
+    pub line: usize,
+    pub reason: String,
+}
+
+/// What a successful verification found.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Verified {
+    pub records: usize,
+    /// Lines cut short by a crash mid-write that the chain skips (recovered).
+    pub torn: Vec<usize>,
+}
+
+/// Verifies every line's hash and the chain of `prev` hashes.
+///
+/// A line without a hash suffix (a torn write) is accepted only when the next record chains
+/// past it to the last good record: such a fragment never carried a decision. A torn last
+/// line is reported, as the log has not yet recovered from the crash.
+pub fn verify(reader: impl BufRead) -> std::io::Result<Result<Verified, Broken>> {
+    let mut found = Verified::default();
+    let mut prev: Option<String> = None;
+    let mut pending_torn: Option<usize> = None;
+    for (i, line) in reader.split(b'\n').enumerate() {
+        let line = line?;
+        let number = i + 1;
+        match parse_line(&line) {
+            Ok((record, hash)) => {
+                if record.prev != prev {
+                    let reason = match (&record.prev, &prev) {
+                        (None, Some(_)) => "`prev` is null, but this is not the first record".to_owned(),
+                        (Some(_), None) => "`prev` names a record, but there is none before it".to_owned(),
+                        _ => "`prev` is not the previous record's hash: a record was removed, inserted or reordered".to_owned(),
+                    };
+                    return Ok(Err(Broken {
+                        line: number,
+                        reason,
+                    }));
+                }
+                if let Some(t) = pending_torn.take() {
+                    found.torn.push(t);
+                }
+                found.records += 1;
+                prev = Some(hash);
+            }
+            Err(LineError::NoHash) if pending_torn.is_none() => pending_torn = Some(number),
+            Err(e) => {
+                let (line, reason) = match pending_torn {
+                    Some(t) => (t, LineError::NoHash.to_string()),
+                    None => (number, e.to_string()),
+                };
+                return Ok(Err(Broken { line, reason }));
+            }
+        }
+    }
+    if let Some(t) = pending_torn {
+        return Ok(Err(Broken {
+            line: t,
+            reason: "the last line is torn (a write was cut short, e.g. by a crash); the next record will start on a fresh line".to_owned(),
+        }));
+    }
+    Ok(Ok(found))
+}
+
+/// Verifies the log file in `state_dir`; a missing log is an empty, valid one.
+pub fn verify_file(state_dir: &Path) -> Result<Result<Verified, Broken>> {
+    let path = log_path(state_dir);
+    let file = match File::open(&path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Ok(Verified::default())),
+        Err(e) => {
+            return Err(e)
+                .with_context(|| format!("failed to open the audit log `{}`", path.display()))
+        }
+    };
+    verify(BufReader::with_capacity(256 * 1024, file))
+        .with_context(|| format!("failed to read the audit log `{}`", path.display()))
+}
+
+/// One line of the log as read for display: the record and its raw line, or why it is not one.
+pub type Entry = (usize, Result<(Record, Vec<u8>), LineError>);
+
+/// Reads every line of the log in `state_dir`, oldest first; a missing log has none.
+pub fn read(state_dir: &Path) -> Result<Vec<Entry>> {
+    let path = log_path(state_dir);
+    let file = match File::open(&path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => {
+            return Err(e)
+                .with_context(|| format!("failed to open the audit log `{}`", path.display()))
+        }
+    };
+    let mut out = Vec::new();
+    for (i, line) in BufReader::new(file).split(b'\n').enumerate() {
+        let line =
+            line.with_context(|| format!("failed to read the audit log `{}`", path.display()))?;
+        let parsed = parse_line(&line).map(|(r, _)| (r, line));
+        out.push((i + 1, parsed));
+    }
+    Ok(out)
 }
 
 #[cfg(test)]

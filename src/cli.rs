@@ -80,6 +80,44 @@ pub enum Command {
         #[arg(long)]
         fail_on_unrecorded: bool,
     },
+    /// Record ahead of time that a lead or senior was consulted, for a push without a terminal
+    Confirm {
+        /// The environment the next push goes to
+        environment: String,
+        /// Who was consulted (asked on the terminal when not given)
+        #[arg(long, value_name = "NAME")]
+        consulted: Option<String>,
+        /// Affirm every checklist item without being asked (recorded as such)
+        #[arg(long)]
+        affirm_checklist: bool,
+        /// How long the confirmation stays valid (single use)
+        #[arg(long, value_name = "DURATION", default_value = "30m")]
+        valid_for: String,
+    },
+    /// Show the audit log, newest first, or verify its hash chain
+    Log {
+        /// Show at most N records
+        #[arg(short = 'n', value_name = "N")]
+        limit: Option<usize>,
+        /// Only records for this environment
+        #[arg(long, value_name = "E")]
+        env: Option<String>,
+        /// Only records with this decision
+        #[arg(long, value_name = "D", value_parser = ["allowed", "blocked", "bypassed"])]
+        decision: Option<String>,
+        /// Only records at or after DATE (2026-01-31, an RFC 3339 time, or an age such as 7d)
+        #[arg(long, value_name = "DATE")]
+        since: Option<String>,
+        /// Print the raw records as JSON Lines
+        #[arg(long)]
+        json: bool,
+        /// Show the team's records from the remote's notes (default remote: origin)
+        #[arg(long, value_name = "R", num_args = 0..=1)]
+        remote: Option<Option<String>>,
+        /// Verify the hash chain: exit 0 with the count, or 1 with the first bad line
+        #[arg(long, conflicts_with_all = ["limit", "env", "decision", "since", "json", "remote"])]
+        verify: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -13,10 +13,11 @@ use anyhow::{Context as _, Result};
 
 use crate::checks::{Context, Mode};
 use crate::config::{Config, Environment};
-use crate::gate::{self, Answers, Decision};
+use crate::gate::{self, Decision};
 use crate::git::Repo;
 use crate::push::{self, RefUpdate};
 use crate::report::{self, Styles};
+use crate::{audit, prompt};
 use crate::{Exit, WithHint};
 
 /// File name, beside the installed hook, of a foreign hook that pushguard chains.
@@ -71,12 +72,14 @@ fn gate_push(remote_arg: &str, url: &str, updates: &[RefUpdate]) -> Result<Exit>
     let mut err = std::io::stderr().lock();
 
     if gated.iter().any(|(u, _)| u.local_oid.len() == 64) {
-        return sha256_gate(&mut err, &st, &gated, remote_arg);
+        return sha256_gate(&mut err, &st, &gated, remote_arg, url, &config);
     }
     let repo = Repo::open_from_env()?;
     let remote = repo.remote_name(remote_arg, url);
     let shown_remote = remote.as_deref().unwrap_or(url);
 
+    let state_dir = repo.state_dir();
+    let mut session = prompt::Session::new(state_dir.clone());
     let mut all_allowed = true;
     let mut team_records = Vec::new();
     for (update, environment) in &gated {
@@ -92,21 +95,69 @@ fn gate_push(remote_arg: &str, url: &str, updates: &[RefUpdate]) -> Result<Exit>
         report::write_heading(&mut err, &st, &environment.name, update, shown_remote)?;
         let verdict = gate::evaluate(&ctx);
         report::write_results(&mut err, &st, &verdict.results)?;
-        let answers = Answers::default();
-        let decision = gate::decide(&verdict, false, false, environment.bypass, &answers);
+        let range = pushed_range(&repo, update, remote.as_deref());
+        let request = prompt::Request {
+            config: &config,
+            environment,
+            remote_ref: &update.remote_ref,
+            new: update.new_oid(),
+            checks_passed: verdict.passed(),
+            summary: prompt::Summary {
+                environment: environment.name.clone(),
+                branch: update.branch().unwrap_or(&update.remote_ref).to_owned(),
+                remote: shown_remote.to_owned(),
+                commits: range.len(),
+                subjects: range
+                    .iter()
+                    .take(10)
+                    .map(|oid| {
+                        (
+                            report::short(&oid.to_string()).to_owned(),
+                            repo.subject(*oid),
+                        )
+                    })
+                    .collect(),
+            },
+        };
+        let gathered = session.gather(&request);
+        let mut decision = gate::decide(
+            &verdict,
+            environment.confirm,
+            !environment.checklist.is_empty(),
+            environment.bypass,
+            &gathered.answers,
+        );
+        let record = audit_record(
+            &repo.identity(),
+            remote.as_deref().unwrap_or(remote_arg),
+            url,
+            update,
+            &environment.name,
+            range.len() as u64,
+            decision,
+            &verdict.results,
+            &gathered,
+        );
+        report::write_gathered(&mut err, &st, environment, &config, &gathered, decision)?;
+        match audit::append(&state_dir, record, audit::LOCK_TIMEOUT) {
+            Err(e) => {
+                decision = Decision::Blocked;
+                report::write_unrecorded(&mut err, &e)?;
+            }
+            Ok(written) => {
+                if decision != Decision::Blocked {
+                    session.remember(&request, &gathered);
+                }
+                // The same hash-chained record goes to the team's notes.
+                team_records.push(written);
+            }
+        }
         let failed: Vec<_> = verdict.failed().cloned().collect();
         report::write_decision(&mut err, &st, &environment.name, decision, &failed)?;
         all_allowed &= decision != Decision::Blocked;
-        // TEAM LAYER (issue 5): keep the record for the shared audit notes.
-        team_records.push(crate::notes::placeholder_record(
-            &ctx,
-            shown_remote,
-            &verdict,
-            decision,
-        ));
     }
-    // TEAM LAYER (issue 5): attach the records to their tips in refs/notes/pushguard-audit and
-    // share them when the push is allowed (bounded; a failure is remembered and retried).
+    // Attach the records to their tips in refs/notes/pushguard-audit and share them when the
+    // push is allowed (bounded in time; a failure is remembered and retried).
     let share_with = all_allowed.then(|| remote.as_deref().unwrap_or(url));
     for warning in crate::notes::share_audit(&repo, &team_records, share_with) {
         writeln!(err, "pushguard: warning: {warning}")?;
@@ -116,6 +167,65 @@ fn gate_push(remote_arg: &str, url: &str, updates: &[RefUpdate]) -> Result<Exit>
     } else {
         Exit::Blocked
     })
+}
+
+/// The commits a ref update pushes, newest first; none for a delete or when unknown.
+fn pushed_range(repo: &Repo, update: &RefUpdate, remote: Option<&str>) -> Vec<git2::Oid> {
+    let Some(new) = update
+        .new_oid()
+        .and_then(|n| repo.peel_commit(n).ok().flatten())
+    else {
+        return Vec::new();
+    };
+    let old = update
+        .old_oid()
+        .and_then(|o| repo.peel_commit(o).ok().flatten());
+    repo.pushed_range(new, old, remote).unwrap_or_default()
+}
+
+/// The audit record of one gated ref update.
+#[allow(clippy::too_many_arguments)]
+fn audit_record(
+    user: &crate::git::Identity,
+    remote: &str,
+    url: &str,
+    update: &RefUpdate,
+    environment: &str,
+    commits: u64,
+    decision: Decision,
+    results: &[crate::checks::CheckResult],
+    gathered: &prompt::Gathered,
+) -> audit::Record {
+    audit::Record {
+        version: audit::VERSION,
+        time: audit::now(),
+        user: user.clone(),
+        remote: remote.to_owned(),
+        url: url.to_owned(),
+        local_ref: update.local_ref.clone(),
+        remote_ref: update.remote_ref.clone(),
+        environment: environment.to_owned(),
+        old: update.old_oid().map(str::to_owned),
+        new: update.new_oid().map(str::to_owned),
+        commits,
+        decision,
+        checks: results
+            .iter()
+            .map(|r| audit::CheckEntry {
+                id: r.id.as_str().to_owned(),
+                outcome: r.outcome,
+                detail: r.detail.clone(),
+            })
+            .collect(),
+        consulted: gathered.answers.consulted.clone(),
+        checklist: gathered.checklist.clone(),
+        justification: if decision == Decision::Bypassed {
+            gathered.answers.justification.clone()
+        } else {
+            None
+        },
+        prev: None,
+    }
 }
 
 /// Pairs each ref update that targets an environment branch with its environment.
@@ -138,13 +248,20 @@ pub fn classify<'c, 'u>(
     Ok(gated)
 }
 
-/// Refuses gated pushes in a SHA-256 repository, which released libgit2 cannot open.
+/// Refuses gated pushes in a SHA-256 repository, which released libgit2 cannot open, unless
+/// `PUSHGUARD_BYPASS` gives a justification; either way the decision is recorded.
 fn sha256_gate(
     err: &mut impl Write,
     st: &Styles,
     gated: &[(&RefUpdate, &Environment)],
     remote: &str,
+    url: &str,
+    config: &Config,
 ) -> Result<Exit> {
+    let state_dir = crate::git::common_dir_via_git()?.join("pushguard");
+    let user = identity_via_git();
+    let why = prompt::env_value(prompt::BYPASS_ENV);
+    let mut all_allowed = true;
     for (update, environment) in gated {
         report::write_heading(err, st, &environment.name, update, remote)?;
         writeln!(
@@ -152,13 +269,95 @@ fn sha256_gate(
             "  this repository uses SHA-256 object names, which pushguard's git library (libgit2) cannot read yet,\n  so the checks for {} cannot run",
             environment.name
         )?;
-        report::write_decision(err, st, &environment.name, Decision::Blocked, &[])?;
+        let results: Vec<_> = environment
+            .checks
+            .iter()
+            .map(|&id| {
+                crate::checks::CheckResult::skip(
+                    id,
+                    "not run: SHA-256 repository (libgit2 cannot read it)",
+                )
+            })
+            .collect();
+        let problem = why
+            .as_deref()
+            .and_then(|w| prompt::justification_problem(w, config.bypass.min_length));
+        let mut decision = match (&why, problem) {
+            (Some(_), None) if environment.bypass => Decision::Bypassed,
+            _ => Decision::Blocked,
+        };
+        let gathered = prompt::Gathered {
+            answers: gate::Answers {
+                justification: why.clone(),
+                ..gate::Answers::default()
+            },
+            checklist: Vec::new(),
+            block: None,
+            source: prompt::Source::Environment,
+        };
+        let commits = count_via_git(update, remote);
+        let record = audit_record(
+            &user,
+            remote,
+            url,
+            update,
+            &environment.name,
+            commits,
+            decision,
+            &results,
+            &gathered,
+        );
+        if let Err(e) = audit::append(&state_dir, record, audit::LOCK_TIMEOUT) {
+            decision = Decision::Blocked;
+            report::write_unrecorded(err, &e)?;
+        }
+        report::write_decision(err, st, &environment.name, decision, &[])?;
+        all_allowed &= decision != Decision::Blocked;
+    }
+    if all_allowed {
+        return Ok(Exit::Success);
     }
     writeln!(
         err,
-        "hint: to push anyway, set PUSHGUARD_BYPASS=\"<why this push is needed>\" (it is recorded)"
+        "hint: to push anyway, set PUSHGUARD_BYPASS=\"<why this push is needed>\" (at least {} characters; it is recorded)",
+        config.bypass.min_length
     )?;
     Ok(Exit::Blocked)
+}
+
+/// The pusher's identity from `git config`, for repositories libgit2 cannot open.
+fn identity_via_git() -> crate::git::Identity {
+    let get = |key: &str| {
+        Command::new("git")
+            .args(["config", key])
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+            .unwrap_or_default()
+    };
+    crate::git::Identity {
+        name: get("user.name"),
+        email: get("user.email"),
+    }
+}
+
+/// The pushed range's size from `git rev-list`, for repositories libgit2 cannot open.
+fn count_via_git(update: &RefUpdate, remote: &str) -> u64 {
+    let Some(new) = update.new_oid() else {
+        return 0;
+    };
+    let mut cmd = Command::new("git");
+    cmd.args(["rev-list", "--count", new, "--not"]);
+    match update.old_oid() {
+        Some(old) => cmd.arg(old),
+        None => cmd.arg(format!("--remotes={remote}")),
+    };
+    cmd.output()
+        .ok()
+        .filter(|o| o.status.success())
+        .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
+        .unwrap_or(0)
 }
 
 /// Runs a foreign hook kept at install, with the same arguments and stdin; its status wins.

@@ -5,6 +5,7 @@
 //! ([`gate`]): the promotion checks ([`checks`]) and the confirmation that a lead or senior was
 //! consulted. The binary (`main.rs`) only dispatches to [`run`].
 
+pub mod answers;
 pub mod audit;
 pub mod checks;
 pub mod cli;
@@ -15,6 +16,7 @@ pub mod git;
 pub mod hook;
 pub mod install;
 pub mod notes;
+pub mod prompt;
 pub mod push;
 pub mod report;
 
@@ -129,5 +131,33 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
             since.as_deref(),
             fail_on_unrecorded,
         ),
+        Command::Confirm {
+            environment,
+            consulted,
+            affirm_checklist,
+            valid_for,
+        } => commands::confirm::run(&environment, consulted, affirm_checklist, &valid_for),
+        Command::Log {
+            limit,
+            env,
+            decision,
+            since,
+            json,
+            remote,
+            verify,
+        } => {
+            if verify {
+                commands::log::verify()
+            } else {
+                commands::log::show(&commands::log::Filter {
+                    limit,
+                    env,
+                    decision,
+                    since,
+                    json,
+                    remote,
+                })
+            }
+        }
     }
 }

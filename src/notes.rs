@@ -240,55 +240,6 @@ pub fn share_audit(repo: &Repo, records: &[Record], push_to: Option<&str>) -> Ve
     warnings
 }
 
-/// The audit record of one gated ref update, for the shared notes: a placeholder until the
-/// hook's audit append (issue 4) hands over the hash-chained record it wrote.
-pub fn placeholder_record(
-    ctx: &crate::checks::Context,
-    remote: &str,
-    verdict: &crate::gate::Verdict,
-    decision: crate::gate::Decision,
-) -> crate::audit::Record {
-    let update = ctx.update;
-    let commits = match update.new_oid().map(|n| ctx.repo.peel_commit(n)) {
-        Some(Ok(Some(new))) => {
-            let old = update
-                .old_oid()
-                .and_then(|o| ctx.repo.peel_commit(o).ok().flatten());
-            ctx.repo
-                .pushed_range(new, old, ctx.remote)
-                .map_or(0, |r| r.len() as u64)
-        }
-        _ => 0,
-    };
-    crate::audit::Record {
-        version: crate::audit::VERSION,
-        time: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
-        user: ctx.repo.identity(),
-        remote: remote.to_owned(),
-        url: ctx.url.to_owned(),
-        local_ref: update.local_ref.clone(),
-        remote_ref: update.remote_ref.clone(),
-        environment: ctx.environment.name.clone(),
-        old: update.old_oid().map(str::to_owned),
-        new: update.new_oid().map(str::to_owned),
-        commits,
-        decision,
-        checks: verdict
-            .results
-            .iter()
-            .map(|r| crate::audit::CheckEntry {
-                id: r.id.as_str().to_owned(),
-                outcome: r.outcome,
-                detail: r.detail.clone(),
-            })
-            .collect(),
-        consulted: None,
-        checklist: Vec::new(),
-        justification: None,
-        prev: None,
-    }
-}
-
 /// Reads the audit records stored under a notes ref (lines that do not verify are skipped).
 pub fn records_in(repo: &Repo, notes_ref: &str) -> Result<Vec<Record>> {
     let mut out = Vec::new();

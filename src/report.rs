@@ -9,7 +9,9 @@ use std::io::{IsTerminal, Write};
 use console::Style;
 
 use crate::checks::{CheckResult, Outcome};
+use crate::config::{Config, Environment};
 use crate::gate::Decision;
+use crate::prompt::{Block, Gathered, Source, Stop, BYPASS_ENV, CONSULTED_ENV, NONINTERACTIVE_ENV};
 use crate::push::{escape, Change, RefUpdate};
 use crate::Hinted;
 
@@ -189,3 +191,154 @@ pub const BROKEN_CONFIG_HINTS: [&str; 2] = [
     "fix the file (`pushguard config --check` shows the error again), then push again",
     "or skip the guard with `git push --no-verify`: that push is NOT recorded and shows up in `pushguard audit`",
 ];
+
+/// Writes what the human gate found: where the answers came from, or why it blocks and the
+/// way forward.
+pub fn write_gathered(
+    out: &mut impl Write,
+    st: &Styles,
+    environment: &Environment,
+    config: &Config,
+    gathered: &Gathered,
+    decision: Decision,
+) -> std::io::Result<()> {
+    let env = &environment.name;
+    let consulted = gathered
+        .answers
+        .consulted
+        .as_deref()
+        .map(|c| escape(c, 120));
+    match (&gathered.source, &consulted) {
+        (Source::Reused, _) => writeln!(
+            out,
+            "  using the answers given a moment ago for this commit (git runs the hook once per push URL)"
+        )?,
+        (
+            Source::Confirmation {
+                created,
+                affirmed_with_flag,
+            },
+            Some(name),
+        ) => writeln!(
+            out,
+            "  consulted {name}: confirmed with `pushguard confirm` at {created}{}",
+            if *affirmed_with_flag {
+                "; checklist affirmed with --affirm-checklist"
+            } else {
+                ""
+            }
+        )?,
+        (Source::Environment, Some(name)) => {
+            writeln!(out, "  consulted {name} (from {CONSULTED_ENV})")?
+        }
+        (Source::Prompt, Some(name)) if gathered.block.is_none() => {
+            writeln!(out, "  consulted {name}")?
+        }
+        _ => {}
+    }
+    if decision == Decision::Bypassed {
+        if let Some(why) = &gathered.answers.justification {
+            writeln!(out, "  justification: {}", escape(why, 400))?;
+        }
+    }
+    let Some(block) = &gathered.block else {
+        return Ok(());
+    };
+    let min = config.bypass.min_length;
+    match block {
+        Block::NotConsulted => writeln!(
+            out,
+            "  talk to a lead or senior about this push first, then push again"
+        ),
+        Block::ChecklistNo(item) => writeln!(
+            out,
+            "  checklist item answered No: {}",
+            escape(item, 200)
+        ),
+        Block::BypassDeclined => writeln!(
+            out,
+            "  fix the failed checks (`pushguard check {env}` runs them again), then push again"
+        ),
+        Block::BypassDisabled => writeln!(
+            out,
+            "  bypass is disabled for {env} (`bypass = false`): only fixing the cause of the failed checks gets this push through"
+        ),
+        Block::BypassRefused(problem) => writeln!(
+            out,
+            "  {BYPASS_ENV} was refused: {problem}\n  hint: give a real reason, at least {min} characters: {BYPASS_ENV}=\"<why this push cannot wait>\" git push …"
+        ),
+        Block::NeedsBypass => writeln!(
+            out,
+            "  no terminal to ask on (no /dev/tty, or {NONINTERACTIVE_ENV} is set)\n  hint: fix the failed checks, or bypass them with a justification (at least {min} characters; it is recorded):\n      {BYPASS_ENV}=\"<why this push cannot wait>\" git push …"
+        ),
+        Block::NeedsChecklist { consulted } => writeln!(
+            out,
+            "  {env} has a checklist, which only `pushguard confirm` records. Either:\n  - confirm in a terminal (it asks the checklist), then push again:\n      pushguard confirm {env} --consulted {name}\n  - or confirm from a script, affirming the checklist (recorded as such):\n      pushguard confirm {env} --consulted {name} --affirm-checklist",
+            name = shell_quote(&escape(consulted, 120)),
+        ),
+        Block::NeedsConfirmation { checklist, expired } => {
+            if let Some(at) = expired {
+                writeln!(out, "  the confirmation given with `pushguard confirm` expired at {at}")?;
+            }
+            writeln!(
+                out,
+                "  {} needs confirmation that a lead or senior was consulted, and there is no terminal to ask on\n  (no /dev/tty, or {NONINTERACTIVE_ENV} is set). Either:",
+                st.bold.apply_to(env)
+            )?;
+            if *checklist {
+                writeln!(
+                    out,
+                    "  - confirm in a terminal (it asks who you consulted and the checklist), then push again:\n      pushguard confirm {env}\n  - or confirm from a script, affirming the checklist (recorded as such):\n      pushguard confirm {env} --consulted \"Name\" --affirm-checklist"
+                )
+            } else {
+                writeln!(
+                    out,
+                    "  - name who you consulted, for this push:\n      {CONSULTED_ENV}=\"Name\" git push …\n  - or confirm ahead of time (single use, valid 30 minutes), then push again:\n      pushguard confirm {env} --consulted \"Name\""
+                )
+            }
+        }
+        Block::Stopped(stop) => match stop {
+            Stop::Interrupted => writeln!(out, "  interrupted (Ctrl-C): nothing was pushed"),
+            Stop::TimedOut(d) => writeln!(
+                out,
+                "  no answer within {} (`[confirm].timeout`): nothing was pushed",
+                humantime::format_duration(*d)
+            ),
+            Stop::EndOfInput => writeln!(out, "  the terminal closed (end of input): nothing was pushed"),
+            Stop::Failed(e) => writeln!(out, "  the prompt failed: {}", escape(e, 200)),
+        },
+    }
+}
+
+/// Writes why a push is blocked when its audit record could not be written.
+pub fn write_unrecorded(out: &mut impl Write, err: &anyhow::Error) -> std::io::Result<()> {
+    writeln!(
+        out,
+        "pushguard: error: the audit record could not be written, so the push is blocked (nothing passes unrecorded)"
+    )?;
+    for cause in err.chain() {
+        writeln!(out, "  caused by: {}", escape(&cause.to_string(), 400))?;
+    }
+    writeln!(
+        out,
+        "hint: make the state directory writable (or free disk space), then push again; `pushguard log --verify` checks the log"
+    )
+}
+
+/// Quotes a value for a POSIX shell command line.
+pub fn shell_quote(text: &str) -> String {
+    if !text.is_empty()
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.@/:".contains(c))
+    {
+        text.to_owned()
+    } else {
+        format!("'{}'", text.replace('\'', r"'\''"))
+    }
+}
+
+/// Makes untrusted text (a name, a justification, a checklist item) safe for a terminal.
+pub fn escape_for_terminal(text: &str) -> String {
+    escape(text, 400)
+}

@@ -22,6 +22,7 @@ fn ordinary_push_passes_silently() {
 #[test]
 fn porcelain_stdout_is_untouched() {
     let repo = installed();
+    repo.config("[environments.production]\nbranches = [\"production\"]\nconfirm = false\n");
     let run = repo.push(&["--porcelain", "origin", "HEAD:refs/heads/production"]);
     run.expect_code(0);
     assert!(!run.stdout.contains("pushguard"), "{}", run.stdout);
@@ -51,7 +52,7 @@ fn environment_push_runs_the_gate_and_force_push_is_blocked() {
     let before = repo.remote_branch("production").unwrap();
     repo.git(&["commit", "-q", "--amend", "-m", "rewritten"]);
     let run = repo.push(&["-f", "origin", "HEAD:refs/heads/production"]);
-    insta::assert_snapshot!(repo.transcript(&run), @r"
+    insta::assert_snapshot!(repo.transcript(&run), @r#"
     exit: 1
     --- stdout
     --- stderr
@@ -59,9 +60,12 @@ fn environment_push_runs_the_gate_and_force_push_is_blocked() {
       ✓ no-delete     the branch is not deleted
       ✗ fast-forward  not a fast-forward: this push rewrites the environment's history (force push)
           hint: rebase or merge onto the remote tip instead: `git pull --rebase origin production`
+      no terminal to ask on (no /dev/tty, or PUSHGUARD_NONINTERACTIVE is set)
+      hint: fix the failed checks, or bypass them with a justification (at least 15 characters; it is recorded):
+          PUSHGUARD_BYPASS="<why this push cannot wait>" git push …
     pushguard: ✗ push to production blocked: 1 check failed (fast-forward)
     error: failed to push some refs to '[TMP]/remote.git'
-    ");
+    "#);
     assert_eq!(repo.remote_branch("production"), Some(before));
 }
 

@@ -2,7 +2,9 @@
 
 mod support;
 
+mod audit;
 mod config;
 mod hook;
+mod human;
 mod install;
 mod team;

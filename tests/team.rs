@@ -42,16 +42,19 @@ fn approve(repo: &TestRepo, dir: &Path, rev: &str) {
 fn approval_by_another_person_lets_the_push_through() {
     let (repo, tip) = setup(APPROVALS_1);
     let run = repo.push(&["origin", "HEAD:refs/heads/production"]);
-    insta::assert_snapshot!(repo.transcript(&run), @r"
+    insta::assert_snapshot!(repo.transcript(&run), @r#"
     exit: 1
     --- stdout
     --- stderr
     pushguard: [production] HEAD → origin/production (create at [SHORT])
       ✗ approvals  0 of 1 approval (approvals by others than the pusher needed)
           hint: ask an approver to run `pushguard approve [SHORT] --env production`, then push again
+      no terminal to ask on (no /dev/tty, or PUSHGUARD_NONINTERACTIVE is set)
+      hint: fix the failed checks, or bypass them with a justification (at least 15 characters; it is recorded):
+          PUSHGUARD_BYPASS="<why this push cannot wait>" git push …
     pushguard: ✗ push to production blocked: 1 check failed (approvals)
     error: failed to push some refs to '[TMP]/remote.git'
-    ");
+    "#);
 
     let ada = repo.clone_as("ada", "Ada Approver", "ada@example.com");
     let run = repo.pushguard_in(&ada, &["approve", "origin/feature", "--env", "production"]);
@@ -251,6 +254,29 @@ fn guarded_push_leaves_an_audit_note_on_the_remote() {
         "{line}"
     );
     assert!(line.contains(&format!("\"new\":\"{tip}\"")), "{line}");
+}
+
+#[test]
+fn log_remote_shows_the_team_records_from_another_clone() {
+    let (repo, tip) = setup(GUARDED);
+    repo.push(&["origin", "HEAD:refs/heads/production"])
+        .expect_code(0);
+    let other = repo.clone_as("other", "Olga Other", "olga@example.com");
+    // The other clone has no local audit log; --remote reads the shared notes.
+    let local = repo.pushguard_in(&other, &["log", "--json"]);
+    local.expect_code(0);
+    assert_eq!(local.stdout, "");
+    let run = repo.pushguard_in(&other, &["log", "--remote", "--json"]);
+    run.expect_code(0);
+    let line = run.stdout.lines().next().expect("one record");
+    assert!(line.contains(&format!("\"new\":\"{tip}\"")), "{line}");
+    assert!(line.contains("\"email\":\"pat@example.com\""), "{line}");
+    // The shared line is the local line, byte for byte: the hash chain travels with it.
+    let mine = repo.pushguard(&["log", "--json"]);
+    assert_eq!(mine.stdout.lines().next(), Some(line));
+    let table = repo.pushguard_in(&other, &["log", "--remote", "origin"]);
+    table.expect_code(0);
+    assert!(table.stdout.contains("production"), "{}", table.stdout);
 }
 
 #[test]

@@ -4,4 +4,6 @@
 pub mod approve;
 pub mod audit;
 pub mod config;
+pub mod confirm;
 pub mod init;
+pub mod log;

@@ -1,0 +1,244 @@
+//! `pushguard log`: the audit log as a table (newest first) or JSON Lines, and `--verify`.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::SystemTime;
+
+use anyhow::{Context as _, Result};
+
+use crate::audit::{self, Record};
+use crate::git::Repo;
+use crate::push::escape;
+use crate::{Exit, WithHint};
+
+/// What `pushguard log` shows.
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    pub limit: Option<usize>,
+    pub env: Option<String>,
+    pub decision: Option<String>,
+    pub since: Option<String>,
+    pub json: bool,
+    /// Show the team's records from this remote's notes (`Some(None)`: the default remote).
+    pub remote: Option<Option<String>>,
+}
+
+/// The clone's state directory, also for repositories libgit2 cannot open (SHA-256).
+pub fn state_dir() -> Result<PathBuf> {
+    match Repo::open_from_env() {
+        Ok(repo) => Ok(repo.state_dir()),
+        Err(e) => crate::git::common_dir_via_git()
+            .map(|d| d.join("pushguard"))
+            .map_err(|_| e),
+    }
+}
+
+/// Parses `--since`: a date, an RFC 3339 time, or an age such as `7d`.
+pub fn parse_since(text: &str) -> Result<SystemTime> {
+    let t = text.trim();
+    if let Ok(age) = humantime::parse_duration(t) {
+        return Ok(SystemTime::now()
+            .checked_sub(age)
+            .unwrap_or(SystemTime::UNIX_EPOCH));
+    }
+    let full = if t.len() == 10 {
+        format!("{t}T00:00:00Z")
+    } else {
+        t.to_owned()
+    };
+    humantime::parse_rfc3339_weak(&full)
+        .with_context(|| format!("invalid --since `{}`", escape(text, 60)))
+        .hint("give a date (2026-01-31), a time (2026-01-31T12:00:00Z) or an age (7d, 12h)")
+}
+
+/// Shows the records that match `filter`, newest first.
+pub fn show(filter: &Filter) -> Result<Exit> {
+    let since = filter.since.as_deref().map(parse_since).transpose()?;
+    let (entries, source) = match &filter.remote {
+        Some(remote) => remote_entries(remote.as_deref())?,
+        None => {
+            let dir = state_dir()?;
+            let entries = audit::read(&dir)?
+                .into_iter()
+                .map(|(_, entry)| entry.map_err(|_| ()))
+                .collect();
+            (entries, audit::log_path(&dir).display().to_string())
+        }
+    };
+    let mut bad = 0;
+    let mut shown: Vec<(Record, Vec<u8>)> = Vec::new();
+    for entry in entries.into_iter().rev() {
+        let Ok((record, line)) = entry else {
+            bad += 1;
+            continue;
+        };
+        if filter
+            .env
+            .as_ref()
+            .is_some_and(|e| *e != record.environment)
+            || filter
+                .decision
+                .as_ref()
+                .is_some_and(|d| *d != record.decision.to_string())
+        {
+            continue;
+        }
+        if let Some(since) = since {
+            match humantime::parse_rfc3339_weak(&record.time) {
+                Ok(t) if t >= since => {}
+                _ => continue,
+            }
+        }
+        shown.push((record, line));
+        if filter.limit.is_some_and(|n| shown.len() >= n) {
+            break;
+        }
+    }
+    let mut out = std::io::stdout().lock();
+    if filter.json {
+        for (_, line) in &shown {
+            out.write_all(line)?;
+            out.write_all(b"\n")?;
+        }
+    } else if shown.is_empty() {
+        writeln!(out, "no audit records ({source})")?;
+    } else {
+        write_table(&mut out, &shown.iter().map(|(r, _)| r).collect::<Vec<_>>())?;
+    }
+    out.flush()?;
+    if bad > 0 {
+        eprintln!(
+            "pushguard: warning: {bad} line{} of the audit log {} not valid records and {} not shown\nhint: `pushguard log --verify` names the first one",
+            if bad == 1 { "" } else { "s" },
+            if bad == 1 { "is" } else { "are" },
+            if bad == 1 { "is" } else { "are" },
+        );
+    }
+    Ok(Exit::Success)
+}
+
+/// A log entry: the record and its line, or a line that is not a valid record.
+type Entry = std::result::Result<(Record, Vec<u8>), ()>;
+
+/// The team's records from a remote's `refs/notes/pushguard-audit`, oldest first.
+fn remote_entries(remote: Option<&str>) -> Result<(Vec<Entry>, String)> {
+    let repo = Repo::open_from_env().hint("run `pushguard log --remote` inside a git clone")?;
+    let remote = match remote {
+        Some(r) => r.to_owned(),
+        None => crate::commands::init::default_remote(&repo)?,
+    };
+    for (r, e) in crate::notes::push_pending_audit_notes(&repo) {
+        eprintln!("pushguard: warning: the audit notes were not shared with {r}: {e:#}");
+    }
+    let source = format!("refs/notes/pushguard-audit on `{remote}`");
+    let Some(mut records) = crate::notes::remote_records(&repo, &remote)? else {
+        eprintln!("pushguard: `{remote}` has no audit notes yet: nobody has pushed through pushguard there");
+        return Ok((Vec::new(), source));
+    };
+    records.sort_by(|a, b| a.time.cmp(&b.time));
+    let entries = records
+        .into_iter()
+        .map(|r| {
+            let (line, _) = r.to_line();
+            Ok((r, line.into_bytes()))
+        })
+        .collect();
+    Ok((entries, source))
+}
+
+/// One table row: every field escaped, so nothing from the log reaches the terminal raw.
+fn row(r: &Record) -> [String; 8] {
+    let branch = r
+        .remote_ref
+        .strip_prefix("refs/heads/")
+        .unwrap_or(&r.remote_ref);
+    let user = if r.user.name.is_empty() {
+        &r.user.email
+    } else {
+        &r.user.name
+    };
+    [
+        escape(&r.time, 25),
+        escape(user, 24),
+        escape(&r.environment, 16),
+        escape(branch, 24),
+        r.decision.to_string(),
+        escape(r.consulted.as_deref().unwrap_or("-"), 24),
+        escape(r.justification.as_deref().unwrap_or("-"), 48),
+        escape(
+            r.new
+                .as_deref()
+                .map(|n| &n[..n.len().min(10)])
+                .unwrap_or("-"),
+            10,
+        ),
+    ]
+}
+
+/// Writes records as an aligned table.
+pub fn write_table(out: &mut impl Write, records: &[&Record]) -> std::io::Result<()> {
+    const HEAD: [&str; 8] = [
+        "TIME",
+        "USER",
+        "ENVIRONMENT",
+        "BRANCH",
+        "DECISION",
+        "CONSULTED",
+        "JUSTIFICATION",
+        "COMMIT",
+    ];
+    let rows: Vec<[String; 8]> = records.iter().map(|r| row(r)).collect();
+    let mut width = HEAD.map(|h| h.chars().count());
+    for r in &rows {
+        for (w, cell) in width.iter_mut().zip(r) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let line = |cells: Vec<&str>| {
+        let mut text = String::new();
+        for (i, cell) in cells.iter().enumerate() {
+            if i + 1 == cells.len() {
+                text.push_str(cell);
+            } else {
+                let pad = width[i] - cell.chars().count();
+                text.push_str(cell);
+                text.push_str(&" ".repeat(pad + 2));
+            }
+        }
+        text
+    };
+    writeln!(out, "{}", line(HEAD.to_vec()))?;
+    for r in &rows {
+        writeln!(out, "{}", line(r.iter().map(String::as_str).collect()))?;
+    }
+    Ok(())
+}
+
+/// Runs `pushguard log --verify`.
+pub fn verify() -> Result<Exit> {
+    let dir = state_dir()?;
+    let path = audit::log_path(&dir);
+    match audit::verify_file(&dir)? {
+        Ok(v) => {
+            println!(
+                "audit log verified: {} record{}, hash chain intact ({})",
+                v.records,
+                if v.records == 1 { "" } else { "s" },
+                path.display()
+            );
+            for t in &v.torn {
+                println!("note: line {t} is a torn write (cut short by a crash) that the chain skips; it carried no decision");
+            }
+            Ok(Exit::Success)
+        }
+        Err(broken) => {
+            println!(
+                "audit log broken at line {}: {} ({})",
+                broken.line,
+                broken.reason,
+                path.display()
+            );
+            Ok(Exit::Blocked)
+        }
+    }
+}
