@@ -16,6 +16,7 @@ pub mod hook;
 pub mod install;
 pub mod push;
 pub mod report;
+pub mod testrun;
 
 use std::fmt;
 use std::process::ExitCode;
@@ -111,5 +112,11 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
         } => hook::pre_push(&remote, &url, hook_dir.as_deref()),
         Command::Init { force, remote } => commands::init::run(force, remote.as_deref()),
         Command::Config { check } => commands::config::run(check),
+        Command::Check {
+            target,
+            rev,
+            remote,
+        } => commands::check::run(&target, &rev, remote.as_deref()),
+        Command::Status => commands::status::run(),
     }
 }

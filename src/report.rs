@@ -189,3 +189,28 @@ pub const BROKEN_CONFIG_HINTS: [&str; 2] = [
     "fix the file (`pushguard config --check` shows the error again), then push again",
     "or skip the guard with `git push --no-verify`: that push is NOT recorded and shows up in `pushguard audit`",
 ];
+
+/// Writes the line that closes `pushguard check`'s report.
+pub fn write_dry_run(
+    out: &mut impl Write,
+    st: &Styles,
+    environment: &str,
+    failed: &[CheckResult],
+) -> std::io::Result<()> {
+    if failed.is_empty() {
+        return writeln!(
+            out,
+            "pushguard: {} a push to {environment} would pass the checks (dry run: nothing asked, nothing recorded)",
+            st.pass.apply_to("✓")
+        );
+    }
+    let names: Vec<&str> = failed.iter().map(|r| r.id.as_str()).collect();
+    writeln!(
+        out,
+        "pushguard: {} a push to {environment} would be blocked: {} check{} failed ({})",
+        st.fail.apply_to("✗"),
+        names.len(),
+        if names.len() == 1 { "" } else { "s" },
+        names.join(", ")
+    )
+}

@@ -3,5 +3,6 @@
 mod support;
 
 mod config;
+mod gate;
 mod hook;
 mod install;

@@ -5,8 +5,15 @@
 //! which an environment's checks run is [`CheckId::cost_rank`]: cheapest first, so that a
 //! push that is refused for a cheap reason never waits for the tests.
 
+pub mod authorized;
+pub mod clean_worktree;
 pub mod fast_forward;
+pub mod no_conflict_markers;
 pub mod no_delete;
+pub mod no_wip;
+pub mod promoted;
+pub mod range;
+pub mod tests;
 
 use std::fmt;
 
@@ -162,6 +169,12 @@ pub fn run(id: CheckId, ctx: &Context) -> CheckResult {
     match id {
         CheckId::NoDelete => no_delete::run(ctx),
         CheckId::FastForward => fast_forward::run(ctx),
+        CheckId::Promoted => promoted::run(ctx),
+        CheckId::NoWip => no_wip::run(ctx),
+        CheckId::NoConflictMarkers => no_conflict_markers::run(ctx),
+        CheckId::CleanWorktree => clean_worktree::run(ctx),
+        CheckId::Authorized => authorized::run(ctx),
+        CheckId::Tests => tests::run(ctx),
         other => CheckResult::skip(other, "not available in this build"),
     }
 }
