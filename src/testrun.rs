@@ -199,12 +199,16 @@ pub enum Ended {
     Interrupted,
 }
 
-/// Set by SIGINT/SIGTERM while tests run.
+/// Set by SIGINT, SIGTERM or SIGHUP (the terminal went away) while tests run.
 fn interrupted() -> &'static Arc<AtomicBool> {
     static FLAG: OnceLock<Arc<AtomicBool>> = OnceLock::new();
     FLAG.get_or_init(|| {
         let flag = Arc::new(AtomicBool::new(false));
-        for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        for sig in [
+            signal_hook::consts::SIGINT,
+            signal_hook::consts::SIGTERM,
+            signal_hook::consts::SIGHUP,
+        ] {
             // Without the handler Ctrl-C would kill the hook and leave the tests running.
             let _ = signal_hook::flag::register(sig, Arc::clone(&flag));
         }

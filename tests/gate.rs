@@ -547,3 +547,52 @@ fn status_shows_hook_config_environments_and_tests() {
         run.stdout
     );
 }
+
+#[test]
+fn ctrl_c_during_tests_kills_their_process_group_and_blocks() {
+    let repo = TestRepo::new();
+    repo.install();
+    let pidfile = repo.root.join("pid");
+    // The child `sleep` is in the tests' process group; it must die with it.
+    let cmd = format!(
+        "\"sleep 60 & echo $! > {}; echo ready-$((40+2)); wait\"",
+        pidfile.display()
+    );
+    repo.config(&config(&cmd, ""));
+    // As from an interactive shell: the shell, not git, leads the terminal's session, so
+    // the terminal stays open when git dies of Ctrl-C (a trap, unlike an ignore, is not
+    // inherited by git and the hook).
+    let mut git = repo.command("sh");
+    git.env_remove("PUSHGUARD_NONINTERACTIVE")
+        .args(["-c", "trap : INT; git push origin HEAD:refs/heads/staging"]);
+    let mut session = expectrl::Session::spawn(git).expect("spawn git push in a pty");
+    session.set_expect_timeout(Some(Duration::from_secs(30)));
+    session
+        .expect("ready-42")
+        .expect("the spinner shows the last output line");
+    let pid: i32 = std::fs::read_to_string(&pidfile)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    session.send("\x03").unwrap();
+    session
+        .expect("was interrupted (Ctrl-C); the push is blocked")
+        .expect("the report says the tests were interrupted");
+    session.expect(expectrl::Eof).expect("git push ends");
+    let proc_path = format!("/proc/{pid}/stat");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        // Gone, or a zombie waiting for init to reap it.
+        let state = std::fs::read_to_string(&proc_path).unwrap_or_default();
+        if state.is_empty() || state.contains(") Z ") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the tests' child survived Ctrl-C: {state}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(repo.remote_branch("staging"), None);
+}
