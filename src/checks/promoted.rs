@@ -96,7 +96,7 @@ fn qualified(remote: &str, branches: &[String]) -> String {
 /// Finds whether `pushed` is contained in, or has the tree of, one of `candidates`.
 pub fn locate(repo: &Repo, pushed: Oid, candidates: &[(String, Oid)]) -> Result<Facts> {
     for (name, tip) in candidates {
-        if repo.ancestry(pushed, *tip)? == Ancestry::Ancestor {
+        if contains(repo, pushed, *tip)? {
             return Ok(Facts::Contained(name.clone()));
         }
     }
@@ -114,6 +114,34 @@ pub fn locate(repo: &Repo, pushed: Oid, candidates: &[(String, Oid)]) -> Result<
         checked: candidates.iter().map(|(n, _)| n.clone()).collect(),
         shallow: repo.is_shallow(),
     })
+}
+
+/// Tells whether `commit` is reachable from `tip`.
+///
+/// Asks `git merge-base --is-ancestor` first: with a commit-graph file its generation
+/// numbers answer a 200,000-commit history in milliseconds where libgit2 walks every commit,
+/// and without one git still walks faster (measured by `scripts/bench-promoted.sh`).
+fn contains(repo: &Repo, commit: Oid, tip: Oid) -> Result<bool> {
+    if commit == tip {
+        return Ok(true);
+    }
+    let status = git_command(repo.common_dir())
+        .arg("--git-dir")
+        .arg(repo.common_dir())
+        .args(["merge-base", "--is-ancestor"])
+        .arg(commit.to_string())
+        .arg(tip.to_string())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+    match status.ok().and_then(|s| s.code()) {
+        Some(0) => return Ok(true),
+        Some(1) => return Ok(false),
+        // git is missing or failed: libgit2 gives the same answer, more slowly.
+        _ => {}
+    }
+    Ok(repo.ancestry(commit, tip)? == Ancestry::Ancestor)
 }
 
 /// Fetches the source environment's branches from `remote`, within [`FETCH_TIMEOUT`].
