@@ -30,6 +30,19 @@ pub enum Command {
     },
     /// Remove the pre-push hook, restoring any hook it had chained
     Uninstall,
+    /// Dry run of the gate for pushing REV to an environment: report, no prompt, no record
+    Check {
+        /// An environment name (`staging`) or an environment branch (`main`)
+        target: String,
+        /// The commit to check
+        #[arg(long, default_value = "HEAD")]
+        rev: String,
+        /// The remote (default: the current branch's upstream, else origin)
+        #[arg(long)]
+        remote: Option<String>,
+    },
+    /// Show the hook's install state, the config in force, and each environment on the remote
+    Status,
     /// Hook entry points that git runs (not meant to be typed)
     Hook {
         #[command(subcommand)]

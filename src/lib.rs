@@ -19,6 +19,7 @@ pub mod notes;
 pub mod prompt;
 pub mod push;
 pub mod report;
+pub mod testrun;
 
 use std::fmt;
 use std::process::ExitCode;
@@ -159,5 +160,11 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
                 })
             }
         }
+        Command::Check {
+            target,
+            rev,
+            remote,
+        } => commands::check::run(&target, &rev, remote.as_deref()),
+        Command::Status => commands::status::run(),
     }
 }

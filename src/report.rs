@@ -342,3 +342,27 @@ pub fn shell_quote(text: &str) -> String {
 pub fn escape_for_terminal(text: &str) -> String {
     escape(text, 400)
 }
+/// Writes the line that closes `pushguard check`'s report.
+pub fn write_dry_run(
+    out: &mut impl Write,
+    st: &Styles,
+    environment: &str,
+    failed: &[CheckResult],
+) -> std::io::Result<()> {
+    if failed.is_empty() {
+        return writeln!(
+            out,
+            "pushguard: {} a push to {environment} would pass the checks (dry run: nothing asked, nothing recorded)",
+            st.pass.apply_to("✓")
+        );
+    }
+    let names: Vec<&str> = failed.iter().map(|r| r.id.as_str()).collect();
+    writeln!(
+        out,
+        "pushguard: {} a push to {environment} would be blocked: {} check{} failed ({})",
+        st.fail.apply_to("✗"),
+        names.len(),
+        if names.len() == 1 { "" } else { "s" },
+        names.join(", ")
+    )
+}

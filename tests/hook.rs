@@ -22,7 +22,8 @@ fn ordinary_push_passes_silently() {
 #[test]
 fn porcelain_stdout_is_untouched() {
     let repo = installed();
-    repo.config("[environments.production]\nbranches = [\"production\"]\nconfirm = false\n");
+    // The default production needs staging first (`promoted`); this test is about stdout.
+    repo.config("[environments.production]\nbranches = [\"production\"]\nchecks = [\"no-delete\"]\nconfirm = false\n");
     let run = repo.push(&["--porcelain", "origin", "HEAD:refs/heads/production"]);
     run.expect_code(0);
     assert!(!run.stdout.contains("pushguard"), "{}", run.stdout);

@@ -6,8 +6,15 @@
 //! push that is refused for a cheap reason never waits for the tests.
 
 pub mod approvals;
+pub mod authorized;
+pub mod clean_worktree;
 pub mod fast_forward;
+pub mod no_conflict_markers;
 pub mod no_delete;
+pub mod no_wip;
+pub mod promoted;
+pub mod range;
+pub mod tests;
 
 use std::fmt;
 
@@ -164,6 +171,11 @@ pub fn run(id: CheckId, ctx: &Context) -> CheckResult {
         CheckId::NoDelete => no_delete::run(ctx),
         CheckId::FastForward => fast_forward::run(ctx),
         CheckId::Approvals => approvals::run(ctx),
-        other => CheckResult::skip(other, "not available in this build"),
+        CheckId::Promoted => promoted::run(ctx),
+        CheckId::NoWip => no_wip::run(ctx),
+        CheckId::NoConflictMarkers => no_conflict_markers::run(ctx),
+        CheckId::CleanWorktree => clean_worktree::run(ctx),
+        CheckId::Authorized => authorized::run(ctx),
+        CheckId::Tests => tests::run(ctx),
     }
 }

@@ -3,7 +3,9 @@
 
 pub mod approve;
 pub mod audit;
+pub mod check;
 pub mod config;
 pub mod confirm;
 pub mod init;
 pub mod log;
+pub mod status;

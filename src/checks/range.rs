@@ -1,0 +1,41 @@
+//! The facts shared by the range checks (`no-wip`, `no-conflict-markers`): the pushed commit
+//! and the commits a ref update pushes, as SPEC defines the pushed range.
+
+use anyhow::{anyhow, Result};
+use git2::Oid;
+
+use super::Context;
+
+/// Resolves the pushed object to a commit (peeling annotated tags).
+pub fn pushed_commit(ctx: &Context) -> Result<Oid> {
+    let new = ctx
+        .update
+        .new_oid()
+        .ok_or_else(|| anyhow!("nothing is pushed: the branch is deleted"))?;
+    ctx.repo
+        .peel_commit(new)?
+        .ok_or_else(|| anyhow!("the pushed object {new} is not in this repository"))
+}
+
+/// The commits the ref update pushes, newest first.
+///
+/// When the remote tip is not in this clone, the remote-tracking refs of the remote stand in
+/// for it, as for a new branch.
+pub fn pushed_commits(ctx: &Context) -> Result<Vec<Oid>> {
+    let new = pushed_commit(ctx)?;
+    let old = match ctx.update.old_oid() {
+        Some(hex) => ctx.repo.peel_commit(hex)?,
+        None => None,
+    };
+    ctx.repo.pushed_range(new, old, ctx.remote)
+}
+
+/// The first `limit` entries of a list, and a line saying how many more there are.
+pub fn capped(mut lines: Vec<String>, limit: usize) -> Vec<String> {
+    if lines.len() > limit {
+        let rest = lines.len() - limit;
+        lines.truncate(limit);
+        lines.push(format!("… and {rest} more"));
+    }
+    lines
+}

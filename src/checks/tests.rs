@@ -1,0 +1,163 @@
+//! `tests`: every test command exits 0 on the pushed commit's tree. A pass is cached by tree
+//! id and command, so pushing the same tree again, or promoting it, does not run them again.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Result;
+use git2::Oid;
+
+use super::range::pushed_commit;
+use super::{CheckId, CheckResult, Context};
+use crate::testrun::{self, Cache, Ended, Place};
+
+/// How one command fared.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CommandResult {
+    Cached,
+    Ran(Ended),
+}
+
+/// Judges the results of the commands, in order; `log` holds the failing run's output.
+pub fn judge(
+    results: &[(String, CommandResult)],
+    place: Option<&Place>,
+    log: &Path,
+    tail: Vec<String>,
+) -> CheckResult {
+    let id = CheckId::Tests;
+    if results.is_empty() {
+        return CheckResult::skip(
+            id,
+            "no test command configured or detected (set [tests].commands to run some)",
+        );
+    }
+    let mut passed = Vec::new();
+    for (command, result) in results {
+        let fail = |what: String| {
+            CheckResult::fail(id, format!("`{command}` {what}")).with_more(
+                std::iter::once(format!(
+                    "last lines of the output (full log: {}):",
+                    log.display()
+                ))
+                .chain(tail.iter().map(|l| format!("│ {l}")))
+                .collect(),
+            )
+        };
+        match result {
+            CommandResult::Cached => {
+                passed.push(format!("`{command}` passed before on this tree (cached)"))
+            }
+            CommandResult::Ran(Ended::Passed(t)) => {
+                passed.push(format!("`{command}` passed in {:.1}s", t.as_secs_f64()))
+            }
+            CommandResult::Ran(Ended::Failed { code, .. }) => {
+                let how = code.map_or("was killed by a signal".to_owned(), |c| {
+                    format!("failed (exit {c})")
+                });
+                let r#where = match place {
+                    Some(Place::Worktree(d)) => format!(" in {}", d.display()),
+                    _ => String::new(),
+                };
+                return fail(format!("{how}{where}"))
+                    .with_hint("fix the failure and commit; `pushguard check <env>` runs the tests again before you push");
+            }
+            CommandResult::Ran(Ended::TimedOut(t)) => {
+                return fail(format!("timed out after {}s and was stopped", t.as_secs()))
+                    .with_hint(
+                        "make the tests faster, or raise [tests].timeout in .pushguard.toml",
+                    );
+            }
+            CommandResult::Ran(Ended::Interrupted) => {
+                return CheckResult::fail(id, format!("`{command}` was interrupted (Ctrl-C); the push is blocked"))
+                    .with_hint("run `pushguard check <env>` to run the tests ahead of the push; a pass is cached");
+            }
+        }
+    }
+    CheckResult::pass(id, passed.join("; "))
+}
+
+/// What running (or finding cached) the commands gave.
+struct Ran {
+    results: Vec<(String, CommandResult)>,
+    place: Option<Place>,
+    log: PathBuf,
+    /// The failing command's last output lines.
+    tail: Vec<String>,
+}
+
+fn facts(ctx: &Context) -> Result<Ran> {
+    let commit: Oid = pushed_commit(ctx)?;
+    let tree = testrun::tree_of(ctx.repo, commit)?;
+    let tree_id = tree.id();
+    let commands = testrun::commands(ctx.repo, &ctx.config.tests.commands, &tree);
+    let cache = Cache::new(ctx.repo);
+    let mut ran = Ran {
+        results: Vec::new(),
+        place: None,
+        log: ctx
+            .repo
+            .state_dir()
+            .join("logs")
+            .join(format!("tests-{}.log", &commit.to_string()[..10])),
+        tail: Vec::new(),
+    };
+    for command in commands {
+        if ctx.config.tests.cache && cache.passed(tree_id, &command) {
+            ran.results.push((command, CommandResult::Cached));
+            continue;
+        }
+        let place = match &ran.place {
+            Some(p) => p,
+            None => ran.place.insert(testrun::checkout(ctx.repo, commit)?),
+        };
+        let ended = testrun::run(&command, place.dir(), ctx.config.tests.timeout, &ran.log)?;
+        let ok = matches!(ended, Ended::Passed(_));
+        if ok && ctx.config.tests.cache {
+            cache.record(tree_id, &command)?;
+        }
+        ran.results.push((command, CommandResult::Ran(ended)));
+        if !ok {
+            ran.tail = testrun::tail(&ran.log, 20);
+            break;
+        }
+    }
+    Ok(ran)
+}
+
+pub fn run(ctx: &Context) -> CheckResult {
+    match facts(ctx) {
+        Ok(ran) => judge(&ran.results, ran.place.as_ref(), &ran.log, ran.tail),
+        Err(e) => CheckResult::fail(CheckId::Tests, format!("cannot run the tests: {e:#}")),
+    }
+}
+
+#[cfg(test)]
+mod unit {
+    use super::*;
+    use crate::checks::Outcome;
+    use std::time::Duration;
+
+    #[test]
+    fn outcomes() {
+        let log = Path::new("/x.log");
+        assert_eq!(judge(&[], None, log, vec![]).outcome, Outcome::Skip);
+        let cached = ("make test".to_owned(), CommandResult::Cached);
+        let r = judge(std::slice::from_ref(&cached), None, log, vec![]);
+        assert_eq!(r.outcome, Outcome::Pass);
+        assert!(r.detail.contains("cached"));
+        let failed = (
+            "make test".to_owned(),
+            CommandResult::Ran(Ended::Failed {
+                code: Some(2),
+                elapsed: Duration::ZERO,
+            }),
+        );
+        let r = judge(&[cached, failed], None, log, vec!["boom".into()]);
+        assert_eq!(r.outcome, Outcome::Fail);
+        assert_eq!(r.detail, "`make test` failed (exit 2)");
+        assert_eq!(
+            r.more,
+            vec!["last lines of the output (full log: /x.log):", "│ boom"]
+        );
+    }
+}

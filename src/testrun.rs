@@ -1,0 +1,403 @@
+//! Running the project's tests on a commit's tree: which command (configured or detected),
+//! where (in place, or in one reusable worktree under the state directory), the cache of
+//! passes by tree id and command, the progress shown while they run, and stopping them on a
+//! timeout or Ctrl-C (the command runs in its own process group, which is killed whole).
+
+use std::fs::{self, File};
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, Result};
+use git2::{ObjectType, Oid, Tree};
+use sha2::{Digest, Sha256};
+
+use crate::git::{git_command, scrub_env, Repo};
+
+/// Detects the test command from the files at the root of a tree.
+pub fn detect(repo: &Repo, tree: &Tree) -> Option<String> {
+    let has = |name: &str| tree.get_name(name).is_some();
+    let text = |name: &str| -> Option<String> {
+        let entry = tree.get_name(name)?;
+        let blob = entry.to_object(repo.git2()).ok()?.peel_to_blob().ok()?;
+        Some(String::from_utf8_lossy(blob.content()).into_owned())
+    };
+    if has("Cargo.toml") {
+        return Some("cargo test".into());
+    }
+    if let Some(json) = text("package.json") {
+        let value: serde_json::Value = serde_json::from_str(&json).unwrap_or_default();
+        if value
+            .pointer("/scripts/test")
+            .is_some_and(|t| t.is_string())
+        {
+            return Some("npm test".into());
+        }
+    }
+    if has("go.mod") {
+        return Some("go test ./...".into());
+    }
+    for makefile in ["GNUmakefile", "makefile", "Makefile"] {
+        if text(makefile).is_some_and(|t| has_test_target(&t)) {
+            return Some("make test".into());
+        }
+    }
+    if has("pyproject.toml") || has("pytest.ini") {
+        return Some("pytest".into());
+    }
+    None
+}
+
+/// Tells whether a Makefile defines a `test` target.
+pub fn has_test_target(makefile: &str) -> bool {
+    makefile.lines().any(|l| {
+        l.strip_prefix("test").is_some_and(|rest| {
+            rest.trim_start().starts_with(':') && !rest.trim_start().starts_with(":=")
+        })
+    })
+}
+
+/// The commands to run on `tree`: the configured ones, else the detected one.
+pub fn commands(repo: &Repo, configured: &[String], tree: &Tree) -> Vec<String> {
+    if configured.is_empty() {
+        detect(repo, tree).into_iter().collect()
+    } else {
+        configured.to_vec()
+    }
+}
+
+/// The cache of passes, one file per (tree id, command) under `<state dir>/tests-passed/`.
+pub struct Cache {
+    dir: PathBuf,
+}
+
+impl Cache {
+    pub fn new(repo: &Repo) -> Cache {
+        Cache {
+            dir: repo.state_dir().join("tests-passed"),
+        }
+    }
+
+    fn path(&self, tree: Oid, command: &str) -> PathBuf {
+        let mut h = Sha256::new();
+        h.update(tree.as_bytes());
+        h.update(b"\0");
+        h.update(command.as_bytes());
+        let hex: String = h.finalize().iter().map(|b| format!("{b:02x}")).collect();
+        self.dir.join(hex)
+    }
+
+    /// Tells whether `command` passed on `tree` before.
+    pub fn passed(&self, tree: Oid, command: &str) -> bool {
+        self.path(tree, command).is_file()
+    }
+
+    /// Records that `command` passed on `tree`.
+    pub fn record(&self, tree: Oid, command: &str) -> Result<()> {
+        fs::create_dir_all(&self.dir)
+            .with_context(|| format!("failed to create `{}`", self.dir.display()))?;
+        let path = self.path(tree, command);
+        fs::write(&path, format!("{tree} {command}\n"))
+            .with_context(|| format!("failed to write `{}`", path.display()))
+    }
+}
+
+/// Where the tests run: the work tree itself, or the reusable worktree.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Place {
+    InPlace(PathBuf),
+    Worktree(PathBuf),
+}
+
+impl Place {
+    pub fn dir(&self) -> &Path {
+        match self {
+            Place::InPlace(d) | Place::Worktree(d) => d,
+        }
+    }
+}
+
+/// Finds or prepares a checkout of `commit`: the work tree when it is at that commit and
+/// clean (untracked files included), else `<state dir>/worktree` checked out at it.
+pub fn checkout(repo: &Repo, commit: Oid) -> Result<Place> {
+    if let Some(dir) = repo.work_tree() {
+        let at_commit = repo
+            .git2()
+            .head()
+            .ok()
+            .and_then(|h| h.peel_to_commit().ok())
+            .is_some_and(|c| c.id() == commit);
+        if at_commit && is_clean(repo)? {
+            // libgit2 gives the work tree with a trailing slash.
+            return Ok(Place::InPlace(dir.components().collect()));
+        }
+    }
+    let wt = repo.state_dir().join("worktree");
+    let hex = commit.to_string();
+    if wt.join(".git").exists() {
+        let ok = git_command(&wt)
+            .args(["checkout", "--quiet", "--force", "--detach", &hex])
+            .stdin(Stdio::null())
+            .output()
+            .is_ok_and(|o| o.status.success())
+            && git_command(&wt)
+                .args(["clean", "-fdq"])
+                .stdin(Stdio::null())
+                .output()
+                .is_ok_and(|o| o.status.success());
+        if ok {
+            return Ok(Place::Worktree(wt));
+        }
+        // A worktree that git no longer knows: start it again.
+        let _ = fs::remove_dir_all(&wt);
+    }
+    let base = repo.work_tree().unwrap_or(repo.common_dir());
+    let _ = git_command(base).args(["worktree", "prune"]).output();
+    fs::create_dir_all(repo.state_dir())
+        .with_context(|| format!("failed to create `{}`", repo.state_dir().display()))?;
+    let out = git_command(base)
+        .args(["worktree", "add", "--quiet", "--force", "--detach"])
+        .arg(&wt)
+        .arg(&hex)
+        .stdin(Stdio::null())
+        .output()
+        .context("failed to run `git worktree add`")?;
+    anyhow::ensure!(
+        out.status.success(),
+        "failed to create the test worktree `{}`: {}",
+        wt.display(),
+        String::from_utf8_lossy(&out.stderr).trim()
+    );
+    Ok(Place::Worktree(wt))
+}
+
+fn is_clean(repo: &Repo) -> Result<bool> {
+    let mut opts = git2::StatusOptions::new();
+    opts.include_untracked(true)
+        .recurse_untracked_dirs(false)
+        .exclude_submodules(true);
+    let statuses = repo
+        .git2()
+        .statuses(Some(&mut opts))
+        .context("failed to read the work tree's status")?;
+    Ok(statuses.is_empty())
+}
+
+/// How one test command ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ended {
+    Passed(Duration),
+    Failed {
+        code: Option<i32>,
+        elapsed: Duration,
+    },
+    TimedOut(Duration),
+    Interrupted,
+}
+
+/// Set by SIGINT, SIGTERM or SIGHUP (the terminal went away) while tests run.
+fn interrupted() -> &'static Arc<AtomicBool> {
+    static FLAG: OnceLock<Arc<AtomicBool>> = OnceLock::new();
+    FLAG.get_or_init(|| {
+        let flag = Arc::new(AtomicBool::new(false));
+        for sig in [
+            signal_hook::consts::SIGINT,
+            signal_hook::consts::SIGTERM,
+            signal_hook::consts::SIGHUP,
+        ] {
+            // Without the handler Ctrl-C would kill the hook and leave the tests running.
+            let _ = signal_hook::flag::register(sig, Arc::clone(&flag));
+        }
+        flag
+    })
+}
+
+/// Runs `command` with `sh -c` in `dir`, its output (stdout and stderr) going to `log`.
+pub fn run(command: &str, dir: &Path, timeout: Duration, log: &Path) -> Result<Ended> {
+    let flag = interrupted();
+    if let Some(parent) = log.parent() {
+        fs::create_dir_all(parent)
+            .with_context(|| format!("failed to create `{}`", parent.display()))?;
+    }
+    let out = File::create(log).with_context(|| format!("failed to write `{}`", log.display()))?;
+    let err = out.try_clone().context("failed to share the log file")?;
+    let mut cmd = Command::new("sh");
+    scrub_env(&mut cmd);
+    cmd.args(["-c", command])
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .stdout(out)
+        .stderr(err)
+        .process_group(0);
+    let mut child = cmd
+        .spawn()
+        .with_context(|| format!("failed to run `sh -c {command}`"))?;
+    let pgid = child.id() as libc::pid_t;
+    let mut progress = Progress::new(command, dir);
+    let start = Instant::now();
+    let ended = loop {
+        if let Some(status) = child.try_wait().context("failed to wait for the tests")? {
+            let elapsed = start.elapsed();
+            // Children the command left behind go with it.
+            kill_group(pgid);
+            break if status.success() {
+                Ended::Passed(elapsed)
+            } else {
+                Ended::Failed {
+                    code: status.code(),
+                    elapsed,
+                }
+            };
+        }
+        if flag.load(Ordering::SeqCst) {
+            kill_group(pgid);
+            let _ = child.wait();
+            break Ended::Interrupted;
+        }
+        if start.elapsed() >= timeout {
+            kill_group(pgid);
+            let _ = child.wait();
+            break Ended::TimedOut(start.elapsed());
+        }
+        progress.tick(start.elapsed(), log);
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    progress.finish();
+    Ok(ended)
+}
+
+fn kill_group(pgid: libc::pid_t) {
+    // SAFETY: killpg only sends a signal; a group that is gone yields ESRCH, ignored.
+    unsafe {
+        libc::killpg(pgid, libc::SIGKILL);
+    }
+}
+
+/// The last `n` lines of a file (at most its last 64 KiB are read).
+pub fn tail(path: &Path, n: usize) -> Vec<String> {
+    let Ok(mut f) = File::open(path) else {
+        return Vec::new();
+    };
+    let len = f.metadata().map(|m| m.len()).unwrap_or(0);
+    let _ = f.seek(SeekFrom::Start(len.saturating_sub(64 * 1024)));
+    let mut buf = Vec::new();
+    let _ = f.read_to_end(&mut buf);
+    let text = String::from_utf8_lossy(&buf);
+    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    lines[lines.len().saturating_sub(n)..]
+        .iter()
+        .map(|l| (*l).to_owned())
+        .collect()
+}
+
+/// What the person sees while tests run: a spinner on the terminal, else plain lines.
+enum Progress {
+    Tty {
+        tty: File,
+        command: String,
+        frame: usize,
+        last: Instant,
+    },
+    Plain {
+        command: String,
+        next: Duration,
+    },
+}
+
+const FRAMES: [&str; 10] = ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"];
+const PLAIN_EVERY: Duration = Duration::from_secs(15);
+
+impl Progress {
+    fn new(command: &str, dir: &Path) -> Progress {
+        let command = crate::push::escape(command, 60);
+        let tty = std::env::var_os("PUSHGUARD_NONINTERACTIVE")
+            .is_none()
+            .then(|| fs::OpenOptions::new().write(true).open("/dev/tty").ok())
+            .flatten();
+        match tty {
+            Some(tty) => Progress::Tty {
+                tty,
+                command,
+                frame: 0,
+                last: Instant::now() - Duration::from_secs(1),
+            },
+            None => {
+                eprintln!("pushguard: tests: running `{command}` in {}", dir.display());
+                Progress::Plain {
+                    command,
+                    next: PLAIN_EVERY,
+                }
+            }
+        }
+    }
+
+    fn tick(&mut self, elapsed: Duration, log: &Path) {
+        match self {
+            Progress::Tty {
+                tty,
+                command,
+                frame,
+                last,
+            } => {
+                if last.elapsed() < Duration::from_millis(100) {
+                    return;
+                }
+                *last = Instant::now();
+                *frame = (*frame + 1) % FRAMES.len();
+                let line = tail(log, 1).pop().unwrap_or_default();
+                let _ = write!(
+                    tty,
+                    "\r\x1b[2K{} tests: {command}  {}s  {}",
+                    FRAMES[*frame],
+                    elapsed.as_secs(),
+                    crate::push::escape(&line, 50)
+                );
+                let _ = tty.flush();
+            }
+            Progress::Plain { command, next } => {
+                if elapsed >= *next {
+                    *next += PLAIN_EVERY;
+                    let line = tail(log, 1).pop().unwrap_or_default();
+                    eprintln!(
+                        "pushguard: tests: `{command}` still running ({}s): {}",
+                        elapsed.as_secs(),
+                        crate::push::escape(&line, 80)
+                    );
+                }
+            }
+        }
+    }
+
+    fn finish(&mut self) {
+        if let Progress::Tty { tty, .. } = self {
+            let _ = write!(tty, "\r\x1b[2K");
+            let _ = tty.flush();
+        }
+    }
+}
+
+/// The tree of a commit.
+pub fn tree_of(repo: &Repo, commit: Oid) -> Result<Tree<'_>> {
+    repo.git2()
+        .find_object(commit, Some(ObjectType::Commit))
+        .and_then(|o| o.peel_to_tree())
+        .with_context(|| format!("failed to read the tree of {commit}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn makefile_test_target() {
+        assert!(has_test_target("all:\n\ttrue\ntest: all\n\tcheck\n"));
+        assert!(has_test_target("test:\n"));
+        assert!(!has_test_target("tests:\n"));
+        assert!(!has_test_target("test := 1\n"));
+        assert!(!has_test_target("\ttest: x\n"));
+    }
+}
