@@ -383,3 +383,35 @@ fn install_in_a_bare_repository_chains_an_existing_pre_receive_hook() {
     let restored = std::fs::read_to_string(hooks.join("pre-receive")).expect("read hook");
     assert!(restored.contains("legacy hook saw"));
 }
+
+#[test]
+fn update_hook_gates_each_ref_and_explains_it_gets_no_push_options() {
+    let repo = TestRepo::new();
+    std::fs::write(repo.remote.join("pushguard.toml"), SERVER_CONFIG).expect("write config");
+    let hook = repo.remote.join("hooks/update");
+    std::fs::write(
+        &hook,
+        format!(
+            "#!/bin/sh\nexec '{}' hook update \"$@\"\n",
+            crate::support::bin().display()
+        ),
+    )
+    .expect("write hook");
+    std::process::Command::new("chmod")
+        .args(["+x", hook.to_str().expect("utf-8")])
+        .status()
+        .expect("chmod");
+    repo.push(&["-q", "origin", "HEAD:refs/heads/staging"])
+        .expect_code(0);
+    let run = repo.push(&["origin", "HEAD:refs/heads/production"]);
+    run.expect_code(1);
+    assert!(
+        run.stderr
+            .contains("git gives the update hook no push options: the server's administrator must install pushguard as the pre-receive hook"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("(hook declined)"), "{}", run.stderr);
+    assert_eq!(repo.remote_branch("production"), None);
+    assert_eq!(records(&repo).len(), 2);
+}
