@@ -22,13 +22,14 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Install the pre-push hook into this clone (an existing hook is kept and chained)
+    /// Install the pre-push hook into this clone, or in a bare repository the server's
+    /// pre-receive hook (an existing hook is kept and chained)
     Install {
         /// Rewrite the hook even if it is current
         #[arg(long)]
         force: bool,
     },
-    /// Remove the pre-push hook, restoring any hook it had chained
+    /// Remove the pre-push (or, in a bare repository, pre-receive) hook, restoring any hook it had chained
     Uninstall,
     /// Dry run of the gate for pushing REV to an environment: report, no prompt, no record
     Check {
@@ -144,6 +145,22 @@ pub enum HookCommand {
         /// The directory of the installed hook, where a chained hook lives
         #[arg(long, hide = true)]
         hook_dir: Option<PathBuf>,
+    },
+    /// The server's pre-receive hook: reads `<old> <new> <ref>` lines on stdin, gates
+    /// environment branches, takes `-o consulted=…` / `-o bypass=…` from push options
+    PreReceive {
+        /// The directory of the installed hook, where a chained hook lives
+        #[arg(long, hide = true)]
+        hook_dir: Option<PathBuf>,
+    },
+    /// The server's update hook, for one ref (git gives it no push options)
+    Update {
+        /// The ref being updated (refs/heads/…)
+        refname: String,
+        /// Its current object id (all zeros: created)
+        old: String,
+        /// Its new object id (all zeros: deleted)
+        new: String,
     },
 }
 

@@ -231,6 +231,12 @@ pub struct Classified<'a> {
 impl Config {
     /// Loads the layered configuration for a work tree rooted at `work_tree` (if any).
     pub fn load(work_tree: Option<&Path>) -> Result<Config> {
+        Config::load_file(work_tree.map(|root| root.join(REPO_FILE)).as_deref())
+    }
+
+    /// Loads the layered configuration with `repo_file` (if any, and if it exists) as the
+    /// repository layer; a bare repository on a server names its `pushguard.toml` here.
+    pub fn load_file(repo_file: Option<&Path>) -> Result<Config> {
         let mut layers = vec![(Source::Embedded, DEFAULT_TOML.to_owned())];
         if let Some(path) = user_config_path() {
             match std::fs::read_to_string(&path) {
@@ -251,8 +257,8 @@ impl Config {
                 )
             })?;
             layers.push((Source::Env(path), text));
-        } else if let Some(root) = work_tree {
-            let path = root.join(REPO_FILE);
+        } else if let Some(path) = repo_file {
+            let path = path.to_owned();
             match std::fs::read_to_string(&path) {
                 Ok(text) => layers.push((Source::Repository(path), text)),
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}

@@ -196,19 +196,56 @@ impl Repo {
         old: Option<Oid>,
         remote: Option<&str>,
     ) -> Result<Vec<Oid>> {
+        let hide = match (old, remote) {
+            (Some(old), _) => vec![old],
+            (None, Some(remote)) => self
+                .remote_tracking(remote)?
+                .into_iter()
+                .map(|(_, t)| t)
+                .collect(),
+            (None, None) => Vec::new(),
+        };
+        self.range_hiding(new, &hide)
+    }
+
+    /// The commits a ref update pushes into this (receiving) repository: reachable from `new`
+    /// and not from the old tip, or, for a new branch, not from any of its branches.
+    pub fn pushed_range_on_server(&self, new: Oid, old: Option<Oid>) -> Result<Vec<Oid>> {
+        let hide = match old {
+            Some(old) => vec![old],
+            None => self.branches()?.into_iter().map(|(_, t)| t).collect(),
+        };
+        self.range_hiding(new, &hide)
+    }
+
+    /// The commits reachable from `new` and from none of `hide`, newest first.
+    fn range_hiding(&self, new: Oid, hide: &[Oid]) -> Result<Vec<Oid>> {
         let mut walk = self.inner.revwalk().context("failed to walk history")?;
         walk.push(new).context("failed to walk history")?;
-        match old {
-            Some(old) => walk.hide(old).context("failed to walk history")?,
-            None => {
-                if let Some(remote) = remote {
-                    for (_, tip) in self.remote_tracking(remote)? {
-                        walk.hide(tip).context("failed to walk history")?;
-                    }
-                }
-            }
+        for tip in hide {
+            walk.hide(*tip).context("failed to walk history")?;
         }
         walk.map(|r| r.context("failed to walk history")).collect()
+    }
+
+    /// This repository's own branches: `(name without refs/heads/, commit)` (on the server).
+    pub fn branches(&self) -> Result<Vec<(String, Oid)>> {
+        let mut out = Vec::new();
+        for r in self
+            .inner
+            .references_glob("refs/heads/*")
+            .context("failed to list branches")?
+        {
+            let r = r.context("failed to read a branch")?;
+            let Some(name) = r.name().and_then(|n| n.strip_prefix("refs/heads/")) else {
+                continue;
+            };
+            if let Ok(c) = r.peel_to_commit() {
+                out.push((name.to_owned(), c.id()));
+            }
+        }
+        out.sort();
+        Ok(out)
     }
 
     /// A commit's subject line (lossy, for display).

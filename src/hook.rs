@@ -365,12 +365,16 @@ fn run_chained(hook_dir: Option<&Path>, remote: &str, url: &str, input: &[u8]) -
     let Some(dir) = hook_dir else {
         return Ok(Exit::Success);
     };
-    let path = dir.join(CHAINED_HOOK);
+    run_chained_hook(&dir.join(CHAINED_HOOK), "pre-push", &[remote, url], input)
+}
+
+/// Runs the chained `hook` at `path`, if there is one, with `args` and `input` on stdin.
+pub fn run_chained_hook(path: &Path, hook: &str, args: &[&str], input: &[u8]) -> Result<Exit> {
     if !path.is_file() {
         return Ok(Exit::Success);
     }
-    let mut child = Command::new(&path)
-        .args([remote, url])
+    let mut child = Command::new(path)
+        .args(args)
         .stdin(Stdio::piped())
         .spawn()
         .with_context(|| format!("failed to run the chained hook `{}`", path.display()))
@@ -392,14 +396,14 @@ fn run_chained(hook_dir: Option<&Path>, remote: &str, url: &str, input: &[u8]) -
         Some(0) => Ok(Exit::Success),
         Some(code) => {
             eprintln!(
-                "pushguard: the chained pre-push hook `{}` exited with status {code}",
+                "pushguard: the chained {hook} hook `{}` exited with status {code}",
                 path.display()
             );
             Ok(Exit::Code(u8::try_from(code).unwrap_or(1).max(1)))
         }
         None => {
             eprintln!(
-                "pushguard: the chained pre-push hook `{}` was killed by a signal",
+                "pushguard: the chained {hook} hook `{}` was killed by a signal",
                 path.display()
             );
             Ok(Exit::Blocked)

@@ -1,8 +1,9 @@
 //! `pushguard install` and `uninstall`: where git looks for hooks, our hook's fingerprint,
 //! and chaining a hook that was there before.
 //!
-//! A hook we did not write is never clobbered: it is kept beside ours as
-//! `pre-push.pushguard-chained`, run after every allowing decision, and restored by
+//! In a clone the hook is `pre-push`; in a bare repository (a server) it is `pre-receive`
+//! ([`Kind`]). A hook we did not write is never clobbered: it is kept beside ours as
+//! `<hook>.pushguard-chained`, run after every allowing decision, and restored by
 //! `uninstall`.
 
 use std::fs;
@@ -19,6 +20,57 @@ use crate::{Exit, WithHint};
 /// The hook shim, with `@PUSHGUARD_BIN@` standing for the quoted binary path.
 pub const HOOK_TEMPLATE: &str = include_str!("../hooks/pre-push");
 
+/// The server's hook shim, installed in a bare repository.
+pub const SERVER_HOOK_TEMPLATE: &str = include_str!("../hooks/pre-receive");
+
+/// Which hook pushguard installs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// A clone's `pre-push` hook.
+    PrePush,
+    /// A bare repository's `pre-receive` hook (server mode).
+    PreReceive,
+}
+
+impl Kind {
+    /// The hook's file name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::PrePush => "pre-push",
+            Kind::PreReceive => "pre-receive",
+        }
+    }
+
+    fn template(self) -> &'static str {
+        match self {
+            Kind::PrePush => HOOK_TEMPLATE,
+            Kind::PreReceive => SERVER_HOOK_TEMPLATE,
+        }
+    }
+
+    fn chained(self) -> &'static str {
+        match self {
+            Kind::PrePush => CHAINED_HOOK,
+            Kind::PreReceive => crate::server::CHAINED_HOOK,
+        }
+    }
+
+    /// The hook this repository needs: `pre-receive` when it is bare (it receives pushes),
+    /// else `pre-push`.
+    pub fn for_repository() -> Result<Kind> {
+        let out = Command::new("git")
+            .args(["rev-parse", "--is-bare-repository"])
+            .output()
+            .context("failed to run `git rev-parse`; is git installed?")?;
+        let bare = out.status.success() && String::from_utf8_lossy(&out.stdout).trim() == "true";
+        Ok(if bare {
+            Kind::PreReceive
+        } else {
+            Kind::PrePush
+        })
+    }
+}
+
 /// The line that marks a hook as ours.
 pub const FINGERPRINT: &str = "# pushguard-managed-hook";
 
@@ -34,7 +86,12 @@ fn sh_quote(s: &str) -> String {
 
 /// The shim's text for a binary at `bin`.
 pub fn hook_text(bin: &Path) -> String {
-    HOOK_TEMPLATE.replace("@PUSHGUARD_BIN@", &sh_quote(&bin.to_string_lossy()))
+    kind_text(Kind::PrePush, bin)
+}
+
+fn kind_text(kind: Kind, bin: &Path) -> String {
+    kind.template()
+        .replace("@PUSHGUARD_BIN@", &sh_quote(&bin.to_string_lossy()))
 }
 
 /// Finds the hooks directory exactly as git does (`core.hooksPath`, relative to the
@@ -71,7 +128,11 @@ pub enum HookState {
 
 /// Reads the state of the pre-push hook in `dir`.
 pub fn hook_state(dir: &Path) -> Result<HookState> {
-    let path = dir.join("pre-push");
+    kind_state(Kind::PrePush, dir)
+}
+
+fn kind_state(kind: Kind, dir: &Path) -> Result<HookState> {
+    let path = dir.join(kind.name());
     let text = match fs::read(&path) {
         Ok(t) => String::from_utf8_lossy(&t).into_owned(),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(HookState::NotInstalled),
@@ -81,7 +142,7 @@ pub fn hook_state(dir: &Path) -> Result<HookState> {
         return Ok(HookState::Foreign);
     }
     let bin = current_binary()?;
-    Ok(if text == hook_text(&bin) {
+    Ok(if text == kind_text(kind, &bin) {
         HookState::Current
     } else {
         HookState::Outdated
@@ -96,7 +157,8 @@ fn current_binary() -> Result<PathBuf> {
 /// Writes `text` to `path` atomically (temp file and rename), executable.
 fn write_executable(path: &Path, text: &str) -> Result<()> {
     let dir = path.parent().expect("a hook path has a directory");
-    let tmp = dir.join(".pre-push.pushguard-tmp");
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
+    let tmp = dir.join(format!(".{}.pushguard-tmp", name.unwrap_or_default()));
     let write = || -> std::io::Result<()> {
         let mut f = fs::File::create(&tmp)?;
         f.write_all(text.as_bytes())?;
@@ -112,27 +174,29 @@ fn write_executable(path: &Path, text: &str) -> Result<()> {
 
 /// `pushguard install`.
 pub fn install(force: bool) -> Result<Exit> {
+    let kind = Kind::for_repository()?;
+    let name = kind.name();
     let dir = hooks_dir()?;
     fs::create_dir_all(&dir)
         .with_context(|| format!("failed to create the hooks directory `{}`", dir.display()))?;
-    let hook = dir.join("pre-push");
-    let chained = dir.join(CHAINED_HOOK);
-    let text = hook_text(&current_binary()?);
+    let hook = dir.join(name);
+    let chained = dir.join(kind.chained());
+    let text = kind_text(kind, &current_binary()?);
 
-    match hook_state(&dir)? {
+    match kind_state(kind, &dir)? {
         HookState::Current if !force => {
             eprintln!(
-                "pushguard: the pre-push hook is already installed and current: {}",
+                "pushguard: the {name} hook is already installed and current: {}",
                 hook.display()
             );
         }
         HookState::Current | HookState::Outdated => {
             write_executable(&hook, &text)?;
-            eprintln!("pushguard: updated the pre-push hook: {}", hook.display());
+            eprintln!("pushguard: updated the {name} hook: {}", hook.display());
         }
         HookState::NotInstalled => {
             write_executable(&hook, &text)?;
-            eprintln!("pushguard: installed the pre-push hook: {}", hook.display());
+            eprintln!("pushguard: installed the {name} hook: {}", hook.display());
         }
         HookState::Foreign => {
             if chained.exists() {
@@ -144,7 +208,7 @@ pub fn install(force: bool) -> Result<Exit> {
                         chained.display()
                     );
                 }
-                let older = dir.join(format!("{CHAINED_HOOK}.old"));
+                let older = dir.join(format!("{}.old", kind.chained()));
                 fs::rename(&chained, &older)
                     .with_context(|| format!("failed to move `{}` aside", chained.display()))?;
                 eprintln!(
@@ -163,22 +227,36 @@ pub fn install(force: bool) -> Result<Exit> {
                 let _ = fs::rename(&chained, &hook);
                 return Err(e);
             }
-            eprintln!("pushguard: installed the pre-push hook: {}", hook.display());
+            eprintln!("pushguard: installed the {name} hook: {}", hook.display());
             eprintln!(
                 "pushguard: kept the existing hook as {}; it runs after pushguard allows a push",
                 chained.display()
             );
         }
     }
+    if kind == Kind::PreReceive && !advertises_push_options() {
+        eprintln!("pushguard: note: pushers attest with `git push -o consulted=\"Name\"` and `-o bypass=\"why\"`; for git to accept them here, run:");
+        eprintln!("    git config receive.advertisePushOptions true");
+    }
     Ok(Exit::Success)
+}
+
+/// Tells whether this repository accepts push options (`receive.advertisePushOptions`).
+fn advertises_push_options() -> bool {
+    Command::new("git")
+        .args(["config", "--type=bool", "receive.advertisePushOptions"])
+        .output()
+        .is_ok_and(|o| o.status.success() && String::from_utf8_lossy(&o.stdout).trim() == "true")
 }
 
 /// `pushguard uninstall`.
 pub fn uninstall() -> Result<Exit> {
+    let kind = Kind::for_repository()?;
+    let name = kind.name();
     let dir = hooks_dir()?;
-    let hook = dir.join("pre-push");
-    let chained = dir.join(CHAINED_HOOK);
-    match hook_state(&dir)? {
+    let hook = dir.join(name);
+    let chained = dir.join(kind.chained());
+    match kind_state(kind, &dir)? {
         HookState::NotInstalled | HookState::Foreign => {
             eprintln!(
                 "pushguard: no pushguard hook is installed in {}; nothing to do",
@@ -190,13 +268,13 @@ pub fn uninstall() -> Result<Exit> {
                 fs::rename(&chained, &hook)
                     .with_context(|| format!("failed to restore `{}`", chained.display()))?;
                 eprintln!(
-                    "pushguard: removed the pre-push hook and restored the hook it had chained: {}",
+                    "pushguard: removed the {name} hook and restored the hook it had chained: {}",
                     hook.display()
                 );
             } else {
                 fs::remove_file(&hook)
                     .with_context(|| format!("failed to remove `{}`", hook.display()))?;
-                eprintln!("pushguard: removed the pre-push hook: {}", hook.display());
+                eprintln!("pushguard: removed the {name} hook: {}", hook.display());
             }
         }
     }
@@ -213,5 +291,8 @@ mod tests {
         assert!(is_ours(&text));
         assert!(text.contains(r"pushguard_bin='/opt/it'\''s here/pushguard'"));
         assert!(!is_ours("#!/bin/sh\nexec husky\n"));
+        let server = kind_text(Kind::PreReceive, Path::new("/opt/pushguard"));
+        assert!(is_ours(&server));
+        assert!(server.contains("hook pre-receive"));
     }
 }

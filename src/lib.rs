@@ -19,6 +19,7 @@ pub mod notes;
 pub mod prompt;
 pub mod push;
 pub mod report;
+pub mod server;
 pub mod testrun;
 
 use std::fmt;
@@ -113,6 +114,12 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
                     hook_dir,
                 },
         } => hook::pre_push(&remote, &url, hook_dir.as_deref()),
+        Command::Hook {
+            hook: HookCommand::PreReceive { hook_dir },
+        } => server::pre_receive(hook_dir.as_deref()),
+        Command::Hook {
+            hook: HookCommand::Update { refname, old, new },
+        } => server::update(&refname, &old, &new),
         Command::Init { force, remote } => commands::init::run(force, remote.as_deref()),
         Command::Config { check } => commands::config::run(check),
         Command::Approve {

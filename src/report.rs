@@ -366,3 +366,103 @@ pub fn write_dry_run(
         names.join(", ")
     )
 }
+
+/// Whether the server can receive the pusher's attestation as push options.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PushOptions {
+    /// `receive.advertisePushOptions` is set and the pre-receive hook reads them.
+    Accepted,
+    /// The repository does not advertise push options: `git push -o` fails.
+    NotAdvertised,
+    /// git gives the update hook no push options.
+    UpdateHook,
+}
+
+/// Writes the heading for one gated ref update received by the server.
+pub fn write_server_heading(
+    out: &mut impl Write,
+    st: &Styles,
+    environment: &str,
+    update: &RefUpdate,
+) -> std::io::Result<()> {
+    let branch = escape(update.branch().unwrap_or(&update.remote_ref), 120);
+    let what = match update.change() {
+        Change::Create => format!("create at {}", short(&update.local_oid)),
+        Change::Delete => format!("delete (was {})", short(&update.remote_oid)),
+        Change::Update => format!(
+            "{}..{}",
+            short(&update.remote_oid),
+            short(&update.local_oid)
+        ),
+    };
+    writeln!(
+        out,
+        "pushguard: {} push to {} ({what})",
+        st.bold.apply_to(format!("[{environment}]")),
+        st.bold.apply_to(branch),
+    )
+}
+
+/// Writes what the server took from the push options, or why it refuses the push and how
+/// to attest with push options.
+pub fn write_server_answers(
+    out: &mut impl Write,
+    answers: &crate::gate::Answers,
+    decision: Decision,
+    block: Option<&crate::server::Block>,
+    environment: &str,
+    min_length: usize,
+    options: PushOptions,
+) -> std::io::Result<()> {
+    use crate::server::Block;
+    if let Some(name) = &answers.consulted {
+        writeln!(
+            out,
+            "  consulted {} (push option `consulted`)",
+            escape(name, 120)
+        )?;
+    }
+    if decision == Decision::Bypassed {
+        if let Some(why) = &answers.justification {
+            writeln!(
+                out,
+                "  justification: {} (push option `bypass`)",
+                escape(why, 400)
+            )?;
+        }
+    }
+    let Some(block) = block else {
+        return Ok(());
+    };
+    match block {
+        Block::NotConsulted => writeln!(
+            out,
+            "  {environment} needs confirmation that a lead or senior was consulted: talk to one, then name them in a push option:\n      git push -o consulted=\"Name\" …"
+        )?,
+        Block::ChecksFailed => writeln!(
+            out,
+            "  fix the failed checks, or bypass them with a justification (at least {min_length} characters; it is recorded):\n      git push -o bypass=\"<why this push cannot wait>\" …"
+        )?,
+        Block::BypassRefused(problem) => writeln!(
+            out,
+            "  the push option `bypass` was refused: {problem}\n  hint: give a real reason, at least {min_length} characters: git push -o bypass=\"<why this push cannot wait>\" …"
+        )?,
+        Block::BypassDisabled => {
+            return writeln!(
+                out,
+                "  bypass is disabled for {environment} (`bypass = false`): only fixing the cause of the failed checks gets this push through"
+            )
+        }
+    }
+    match options {
+        PushOptions::Accepted => Ok(()),
+        PushOptions::NotAdvertised => writeln!(
+            out,
+            "  note: this server does not accept push options yet (`git push -o` fails): its administrator must run\n      git config receive.advertisePushOptions true\n  in the repository on the server"
+        ),
+        PushOptions::UpdateHook => writeln!(
+            out,
+            "  note: git gives the update hook no push options: the server's administrator must install pushguard as the pre-receive hook (`pushguard install` in the bare repository)"
+        ),
+    }
+}

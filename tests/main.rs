@@ -8,4 +8,5 @@ mod gate;
 mod hook;
 mod human;
 mod install;
+mod server;
 mod team;

@@ -5,7 +5,7 @@
 
 use git2::Oid;
 
-use super::{CheckId, CheckResult, Context};
+use super::{CheckId, CheckResult, Context, Mode};
 use crate::config::email_glob;
 use crate::notes::{self, Fetched};
 
@@ -29,7 +29,7 @@ pub struct Found {
 /// How the remote's approvals were brought in before checking.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum NotesFetch {
-    /// Fetched (or the remote has none yet): the notes are the team's.
+    /// Fetched (or the remote has none yet, or this is the server): the notes are the team's.
     Fetched,
     /// Not attempted (`[team].fetch_notes = false`).
     NotAttempted,
@@ -137,7 +137,7 @@ pub fn run(ctx: &Context) -> CheckResult {
     match found(ctx, new) {
         Ok(found) => judge(
             env.approvals,
-            &ctx.repo.identity().email,
+            &ctx.pusher().email,
             &env.approvers,
             &found,
             &fetch,
@@ -151,6 +151,10 @@ pub fn run(ctx: &Context) -> CheckResult {
 /// Brings in the remote's approvals before checking (`[team].fetch_notes`). A dry run
 /// fetches too, so that `pushguard check` predicts what the hook will decide.
 fn fetch_notes(ctx: &Context) -> NotesFetch {
+    if ctx.mode == Mode::Server {
+        // The server's own notes are the ones everybody fetches: nothing to bring in.
+        return NotesFetch::Fetched;
+    }
     if !ctx.config.team.fetch_notes {
         return NotesFetch::NotAttempted;
     }

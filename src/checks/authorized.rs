@@ -1,8 +1,9 @@
 //! `authorized`: the pusher's `user.email` matches the environment's `authorized` list
 //! (emails or globs such as `*@corp.example`); an empty list lets anyone push.
 
-use super::{CheckId, CheckResult, Context};
+use super::{CheckId, CheckResult, Context, Mode};
 use crate::config::email_glob;
+use crate::server;
 
 /// Judges the pusher's email against the authorized patterns.
 pub fn judge(email: &str, authorized: &[String], environment: &str) -> CheckResult {
@@ -31,12 +32,40 @@ pub fn judge(email: &str, authorized: &[String], environment: &str) -> CheckResu
 }
 
 pub fn run(ctx: &Context) -> CheckResult {
+    if ctx.mode == Mode::Server {
+        return on_server(ctx);
+    }
     let identity = ctx.repo.identity();
     judge(
         &identity.email,
         &ctx.environment.authorized,
         &ctx.environment.name,
     )
+}
+
+/// On the server, only the pusher the server names counts: a commit's committer says who
+/// wrote it, not who pushes it. A server that names users without an email (`GL_USERNAME`,
+/// `REMOTE_USER`) is judged by user name, so `authorized` may list server user names.
+fn on_server(ctx: &Context) -> CheckResult {
+    let id = CheckId::Authorized;
+    if ctx.environment.authorized.is_empty() {
+        return judge("", &ctx.environment.authorized, &ctx.environment.name);
+    }
+    let Some(pusher) = server::named_pusher() else {
+        return CheckResult::skip(
+            id,
+            format!(
+                "the server does not say who is pushing (none of {} is set), and a commit's committer is not the pusher",
+                server::PUSHER_VARIABLES.join(", ")
+            ),
+        );
+    };
+    let who = if pusher.identity.email.is_empty() {
+        &pusher.identity.name
+    } else {
+        &pusher.identity.email
+    };
+    judge(who, &ctx.environment.authorized, &ctx.environment.name)
 }
 
 #[cfg(test)]

@@ -21,7 +21,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::config::{Config, Environment};
-use crate::git::Repo;
+use crate::git::{Identity, Repo};
 use crate::push::RefUpdate;
 
 /// A check an environment can require, as named in the config.
@@ -142,11 +142,15 @@ impl CheckResult {
     }
 }
 
-/// Whether the gate runs for a real push or for `pushguard check`.
+/// Whether the gate runs for a real push, for `pushguard check`, or on the server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
     Hook,
     DryRun,
+    /// In the receiving repository (`pushguard hook pre-receive` / `update`): the source
+    /// branches are the repository's own `refs/heads/*`, there is no work tree, nothing is
+    /// fetched, and the pusher is whoever the server says (see [`crate::server`]).
+    Server,
 }
 
 /// Everything a check may read: the ref update, its environment, the remote and the repository.
@@ -162,10 +166,27 @@ pub struct Context<'a> {
     pub mode: Mode,
 }
 
-/// Runs one check. Checks that do not apply to a delete are skipped for one.
+impl Context<'_> {
+    /// Who is pushing: git's `user.name` and `user.email` on a client; on the server, the
+    /// pusher the server names, else the pushed tip's committer.
+    pub fn pusher(&self) -> Identity {
+        match self.mode {
+            Mode::Server => crate::server::pusher(self.repo, self.update).identity,
+            Mode::Hook | Mode::DryRun => self.repo.identity(),
+        }
+    }
+}
+
+/// Runs one check. Checks that do not apply to a delete are skipped for one, and the
+/// client-only checks on the server.
 pub fn run(id: CheckId, ctx: &Context) -> CheckResult {
     if ctx.update.new_oid().is_none() && id != CheckId::NoDelete {
         return CheckResult::skip(id, "nothing is pushed: the branch is deleted");
+    }
+    if ctx.mode == Mode::Server {
+        if let Some(why) = crate::server::client_only(id) {
+            return CheckResult::skip(id, why);
+        }
     }
     match id {
         CheckId::NoDelete => no_delete::run(ctx),

@@ -1,7 +1,8 @@
 //! `promoted`: the pushed tip is already on the `promote_from` environment, as last fetched
 //! from the same remote (any `refs/remotes/<remote>/<name>` whose name matches that
 //! environment's branch globs), or its tree equals such a branch tip's tree (a promotion
-//! merge). So production only ever receives what staging held.
+//! merge). So production only ever receives what staging held. On the server, the source
+//! branches are the server's own `refs/heads/*`.
 
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -10,9 +11,16 @@ use anyhow::{Context as _, Result};
 use git2::Oid;
 
 use super::range::pushed_commit;
-use super::{CheckId, CheckResult, Context};
+use super::{CheckId, CheckResult, Context, Mode};
 use crate::config::Environment;
 use crate::git::{git_command, Ancestry, Repo};
+
+/// The variables with which git shows a pre-receive hook the pushed objects (quarantine).
+const QUARANTINE_VARS: [&str; 3] = [
+    "GIT_QUARANTINE_PATH",
+    "GIT_OBJECT_DIRECTORY",
+    "GIT_ALTERNATE_OBJECT_DIRECTORIES",
+];
 
 /// How long `fetch = true` may spend fetching the source branch.
 pub const FETCH_TIMEOUT: Duration = Duration::from_secs(30);
@@ -36,8 +44,27 @@ pub enum Facts {
     FetchFailed(String),
 }
 
+/// Where the source environment's branches were looked up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum At<'a> {
+    /// The remote-tracking refs of this remote (or the URL, when pushing to one).
+    Remote(&'a str),
+    /// The receiving repository's own branches (server mode).
+    Server,
+}
+
+impl At<'_> {
+    /// How a source branch is named in the report: `origin/staging`, or `staging` on the server.
+    fn name(self, branch: &str) -> String {
+        match self {
+            At::Remote(remote) => format!("{remote}/{branch}"),
+            At::Server => branch.to_owned(),
+        }
+    }
+}
+
 /// Judges the facts for a push to `environment` whose source is `source`.
-pub fn judge(facts: Facts, source: Option<&Environment>, remote: &str) -> CheckResult {
+pub fn judge(facts: Facts, source: Option<&Environment>, at: At) -> CheckResult {
     let id = CheckId::Promoted;
     let name = source.map(|s| s.name.as_str()).unwrap_or_default();
     let patterns = source.map(|s| s.branches.join(", ")).unwrap_or_default();
@@ -45,6 +72,10 @@ pub fn judge(facts: Facts, source: Option<&Environment>, remote: &str) -> CheckR
         .and_then(|s| s.branches.iter().find(|b| !b.contains(['*', '?', '['])))
         .map(String::as_str)
         .unwrap_or("<branch>");
+    let remote = match at {
+        At::Remote(remote) => remote,
+        At::Server => "<remote>",
+    };
     match facts {
         Facts::NoSource => CheckResult::skip(id, "this environment has no `promote_from`"),
         Facts::NoRemote => CheckResult::fail(
@@ -52,31 +83,42 @@ pub fn judge(facts: Facts, source: Option<&Environment>, remote: &str) -> CheckR
             format!("pushing to a URL that no configured remote has, so there is no fetched `{name}` to compare with"),
         )
         .with_hint("add the URL as a remote (`git remote add <name> <url>`), fetch it, and push to the remote by name"),
+        Facts::NoTrackingRef if at == At::Server => CheckResult::fail(
+            id,
+            format!("this server has no branch of {name} (looked for {{{patterns}}})"),
+        )
+        .with_hint(format!("push it to {name} first (`git push {remote} <rev>:{first_branch}`)")),
         Facts::NoTrackingRef => CheckResult::fail(
             id,
             format!("no fetched branch of {name} from {remote} (looked for {remote}/{{{patterns}}})"),
         )
         .with_hint(format!("run `git fetch {remote} {first_branch}`, then push again")),
         Facts::Contained(branch) => {
-            CheckResult::pass(id, format!("on {name}: contained in {remote}/{branch}"))
+            CheckResult::pass(id, format!("on {name}: contained in {}", at.name(&branch)))
         }
         Facts::SameTree(branch) => CheckResult::pass(
             id,
-            format!("on {name}: same tree as {remote}/{branch} (a promotion merge)"),
+            format!("on {name}: same tree as {} (a promotion merge)", at.name(&branch)),
         ),
         Facts::NotPromoted { checked, shallow: true } => CheckResult::fail(
             id,
             format!("cannot tell whether this commit is on {name}: this clone is shallow and its history is cut"),
         )
-        .with_more(vec![format!("compared with {}", qualified(remote, &checked))])
+        .with_more(vec![format!("compared with {}", qualified(at, &checked))])
         .with_hint("run `git fetch --unshallow`, then push again"),
-        Facts::NotPromoted { checked, .. } => CheckResult::fail(
-            id,
-            format!("not on {name}: the pushed commit is not in {} (promote through {name} first)", qualified(remote, &checked)),
-        )
-        .with_hint(format!(
-            "push it to {name} first (`git push {remote} <rev>:{first_branch}`); if {remote}/{first_branch} is stale, run `git fetch {remote}`"
-        )),
+        Facts::NotPromoted { checked, .. } => {
+            let stale = match at {
+                At::Remote(_) => format!("; if {remote}/{first_branch} is stale, run `git fetch {remote}`"),
+                At::Server => String::new(),
+            };
+            CheckResult::fail(
+                id,
+                format!("not on {name}: the pushed commit is not in {} (promote through {name} first)", qualified(at, &checked)),
+            )
+            .with_hint(format!(
+                "push it to {name} first (`git push {remote} <rev>:{first_branch}`){stale}"
+            ))
+        }
         Facts::FetchFailed(why) => CheckResult::fail(
             id,
             format!("failed to fetch {name} from {remote} (`fetch = true`): {why}"),
@@ -85,10 +127,10 @@ pub fn judge(facts: Facts, source: Option<&Environment>, remote: &str) -> CheckR
     }
 }
 
-fn qualified(remote: &str, branches: &[String]) -> String {
+fn qualified(at: At, branches: &[String]) -> String {
     branches
         .iter()
-        .map(|b| format!("{remote}/{b}"))
+        .map(|b| at.name(b))
         .collect::<Vec<_>>()
         .join(", ")
 }
@@ -125,7 +167,17 @@ fn contains(repo: &Repo, commit: Oid, tip: Oid) -> Result<bool> {
     if commit == tip {
         return Ok(true);
     }
-    let status = git_command(repo.common_dir())
+    let mut cmd = git_command(repo.common_dir());
+    // In a pre-receive hook the pushed objects wait in a quarantine directory that git names
+    // in these variables; `git_command` scrubs them, so give them back (a client has none).
+    if std::env::var_os("GIT_QUARANTINE_PATH").is_some() {
+        for var in QUARANTINE_VARS {
+            if let Some(value) = std::env::var_os(var) {
+                cmd.env(var, value);
+            }
+        }
+    }
+    let status = cmd
         .arg("--git-dir")
         .arg(repo.common_dir())
         .args(["merge-base", "--is-ancestor"])
@@ -195,17 +247,21 @@ fn fetch(repo: &Repo, remote: &str, source: &Environment) -> Result<(), String> 
 }
 
 fn facts(ctx: &Context, source: &Environment) -> Result<Facts> {
-    let Some(remote) = ctx.remote else {
-        return Ok(Facts::NoRemote);
-    };
-    if ctx.environment.fetch {
-        if let Err(why) = fetch(ctx.repo, remote, source) {
-            return Ok(Facts::FetchFailed(why));
+    let branches = if ctx.mode == Mode::Server {
+        // The server's own branches are the truth: nothing to fetch.
+        ctx.repo.branches()?
+    } else {
+        let Some(remote) = ctx.remote else {
+            return Ok(Facts::NoRemote);
+        };
+        if ctx.environment.fetch {
+            if let Err(why) = fetch(ctx.repo, remote, source) {
+                return Ok(Facts::FetchFailed(why));
+            }
         }
-    }
-    let candidates: Vec<(String, Oid)> = ctx
-        .repo
-        .remote_tracking(remote)?
+        ctx.repo.remote_tracking(remote)?
+    };
+    let candidates: Vec<(String, Oid)> = branches
         .into_iter()
         .filter(|(name, _)| source.matches(name))
         .collect();
@@ -216,17 +272,20 @@ fn facts(ctx: &Context, source: &Environment) -> Result<Facts> {
 }
 
 pub fn run(ctx: &Context) -> CheckResult {
-    let remote = ctx.remote.unwrap_or(ctx.url);
+    let at = match ctx.mode {
+        Mode::Server => At::Server,
+        Mode::Hook | Mode::DryRun => At::Remote(ctx.remote.unwrap_or(ctx.url)),
+    };
     let source = ctx
         .environment
         .promote_from
         .as_deref()
         .and_then(|name| ctx.config.environment(name));
     let Some(source) = source else {
-        return judge(Facts::NoSource, None, remote);
+        return judge(Facts::NoSource, None, at);
     };
     match facts(ctx, source) {
-        Ok(f) => judge(f, Some(source), remote),
+        Ok(f) => judge(f, Some(source), at),
         Err(e) => CheckResult::fail(CheckId::Promoted, format!("cannot read history: {e:#}")),
     }
 }

@@ -4,7 +4,7 @@
 use anyhow::{anyhow, Result};
 use git2::Oid;
 
-use super::Context;
+use super::{Context, Mode};
 
 /// Resolves the pushed object to a commit (peeling annotated tags).
 pub fn pushed_commit(ctx: &Context) -> Result<Oid> {
@@ -20,14 +20,18 @@ pub fn pushed_commit(ctx: &Context) -> Result<Oid> {
 /// The commits the ref update pushes, newest first.
 ///
 /// When the remote tip is not in this clone, the remote-tracking refs of the remote stand in
-/// for it, as for a new branch.
+/// for it, as for a new branch. On the server, a new branch's range stops at the server's
+/// own branches.
 pub fn pushed_commits(ctx: &Context) -> Result<Vec<Oid>> {
     let new = pushed_commit(ctx)?;
     let old = match ctx.update.old_oid() {
         Some(hex) => ctx.repo.peel_commit(hex)?,
         None => None,
     };
-    ctx.repo.pushed_range(new, old, ctx.remote)
+    match ctx.mode {
+        Mode::Server => ctx.repo.pushed_range_on_server(new, old),
+        Mode::Hook | Mode::DryRun => ctx.repo.pushed_range(new, old, ctx.remote),
+    }
 }
 
 /// The first `limit` entries of a list, and a line saying how many more there are.

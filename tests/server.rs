@@ -1,0 +1,417 @@
+//! Server mode: `pushguard install` in the bare remote installs the pre-receive hook, and real
+//! pushes from a clone without any client hook meet it (`remote:` lines).
+
+use crate::support::{Run, TestRepo};
+
+/// staging must be a fast-forward without WIP; production must come through staging, with
+/// a lead consulted. The client-only checks are listed to show that the server skips them.
+const SERVER_CONFIG: &str = r#"[environments.staging]
+branches = ["staging"]
+confirm = false
+checks = ["no-delete", "fast-forward", "no-wip"]
+
+[environments.production]
+branches = ["production"]
+promote_from = "staging"
+confirm = true
+checks = ["no-delete", "fast-forward", "promoted", "no-wip", "clean-worktree", "tests"]
+"#;
+
+/// A clone whose bare remote has the server hook and `SERVER_CONFIG`; push options are
+/// advertised when `options` is set. `main` is pushed to staging and production.
+fn server(options: bool) -> TestRepo {
+    let repo = TestRepo::new();
+    std::fs::write(repo.remote.join("pushguard.toml"), SERVER_CONFIG).expect("write config");
+    let install = repo.pushguard_in(&repo.remote, &["install"]);
+    install.expect_code(0);
+    assert!(
+        install.stderr.contains("installed the pre-receive hook"),
+        "{}",
+        install.stderr
+    );
+    repo.git_in(
+        &repo.remote,
+        &["config", "receive.advertisePushOptions", "true"],
+    );
+    repo.push(&["-q", "origin", "HEAD:refs/heads/staging"])
+        .expect_code(0);
+    repo.push(&[
+        "-q",
+        "-o",
+        "consulted=Ada Lead",
+        "origin",
+        "HEAD:refs/heads/production",
+    ])
+    .expect_code(0);
+    if !options {
+        repo.git_in(
+            &repo.remote,
+            &["config", "--unset", "receive.advertisePushOptions"],
+        );
+    }
+    repo
+}
+
+/// The transcript without the padding git adds to `remote:` lines.
+fn transcript(repo: &TestRepo, run: &Run) -> String {
+    repo.transcript(run)
+        .lines()
+        .map(str::trim_end)
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The server's audit records, as JSON values.
+fn records(repo: &TestRepo) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(repo.remote.join("pushguard/audit.jsonl"))
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON record"))
+        .collect()
+}
+
+#[test]
+fn hotfix_not_on_staging_is_refused_with_the_remote_report() {
+    let repo = server(true);
+    let before = repo.remote_branch("production");
+    repo.commit_file("fix.txt", "fix\n", "hotfix straight to production");
+    let run = repo.push(&[
+        "-o",
+        "consulted=Ada Lead",
+        "origin",
+        "HEAD:refs/heads/production",
+    ]);
+    insta::assert_snapshot!(transcript(&repo, &run), @r#"
+    exit: 1
+    --- stdout
+    --- stderr
+    remote: pushguard: [production] push to production ([SHORT]..[SHORT])
+    remote:   ✓ no-delete       the branch is not deleted
+    remote:   ✓ fast-forward    fast-forward of the remote tip
+    remote:   - clean-worktree  skip: client-side only: the server has no work tree (the pre-push hook checks it)
+    remote:   ✗ promoted        not on staging: the pushed commit is not in staging (promote through staging first)
+    remote:       hint: push it to staging first (`git push <remote> <rev>:staging`)
+    remote:   ✓ no-wip          no work-in-progress commits among 1 commit pushed
+    remote:   - tests           skip: client-side only: the server does not run the project's tests (the pre-push hook and `pushguard check` do)
+    remote:   consulted Ada Lead (push option `consulted`)
+    remote:   fix the failed checks, or bypass them with a justification (at least 15 characters; it is recorded):
+    remote:       git push -o bypass="<why this push cannot wait>" …
+    remote: pushguard: ✗ push to production blocked: 1 check failed (promoted)
+    To [TMP]/remote.git
+     ! [remote rejected] HEAD -> production (pre-receive hook declined)
+    error: failed to push some refs to '[TMP]/remote.git'
+    "#);
+    assert_eq!(repo.remote_branch("production"), before);
+    let last = records(&repo).pop().expect("a record");
+    assert_eq!(last["decision"], "blocked");
+    assert_eq!(last["remote"], "(server)");
+    // Once on staging, the same commit is promoted.
+    repo.push(&["-q", "origin", "HEAD:refs/heads/staging"])
+        .expect_code(0);
+    repo.push(&[
+        "-q",
+        "-o",
+        "consulted=Ada Lead",
+        "origin",
+        "HEAD:refs/heads/production",
+    ])
+    .expect_code(0);
+    assert_eq!(repo.remote_branch("production"), Some(repo.head()));
+}
+
+#[test]
+fn force_push_and_delete_are_refused() {
+    let repo = server(true);
+    let first = repo.head();
+    repo.commit("second");
+    repo.push(&["-q", "origin", "HEAD:refs/heads/staging"])
+        .expect_code(0);
+    repo.push(&[
+        "-q",
+        "-o",
+        "consulted=Ada Lead",
+        "origin",
+        "HEAD:refs/heads/production",
+    ])
+    .expect_code(0);
+    let tip = repo.head();
+
+    let force = repo.push(&[
+        "-f",
+        "-o",
+        "consulted=Ada Lead",
+        "origin",
+        &format!("{first}:refs/heads/production"),
+    ]);
+    force.expect_code(1);
+    assert!(
+        force.stderr.contains("✗ fast-forward    not a fast-forward: this push rewrites the environment's history (force push)"),
+        "{}",
+        force.stderr
+    );
+    assert!(force.stderr.contains("(pre-receive hook declined)"));
+
+    let delete = repo.push(&["origin", ":refs/heads/staging"]);
+    delete.expect_code(1);
+    assert!(
+        delete.stderr.contains(
+            "remote:   ✗ no-delete     this push deletes the environment branch `staging`"
+        ),
+        "{}",
+        delete.stderr
+    );
+    assert_eq!(repo.remote_branch("production"), Some(tip.clone()));
+    assert_eq!(repo.remote_branch("staging"), Some(tip));
+    let decisions: Vec<_> = records(&repo)
+        .iter()
+        .map(|r| r["decision"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(decisions[decisions.len() - 2..], ["blocked", "blocked"]);
+}
+
+#[test]
+fn consulted_push_option_allows_and_is_recorded_on_the_server() {
+    let repo = server(true);
+    repo.commit("release 2");
+    repo.push(&["-q", "origin", "HEAD:refs/heads/staging"])
+        .expect_code(0);
+    let run = repo.push(&[
+        "-o",
+        "consulted=Ada Lead",
+        "origin",
+        "HEAD:refs/heads/production",
+    ]);
+    run.expect_code(0);
+    assert!(run
+        .stderr
+        .contains("remote:   consulted Ada Lead (push option `consulted`)"));
+    assert!(run
+        .stderr
+        .contains("remote: pushguard: ✓ push to production allowed"));
+    let last = records(&repo).pop().expect("a record");
+    assert_eq!(last["decision"], "allowed");
+    assert_eq!(last["consulted"], "Ada Lead");
+    assert_eq!(last["environment"], "production");
+    assert_eq!(last["new"], repo.head());
+    assert_eq!(last["commits"], 1);
+    // No pusher named by the server: the committer stands in, and the record says so.
+    assert_eq!(
+        last["user"]["name"],
+        "Pat Pusher (committer of the pushed tip; the server did not name the pusher)"
+    );
+    assert_eq!(last["user"]["email"], "pat@example.com");
+    // The server's log verifies.
+    let verify = repo.pushguard_in(&repo.remote, &["log", "--verify"]);
+    verify.expect_code(0);
+}
+
+#[test]
+fn pusher_named_by_the_server_is_recorded_and_authorized() {
+    let repo = server(true);
+    std::fs::write(
+        repo.remote.join("pushguard.toml"),
+        SERVER_CONFIG
+            .replace(
+                "confirm = true\n",
+                "confirm = true\nauthorized = [\"ada\"]\n",
+            )
+            .replace("\"tests\"]", "\"tests\", \"authorized\"]"),
+    )
+    .expect("write config");
+    repo.commit("release 2");
+    repo.push(&["-q", "origin", "HEAD:refs/heads/staging"])
+        .expect_code(0);
+    let mut refused = repo.command("git");
+    refused
+        .args([
+            "push",
+            "-o",
+            "consulted=Ada Lead",
+            "origin",
+            "HEAD:refs/heads/production",
+        ])
+        .env("REMOTE_USER", "bob");
+    let out = refused.output().expect("run git");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("✗ authorized      bob is not authorized to push to production"),
+        "{stderr}"
+    );
+    let mut allowed = repo.command("git");
+    allowed
+        .args([
+            "push",
+            "-q",
+            "-o",
+            "consulted=Ada Lead",
+            "origin",
+            "HEAD:refs/heads/production",
+        ])
+        .env("REMOTE_USER", "ada");
+    let out = allowed.output().expect("run git");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let last = records(&repo).pop().expect("a record");
+    assert_eq!(last["user"]["name"], "ada (pusher, from REMOTE_USER)");
+}
+
+#[test]
+fn bypass_push_option_bypasses_and_is_recorded() {
+    let repo = server(true);
+    repo.commit_file("fix.txt", "fix\n", "hotfix");
+    let short = repo.push(&[
+        "-o",
+        "bypass=urgent",
+        "origin",
+        "HEAD:refs/heads/production",
+    ]);
+    short.expect_code(1);
+    assert!(
+        short.stderr.contains(
+            "the push option `bypass` was refused: too short: 6 characters, at least 15 needed"
+        ),
+        "{}",
+        short.stderr
+    );
+    let run = repo.push(&[
+        "-o",
+        "bypass=incident 42: checkout is down",
+        "origin",
+        "HEAD:refs/heads/production",
+    ]);
+    run.expect_code(0);
+    assert!(run
+        .stderr
+        .contains("remote:   justification: incident 42: checkout is down (push option `bypass`)"));
+    assert!(
+        run.stderr.contains("BYPASSED the gate (promoted)"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(repo.remote_branch("production"), Some(repo.head()));
+    let last = records(&repo).pop().expect("a record");
+    assert_eq!(last["decision"], "bypassed");
+    assert_eq!(last["justification"], "incident 42: checkout is down");
+}
+
+#[test]
+fn without_advertised_push_options_the_message_says_what_the_server_must_set() {
+    let repo = server(false);
+    repo.commit("release 2");
+    repo.push(&["-q", "origin", "HEAD:refs/heads/staging"])
+        .expect_code(0);
+    let run = repo.push(&["origin", "HEAD:refs/heads/production"]);
+    run.expect_code(1);
+    let text = transcript(&repo, &run);
+    assert!(
+        text.contains(
+            "remote:   production needs confirmation that a lead or senior was consulted: talk to one, then name them in a push option:\nremote:       git push -o consulted=\"Name\" …\nremote:   note: this server does not accept push options yet (`git push -o` fails): its administrator must run\nremote:       git config receive.advertisePushOptions true"
+        ),
+        "{text}"
+    );
+    // And git itself refuses the option until the server advertises it.
+    let option = repo.push(&[
+        "-o",
+        "consulted=Ada Lead",
+        "origin",
+        "HEAD:refs/heads/production",
+    ]);
+    assert_ne!(option.code, 0);
+    assert!(
+        option.stderr.contains("does not support push options"),
+        "{}",
+        option.stderr
+    );
+}
+
+#[test]
+fn ordinary_branches_pass_untouched() {
+    let repo = server(true);
+    let before = records(&repo).len();
+    repo.commit("WIP: a feature");
+    let run = repo.push(&[
+        "origin",
+        "HEAD:refs/heads/feature",
+        "HEAD:refs/tags/production",
+    ]);
+    run.expect_code(0);
+    assert!(!run.stderr.contains("pushguard"), "{}", run.stderr);
+    assert_eq!(records(&repo).len(), before);
+    assert_eq!(repo.remote_branch("feature"), Some(repo.head()));
+}
+
+#[test]
+fn install_in_a_bare_repository_chains_an_existing_pre_receive_hook() {
+    let repo = TestRepo::new();
+    let hooks = repo.remote.join("hooks");
+    std::fs::write(
+        hooks.join("pre-receive"),
+        "#!/bin/sh\necho \"legacy hook saw: $(cat)\" >&2\n",
+    )
+    .expect("write hook");
+    std::process::Command::new("chmod")
+        .args(["+x", hooks.join("pre-receive").to_str().expect("utf-8")])
+        .status()
+        .expect("chmod");
+    let install = repo.pushguard_in(&repo.remote, &["install"]);
+    install.expect_code(0);
+    assert!(
+        install.stderr.contains("pre-receive.pushguard-chained"),
+        "{}",
+        install.stderr
+    );
+    assert!(install
+        .stderr
+        .contains("git config receive.advertisePushOptions true"));
+    repo.pushguard_in(&repo.remote, &["install"]).expect_code(0);
+    assert!(hooks.join("pre-receive.pushguard-chained").is_file());
+    let run = repo.push(&["origin", "HEAD:refs/heads/feature"]);
+    run.expect_code(0);
+    assert!(
+        run.stderr.contains("remote: legacy hook saw: "),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("refs/heads/feature"), "{}", run.stderr);
+    let uninstall = repo.pushguard_in(&repo.remote, &["uninstall"]);
+    uninstall.expect_code(0);
+    let restored = std::fs::read_to_string(hooks.join("pre-receive")).expect("read hook");
+    assert!(restored.contains("legacy hook saw"));
+}
+
+#[test]
+fn update_hook_gates_each_ref_and_explains_it_gets_no_push_options() {
+    let repo = TestRepo::new();
+    std::fs::write(repo.remote.join("pushguard.toml"), SERVER_CONFIG).expect("write config");
+    let hook = repo.remote.join("hooks/update");
+    std::fs::write(
+        &hook,
+        format!(
+            "#!/bin/sh\nexec '{}' hook update \"$@\"\n",
+            crate::support::bin().display()
+        ),
+    )
+    .expect("write hook");
+    std::process::Command::new("chmod")
+        .args(["+x", hook.to_str().expect("utf-8")])
+        .status()
+        .expect("chmod");
+    repo.push(&["-q", "origin", "HEAD:refs/heads/staging"])
+        .expect_code(0);
+    let run = repo.push(&["origin", "HEAD:refs/heads/production"]);
+    run.expect_code(1);
+    assert!(
+        run.stderr
+            .contains("git gives the update hook no push options: the server's administrator must install pushguard as the pre-receive hook"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("(hook declined)"), "{}", run.stderr);
+    assert_eq!(repo.remote_branch("production"), None);
+    assert_eq!(records(&repo).len(), 2);
+}
