@@ -4,6 +4,7 @@ mod support;
 
 mod audit;
 mod config;
+mod faults;
 mod hook;
 mod human;
 mod install;
