@@ -6,7 +6,9 @@
 //!
 //! The log lives in `<git common dir>/pushguard/audit.jsonl`. [`append`] adds a record under
 //! an exclusive file lock and fsyncs it before returning, chaining it to the last good record;
-//! a torn last line (a crash mid-write) is closed with a newline and skipped by the chain.
+//! a torn last line (a crash mid-write) is closed with a newline and skipped by the chain, and
+//! a write that fails part-way (a full disk) is cut off again. Lines hold no raw control
+//! character (C0, DEL and C1 are escaped), so a stored line is safe on a terminal.
 //! [`verify`] checks every line's hash and the chain; [`read`] returns the records for
 //! `pushguard log`.
 
@@ -74,18 +76,59 @@ const HASH_SUFFIX_LEN: usize = r#","hash":""}"#.len() + 64;
 
 /// Lowercase hex SHA-256.
 pub fn sha256_hex(bytes: &[u8]) -> String {
-    let digest = Sha256::digest(bytes);
-    let mut out = String::with_capacity(64);
-    for b in digest {
-        out.push_str(&format!("{b:02x}"));
+    hex(&Sha256::digest(bytes))
+}
+
+/// Lowercase hex of `bytes`.
+fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for &b in bytes {
+        out.push(char::from(DIGITS[usize::from(b >> 4)]));
+        out.push(char::from(DIGITS[usize::from(b & 15)]));
     }
     out
 }
 
+/// serde_json's compact format, except that every control character is escaped, C1
+/// (U+0080–U+009F) and DEL included: serde_json writes those raw, and a log line must be
+/// safe to print on a terminal as stored (its hash covers the stored bytes).
+struct TerminalSafe;
+
+impl serde_json::ser::Formatter for TerminalSafe {
+    fn write_string_fragment<W: ?Sized + Write>(
+        &mut self,
+        writer: &mut W,
+        fragment: &str,
+    ) -> std::io::Result<()> {
+        let mut start = 0;
+        for (i, c) in fragment.char_indices() {
+            if c.is_control() {
+                writer.write_all(&fragment.as_bytes()[start..i])?;
+                write!(writer, "\\u{:04x}", u32::from(c))?;
+                start = i + c.len_utf8();
+            }
+        }
+        writer.write_all(&fragment.as_bytes()[start..])
+    }
+}
+
+/// The compact JSON of `value`, with every control character escaped ([`TerminalSafe`]).
+fn to_json(value: &impl Serialize) -> String {
+    let mut out = Vec::with_capacity(512);
+    let mut ser = serde_json::Serializer::with_formatter(&mut out, TerminalSafe);
+    value
+        .serialize(&mut ser)
+        .expect("a record always serializes");
+    String::from_utf8(out).expect("serde_json writes UTF-8")
+}
+
 impl Record {
     /// Serializes the record as one log line (no newline), computing its hash.
+    ///
+    /// The line holds no raw control character: C0, DEL and C1 are all `\u` escapes.
     pub fn to_line(&self) -> (String, String) {
-        let body = serde_json::to_string(self).expect("a record always serializes");
+        let body = to_json(self);
         let hash = sha256_hex(body.as_bytes());
         let open = &body[..body.len() - 1];
         (format!("{open},\"hash\":\"{hash}\"}}"), hash)
@@ -116,13 +159,14 @@ impl std::fmt::Display for LineError {
     }
 }
 
-/// Verifies one line's own hash and parses it; returns the record and its hash.
-pub fn parse_line(line: &[u8]) -> Result<(Record, String), LineError> {
+/// Checks one line's own hash; returns where its hash suffix starts and the hash.
+fn hashed(line: &[u8]) -> Result<(usize, String), LineError> {
     if line.len() < HASH_SUFFIX_LEN + 2 {
         return Err(LineError::NoHash);
     }
-    let (body, suffix) = line.split_at(line.len() - HASH_SUFFIX_LEN);
-    let hex = suffix
+    let cut = line.len() - HASH_SUFFIX_LEN;
+    let (body, suffix) = line.split_at(cut);
+    let hex_digits = suffix
         .strip_prefix(br#","hash":""#)
         .and_then(|s| s.strip_suffix(br#""}"#))
         .filter(|h| {
@@ -130,16 +174,110 @@ pub fn parse_line(line: &[u8]) -> Result<(Record, String), LineError> {
                 .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(b))
         })
         .ok_or(LineError::NoHash)?;
-    let found = String::from_utf8_lossy(hex).into_owned();
-    let mut whole = body.to_vec();
-    whole.push(b'}');
-    let expected = sha256_hex(&whole);
+    let found = String::from_utf8_lossy(hex_digits).into_owned();
+    let mut hasher = Sha256::new();
+    hasher.update(body);
+    hasher.update(b"}");
+    let expected = hex(&hasher.finalize());
     if expected != found {
         return Err(LineError::HashMismatch { expected, found });
     }
+    Ok((cut, found))
+}
+
+/// Verifies one line's own hash and parses it; returns the record and its hash.
+pub fn parse_line(line: &[u8]) -> Result<(Record, String), LineError> {
+    let (cut, found) = hashed(line)?;
+    let mut whole = line[..cut].to_vec();
+    whole.push(b'}');
     let record: Record =
         serde_json::from_slice(&whole).map_err(|e| LineError::NotARecord(e.to_string()))?;
     Ok((record, found))
+}
+
+/// Verifies one line as [`parse_line`] does, with the same errors, but only keeps what the
+/// chain needs: its `prev` and its hash. The line's bytes are reused in place (its hash
+/// suffix becomes the closing brace), and the fields are checked without being kept.
+fn check_line(line: &mut [u8]) -> Result<(Option<String>, String), LineError> {
+    let (cut, found) = hashed(line)?;
+    line[cut] = b'}';
+    let shape: shape::Record =
+        serde_json::from_slice(&line[..=cut]).map_err(|e| LineError::NotARecord(e.to_string()))?;
+    Ok((shape.prev, found))
+}
+
+/// The record's shape for verification: the same fields and types as [`Record`], so a line
+/// fails with the same error, but strings are checked without being copied.
+mod shape {
+    use serde::de::{Deserializer, Visitor};
+    use serde::Deserialize;
+
+    use crate::checks::Outcome;
+    use crate::gate::Decision;
+
+    /// Any JSON string, not kept.
+    pub struct Str;
+
+    impl<'de> Deserialize<'de> for Str {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Str, D::Error> {
+            struct Any;
+            impl Visitor<'_> for Any {
+                type Value = Str;
+                fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                    f.write_str("a string")
+                }
+                fn visit_str<E: serde::de::Error>(self, _: &str) -> Result<Str, E> {
+                    Ok(Str)
+                }
+            }
+            d.deserialize_str(Any)
+        }
+    }
+
+    #[derive(Deserialize)]
+    #[allow(dead_code)]
+    pub struct Identity {
+        name: Str,
+        email: Str,
+    }
+
+    #[derive(Deserialize)]
+    #[allow(dead_code)]
+    pub struct CheckEntry {
+        id: Str,
+        outcome: Outcome,
+        detail: Str,
+    }
+
+    #[derive(Deserialize)]
+    #[allow(dead_code)]
+    pub struct ChecklistEntry {
+        item: Str,
+        answer: bool,
+    }
+
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    pub struct Record {
+        version: u32,
+        time: Str,
+        user: Identity,
+        remote: Str,
+        url: Str,
+        local_ref: Str,
+        remote_ref: Str,
+        environment: Str,
+        old: Option<Str>,
+        new: Option<Str>,
+        commits: u64,
+        decision: Decision,
+        checks: Vec<CheckEntry>,
+        consulted: Option<Str>,
+        checklist: Vec<ChecklistEntry>,
+        justification: Option<Str>,
+        pub prev: Option<String>,
+    }
 }
 
 /// The log's file name in the state directory.
@@ -147,6 +285,19 @@ pub const LOG_FILE: &str = "audit.jsonl";
 
 /// How long an append waits for another pushguard (a parallel push) to release the lock.
 pub const LOCK_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The environment variable that overrides [`LOCK_TIMEOUT`], in milliseconds: a knob for
+/// tests and operations (e.g. a slow network file system), not part of the user interface.
+pub const LOCK_TIMEOUT_ENV: &str = "PUSHGUARD_LOCK_TIMEOUT_MS";
+
+/// How long an append waits for the lock: [`LOCK_TIMEOUT`], or `PUSHGUARD_LOCK_TIMEOUT_MS`
+/// when that is set to a whole number of milliseconds.
+pub fn lock_timeout() -> Duration {
+    std::env::var(LOCK_TIMEOUT_ENV)
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+        .map_or(LOCK_TIMEOUT, Duration::from_millis)
+}
 
 /// The log's path in a state directory.
 pub fn log_path(state_dir: &Path) -> PathBuf {
@@ -190,9 +341,16 @@ pub fn append(state_dir: &Path, mut record: Record, lock_timeout: Duration) -> R
     }
     bytes.extend_from_slice(line.as_bytes());
     bytes.push(b'\n');
-    file.write_all(&bytes)
-        .and_then(|()| file.sync_all())
-        .with_context(|| format!("failed to write the audit log `{}`", path.display()))?;
+    let before = file
+        .seek(SeekFrom::End(0))
+        .with_context(|| format!("failed to read the audit log `{}`", path.display()))?;
+    if let Err(e) = file.write_all(&bytes).and_then(|()| file.sync_all()) {
+        // A full disk may take part of the line: cut it off again, so the log stays as it
+        // was (best effort: if even that fails, the next append closes the torn line).
+        let _ = file.set_len(before).and_then(|()| file.sync_all());
+        return Err(e)
+            .with_context(|| format!("failed to write the audit log `{}`", path.display()));
+    }
     // The lock is released when the file is closed.
     Ok(record)
 }
@@ -296,17 +454,25 @@ pub struct Verified {
 /// A line without a hash suffix (a torn write) is accepted only when the next record chains
 /// past it to the last good record: such a fragment never carried a decision. A torn last
 /// line is reported, as the log has not yet recovered from the crash.
-pub fn verify(reader: impl BufRead) -> std::io::Result<Result<Verified, Broken>> {
+pub fn verify(mut reader: impl BufRead) -> std::io::Result<Result<Verified, Broken>> {
     let mut found = Verified::default();
     let mut prev: Option<String> = None;
     let mut pending_torn: Option<usize> = None;
-    for (i, line) in reader.split(b'\n').enumerate() {
-        let line = line?;
-        let number = i + 1;
-        match parse_line(&line) {
-            Ok((record, hash)) => {
-                if record.prev != prev {
-                    let reason = match (&record.prev, &prev) {
+    let mut line = Vec::with_capacity(4096);
+    let mut number = 0;
+    loop {
+        line.clear();
+        if reader.read_until(b'\n', &mut line)? == 0 {
+            break;
+        }
+        if line.last() == Some(&b'\n') {
+            line.pop();
+        }
+        number += 1;
+        match check_line(&mut line) {
+            Ok((record_prev, hash)) => {
+                if record_prev != prev {
+                    let reason = match (&record_prev, &prev) {
                         (None, Some(_)) => "`prev` is null, but this is not the first record".to_owned(),
                         (Some(_), None) => "`prev` names a record, but there is none before it".to_owned(),
                         _ => "`prev` is not the previous record's hash: a record was removed, inserted or reordered".to_owned(),
@@ -438,5 +604,57 @@ mod tests {
             Err(LineError::HashMismatch { .. })
         ));
         assert_eq!(parse_line(b"{\"version\":1"), Err(LineError::NoHash));
+    }
+
+    /// A line with `body` as its JSON and a correct hash.
+    fn hashed_line(body: &str) -> Vec<u8> {
+        let hash = sha256_hex(body.as_bytes());
+        format!("{},\"hash\":\"{hash}\"}}", &body[..body.len() - 1]).into_bytes()
+    }
+
+    #[test]
+    fn verification_fails_as_parsing_does() {
+        let (good, _) = sample().to_line();
+        let body = &good[..good.len() - HASH_SUFFIX_LEN];
+        let cases = [
+            format!("{body},\"extra\":1}}"),
+            body.replace("\"commits\":3", "\"commits\":\"3\"") + "}",
+            body.replace("\"decision\":\"allowed\"", "\"decision\":\"maybe\"") + "}",
+            body.replace("\"outcome\":\"pass\"", "\"outcome\":1") + "}",
+            body.replace("\"name\":\"Pat\",", "") + "}",
+            body.replace(",\"prev\":null", "") + "}",
+            body.replace("\"url\":\"git@", "\"url\":5,\"x\":\"") + "}",
+            r#"{"version":1,"time":"t"}"#.to_owned(),
+            "[1,2,3]".to_owned(),
+            "{\"version\":1,\"time\":\"\\ud800\"}".to_owned(),
+        ];
+        for body in cases {
+            let line = hashed_line(&body);
+            let slow = parse_line(&line).map(|(r, h)| (r.prev, h));
+            let fast = check_line(&mut line.clone());
+            // A missing `prev` is accepted by both (an absent optional field is null).
+            assert!(slow.is_err() || !body.contains("prev"), "{body}");
+            assert_eq!(slow, fast, "{body}");
+        }
+        let (line, hash) = sample().to_line();
+        assert_eq!(check_line(&mut line.into_bytes()), Ok((None, hash.clone())));
+        let mut next = sample();
+        next.prev = Some(hash.clone());
+        let (line, _) = next.to_line();
+        assert_eq!(check_line(&mut line.into_bytes()).unwrap().0, Some(hash));
+    }
+
+    #[test]
+    fn stored_lines_hold_no_raw_control_character() {
+        let mut r = sample();
+        r.justification = Some("a\u{85}b\u{9b}31mc\u{7f}d\u{1b}[0me\nf\"g".into());
+        let (line, _) = r.to_line();
+        assert!(!line.chars().any(char::is_control), "{line:?}");
+        assert!(
+            line.contains(r#""justification":"a\u0085b\u009b31mc\u007fd\u001b[0me\nf\"g""#),
+            "{line}"
+        );
+        let (back, _) = parse_line(line.as_bytes()).unwrap();
+        assert_eq!(back, r);
     }
 }

@@ -122,7 +122,9 @@ pub enum Command {
         /// Only records at or after DATE (2026-01-31, an RFC 3339 time, or an age such as 7d)
         #[arg(long, value_name = "DATE")]
         since: Option<String>,
-        /// Print the raw records as JSON Lines
+        /// Print the raw records as JSON Lines (as stored; a raw C1 or DEL character in a line
+        /// from an older version is re-escaped as `\u00XX`, so that line no longer verifies as
+        /// printed: `--verify` checks the file)
         #[arg(long)]
         json: bool,
         /// Show the team's records from the remote's notes (default remote: origin)

@@ -139,7 +139,7 @@ fn gate_push(remote_arg: &str, url: &str, updates: &[RefUpdate]) -> Result<Exit>
             &gathered,
         );
         report::write_gathered(&mut err, &st, environment, &config, &gathered, decision)?;
-        match audit::append(&state_dir, record, audit::LOCK_TIMEOUT) {
+        match audit::append(&state_dir, record, audit::lock_timeout()) {
             Err(e) => {
                 decision = Decision::Blocked;
                 report::write_unrecorded(&mut err, &e)?;
@@ -307,7 +307,7 @@ fn sha256_gate(
             &results,
             &gathered,
         );
-        if let Err(e) = audit::append(&state_dir, record, audit::LOCK_TIMEOUT) {
+        if let Err(e) = audit::append(&state_dir, record, audit::lock_timeout()) {
             decision = Decision::Blocked;
             report::write_unrecorded(err, &e)?;
         }

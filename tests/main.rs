@@ -4,6 +4,7 @@ mod support;
 
 mod audit;
 mod config;
+mod faults;
 mod gate;
 mod hook;
 mod human;

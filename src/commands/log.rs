@@ -97,7 +97,7 @@ pub fn show(filter: &Filter) -> Result<Exit> {
     let mut out = std::io::stdout().lock();
     if filter.json {
         for (_, line) in &shown {
-            out.write_all(line)?;
+            out.write_all(&reescaped(line))?;
             out.write_all(b"\n")?;
         }
     } else if shown.is_empty() {
@@ -115,6 +115,39 @@ pub fn show(filter: &Filter) -> Result<Exit> {
         );
     }
     Ok(Exit::Success)
+}
+
+/// A stored line for `--json`: as stored, unless it holds a raw DEL or C1 control character
+/// (U+0080–U+009F), which JSON allows raw but a terminal obeys. pushguard writes every control
+/// character escaped; a line written by an older version gets those re-escaped as `\u00XX`:
+/// the same JSON value, but no longer the bytes the hash covers (`log --verify` reads the file).
+fn reescaped(line: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+    let raw = |i: usize| match line[i] {
+        0x7f => Some((u32::from(line[i]), 1)),
+        0xc2 => line
+            .get(i + 1)
+            .filter(|b| (0x80..=0x9f).contains(*b))
+            .map(|b| (u32::from(*b), 2)),
+        _ => None,
+    };
+    if !(0..line.len()).any(|i| raw(i).is_some()) {
+        return std::borrow::Cow::Borrowed(line);
+    }
+    let mut out = Vec::with_capacity(line.len() + 16);
+    let mut i = 0;
+    while i < line.len() {
+        match raw(i) {
+            Some((c, len)) => {
+                out.extend_from_slice(format!("\\u{c:04x}").as_bytes());
+                i += len;
+            }
+            None => {
+                out.push(line[i]);
+                i += 1;
+            }
+        }
+    }
+    std::borrow::Cow::Owned(out)
 }
 
 /// A log entry: the record and its line, or a line that is not a valid record.
@@ -240,5 +273,25 @@ pub fn verify() -> Result<Exit> {
             );
             Ok(Exit::Blocked)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_lines_are_reescaped_only_when_they_hold_raw_c1_or_del() {
+        let clean = br#"{"justification":"a\u0085b"}"#;
+        assert!(matches!(reescaped(clean), std::borrow::Cow::Borrowed(_)));
+        let old = "{\"justification\":\"a\u{85}b\u{9b}c\u{7f}d\u{e9}\"}";
+        let fixed = reescaped(old.as_bytes()).into_owned();
+        assert_eq!(
+            String::from_utf8(fixed.clone()).unwrap(),
+            "{\"justification\":\"a\\u0085b\\u009bc\\u007fd\u{e9}\"}"
+        );
+        let a: serde_json::Value = serde_json::from_str(old).unwrap();
+        let b: serde_json::Value = serde_json::from_slice(&fixed).unwrap();
+        assert_eq!(a, b);
     }
 }
