@@ -36,6 +36,16 @@ pub struct CheckEntry {
     pub detail: String,
 }
 
+impl From<&crate::checks::CheckResult> for CheckEntry {
+    fn from(r: &crate::checks::CheckResult) -> Self {
+        CheckEntry {
+            id: r.id.as_str().to_owned(),
+            outcome: r.outcome,
+            detail: r.detail.clone(),
+        }
+    }
+}
+
 /// One checklist answer as recorded.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChecklistEntry {

@@ -209,14 +209,7 @@ fn audit_record(
         new: update.new_oid().map(str::to_owned),
         commits,
         decision,
-        checks: results
-            .iter()
-            .map(|r| audit::CheckEntry {
-                id: r.id.as_str().to_owned(),
-                outcome: r.outcome,
-                detail: r.detail.clone(),
-            })
-            .collect(),
+        checks: results.iter().map(audit::CheckEntry::from).collect(),
         consulted: gathered.answers.consulted.clone(),
         checklist: gathered.checklist.clone(),
         justification: if decision == Decision::Bypassed {

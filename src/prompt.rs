@@ -549,17 +549,25 @@ enum Event<T = ()> {
     Interrupted,
 }
 
-/// Installs the Ctrl-C handler once: Ctrl-C ends the dialogue instead of the process, so the
-/// block is still recorded and the terminal restored.
+/// Installs the interrupt handler once: Ctrl-C (and the terminal going away, SIGHUP) ends
+/// the dialogue instead of the process, so the block is still recorded and the terminal
+/// restored.
+///
+/// It goes through signal-hook's registry, like the tests runner's, so the two coexist; the
+/// handler thread does what a signal handler may not (lock, send).
 fn install_interrupt_handler() {
     HANDLER.get_or_init(|| {
-        // Another part of pushguard may have installed one first: then Ctrl-C still reaches
-        // the dialogue as an interrupted read.
-        let _ = ctrlc::set_handler(|| {
-            INTERRUPTED.store(true, Ordering::SeqCst);
-            if let Ok(active) = ACTIVE.lock() {
-                if let Some(tx) = active.as_ref() {
-                    let _ = tx.send(Event::Interrupted);
+        use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+        let Ok(mut signals) = signal_hook::iterator::Signals::new([SIGINT, SIGHUP, SIGTERM]) else {
+            return;
+        };
+        std::thread::spawn(move || {
+            for _ in signals.forever() {
+                INTERRUPTED.store(true, Ordering::SeqCst);
+                if let Ok(active) = ACTIVE.lock() {
+                    if let Some(tx) = active.as_ref() {
+                        let _ = tx.send(Event::Interrupted);
+                    }
                 }
             }
         });

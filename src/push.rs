@@ -97,6 +97,40 @@ impl std::error::Error for ParseError {}
 
 /// Parses all of git's pre-push input. Empty input yields no updates.
 pub fn parse(input: &[u8]) -> Result<Vec<RefUpdate>, ParseError> {
+    parse_lines(input, |text| {
+        let mut fields = text.rsplitn(4, ' ');
+        let (Some(remote_oid), Some(remote_ref), Some(local_oid), Some(local_ref)) =
+            (fields.next(), fields.next(), fields.next(), fields.next())
+        else {
+            return Err("expected `<local ref> <local oid> <remote ref> <remote oid>`");
+        };
+        if !is_object_name(local_oid) || !is_object_name(remote_oid) {
+            return Err("object names must be 40 or 64 hexadecimal digits");
+        }
+        if local_oid.len() != remote_oid.len() {
+            return Err("object names of different lengths");
+        }
+        if local_ref.is_empty() || remote_ref.is_empty() {
+            return Err("empty ref name");
+        }
+        if !remote_ref.starts_with("refs/") {
+            return Err("the remote ref must be a full ref name (refs/…)");
+        }
+        Ok(RefUpdate {
+            local_ref: local_ref.to_owned(),
+            local_oid: local_oid.to_ascii_lowercase(),
+            remote_ref: remote_ref.to_owned(),
+            remote_oid: remote_oid.to_ascii_lowercase(),
+        })
+    })
+}
+
+/// Parses a hook's input line by line (blank lines skipped, `\r\n` accepted); an error
+/// quotes the offending line, escaped.
+pub fn parse_lines(
+    input: &[u8],
+    mut parse_line: impl FnMut(&str) -> Result<RefUpdate, &'static str>,
+) -> Result<Vec<RefUpdate>, ParseError> {
     let mut updates = Vec::new();
     for (i, raw) in input.split(|&b| b == b'\n').enumerate() {
         let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
@@ -104,42 +138,18 @@ pub fn parse(input: &[u8]) -> Result<Vec<RefUpdate>, ParseError> {
             continue;
         }
         let text = String::from_utf8_lossy(raw);
-        let fail = |reason| ParseError {
+        let update = parse_line(&text).map_err(|reason| ParseError {
             line_number: i + 1,
             line: escape(&text, 200),
             reason,
-        };
-        let mut fields = text.rsplitn(4, ' ');
-        let (Some(remote_oid), Some(remote_ref), Some(local_oid), Some(local_ref)) =
-            (fields.next(), fields.next(), fields.next(), fields.next())
-        else {
-            return Err(fail(
-                "expected `<local ref> <local oid> <remote ref> <remote oid>`",
-            ));
-        };
-        if !is_object_name(local_oid) || !is_object_name(remote_oid) {
-            return Err(fail("object names must be 40 or 64 hexadecimal digits"));
-        }
-        if local_oid.len() != remote_oid.len() {
-            return Err(fail("object names of different lengths"));
-        }
-        if local_ref.is_empty() || remote_ref.is_empty() {
-            return Err(fail("empty ref name"));
-        }
-        if !remote_ref.starts_with("refs/") {
-            return Err(fail("the remote ref must be a full ref name (refs/…)"));
-        }
-        updates.push(RefUpdate {
-            local_ref: local_ref.to_owned(),
-            local_oid: local_oid.to_ascii_lowercase(),
-            remote_ref: remote_ref.to_owned(),
-            remote_oid: remote_oid.to_ascii_lowercase(),
-        });
+        })?;
+        updates.push(update);
     }
     Ok(updates)
 }
 
-fn is_object_name(s: &str) -> bool {
+/// Tells whether `s` is a SHA-1 or SHA-256 object name in hex.
+pub fn is_object_name(s: &str) -> bool {
     (s.len() == 40 || s.len() == 64) && s.bytes().all(|b| b.is_ascii_hexdigit())
 }
 

@@ -76,6 +76,19 @@ pub fn short(oid: &str) -> &str {
     &oid[..oid.len().min(10)]
 }
 
+/// What a ref update does, in short: `create at X`, `delete (was X)` or `X..Y`.
+fn change_summary(update: &RefUpdate) -> String {
+    match update.change() {
+        Change::Create => format!("create at {}", short(&update.local_oid)),
+        Change::Delete => format!("delete (was {})", short(&update.remote_oid)),
+        Change::Update => format!(
+            "{}..{}",
+            short(&update.remote_oid),
+            short(&update.local_oid)
+        ),
+    }
+}
+
 /// Writes the heading for one gated ref update.
 pub fn write_heading(
     out: &mut impl Write,
@@ -85,15 +98,7 @@ pub fn write_heading(
     remote: &str,
 ) -> std::io::Result<()> {
     let branch = escape(update.branch().unwrap_or(&update.remote_ref), 120);
-    let what = match update.change() {
-        Change::Create => format!("create at {}", short(&update.local_oid)),
-        Change::Delete => format!("delete (was {})", short(&update.remote_oid)),
-        Change::Update => format!(
-            "{}..{}",
-            short(&update.remote_oid),
-            short(&update.local_oid)
-        ),
-    };
+    let what = change_summary(update);
     writeln!(
         out,
         "pushguard: {} {} → {} ({what})",
@@ -386,15 +391,7 @@ pub fn write_server_heading(
     update: &RefUpdate,
 ) -> std::io::Result<()> {
     let branch = escape(update.branch().unwrap_or(&update.remote_ref), 120);
-    let what = match update.change() {
-        Change::Create => format!("create at {}", short(&update.local_oid)),
-        Change::Delete => format!("delete (was {})", short(&update.remote_oid)),
-        Change::Update => format!(
-            "{}..{}",
-            short(&update.remote_oid),
-            short(&update.local_oid)
-        ),
-    };
+    let what = change_summary(update);
     writeln!(
         out,
         "pushguard: {} push to {} ({what})",

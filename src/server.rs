@@ -148,33 +148,19 @@ pub fn client_only(id: CheckId) -> Option<&'static str> {
 
 /// Parses git's pre-receive input: lines `<old> SP <new> SP <refname>`.
 pub fn parse(input: &[u8]) -> Result<Vec<RefUpdate>, ParseError> {
-    let mut updates = Vec::new();
-    for (i, raw) in input.split(|&b| b == b'\n').enumerate() {
-        let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
-        if raw.is_empty() {
-            continue;
-        }
-        let text = String::from_utf8_lossy(raw);
-        let fail = |reason| ParseError {
-            line_number: i + 1,
-            line: escape(&text, 200),
-            reason,
-        };
+    crate::push::parse_lines(input, |text| {
         let mut fields = text.splitn(3, ' ');
         let (Some(old), Some(new), Some(refname)) = (fields.next(), fields.next(), fields.next())
         else {
-            return Err(fail("expected `<old oid> <new oid> <ref name>`"));
+            return Err("expected `<old oid> <new oid> <ref name>`");
         };
-        updates.push(ref_update(refname, old, new).map_err(fail)?);
-    }
-    Ok(updates)
+        ref_update(refname, old, new)
+    })
 }
 
 /// A ref update as the server receives it; the client's own ref name is unknown here.
 pub fn ref_update(refname: &str, old: &str, new: &str) -> Result<RefUpdate, &'static str> {
-    let hex =
-        |s: &str| (s.len() == 40 || s.len() == 64) && s.bytes().all(|b| b.is_ascii_hexdigit());
-    if !hex(old) || !hex(new) {
+    if !crate::push::is_object_name(old) || !crate::push::is_object_name(new) {
         return Err("object names must be 40 or 64 hexadecimal digits");
     }
     if old.len() != new.len() {
@@ -415,11 +401,7 @@ fn gate_updates(hook: Hook, updates: &[RefUpdate]) -> Result<Exit> {
             checks: verdict
                 .results
                 .iter()
-                .map(|r| audit::CheckEntry {
-                    id: r.id.as_str().to_owned(),
-                    outcome: r.outcome,
-                    detail: r.detail.clone(),
-                })
+                .map(audit::CheckEntry::from)
                 .collect(),
             consulted: answers.consulted.clone(),
             checklist: Vec::new(),
