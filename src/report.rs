@@ -55,7 +55,7 @@ pub fn write_error(out: &mut impl Write, err: &anyhow::Error) -> std::io::Result
         if let Some(h) = cause.downcast_ref::<Hinted>() {
             hints.extend(h.hints.iter().cloned());
         }
-        let text = cause.to_string();
+        let text = without_controls(&cause.to_string());
         if first {
             writeln!(out, "pushguard: error: {text}")?;
             first = false;
@@ -64,9 +64,30 @@ pub fn write_error(out: &mut impl Write, err: &anyhow::Error) -> std::io::Result
         }
     }
     for h in hints {
-        writeln!(out, "hint: {h}")?;
+        writeln!(out, "hint: {}", without_controls(&h))?;
     }
     Ok(())
+}
+
+/// Escapes control characters other than newlines and tabs: an error may quote a URL, a
+/// path or a config line from an untrusted source, and no raw escape sequence may reach
+/// the terminal.
+fn without_controls(text: &str) -> String {
+    if !text
+        .chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\t')
+    {
+        return text.to_owned();
+    }
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_control() && c != '\n' && c != '\t' {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// A short object name for display.
@@ -97,7 +118,8 @@ pub fn write_heading(
         "pushguard: {} {} → {} ({what})",
         st.bold.apply_to(format!("[{environment}]")),
         escape(&update.local_ref, 120),
-        st.bold.apply_to(format!("{remote}/{branch}")),
+        st.bold
+            .apply_to(format!("{}/{branch}", escape(remote, 200))),
     )
 }
 

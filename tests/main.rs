@@ -4,4 +4,5 @@ mod support;
 
 mod config;
 mod hook;
+mod hostile;
 mod install;
