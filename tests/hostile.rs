@@ -372,3 +372,25 @@ fn regression_issue_6_deeply_nested_configs_are_refused_with_a_short_excerpt() {
         assert!(elapsed < Duration::from_secs(20), "{elapsed:?}");
     }
 }
+
+#[test]
+fn shell_syntax_in_refs_and_subjects_is_never_run() {
+    // pushguard builds every command from an argument vector (src/git.rs, src/install.rs,
+    // the chained hook in src/hook.rs): no shell ever sees a ref name or a subject.
+    let repo = repo();
+    repo.commit("$(touch pwned-subject) `touch pwned-subject`");
+    let branch = "release/$(touch${IFS}pwned-ref)`touch${IFS}pwned-ref`;touch${IFS}pwned-ref";
+    repo.git(&["branch", branch]);
+    let run = repo.push(&["origin", &format!("{branch}:refs/heads/{branch}")]);
+    run.expect_code(0);
+    assert!(
+        run.stderr
+            .contains("pushguard: ✓ push to production allowed"),
+        "{}",
+        run.stderr
+    );
+    for name in ["pwned-subject", "pwned-ref"] {
+        assert!(!repo.work.join(name).exists(), "{name} was created");
+        assert!(!repo.root.join(name).exists(), "{name} was created");
+    }
+}
