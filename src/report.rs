@@ -211,3 +211,22 @@ pub const BROKEN_CONFIG_HINTS: [&str; 2] = [
     "fix the file (`pushguard config --check` shows the error again), then push again",
     "or skip the guard with `git push --no-verify`: that push is NOT recorded and shows up in `pushguard audit`",
 ];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn regression_issue_6_errors_never_carry_raw_control_characters() {
+        let err = anyhow::anyhow!("config line \"\x1b[31mred\x07\"\n  | next\tline")
+            .context("failed to push to `/tmp/remote\x1b]0;x\x07.git`");
+        let err = crate::with_hint(err, "see `\x1b[2J`");
+        let mut out = Vec::new();
+        write_error(&mut out, &err).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(!text.contains('\x1b') && !text.contains('\x07'), "{text:?}");
+        assert!(text.contains("remote\\u{1b}]0;x\\u{7}.git"), "{text}");
+        assert!(text.contains("\n      | next\tline"), "{text:?}");
+        assert!(text.contains("hint: see `\\u{1b}[2J`"), "{text}");
+    }
+}
