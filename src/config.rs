@@ -19,6 +19,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use crate::checks::CheckId;
+use crate::WithHint;
 
 /// The embedded default configuration, also the template that `pushguard init` writes.
 pub const DEFAULT_TOML: &str = include_str!("default.toml");
@@ -239,33 +240,20 @@ impl Config {
     pub fn load_file(repo_file: Option<&Path>) -> Result<Config> {
         let mut layers = vec![(Source::Embedded, DEFAULT_TOML.to_owned())];
         if let Some(path) = user_config_path() {
-            match std::fs::read_to_string(&path) {
-                Ok(text) => layers.push((Source::User(path), text)),
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => {
-                    return Err(e)
-                        .with_context(|| format!("failed to read config `{}`", path.display()))
-                }
+            if let Some(text) = read_layer(&path, "")? {
+                layers.push((Source::User(path), text));
             }
         }
         if let Some(path) = std::env::var_os(CONFIG_ENV).filter(|p| !p.is_empty()) {
             let path = PathBuf::from(path);
-            let text = std::fs::read_to_string(&path).with_context(|| {
-                format!(
-                    "failed to read config `{}` (named by {CONFIG_ENV})",
-                    path.display()
-                )
-            })?;
-            layers.push((Source::Env(path), text));
+            let named = format!(" (named by {CONFIG_ENV})");
+            if let Some(text) = read_layer(&path, &named)? {
+                layers.push((Source::Env(path), text));
+            }
         } else if let Some(path) = repo_file {
             let path = path.to_owned();
-            match std::fs::read_to_string(&path) {
-                Ok(text) => layers.push((Source::Repository(path), text)),
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => {
-                    return Err(e)
-                        .with_context(|| format!("failed to read config `{}`", path.display()))
-                }
+            if let Some(text) = read_layer(&path, "")? {
+                layers.push((Source::Repository(path), text));
             }
         }
         Config::from_layers(layers)
@@ -331,6 +319,36 @@ pub fn email_glob(pattern: &str) -> Result<GlobMatcher, globset::Error> {
         .compile_matcher())
 }
 
+/// The largest config file pushguard reads. A team's config is a few kilobytes; refusing a
+/// huge file up front keeps every push fast and its memory bounded (issue 6).
+pub const MAX_CONFIG_BYTES: u64 = 1024 * 1024;
+
+/// Reads one config file; `Ok(None)` when an optional one (`named` empty) does not exist.
+fn read_layer(path: &Path, named: &str) -> Result<Option<String>> {
+    use std::io::Read as _;
+    let failed = || format!("failed to read config `{}`{named}", path.display());
+    let file = match std::fs::File::open(path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && named.is_empty() => return Ok(None),
+        Err(e) => return Err(e).with_context(failed),
+    };
+    let mut bytes = Vec::new();
+    file.take(MAX_CONFIG_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .with_context(failed)?;
+    if bytes.len() as u64 > MAX_CONFIG_BYTES {
+        return Err(anyhow::anyhow!(
+            "config `{}`{named} is larger than {} KiB, the most pushguard reads",
+            path.display(),
+            MAX_CONFIG_BYTES / 1024
+        ))
+        .hint("a pushguard config is a few kilobytes: check that the file is the one you meant");
+    }
+    String::from_utf8(bytes)
+        .map(Some)
+        .map_err(|e| anyhow::anyhow!("{}: not UTF-8 text ({e})", failed()))
+}
+
 /// An error at a place in a config file: `file:line:column: message`, the line, a caret.
 fn located(
     source: &Source,
@@ -351,13 +369,45 @@ fn located(
         .chars()
         .count()
         .max(1);
+    let (shown, caret_at, width) = excerpt(content, column - 1, width);
     let gutter = " ".repeat(line_no.to_string().len());
     anyhow::anyhow!(
-        "{}:{line_no}:{column}: {message}\n{gutter} |\n{line_no} | {content}\n{gutter} | {}{}",
+        "{}:{line_no}:{column}: {message}\n{gutter} |\n{line_no} | {shown}\n{gutter} | {}{}",
         source.name(),
-        " ".repeat(column - 1),
+        " ".repeat(caret_at),
         "^".repeat(width)
     )
+}
+
+/// The part of a config line shown under an error: at most [`EXCERPT_CHARS`] characters
+/// around the error (a hostile file may hold a 10 MB line), control characters replaced so
+/// that none reaches the terminal. Returns the excerpt, the caret's offset and width in it.
+fn excerpt(line: &str, at: usize, width: usize) -> (String, usize, usize) {
+    const EXCERPT_CHARS: usize = 160;
+    let total = line.chars().count();
+    let first = if total <= EXCERPT_CHARS {
+        0
+    } else {
+        at.saturating_sub(EXCERPT_CHARS / 2)
+            .min(total - EXCERPT_CHARS)
+    };
+    let last = (first + EXCERPT_CHARS).min(total);
+    let mut shown = String::new();
+    if first > 0 {
+        shown.push('…');
+    }
+    shown.extend(line.chars().skip(first).take(last - first).map(|c| {
+        if c.is_control() && c != '\t' {
+            '\u{fffd}'
+        } else {
+            c
+        }
+    }));
+    if last < total {
+        shown.push('…');
+    }
+    let caret_at = at - first + usize::from(first > 0);
+    (shown, caret_at, width.min(last.saturating_sub(at)).max(1))
 }
 
 fn merge(layers: &[(Source, String)], parsed: Vec<Layer>) -> Result<Config> {
@@ -650,6 +700,19 @@ fn is_literal(glob: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn regression_issue_6_a_long_line_is_quoted_as_an_excerpt_around_the_error() {
+        let line = format!("a = {}x{}", "[".repeat(5000), "]".repeat(5000));
+        let (shown, at, width) = excerpt(&line, 5004, 1);
+        assert_eq!(shown.chars().count(), 160 + 2);
+        assert!(shown.starts_with('…') && shown.ends_with('…'));
+        assert_eq!(shown.chars().nth(at), Some('x'));
+        assert_eq!(width, 1);
+        let (shown, at, _) = excerpt("key = \"\u{1b}[31m\"", 6, 3);
+        assert_eq!(shown, "key = \"\u{fffd}[31m\"");
+        assert_eq!(at, 6);
+    }
 
     fn load(repo: &str) -> Result<Config> {
         Config::from_layers(vec![

@@ -57,7 +57,7 @@ pub fn write_error(out: &mut impl Write, err: &anyhow::Error) -> std::io::Result
         if let Some(h) = cause.downcast_ref::<Hinted>() {
             hints.extend(h.hints.iter().cloned());
         }
-        let text = cause.to_string();
+        let text = without_controls(&cause.to_string());
         if first {
             writeln!(out, "pushguard: error: {text}")?;
             first = false;
@@ -66,9 +66,30 @@ pub fn write_error(out: &mut impl Write, err: &anyhow::Error) -> std::io::Result
         }
     }
     for h in hints {
-        writeln!(out, "hint: {h}")?;
+        writeln!(out, "hint: {}", without_controls(&h))?;
     }
     Ok(())
+}
+
+/// Escapes control characters other than newlines and tabs: an error may quote a URL, a
+/// path or a config line from an untrusted source, and no raw escape sequence may reach
+/// the terminal.
+fn without_controls(text: &str) -> String {
+    if !text
+        .chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\t')
+    {
+        return text.to_owned();
+    }
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_control() && c != '\n' && c != '\t' {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// A short object name for display.
@@ -104,7 +125,8 @@ pub fn write_heading(
         "pushguard: {} {} → {} ({what})",
         st.bold.apply_to(format!("[{environment}]")),
         escape(&update.local_ref, 120),
-        st.bold.apply_to(format!("{remote}/{branch}")),
+        st.bold
+            .apply_to(format!("{}/{branch}", escape(remote, 200))),
     )
 }
 
@@ -461,5 +483,24 @@ pub fn write_server_answers(
             out,
             "  note: git gives the update hook no push options: the server's administrator must install pushguard as the pre-receive hook (`pushguard install` in the bare repository)"
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn regression_issue_6_errors_never_carry_raw_control_characters() {
+        let err = anyhow::anyhow!("config line \"\x1b[31mred\x07\"\n  | next\tline")
+            .context("failed to push to `/tmp/remote\x1b]0;x\x07.git`");
+        let err = crate::with_hint(err, "see `\x1b[2J`");
+        let mut out = Vec::new();
+        write_error(&mut out, &err).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(!text.contains('\x1b') && !text.contains('\x07'), "{text:?}");
+        assert!(text.contains("remote\\u{1b}]0;x\\u{7}.git"), "{text}");
+        assert!(text.contains("\n      | next\tline"), "{text:?}");
+        assert!(text.contains("hint: see `\\u{1b}[2J`"), "{text}");
     }
 }

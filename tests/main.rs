@@ -7,6 +7,7 @@ mod config;
 mod faults;
 mod gate;
 mod hook;
+mod hostile;
 mod human;
 mod install;
 mod server;
