@@ -10,8 +10,10 @@ set -eu
 N=${N:-200000}
 DEPTH=${DEPTH:-197000}
 root=$(cd "$(dirname "$0")/.." && pwd)
-cargo build --release --locked -q --manifest-path "$root/Cargo.toml"
-bin="$root/target/release/pushguard"
+if [ -z "${PUSHGUARD_BIN:-}" ]; then
+    cargo build --release --locked -q --manifest-path "$root/Cargo.toml"
+fi
+bin=${PUSHGUARD_BIN:-$root/target/release/pushguard}
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT

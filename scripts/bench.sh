@@ -38,7 +38,9 @@ bin=${PUSHGUARD_BIN:-$root/target/release/pushguard}
 scratch=$(mktemp -d "${TMPDIR:-/tmp}/pushguard-bench.XXXXXX")
 trap 'rm -rf "$scratch"' EXIT
 
-# A hermetic git: no user or system config, fixed identity.
+# A hermetic git: no user or system config, fixed identity. cargo and rustup (run by the
+# section scripts) keep finding the toolchain through their own variables.
+export RUSTUP_HOME=${RUSTUP_HOME:-$HOME/.rustup} CARGO_HOME=${CARGO_HOME:-$HOME/.cargo}
 export HOME=$scratch/home GIT_CONFIG_NOSYSTEM=1 GIT_CONFIG_GLOBAL=$scratch/home/.gitconfig
 export GIT_AUTHOR_NAME=Bench GIT_AUTHOR_EMAIL=bench@example.com
 export GIT_COMMITTER_NAME=Bench GIT_COMMITTER_EMAIL=bench@example.com
