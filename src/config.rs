@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use anyhow::{bail, Context as _, Result};
@@ -143,7 +144,7 @@ pub struct Environment {
     pub approvers: Vec<String>,
     pub fetch: bool,
     pub bypass: bool,
-    matchers: Vec<GlobMatcher>,
+    matchers: Vec<BranchMatcher>,
 }
 
 impl Environment {
@@ -189,9 +190,39 @@ pub struct BypassConfig {
     pub min_length: usize,
 }
 
-#[derive(Debug, Clone)]
+/// `[wip]`: the patterns as written, checked when the config is loaded and compiled on first
+/// use. Compiling regular expressions was the largest part of an ordinary push's own work
+/// (measured with `perf record` over the hook's fast path), and only `no-wip` needs them.
+#[derive(Debug, Clone, Default)]
 pub struct WipConfig {
-    pub patterns: Vec<Regex>,
+    pub patterns: Vec<String>,
+    compiled: OnceLock<Vec<Regex>>,
+}
+
+impl WipConfig {
+    pub fn new(patterns: Vec<String>) -> WipConfig {
+        WipConfig {
+            patterns,
+            compiled: OnceLock::new(),
+        }
+    }
+
+    /// The compiled patterns. A pattern that parsed at load time can still exceed the regex
+    /// size limit here; that is an error for the check, which then fails closed.
+    pub fn regexes(&self) -> Result<&[Regex]> {
+        if let Some(compiled) = self.compiled.get() {
+            return Ok(compiled);
+        }
+        let compiled = self
+            .patterns
+            .iter()
+            .map(|p| {
+                Regex::new(p)
+                    .with_context(|| format!("invalid regular expression `{p}` in `wip.patterns`"))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(self.compiled.get_or_init(|| compiled))
+    }
 }
 
 /// Which layer supplied each part of the effective configuration, for `pushguard config`.
@@ -302,13 +333,38 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     humantime::parse_duration(text.trim()).map_err(|e| e.to_string())
 }
 
+/// A branch pattern, ready to match short branch names.
+#[derive(Debug, Clone)]
+pub enum BranchMatcher {
+    /// A plain name (most patterns): compared as a string.
+    Exact(String),
+    Glob(GlobMatcher),
+}
+
+impl BranchMatcher {
+    pub fn is_match(&self, branch: &str) -> bool {
+        match self {
+            BranchMatcher::Exact(name) => name == branch,
+            BranchMatcher::Glob(glob) => glob.is_match(branch),
+        }
+    }
+}
+
 /// Builds a matcher for a branch glob: `*` stays within one path segment, `**` crosses them.
-pub fn branch_glob(pattern: &str) -> Result<GlobMatcher, globset::Error> {
-    Ok(GlobBuilder::new(pattern)
-        .literal_separator(true)
-        .backslash_escape(true)
-        .build()?
-        .compile_matcher())
+///
+/// A plain name needs no regular expression: compiling one per pattern was a third of an
+/// ordinary push's own work (callgrind), and every push loads the config.
+pub fn branch_glob(pattern: &str) -> Result<BranchMatcher, globset::Error> {
+    if is_literal(pattern) {
+        return Ok(BranchMatcher::Exact(pattern.to_owned()));
+    }
+    Ok(BranchMatcher::Glob(
+        GlobBuilder::new(pattern)
+            .literal_separator(true)
+            .backslash_escape(true)
+            .build()?
+            .compile_matcher(),
+    ))
 }
 
 /// Builds a matcher for an email glob (`*@corp.example`), case-insensitive.
@@ -485,14 +541,17 @@ fn merge(layers: &[(Source, String)], parsed: Vec<Layer>) -> Result<Config> {
     let mut patterns = Vec::new();
     if let Some((list, i)) = wip_patterns {
         for p in list {
-            let re = Regex::new(p.get_ref()).map_err(|e| {
-                at(
-                    i,
-                    p.span(),
-                    &format!("invalid regular expression in `wip.patterns`: {e}"),
-                )
-            })?;
-            patterns.push(re);
+            // Parsing catches every syntax error without the cost of compiling.
+            regex_syntax::Parser::new()
+                .parse(p.get_ref())
+                .map_err(|e| {
+                    at(
+                        i,
+                        p.span(),
+                        &format!("invalid regular expression in `wip.patterns`: {e}"),
+                    )
+                })?;
+            patterns.push(p.into_inner());
         }
     }
 
@@ -505,7 +564,7 @@ fn merge(layers: &[(Source, String)], parsed: Vec<Layer>) -> Result<Config> {
         team,
         tests,
         bypass,
-        wip: WipConfig { patterns },
+        wip: WipConfig::new(patterns),
         sources: layers.iter().map(|(s, _)| s.clone()).collect(),
         provenance,
     })

@@ -63,7 +63,11 @@ pub fn run(ctx: &Context) -> CheckResult {
             message: String::from_utf8_lossy(c.message_bytes()).into_owned(),
         })
         .collect();
-    judge(&commits, &ctx.config.wip.patterns)
+    match ctx.config.wip.regexes() {
+        Ok(patterns) => judge(&commits, patterns),
+        Err(e) => CheckResult::fail(CheckId::NoWip, format!("{e:#}"))
+            .with_hint("fix `[wip].patterns` in the config (`pushguard config --check`)"),
+    }
 }
 
 #[cfg(test)]

@@ -100,16 +100,7 @@ pub fn render(config: &Config) -> String {
         from("bypass.min_length")
     );
     out += "[wip]\n";
-    let patterns: Vec<String> = config
-        .wip
-        .patterns
-        .iter()
-        .map(|r| r.as_str().to_owned())
-        .collect();
-    out += &format!(
-        "patterns = {}{}\n",
-        strings(&patterns),
-        from("wip.patterns")
-    );
+    let patterns = &config.wip.patterns;
+    out += &format!("patterns = {}{}\n", strings(patterns), from("wip.patterns"));
     out
 }
