@@ -45,10 +45,25 @@ fn work_tree_root() -> Option<PathBuf> {
     }
 }
 
-/// Loads the configuration, or explains that every push is blocked until it is fixed.
+/// Loads the configuration for the hook, or explains that every push is blocked until it
+/// is fixed.
 pub fn load_config_for_hook() -> Result<Config> {
-    let root = work_tree_root();
-    Config::load(root.as_deref())
+    load_config_at(work_tree_root().as_deref())
+}
+
+/// Loads the configuration for a command run anywhere in a clone: the work tree's root is
+/// asked from the repository, not taken from the current directory.
+pub fn load_config_for_command() -> Result<Config> {
+    let root = Repo::open_from_env()
+        .ok()
+        .and_then(|repo| repo.work_tree().map(Path::to_path_buf))
+        .or_else(work_tree_root);
+    load_config_at(root.as_deref())
+}
+
+/// Loads the configuration with the work tree at `root`, with the hints for a broken one.
+fn load_config_at(root: Option<&Path>) -> Result<Config> {
+    Config::load(root)
         .context("the pushguard configuration is invalid, so every push is blocked (pushguard cannot tell which branches are environments)")
         .map_err(|e| {
             crate::with_hint(

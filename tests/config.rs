@@ -119,3 +119,22 @@ fn init_maps_environments_to_the_remote_branches() {
     );
     repo.pushguard(&["init", "--force"]).expect_code(0);
 }
+
+#[test]
+fn commands_find_the_repository_config_from_a_subdirectory() {
+    let repo = TestRepo::new();
+    repo.config("[bypass]\nmin_length = 20\n");
+    std::fs::create_dir_all(repo.work.join("src/deep")).unwrap();
+    let out = repo
+        .command(crate::support::bin())
+        .arg("config")
+        .current_dir(repo.work.join("src/deep"))
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("min_length = 20  # from the repository config"),
+        "{text}"
+    );
+}

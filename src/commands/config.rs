@@ -5,11 +5,11 @@ use anyhow::Result;
 use toml::Value;
 
 use crate::config::{Config, Source};
-use crate::hook::load_config_for_hook;
+use crate::hook::load_config_for_command;
 use crate::Exit;
 
 pub fn run(check: bool) -> Result<Exit> {
-    let config = load_config_for_hook()?;
+    let config = load_config_for_command()?;
     if check {
         let files: Vec<String> = config.sources.iter().map(Source::to_string).collect();
         eprintln!("pushguard: configuration is valid ({})", files.join(", "));
