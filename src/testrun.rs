@@ -121,6 +121,35 @@ impl Place {
     }
 }
 
+/// Takes the lock that serialises test runs in one clone (the reusable worktree is shared by
+/// `pushguard check` and the hook, and by pushes from linked worktrees); held until dropped.
+pub fn lock_tests(repo: &Repo) -> Result<fs::File> {
+    let state = repo.state_dir();
+    fs::create_dir_all(&state)
+        .with_context(|| format!("failed to create `{}`", state.display()))?;
+    let path = state.join("tests.lock");
+    let file = fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .with_context(|| format!("failed to open `{}`", path.display()))?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(fs::TryLockError::WouldBlock) => {
+            eprintln!(
+                "pushguard: tests: waiting for another pushguard's tests in this clone to finish"
+            );
+            file.lock()
+                .with_context(|| format!("failed to lock `{}`", path.display()))?;
+        }
+        Err(fs::TryLockError::Error(e)) => {
+            return Err(e).with_context(|| format!("failed to lock `{}`", path.display()))
+        }
+    }
+    Ok(file)
+}
+
 /// Finds or prepares a checkout of `commit`: the work tree when it is at that commit and
 /// clean (untracked files included), else `<state dir>/worktree` checked out at it.
 pub fn checkout(repo: &Repo, commit: Oid) -> Result<Place> {

@@ -602,3 +602,33 @@ fn ctrl_c_during_tests_kills_their_process_group_and_blocks() {
     }
     assert_eq!(repo.remote_branch("staging"), None);
 }
+
+#[test]
+fn concurrent_test_runs_in_one_clone_take_turns_in_the_shared_worktree() {
+    // Both checks need the reusable worktree (neither commit is HEAD). The command reads a
+    // file, waits, and reads it again: if the second run checked out its commit in the
+    // middle of the first, the first would see its file change under it.
+    let cmd = r#""a=$(cat id.txt); sleep 1; test \"$a\" = \"$(cat id.txt)\"""#;
+    let repo = gated(cmd);
+    repo.git(&["add", ".pushguard.toml"]);
+    repo.git(&["commit", "-q", "-m", "config"]);
+    let a = repo.commit_file("id.txt", "a\n", "a");
+    let b = repo.commit_file("id.txt", "b\n", "b");
+    repo.commit("head elsewhere");
+    let spawn = |rev: &str| {
+        repo.command(crate::support::bin())
+            .args(["check", "staging", "--rev", rev])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let first = spawn(&a);
+    let second = spawn(&b);
+    for child in [first, second] {
+        let out = child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{err}");
+        assert!(err.contains("✓ tests"), "{err}");
+    }
+}

@@ -83,6 +83,8 @@ struct Ran {
     log: PathBuf,
     /// The failing command's last output lines.
     tail: Vec<String>,
+    /// Held while tests run: one test run at a time per clone.
+    lock: Option<std::fs::File>,
 }
 
 fn facts(ctx: &Context) -> Result<Ran> {
@@ -100,11 +102,15 @@ fn facts(ctx: &Context) -> Result<Ran> {
             .join("logs")
             .join(format!("tests-{}.log", &commit.to_string()[..10])),
         tail: Vec::new(),
+        lock: None,
     };
     for command in commands {
         if ctx.config.tests.cache && cache.passed(tree_id, &command) {
             ran.results.push((command, CommandResult::Cached));
             continue;
+        }
+        if ran.lock.is_none() {
+            ran.lock = Some(testrun::lock_tests(ctx.repo)?);
         }
         let place = match &ran.place {
             Some(p) => p,
