@@ -378,13 +378,18 @@ impl Progress {
                 *last = Instant::now();
                 *frame = (*frame + 1) % FRAMES.len();
                 let line = tail(log, 1).pop().unwrap_or_default();
-                let _ = write!(
-                    tty,
-                    "\r\x1b[2K{} tests: {command}  {}s  {}",
+                let text = format!(
+                    "{} tests: {command}  {}s  {}",
                     FRAMES[*frame],
                     elapsed.as_secs(),
-                    crate::push::escape(&line, 50)
+                    crate::push::escape(&line, 200)
                 );
+                // One terminal row: a wrapped line would not be cleared by the next frame.
+                let width = rustix::termios::tcgetwinsize(&*tty)
+                    .map_or(80, |w| usize::from(w.ws_col))
+                    .max(20);
+                let text: String = text.chars().take(width - 1).collect();
+                let _ = write!(tty, "\r\x1b[2K{text}");
                 let _ = tty.flush();
             }
             Progress::Plain { command, next } => {
