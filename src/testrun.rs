@@ -378,15 +378,19 @@ impl Progress {
                 *last = Instant::now();
                 *frame = (*frame + 1) % FRAMES.len();
                 let line = tail(log, 1).pop().unwrap_or_default();
+                // The last output line first: when the row is cut, the command goes first.
                 let text = format!(
-                    "{} tests: {command}  {}s  {}",
+                    "{} tests {}s: {}  ({command})",
                     FRAMES[*frame],
                     elapsed.as_secs(),
                     crate::push::escape(&line, 200)
                 );
                 // One terminal row: a wrapped line would not be cleared by the next frame.
                 let width = rustix::termios::tcgetwinsize(&*tty)
-                    .map_or(80, |w| usize::from(w.ws_col))
+                    .ok()
+                    .map(|w| usize::from(w.ws_col))
+                    .filter(|&cols| cols > 0)
+                    .unwrap_or(80)
                     .max(20);
                 let text: String = text.chars().take(width - 1).collect();
                 let _ = write!(tty, "\r\x1b[2K{text}");
