@@ -366,7 +366,7 @@ pub fn append(state_dir: &Path, mut record: Record, lock_timeout: Duration) -> R
 }
 
 /// Takes the exclusive lock, waiting at most `timeout`.
-fn lock(file: &File, timeout: Duration) -> Result<()> {
+pub(crate) fn lock(file: &File, timeout: Duration) -> Result<()> {
     let deadline = Instant::now() + timeout;
     loop {
         match file.try_lock() {

@@ -23,13 +23,13 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Install the pre-push hook into this clone, or in a bare repository the server's
-    /// pre-receive hook (an existing hook is kept and chained)
+    /// pre-receive and post-receive hooks (an existing hook is kept and chained)
     Install {
         /// Rewrite the hook even if it is current
         #[arg(long)]
         force: bool,
     },
-    /// Remove the pre-push (or, in a bare repository, pre-receive) hook, restoring any hook it had chained
+    /// Remove the pre-push (or, in a bare repository, pre-receive and post-receive) hook, restoring any hook it had chained
     Uninstall,
     /// Dry run of the gate for pushing REV to an environment: report, no prompt, no record
     Check {
@@ -151,6 +151,13 @@ pub enum HookCommand {
     /// The server's pre-receive hook: reads `<old> <new> <ref>` lines on stdin, gates
     /// environment branches, takes `-o consulted=…` / `-o bypass=…` from push options
     PreReceive {
+        /// The directory of the installed hook, where a chained hook lives
+        #[arg(long, hide = true)]
+        hook_dir: Option<PathBuf>,
+    },
+    /// The server's post-receive hook: attaches the server's audit records of the push to
+    /// the pushed tips in `refs/notes/pushguard-audit` (never fails the push)
+    PostReceive {
         /// The directory of the installed hook, where a chained hook lives
         #[arg(long, hide = true)]
         hook_dir: Option<PathBuf>,

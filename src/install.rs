@@ -1,8 +1,8 @@
 //! `pushguard install` and `uninstall`: where git looks for hooks, our hook's fingerprint,
 //! and chaining a hook that was there before.
 //!
-//! In a clone the hook is `pre-push`; in a bare repository (a server) it is `pre-receive`
-//! ([`Kind`]). A hook we did not write is never clobbered: it is kept beside ours as
+//! In a clone the hook is `pre-push`; in a bare repository (a server) they are
+//! `pre-receive` and `post-receive` ([`Kind`]). A hook we did not write is never clobbered: it is kept beside ours as
 //! `<hook>.pushguard-chained`, run after every allowing decision, and restored by
 //! `uninstall`.
 
@@ -23,6 +23,9 @@ pub const HOOK_TEMPLATE: &str = include_str!("../hooks/pre-push");
 /// The server's hook shim, installed in a bare repository.
 pub const SERVER_HOOK_TEMPLATE: &str = include_str!("../hooks/pre-receive");
 
+/// The server's post-receive shim, installed beside the pre-receive one.
+pub const POST_RECEIVE_TEMPLATE: &str = include_str!("../hooks/post-receive");
+
 /// Which hook pushguard installs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -30,6 +33,8 @@ pub enum Kind {
     PrePush,
     /// A bare repository's `pre-receive` hook (server mode).
     PreReceive,
+    /// A bare repository's `post-receive` hook (server mode: attaches the audit notes).
+    PostReceive,
 }
 
 impl Kind {
@@ -38,6 +43,7 @@ impl Kind {
         match self {
             Kind::PrePush => "pre-push",
             Kind::PreReceive => "pre-receive",
+            Kind::PostReceive => "post-receive",
         }
     }
 
@@ -45,6 +51,7 @@ impl Kind {
         match self {
             Kind::PrePush => HOOK_TEMPLATE,
             Kind::PreReceive => SERVER_HOOK_TEMPLATE,
+            Kind::PostReceive => POST_RECEIVE_TEMPLATE,
         }
     }
 
@@ -52,21 +59,22 @@ impl Kind {
         match self {
             Kind::PrePush => CHAINED_HOOK,
             Kind::PreReceive => crate::server::CHAINED_HOOK,
+            Kind::PostReceive => crate::post_receive::CHAINED_HOOK,
         }
     }
 
-    /// The hook this repository needs: `pre-receive` when it is bare (it receives pushes),
-    /// else `pre-push`.
-    pub fn for_repository() -> Result<Kind> {
+    /// The hooks this repository needs: `pre-receive` and `post-receive` when it is bare (it
+    /// receives pushes), else `pre-push`.
+    pub fn for_repository() -> Result<&'static [Kind]> {
         let out = Command::new("git")
             .args(["rev-parse", "--is-bare-repository"])
             .output()
             .context("failed to run `git rev-parse`; is git installed?")?;
         let bare = out.status.success() && String::from_utf8_lossy(&out.stdout).trim() == "true";
         Ok(if bare {
-            Kind::PreReceive
+            &[Kind::PreReceive, Kind::PostReceive]
         } else {
-            Kind::PrePush
+            &[Kind::PrePush]
         })
     }
 }
@@ -174,16 +182,28 @@ fn write_executable(path: &Path, text: &str) -> Result<()> {
 
 /// `pushguard install`.
 pub fn install(force: bool) -> Result<Exit> {
-    let kind = Kind::for_repository()?;
-    let name = kind.name();
+    let kinds = Kind::for_repository()?;
     let dir = hooks_dir()?;
     fs::create_dir_all(&dir)
         .with_context(|| format!("failed to create the hooks directory `{}`", dir.display()))?;
+    for &kind in kinds {
+        install_kind(kind, &dir, force)?;
+    }
+    if kinds.contains(&Kind::PreReceive) && !advertises_push_options() {
+        eprintln!("pushguard: note: pushers attest with `git push -o consulted=\"Name\"` and `-o bypass=\"why\"`; for git to accept them here, run:");
+        eprintln!("    git config receive.advertisePushOptions true");
+    }
+    Ok(Exit::Success)
+}
+
+/// Installs one hook in `dir`, chaining a foreign hook that is there.
+fn install_kind(kind: Kind, dir: &Path, force: bool) -> Result<()> {
+    let name = kind.name();
     let hook = dir.join(name);
     let chained = dir.join(kind.chained());
     let text = kind_text(kind, &current_binary()?);
 
-    match kind_state(kind, &dir)? {
+    match kind_state(kind, dir)? {
         HookState::Current if !force => {
             eprintln!(
                 "pushguard: the {name} hook is already installed and current: {}",
@@ -234,11 +254,7 @@ pub fn install(force: bool) -> Result<Exit> {
             );
         }
     }
-    if kind == Kind::PreReceive && !advertises_push_options() {
-        eprintln!("pushguard: note: pushers attest with `git push -o consulted=\"Name\"` and `-o bypass=\"why\"`; for git to accept them here, run:");
-        eprintln!("    git config receive.advertisePushOptions true");
-    }
-    Ok(Exit::Success)
+    Ok(())
 }
 
 /// Tells whether this repository accepts push options (`receive.advertisePushOptions`).
@@ -251,15 +267,22 @@ fn advertises_push_options() -> bool {
 
 /// `pushguard uninstall`.
 pub fn uninstall() -> Result<Exit> {
-    let kind = Kind::for_repository()?;
-    let name = kind.name();
     let dir = hooks_dir()?;
+    for &kind in Kind::for_repository()? {
+        uninstall_kind(kind, &dir)?;
+    }
+    Ok(Exit::Success)
+}
+
+/// Removes one hook from `dir`, restoring the hook it had chained.
+fn uninstall_kind(kind: Kind, dir: &Path) -> Result<()> {
+    let name = kind.name();
     let hook = dir.join(name);
     let chained = dir.join(kind.chained());
-    match kind_state(kind, &dir)? {
+    match kind_state(kind, dir)? {
         HookState::NotInstalled | HookState::Foreign => {
             eprintln!(
-                "pushguard: no pushguard hook is installed in {}; nothing to do",
+                "pushguard: no pushguard {name} hook is installed in {}; nothing to do",
                 dir.display()
             );
         }
@@ -278,7 +301,7 @@ pub fn uninstall() -> Result<Exit> {
             }
         }
     }
-    Ok(Exit::Success)
+    Ok(())
 }
 
 #[cfg(test)]
@@ -294,5 +317,8 @@ mod tests {
         let server = kind_text(Kind::PreReceive, Path::new("/opt/pushguard"));
         assert!(is_ours(&server));
         assert!(server.contains("hook pre-receive"));
+        let post = kind_text(Kind::PostReceive, Path::new("/opt/pushguard"));
+        assert!(is_ours(&post));
+        assert!(post.contains("hook post-receive --hook-dir"));
     }
 }

@@ -16,6 +16,7 @@ pub mod git;
 pub mod hook;
 pub mod install;
 pub mod notes;
+pub mod post_receive;
 pub mod prompt;
 pub mod push;
 pub mod report;
@@ -117,6 +118,9 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
         Command::Hook {
             hook: HookCommand::PreReceive { hook_dir },
         } => server::pre_receive(hook_dir.as_deref()),
+        Command::Hook {
+            hook: HookCommand::PostReceive { hook_dir },
+        } => post_receive::post_receive(hook_dir.as_deref()),
         Command::Hook {
             hook: HookCommand::Update { refname, old, new },
         } => server::update(&refname, &old, &new),

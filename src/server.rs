@@ -275,12 +275,17 @@ pub fn pre_receive(hook_dir: Option<&Path>) -> Result<Exit> {
     if exit != Exit::Success {
         return Ok(exit);
     }
-    match hook_dir {
+    let chained = match hook_dir {
         Some(dir) => {
             crate::hook::run_chained_hook(&dir.join(CHAINED_HOOK), "pre-receive", &[], &input)
         }
         None => Ok(Exit::Success),
+    };
+    if !matches!(chained, Ok(Exit::Success)) {
+        // Refused after all: post-receive will not run for these records.
+        crate::post_receive::forget(&updates);
     }
+    chained
 }
 
 /// Runs the update hook for one ref.
@@ -347,6 +352,7 @@ fn gate_updates(hook: Hook, updates: &[RefUpdate]) -> Result<Exit> {
     let st = Styles::stderr();
     let mut err = std::io::stderr().lock();
     let mut all_allowed = true;
+    let mut recorded = Vec::new();
     for (update, environment) in &gated {
         let ctx = Context {
             repo: &repo,
@@ -419,13 +425,27 @@ fn gate_updates(hook: Hook, updates: &[RefUpdate]) -> Result<Exit> {
             config.bypass.min_length,
             options,
         )?;
-        if let Err(e) = audit::append(&repo.state_dir(), record, audit::LOCK_TIMEOUT) {
-            decision = Decision::Blocked;
-            report::write_unrecorded(&mut err, &e)?;
+        match audit::append(&repo.state_dir(), record, audit::LOCK_TIMEOUT) {
+            Ok(record) => recorded.push(record),
+            Err(e) => {
+                decision = Decision::Blocked;
+                report::write_unrecorded(&mut err, &e)?;
+            }
         }
         let failed: Vec<_> = verdict.failed().cloned().collect();
         report::write_decision(&mut err, &st, &environment.name, decision, &failed)?;
         all_allowed &= decision != Decision::Blocked;
+    }
+    if all_allowed {
+        // The notes ref cannot be written while the pushed objects are quarantined: the
+        // post-receive hook attaches these records once the refs are updated.
+        if let Err(e) = crate::post_receive::remember(&repo.state_dir(), &recorded) {
+            writeln!(
+                err,
+                "pushguard: warning: the record will not be attached to {} (the post-receive hook will not find it): {e:#}",
+                crate::notes::AUDIT.full()
+            )?;
+        }
     }
     err.flush()?;
     Ok(if all_allowed {

@@ -415,3 +415,172 @@ fn update_hook_gates_each_ref_and_explains_it_gets_no_push_options() {
     assert_eq!(repo.remote_branch("production"), None);
     assert_eq!(records(&repo).len(), 2);
 }
+
+/// The audit notes on `commit` in the bare remote (`refs/notes/pushguard-audit`).
+fn server_note(repo: &TestRepo, commit: &str) -> String {
+    repo.git_in(
+        &repo.remote,
+        &["notes", "--ref", "pushguard-audit", "show", commit],
+    )
+}
+
+#[test]
+fn post_receive_attaches_server_records_that_a_client_audit_counts() {
+    let repo = server(true);
+    let tip = repo.head();
+    // Both pushes of `server()` (staging, then production with `consulted`) are notes now.
+    let note = server_note(&repo, &tip);
+    let lines: Vec<serde_json::Value> = note
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON record"))
+        .collect();
+    assert_eq!(lines.len(), 2, "{note}");
+    assert_eq!(lines[1]["remote_ref"], "refs/heads/production");
+    assert_eq!(lines[1]["decision"], "allowed");
+    assert_eq!(lines[1]["consulted"], "Ada Lead");
+    assert_eq!(lines[1]["remote"], "(server)");
+    // The same lines as the server's hash-chained log.
+    let log = std::fs::read_to_string(repo.remote.join("pushguard/audit.jsonl")).expect("log");
+    assert_eq!(note.trim_end(), log.trim_end());
+    let pending = repo.remote.join("pushguard/post-receive-pending.jsonl");
+    assert_eq!(std::fs::read_to_string(&pending).unwrap_or_default(), "");
+
+    // A client without any hook: every update of staging and production is covered.
+    let client = repo.clone_as("client", "Cy Client", "cy@example.com");
+    std::fs::write(client.join(".pushguard.toml"), SERVER_CONFIG).expect("write config");
+    let audit = repo.pushguard_in(&client, &["audit", "--fail-on-unrecorded"]);
+    audit.expect_code(0);
+    assert!(
+        audit
+            .stderr
+            .contains("every environment update on origin since pushguard is recorded"),
+        "{}",
+        audit.stderr
+    );
+
+    // An administrator moves production on the server without any hook.
+    repo.commit("admin change");
+    repo.push(&["-q", "origin", "HEAD:refs/heads/staging"])
+        .expect_code(0);
+    let admin = repo.head();
+    repo.git_in(
+        &repo.remote,
+        &["update-ref", "refs/heads/production", &admin, &tip],
+    );
+    let audit = repo.pushguard_in(&client, &["audit", "--fail-on-unrecorded"]);
+    audit.expect_code(1);
+    let listed: Vec<&str> = audit
+        .stdout
+        .lines()
+        .filter(|l| l.contains("UNRECORDED"))
+        .collect();
+    assert_eq!(listed.len(), 1, "{}", audit.stdout);
+    assert!(listed[0].contains(&admin[..10]), "{}", audit.stdout);
+    // The staging push of that commit went through the server: recorded and attached.
+    assert!(server_note(&repo, &admin).contains("refs/heads/staging"));
+}
+
+#[test]
+fn post_receive_keeps_no_pending_record_of_a_refused_push() {
+    let repo = server(true);
+    repo.commit_file("fix.txt", "fix\n", "hotfix straight to production");
+    let hotfix = repo.head();
+    // Allowed by pushguard (bypass), refused by the chained pre-receive hook.
+    let hooks = repo.remote.join("hooks");
+    std::fs::write(
+        hooks.join("pre-receive.pushguard-chained"),
+        "#!/bin/sh\necho 'legacy hook: frozen' >&2\nexit 1\n",
+    )
+    .expect("write hook");
+    std::process::Command::new("chmod")
+        .args([
+            "+x",
+            hooks
+                .join("pre-receive.pushguard-chained")
+                .to_str()
+                .expect("utf-8"),
+        ])
+        .status()
+        .expect("chmod");
+    let run = repo.push(&[
+        "-o",
+        "bypass=incident 42: the site is down",
+        "origin",
+        "HEAD:refs/heads/production",
+    ]);
+    run.expect_code(1);
+    assert!(run.stderr.contains("legacy hook: frozen"), "{}", run.stderr);
+    assert_eq!(
+        records(&repo).last().expect("a record")["decision"],
+        "bypassed"
+    );
+    let pending = repo.remote.join("pushguard/post-receive-pending.jsonl");
+    assert_eq!(std::fs::read_to_string(&pending).unwrap_or_default(), "");
+    assert!(
+        repo.try_git(&[
+            "--git-dir",
+            repo.remote.to_str().expect("utf-8"),
+            "notes",
+            "--ref",
+            "pushguard-audit",
+            "show",
+            &hotfix
+        ])
+        .code
+            != 0
+    );
+}
+
+#[test]
+fn install_in_a_bare_repository_chains_an_existing_post_receive_hook() {
+    let repo = TestRepo::new();
+    std::fs::write(repo.remote.join("pushguard.toml"), SERVER_CONFIG).expect("write config");
+    let hooks = repo.remote.join("hooks");
+    let legacy = "#!/bin/sh\necho \"legacy post-receive saw: $(cat)\" >&2\n";
+    std::fs::write(hooks.join("post-receive"), legacy).expect("write hook");
+    std::process::Command::new("chmod")
+        .args(["+x", hooks.join("post-receive").to_str().expect("utf-8")])
+        .status()
+        .expect("chmod");
+    let install = repo.pushguard_in(&repo.remote, &["install"]);
+    install.expect_code(0);
+    assert!(
+        install.stderr.contains("installed the pre-receive hook")
+            && install.stderr.contains("installed the post-receive hook")
+            && install.stderr.contains("post-receive.pushguard-chained"),
+        "{}",
+        install.stderr
+    );
+    let again = repo.pushguard_in(&repo.remote, &["install"]);
+    again.expect_code(0);
+    assert!(
+        again
+            .stderr
+            .contains("the post-receive hook is already installed and current"),
+        "{}",
+        again.stderr
+    );
+    assert_eq!(
+        std::fs::read_to_string(hooks.join("post-receive.pushguard-chained")).expect("read"),
+        legacy
+    );
+    // Both run: pushguard attaches the record, then the chained hook gets the same input.
+    let run = repo.push(&["origin", "HEAD:refs/heads/staging"]);
+    run.expect_code(0);
+    assert!(
+        run.stderr.contains("remote: legacy post-receive saw: ")
+            && run.stderr.contains("refs/heads/staging"),
+        "{}",
+        run.stderr
+    );
+    assert!(server_note(&repo, &repo.head()).contains("refs/heads/staging"));
+
+    let uninstall = repo.pushguard_in(&repo.remote, &["uninstall"]);
+    uninstall.expect_code(0);
+    assert_eq!(
+        std::fs::read_to_string(hooks.join("post-receive")).expect("read hook"),
+        legacy
+    );
+    assert!(!hooks.join("post-receive.pushguard-chained").exists());
+    assert!(!hooks.join("pre-receive").exists());
+}
