@@ -321,6 +321,18 @@ impl Config {
     pub fn environment(&self, name: &str) -> Option<&Environment> {
         self.environments.iter().find(|e| e.name == name)
     }
+
+    /// Looks up an environment named on the command line; an unknown name is an error that
+    /// lists the environments there are.
+    pub fn require_environment(&self, name: &str) -> Result<&Environment> {
+        self.environment(name).ok_or_else(|| {
+            let names: Vec<&str> = self.environments.iter().map(|e| e.name.as_str()).collect();
+            crate::with_hint(
+                anyhow::anyhow!("there is no environment `{name}` in the configuration"),
+                format!("the environments are: {}", names.join(", ")),
+            )
+        })
+    }
 }
 
 /// Returns the path of the user layer, `<config dir>/pushguard/config.toml`.

@@ -21,17 +21,7 @@ pub fn run(rev: Option<&str>, env: Option<&str>, remote: Option<&str>, list: boo
         bail!("`pushguard approve` needs a commit and `--env <environment>`");
     };
     let config = Config::load(repo.work_tree())?;
-    let Some(environment) = config.environment(env) else {
-        let names: Vec<&str> = config
-            .environments
-            .iter()
-            .map(|e| e.name.as_str())
-            .collect();
-        return Err(anyhow::anyhow!(
-            "there is no environment `{env}` in the configuration"
-        ))
-        .hint(format!("the environments are: {}", names.join(", ")));
-    };
+    let environment = config.require_environment(env)?;
     let commit = repo
         .git2()
         .revparse_single(rev)

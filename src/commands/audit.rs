@@ -73,17 +73,7 @@ pub fn run(
         None => default_remote(&repo)?,
     };
     if let Some(env) = env {
-        if config.environment(env).is_none() {
-            let names: Vec<&str> = config
-                .environments
-                .iter()
-                .map(|e| e.name.as_str())
-                .collect();
-            return Err(anyhow::anyhow!(
-                "there is no environment `{env}` in the configuration"
-            ))
-            .hint(format!("the environments are: {}", names.join(", ")));
-        }
+        config.require_environment(env)?;
     }
     let since = since.map(parse_since).transpose()?;
 

@@ -29,15 +29,7 @@ pub fn run(
         .hint("give a duration such as `30m` or `2h`")?;
     let repo = Repo::open_from_env()?;
     let config = Config::load(repo.work_tree())?;
-    let names: Vec<&str> = config
-        .environments
-        .iter()
-        .map(|e| e.name.as_str())
-        .collect();
-    let env = config
-        .environment(environment)
-        .with_context(|| format!("no environment named `{environment}`"))
-        .hint(format!("the environments are: {}", names.join(", ")))?;
+    let env = config.require_environment(environment)?;
     let mut term = prompt::command_term();
     let consulted = match consulted {
         Some(name) => {
