@@ -98,19 +98,19 @@ fn gate_push(remote_arg: &str, url: &str, updates: &[RefUpdate]) -> Result<Exit>
     let mut all_allowed = true;
     let mut team_records = Vec::new();
     for (update, environment) in &gated {
-        let ctx = Context {
-            repo: &repo,
-            config: &config,
+        let ctx = Context::new(
+            &repo,
+            &config,
             environment,
             update,
-            remote: remote.as_deref(),
+            remote.as_deref(),
             url,
-            mode: Mode::Hook,
-        };
+            Mode::Hook,
+        );
         report::write_heading(&mut err, &st, &environment.name, update, shown_remote)?;
         let verdict = gate::evaluate(&ctx);
         report::write_results(&mut err, &st, &verdict.results)?;
-        let range = pushed_range(&repo, update, remote.as_deref());
+        let range = ctx.pushed_commits().unwrap_or_default();
         let request = prompt::Request {
             config: &config,
             environment,
@@ -182,20 +182,6 @@ fn gate_push(remote_arg: &str, url: &str, updates: &[RefUpdate]) -> Result<Exit>
     } else {
         Exit::Blocked
     })
-}
-
-/// The commits a ref update pushes, newest first; none for a delete or when unknown.
-fn pushed_range(repo: &Repo, update: &RefUpdate, remote: Option<&str>) -> Vec<git2::Oid> {
-    let Some(new) = update
-        .new_oid()
-        .and_then(|n| repo.peel_commit(n).ok().flatten())
-    else {
-        return Vec::new();
-    };
-    let old = update
-        .old_oid()
-        .and_then(|o| repo.peel_commit(o).ok().flatten());
-    repo.pushed_range(new, old, remote).unwrap_or_default()
 }
 
 /// The audit record of one gated ref update.

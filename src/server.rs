@@ -354,15 +354,15 @@ fn gate_updates(hook: Hook, updates: &[RefUpdate]) -> Result<Exit> {
     let mut all_allowed = true;
     let mut recorded = Vec::new();
     for (update, environment) in &gated {
-        let ctx = Context {
-            repo: &repo,
-            config: &config,
+        let ctx = Context::new(
+            &repo,
+            &config,
             environment,
             update,
-            remote: None,
-            url: REMOTE_PLACEHOLDER,
-            mode: Mode::Server,
-        };
+            None,
+            REMOTE_PLACEHOLDER,
+            Mode::Server,
+        );
         report::write_server_heading(&mut err, &st, &environment.name, update)?;
         let verdict = gate::evaluate(&ctx);
         report::write_results(&mut err, &st, &verdict.results)?;
@@ -379,18 +379,7 @@ fn gate_updates(hook: Hook, updates: &[RefUpdate]) -> Result<Exit> {
             environment.bypass,
             &answers,
         );
-        let range = match (update.new_oid(), update.old_oid()) {
-            (Some(new), old) => repo
-                .peel_commit(new)
-                .ok()
-                .flatten()
-                .map(|new| {
-                    let old = old.and_then(|o| repo.peel_commit(o).ok().flatten());
-                    repo.pushed_range_on_server(new, old).unwrap_or_default()
-                })
-                .unwrap_or_default(),
-            (None, _) => Vec::new(),
-        };
+        let range = ctx.pushed_commits().unwrap_or_default();
         let record = audit::Record {
             version: audit::VERSION,
             time: audit::now(),

@@ -16,7 +16,10 @@ pub mod promoted;
 pub mod range;
 pub mod tests;
 
+use std::cell::OnceCell;
 use std::fmt;
+
+use git2::Oid;
 
 use serde::{Deserialize, Serialize};
 
@@ -164,9 +167,41 @@ pub struct Context<'a> {
     /// The URL git is pushing to.
     pub url: &'a str,
     pub mode: Mode,
+    /// The pushed range, walked once and shared by the range checks and the audit record.
+    pushed: OnceCell<Result<Vec<Oid>, String>>,
 }
 
-impl Context<'_> {
+impl<'a> Context<'a> {
+    pub fn new(
+        repo: &'a Repo,
+        config: &'a Config,
+        environment: &'a Environment,
+        update: &'a RefUpdate,
+        remote: Option<&'a str>,
+        url: &'a str,
+        mode: Mode,
+    ) -> Context<'a> {
+        Context {
+            repo,
+            config,
+            environment,
+            update,
+            remote,
+            url,
+            mode,
+            pushed: OnceCell::new(),
+        }
+    }
+
+    /// The commits the ref update pushes, newest first (see [`range::pushed_commits`]);
+    /// walked on first use only, since a first push of a long history is a long walk.
+    pub fn pushed_commits(&self) -> anyhow::Result<&[Oid]> {
+        self.pushed
+            .get_or_init(|| range::pushed_commits(self).map_err(|e| format!("{e:#}")))
+            .as_deref()
+            .map_err(|e| anyhow::anyhow!("{e}"))
+    }
+
     /// Who is pushing: git's `user.name` and `user.email` on a client; on the server, the
     /// pusher the server names, else the pushed tip's committer.
     pub fn pusher(&self) -> Identity {

@@ -7,7 +7,7 @@
 use anyhow::{Context as _, Result};
 use git2::{DiffOptions, Oid, Repository};
 
-use super::range::{capped, pushed_commits};
+use super::range::capped;
 use super::{CheckId, CheckResult, Context};
 
 /// A conflict marker found on an added line.
@@ -94,9 +94,9 @@ fn markers_in(git: &Repository, commit: Oid, out: &mut Vec<Marker>) -> Result<()
 
 pub fn run(ctx: &Context) -> CheckResult {
     let id = CheckId::NoConflictMarkers;
-    let found = pushed_commits(ctx).and_then(|commits| {
+    let found = ctx.pushed_commits().and_then(|commits| {
         let mut markers = Vec::new();
-        for oid in &commits {
+        for oid in commits {
             markers_in(ctx.repo.git2(), *oid, &mut markers)?;
         }
         Ok((markers, commits.len()))

@@ -3,7 +3,7 @@
 
 use regex::Regex;
 
-use super::range::{capped, pushed_commits};
+use super::range::capped;
 use super::{CheckId, CheckResult, Context};
 
 /// A commit in the pushed range: short id, subject, full message.
@@ -49,7 +49,7 @@ fn plural(n: usize) -> String {
 }
 
 pub fn run(ctx: &Context) -> CheckResult {
-    let oids = match pushed_commits(ctx) {
+    let oids = match ctx.pushed_commits() {
         Ok(o) => o,
         Err(e) => return CheckResult::fail(CheckId::NoWip, format!("cannot read history: {e:#}")),
     };

@@ -17,7 +17,8 @@ pub fn pushed_commit(ctx: &Context) -> Result<Oid> {
         .ok_or_else(|| anyhow!("the pushed object {new} is not in this repository"))
 }
 
-/// The commits the ref update pushes, newest first.
+/// Walks the commits the ref update pushes, newest first; callers use
+/// [`Context::pushed_commits`], which walks once.
 ///
 /// When the remote tip is not in this clone, the remote-tracking refs of the remote stand in
 /// for it, as for a new branch. On the server, a new branch's range stops at the server's

@@ -47,15 +47,15 @@ pub fn run(target: &str, rev: &str, remote: Option<&str>) -> Result<Exit> {
         .and_then(|r| r.url().map(str::to_owned))
         .unwrap_or_else(|| remote.clone());
     let known_remote = repo.git2().find_remote(&remote).is_ok();
-    let ctx = Context {
-        repo: &repo,
-        config: &config,
+    let ctx = Context::new(
+        &repo,
+        &config,
         environment,
-        update: &update,
-        remote: known_remote.then_some(remote.as_str()),
-        url: &url,
-        mode: Mode::DryRun,
-    };
+        &update,
+        known_remote.then_some(remote.as_str()),
+        &url,
+        Mode::DryRun,
+    );
     let st = Styles::stderr();
     let mut err = std::io::stderr().lock();
     report::write_heading(&mut err, &st, &environment.name, &update, &remote)?;
