@@ -14,7 +14,6 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result};
 use git2::{ObjectType, Oid, Tree};
-use sha2::{Digest, Sha256};
 
 use crate::git::{git_command, scrub_env, Repo};
 
@@ -83,12 +82,8 @@ impl Cache {
     }
 
     fn path(&self, tree: Oid, command: &str) -> PathBuf {
-        let mut h = Sha256::new();
-        h.update(tree.as_bytes());
-        h.update(b"\0");
-        h.update(command.as_bytes());
-        let hex: String = h.finalize().iter().map(|b| format!("{b:02x}")).collect();
-        self.dir.join(hex)
+        let key = [tree.as_bytes(), b"\0", command.as_bytes()].concat();
+        self.dir.join(crate::audit::sha256_hex(&key))
     }
 
     /// Tells whether `command` passed on `tree` before.
