@@ -134,6 +134,40 @@ fn to_json(value: &impl Serialize) -> String {
 }
 
 impl Record {
+    /// The record of one gated ref update, from what every pushguard hook knows about it.
+    ///
+    /// The caller fills in who pushed, where to, the commit count and the checklist; a
+    /// justification is kept only when the decision is a bypass.
+    pub fn gated(
+        update: &crate::push::RefUpdate,
+        environment: &str,
+        decision: Decision,
+        results: &[crate::checks::CheckResult],
+        answers: &crate::gate::Answers,
+    ) -> Record {
+        Record {
+            version: VERSION,
+            time: now(),
+            user: Identity::default(),
+            remote: String::new(),
+            url: String::new(),
+            local_ref: update.local_ref.clone(),
+            remote_ref: update.remote_ref.clone(),
+            environment: environment.to_owned(),
+            old: update.old_oid().map(str::to_owned),
+            new: update.new_oid().map(str::to_owned),
+            commits: 0,
+            decision,
+            checks: results.iter().map(CheckEntry::from).collect(),
+            consulted: answers.consulted.clone(),
+            checklist: Vec::new(),
+            justification: (decision == Decision::Bypassed)
+                .then(|| answers.justification.clone())
+                .flatten(),
+            prev: None,
+        }
+    }
+
     /// Serializes the record as one log line (no newline), computing its hash.
     ///
     /// The line holds no raw control character: C0, DEL and C1 are all `\u` escapes.

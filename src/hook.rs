@@ -143,7 +143,7 @@ fn gate_push(remote_arg: &str, url: &str, updates: &[RefUpdate]) -> Result<Exit>
             &gathered.answers,
         );
         let record = audit_record(
-            &repo.identity(),
+            repo.identity(),
             remote.as_deref().unwrap_or(remote_arg),
             url,
             update,
@@ -184,10 +184,10 @@ fn gate_push(remote_arg: &str, url: &str, updates: &[RefUpdate]) -> Result<Exit>
     })
 }
 
-/// The audit record of one gated ref update.
+/// The audit record of one gated ref update from a client.
 #[allow(clippy::too_many_arguments)]
 fn audit_record(
-    user: &crate::git::Identity,
+    user: crate::git::Identity,
     remote: &str,
     url: &str,
     update: &RefUpdate,
@@ -198,27 +198,12 @@ fn audit_record(
     gathered: &prompt::Gathered,
 ) -> audit::Record {
     audit::Record {
-        version: audit::VERSION,
-        time: audit::now(),
-        user: user.clone(),
+        user,
         remote: remote.to_owned(),
         url: url.to_owned(),
-        local_ref: update.local_ref.clone(),
-        remote_ref: update.remote_ref.clone(),
-        environment: environment.to_owned(),
-        old: update.old_oid().map(str::to_owned),
-        new: update.new_oid().map(str::to_owned),
         commits,
-        decision,
-        checks: results.iter().map(audit::CheckEntry::from).collect(),
-        consulted: gathered.answers.consulted.clone(),
         checklist: gathered.checklist.clone(),
-        justification: if decision == Decision::Bypassed {
-            gathered.answers.justification.clone()
-        } else {
-            None
-        },
-        prev: None,
+        ..audit::Record::gated(update, environment, decision, results, &gathered.answers)
     }
 }
 
@@ -291,7 +276,7 @@ fn sha256_gate(
         };
         let commits = count_via_git(update, remote);
         let record = audit_record(
-            &user,
+            user.clone(),
             remote,
             url,
             update,

@@ -381,29 +381,17 @@ fn gate_updates(hook: Hook, updates: &[RefUpdate]) -> Result<Exit> {
         );
         let range = ctx.pushed_commits().unwrap_or_default();
         let record = audit::Record {
-            version: audit::VERSION,
-            time: audit::now(),
             user: pusher(&repo, update).recorded(),
             remote: RECORD_REMOTE.to_owned(),
             url: url.clone(),
-            local_ref: update.local_ref.clone(),
-            remote_ref: update.remote_ref.clone(),
-            environment: environment.name.clone(),
-            old: update.old_oid().map(str::to_owned),
-            new: update.new_oid().map(str::to_owned),
             commits: range.len() as u64,
-            decision,
-            checks: verdict
-                .results
-                .iter()
-                .map(audit::CheckEntry::from)
-                .collect(),
-            consulted: answers.consulted.clone(),
-            checklist: Vec::new(),
-            justification: (decision == Decision::Bypassed)
-                .then(|| answers.justification.clone())
-                .flatten(),
-            prev: None,
+            ..audit::Record::gated(
+                update,
+                &environment.name,
+                decision,
+                &verdict.results,
+                &answers,
+            )
         };
         report::write_server_answers(
             &mut err,
