@@ -14,10 +14,7 @@ confirm = true
 "#;
 
 fn repo() -> TestRepo {
-    let repo = TestRepo::new();
-    repo.install();
-    repo.config(CONFIG);
-    repo
+    TestRepo::guarded(CONFIG)
 }
 
 fn log_path(repo: &TestRepo) -> std::path::PathBuf {

@@ -24,10 +24,7 @@ checks = ["no-delete", "fast-forward"]
 const Z: &str = "0000000000000000000000000000000000000000";
 
 fn repo() -> TestRepo {
-    let repo = TestRepo::new();
-    repo.install();
-    repo.config(CONFIG);
-    repo
+    TestRepo::guarded(CONFIG)
 }
 
 fn state_dir(repo: &TestRepo) -> PathBuf {

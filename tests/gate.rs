@@ -27,10 +27,7 @@ commands = [{tests}]
 }
 
 fn gated(tests: &str) -> TestRepo {
-    let repo = TestRepo::new();
-    repo.install();
-    repo.config(&config(tests, ""));
-    repo
+    TestRepo::guarded(&config(tests, ""))
 }
 
 fn count(path: &Path) -> usize {
@@ -299,9 +296,7 @@ fn dirty_work_tree_blocks_a_push_of_head() {
 
 #[test]
 fn authorized_matches_user_email() {
-    let repo = TestRepo::new();
-    repo.install();
-    repo.config("[environments.production]\nbranches = [\"production\"]\nconfirm = false\nchecks = [\"authorized\"]\nauthorized = [\"*@corp.example\"]\n");
+    let repo = TestRepo::guarded("[environments.production]\nbranches = [\"production\"]\nconfirm = false\nchecks = [\"authorized\"]\nauthorized = [\"*@corp.example\"]\n");
     let run = repo.push(&["origin", "HEAD:refs/heads/production"]);
     run.expect_code(1);
     assert!(
@@ -384,9 +379,9 @@ fn passing_tests_are_cached_by_tree_and_not_run_twice() {
 
 #[test]
 fn tests_that_run_too_long_time_out() {
-    let repo = TestRepo::new();
-    repo.install();
-    repo.config(&config(r#""sleep 30""#, "").replace("[tests]\n", "[tests]\ntimeout = \"1s\"\n"));
+    let repo = TestRepo::guarded(
+        &config(r#""sleep 30""#, "").replace("[tests]\n", "[tests]\ntimeout = \"1s\"\n"),
+    );
     let start = Instant::now();
     let run = repo.push(&["origin", "HEAD:refs/heads/staging"]);
     run.expect_code(1);

@@ -24,10 +24,7 @@ confirm = false
 "#;
 
 fn repo() -> TestRepo {
-    let repo = TestRepo::new();
-    repo.install();
-    repo.config(CONFIG);
-    repo
+    TestRepo::guarded(CONFIG)
 }
 
 /// git's own lines in a push transcript; everything else on stderr is pushguard's.

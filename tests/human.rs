@@ -25,10 +25,7 @@ leads = ["Ada Lead <ada@example.com>", "Bo Senior <bo@example.com>"]
 "#;
 
 fn repo() -> TestRepo {
-    let repo = TestRepo::new();
-    repo.install();
-    repo.config(CONFIG);
-    repo
+    TestRepo::guarded(CONFIG)
 }
 
 /// The audit records of the clone, oldest first.

@@ -112,6 +112,14 @@ impl TestRepo {
         repo
     }
 
+    /// A clone with the hook installed and `config` as its `.pushguard.toml` (uncommitted).
+    pub fn guarded(config: &str) -> TestRepo {
+        let repo = TestRepo::new();
+        repo.install();
+        repo.config(config);
+        repo
+    }
+
     /// A command with the hermetic environment, run in the work clone.
     pub fn command(&self, program: impl AsRef<OsStr>) -> Command {
         let mut cmd = Command::new(program);

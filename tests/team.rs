@@ -12,9 +12,7 @@ const APPROVALS_1: &str = "[environments.production]\nbranches = [\"production\"
 /// Pat's clone with the hook installed and `config`, plus a commit on `feature` that is on
 /// the remote (so others can approve it).
 fn setup(config: &str) -> (TestRepo, String) {
-    let repo = TestRepo::new();
-    repo.install();
-    repo.config(config);
+    let repo = TestRepo::guarded(config);
     let tip = repo.commit_file("app.txt", "v1\n", "release 1");
     repo.push_unguarded("HEAD:refs/heads/feature");
     (repo, tip)
