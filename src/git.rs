@@ -148,20 +148,25 @@ impl Repo {
 
     /// The remote-tracking refs of `remote`: `(short name without the remote prefix, commit)`.
     pub fn remote_tracking(&self, remote: &str) -> Result<Vec<(String, Oid)>> {
-        let prefix = format!("refs/remotes/{remote}/");
+        let mut refs =
+            self.refs_under(&format!("refs/remotes/{remote}/"), "remote-tracking refs")?;
+        refs.retain(|(name, _)| name != "HEAD");
+        Ok(refs)
+    }
+
+    /// The refs under `prefix` that peel to a commit: `(name without the prefix, commit)`,
+    /// sorted by name; `what` names them in errors.
+    fn refs_under(&self, prefix: &str, what: &str) -> Result<Vec<(String, Oid)>> {
         let mut out = Vec::new();
         for r in self
             .inner
             .references_glob(&format!("{prefix}*"))
-            .context("failed to list remote-tracking refs")?
+            .with_context(|| format!("failed to list {what}"))?
         {
-            let r = r.context("failed to read a remote-tracking ref")?;
-            let Some(name) = r.name().and_then(|n| n.strip_prefix(&prefix)) else {
+            let r = r.with_context(|| format!("failed to read one of the {what}"))?;
+            let Some(name) = r.name().and_then(|n| n.strip_prefix(prefix)) else {
                 continue;
             };
-            if name == "HEAD" {
-                continue;
-            }
             if let Ok(c) = r.peel_to_commit() {
                 out.push((name.to_owned(), c.id()));
             }
@@ -230,22 +235,7 @@ impl Repo {
 
     /// This repository's own branches: `(name without refs/heads/, commit)` (on the server).
     pub fn branches(&self) -> Result<Vec<(String, Oid)>> {
-        let mut out = Vec::new();
-        for r in self
-            .inner
-            .references_glob("refs/heads/*")
-            .context("failed to list branches")?
-        {
-            let r = r.context("failed to read a branch")?;
-            let Some(name) = r.name().and_then(|n| n.strip_prefix("refs/heads/")) else {
-                continue;
-            };
-            if let Ok(c) = r.peel_to_commit() {
-                out.push((name.to_owned(), c.id()));
-            }
-        }
-        out.sort();
-        Ok(out)
+        self.refs_under("refs/heads/", "branches")
     }
 
     /// A commit's subject line (lossy, for display).
