@@ -5,10 +5,12 @@
 //! changes directory: git sets `GIT_DIR` (sometimes relative) for hooks in linked worktrees,
 //! submodules and `--git-dir` pushes, and `discover(".")` would find the wrong repository.
 
+use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
-use anyhow::{Context as _, Result};
+use anyhow::{bail, Context as _, Result};
 use git2::{ErrorCode, ObjectType, Oid, Repository};
 
 /// Git's repository-local environment variables (`git rev-parse --local-env-vars`).
@@ -264,6 +266,71 @@ impl Repo {
             email: get("user.email"),
         }
     }
+}
+
+/// How a bounded git command ended.
+pub struct GitOutput {
+    pub success: bool,
+    pub stderr: String,
+}
+
+impl GitOutput {
+    /// The non-empty stderr lines, joined and escaped for display.
+    pub fn stderr_summary(&self) -> String {
+        let lines: Vec<&str> = self
+            .stderr
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .collect();
+        if lines.is_empty() {
+            "git exited with an error".to_owned()
+        } else {
+            crate::push::escape(&lines.join("; "), 300)
+        }
+    }
+}
+
+/// Runs `git --git-dir=<repo> <args>` with a scrubbed environment, killed after `timeout`.
+pub fn run_bounded(repo: &Repo, args: &[&str], timeout: Duration) -> Result<GitOutput> {
+    let mut cmd = Command::new("git");
+    scrub_env(&mut cmd);
+    cmd.arg("--git-dir")
+        .arg(repo.git2().path())
+        .args(args)
+        .env("GIT_TERMINAL_PROMPT", "0")
+        .env("LC_ALL", "C")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().context("failed to run git")?;
+    let mut pipe = child.stderr.take().expect("stderr is piped");
+    let reader = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = pipe.read_to_string(&mut text);
+        text
+    });
+    let start = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().context("failed to wait for git")? {
+            break status;
+        }
+        if start.elapsed() >= timeout {
+            let _ = child.kill();
+            let _ = child.wait();
+            bail!(
+                "`git {}` did not finish within {}s and was stopped",
+                args.first().copied().unwrap_or_default(),
+                timeout.as_secs()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let stderr = reader.join().unwrap_or_default();
+    Ok(GitOutput {
+        success: status.success(),
+        stderr,
+    })
 }
 
 /// Finds the git common dir without libgit2 (for repositories libgit2 cannot open).

@@ -9,9 +9,7 @@
 //! remote's tip, so that the next push of the local ref is a fast-forward. Every git child
 //! process is bounded in time and runs with git's repository-local variables removed.
 
-use std::io::Read;
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context as _, Result};
@@ -463,7 +461,7 @@ pub enum Fetched {
 pub fn fetch(repo: &Repo, remote: &str, which: NotesRef, timeout: Duration) -> Result<Fetched> {
     let tracking = which.tracking(remote);
     let refspec = format!("+{}:{tracking}", which.full());
-    let out = run_git(
+    let out = git::run_bounded(
         repo,
         &[
             "fetch",
@@ -493,7 +491,7 @@ pub fn fetch(repo: &Repo, remote: &str, which: NotesRef, timeout: Duration) -> R
 /// Fetches `remote`'s branches into its remote-tracking refs (`refs/remotes/<remote>/*`).
 pub fn fetch_branches(repo: &Repo, remote: &str, timeout: Duration) -> Result<()> {
     let refspec = format!("+refs/heads/*:refs/remotes/{remote}/*");
-    let out = run_git(
+    let out = git::run_bounded(
         repo,
         &["fetch", "--quiet", "--no-tags", "--prune", remote, &refspec],
         timeout,
@@ -528,7 +526,7 @@ pub fn push(repo: &Repo, remote: &str, which: NotesRef, timeout: Duration) -> Re
             return Ok(());
         }
         let left = deadline.saturating_duration_since(Instant::now());
-        let out = run_git(
+        let out = git::run_bounded(
             repo,
             &["push", "--quiet", "--no-verify", remote, &refspec],
             left,
@@ -573,70 +571,6 @@ fn lost_a_race(stderr: &str) -> bool {
     ]
     .iter()
     .any(|s| stderr.contains(s))
-}
-
-/// How a bounded git command ended.
-struct GitOutput {
-    success: bool,
-    stderr: String,
-}
-
-impl GitOutput {
-    fn stderr_summary(&self) -> String {
-        let lines: Vec<&str> = self
-            .stderr
-            .lines()
-            .map(str::trim)
-            .filter(|l| !l.is_empty())
-            .collect();
-        if lines.is_empty() {
-            "git exited with an error".to_owned()
-        } else {
-            crate::push::escape(&lines.join("; "), 300)
-        }
-    }
-}
-
-/// Runs `git --git-dir=<repo> <args>` with a scrubbed environment, killed after `timeout`.
-fn run_git(repo: &Repo, args: &[&str], timeout: Duration) -> Result<GitOutput> {
-    let mut cmd = Command::new("git");
-    git::scrub_env(&mut cmd);
-    cmd.arg("--git-dir")
-        .arg(repo.git2().path())
-        .args(args)
-        .env("GIT_TERMINAL_PROMPT", "0")
-        .env("LC_ALL", "C")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped());
-    let mut child = cmd.spawn().context("failed to run git")?;
-    let mut pipe = child.stderr.take().expect("stderr is piped");
-    let reader = std::thread::spawn(move || {
-        let mut text = String::new();
-        let _ = pipe.read_to_string(&mut text);
-        text
-    });
-    let start = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().context("failed to wait for git")? {
-            break status;
-        }
-        if start.elapsed() >= timeout {
-            let _ = child.kill();
-            let _ = child.wait();
-            bail!(
-                "`git {}` did not finish within {}s and was stopped",
-                args.first().copied().unwrap_or_default(),
-                timeout.as_secs()
-            );
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    };
-    let stderr = reader.join().unwrap_or_default();
-    Ok(GitOutput {
-        success: status.success(),
-        stderr,
-    })
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@
 //! branches are the server's own `refs/heads/*`.
 
 use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{Context as _, Result};
 use git2::Oid;
@@ -198,19 +198,13 @@ fn contains(repo: &Repo, commit: Oid, tip: Oid) -> Result<bool> {
 
 /// Fetches the source environment's branches from `remote`, within [`FETCH_TIMEOUT`].
 fn fetch(repo: &Repo, remote: &str, source: &Environment) -> Result<(), String> {
-    let dir = repo.work_tree().unwrap_or(repo.common_dir());
-    let mut cmd = git_command(dir);
-    cmd.args([
-        "fetch",
-        "--quiet",
-        "--no-tags",
-        "--no-write-fetch-head",
-        remote,
-    ])
-    .env("GIT_TERMINAL_PROMPT", "0")
-    .stdin(Stdio::null())
-    .stdout(Stdio::null())
-    .stderr(Stdio::piped());
+    let mut args = vec![
+        "fetch".to_owned(),
+        "--quiet".to_owned(),
+        "--no-tags".to_owned(),
+        "--no-write-fetch-head".to_owned(),
+        remote.to_owned(),
+    ];
     for pattern in &source.branches {
         // A refspec allows one `*`; other globs fetch every branch and let the matcher pick.
         let spec = if pattern.matches('*').count() <= 1 && !pattern.contains(['?', '[']) {
@@ -218,31 +212,13 @@ fn fetch(repo: &Repo, remote: &str, source: &Environment) -> Result<(), String> 
         } else {
             "*".to_owned()
         };
-        cmd.arg(format!("+refs/heads/{spec}:refs/remotes/{remote}/{spec}"));
+        args.push(format!("+refs/heads/{spec}:refs/remotes/{remote}/{spec}"));
     }
-    let mut child = cmd.spawn().map_err(|e| format!("cannot run git: {e}"))?;
-    let start = Instant::now();
-    loop {
-        match child.try_wait() {
-            Ok(Some(status)) => {
-                let mut err = String::new();
-                if let Some(mut pipe) = child.stderr.take() {
-                    let _ = std::io::Read::read_to_string(&mut pipe, &mut err);
-                }
-                return if status.success() {
-                    Ok(())
-                } else {
-                    Err(err.lines().next().unwrap_or("git fetch failed").to_owned())
-                };
-            }
-            Ok(None) if start.elapsed() > FETCH_TIMEOUT => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(format!("no answer within {}s", FETCH_TIMEOUT.as_secs()));
-            }
-            Ok(None) => std::thread::sleep(Duration::from_millis(20)),
-            Err(e) => return Err(e.to_string()),
-        }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    match crate::git::run_bounded(repo, &args, FETCH_TIMEOUT) {
+        Ok(out) if out.success => Ok(()),
+        Ok(out) => Err(out.stderr_summary()),
+        Err(e) => Err(format!("{e:#}")),
     }
 }
 
