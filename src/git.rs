@@ -133,6 +133,15 @@ impl Repo {
         }
     }
 
+    /// Resolves a revision a person typed (`HEAD~1`, `v1.2`, `origin/staging`, an id) to a
+    /// commit.
+    pub fn rev_commit(&self, rev: &str) -> Result<git2::Commit<'_>> {
+        self.inner
+            .revparse_single(rev)
+            .and_then(|o| o.peel_to_commit())
+            .with_context(|| format!("cannot find the commit `{rev}`"))
+    }
+
     /// Tells whether `ancestor` is reachable from `descendant` (a commit is its own ancestor).
     pub fn ancestry(&self, ancestor: Oid, descendant: Oid) -> Result<Ancestry> {
         // graph_descendant_of(a, a) is false: equality first.

@@ -2,7 +2,7 @@
 //! tree) for an environment as a git note, merged with the approvals already there, and
 //! shares it with the remote; `pushguard approve --list [<rev>]` shows the approvals.
 
-use anyhow::{bail, Context as _, Result};
+use anyhow::{bail, Result};
 
 use crate::commands::init::default_remote;
 use crate::config::Config;
@@ -23,10 +23,7 @@ pub fn run(rev: Option<&str>, env: Option<&str>, remote: Option<&str>, list: boo
     let config = Config::load(repo.work_tree())?;
     let environment = config.require_environment(env)?;
     let commit = repo
-        .git2()
-        .revparse_single(rev)
-        .and_then(|o| o.peel_to_commit())
-        .with_context(|| format!("cannot find the commit `{rev}`"))
+        .rev_commit(rev)
         .hint("name a commit this clone has (run `git fetch` if it is on the remote)")?;
     let who = repo.identity();
     if who.email.is_empty() {
@@ -102,12 +99,7 @@ fn list_approvals(repo: &Repo, rev: Option<&str>, remote: Option<&str>) -> Resul
         }
     }
     let only = match rev {
-        Some(rev) => Some(
-            repo.git2()
-                .revparse_single(rev)
-                .and_then(|o| o.peel_to_commit())
-                .with_context(|| format!("cannot find the commit `{rev}`"))?,
-        ),
+        Some(rev) => Some(repo.rev_commit(rev)?),
         None => None,
     };
     let mut all = notes::all_approvals(repo)?;

@@ -24,10 +24,7 @@ pub fn run(target: &str, rev: &str, remote: Option<&str>) -> Result<Exit> {
     };
     let (environment, branch) = resolve(&repo, &config, target, &remote)?;
     let commit = repo
-        .git2()
-        .revparse_single(rev)
-        .and_then(|o| o.peel_to_commit())
-        .with_context(|| format!("failed to resolve `{rev}` to a commit"))
+        .rev_commit(rev)
         .hint("name a commit: a branch, a tag or an object id (`--rev HEAD~1`)")?;
     let remote_oid = repo
         .git2()
