@@ -81,6 +81,22 @@ pub struct Record {
     pub prev: Option<String>,
 }
 
+/// Everything a record says about one gated ref update, for [`Record::new`].
+pub struct Fields<'a> {
+    /// Who pushed.
+    pub user: Identity,
+    /// The remote as git gave it (a name, or the URL for a push to a URL).
+    pub remote: String,
+    pub url: String,
+    pub update: &'a crate::push::RefUpdate,
+    pub environment: &'a str,
+    /// Commits in the pushed range.
+    pub commits: u64,
+    pub decision: Decision,
+    pub results: &'a [crate::checks::CheckResult],
+    pub answers: &'a crate::gate::Answers,
+}
+
 /// The length of the `,"hash":"<64 hex>"}` suffix of a line.
 const HASH_SUFFIX_LEN: usize = r#","hash":""}"#.len() + 64;
 
@@ -134,35 +150,27 @@ fn to_json(value: &impl Serialize) -> String {
 }
 
 impl Record {
-    /// The record of one gated ref update, from what every pushguard hook knows about it.
-    ///
-    /// The caller fills in who pushed, where to, the commit count and the checklist; a
+    /// The record of one gated ref update, built whole from the pipeline's data; a
     /// justification is kept only when the decision is a bypass.
-    pub fn gated(
-        update: &crate::push::RefUpdate,
-        environment: &str,
-        decision: Decision,
-        results: &[crate::checks::CheckResult],
-        answers: &crate::gate::Answers,
-    ) -> Record {
+    pub fn new(f: Fields) -> Record {
         Record {
             version: VERSION,
             time: now(),
-            user: Identity::default(),
-            remote: String::new(),
-            url: String::new(),
-            local_ref: update.local_ref.clone(),
-            remote_ref: update.remote_ref.clone(),
-            environment: environment.to_owned(),
-            old: update.old_oid().map(str::to_owned),
-            new: update.new_oid().map(str::to_owned),
-            commits: 0,
-            decision,
-            checks: results.iter().map(CheckEntry::from).collect(),
-            consulted: answers.consulted.clone(),
-            checklist: Vec::new(),
-            justification: (decision == Decision::Bypassed)
-                .then(|| answers.justification.clone())
+            user: f.user,
+            remote: f.remote,
+            url: f.url,
+            local_ref: f.update.local_ref.clone(),
+            remote_ref: f.update.remote_ref.clone(),
+            environment: f.environment.to_owned(),
+            old: f.update.old_oid().map(str::to_owned),
+            new: f.update.new_oid().map(str::to_owned),
+            commits: f.commits,
+            decision: f.decision,
+            checks: f.results.iter().map(CheckEntry::from).collect(),
+            consulted: f.answers.consulted.clone(),
+            checklist: f.answers.checklist.clone(),
+            justification: (f.decision == Decision::Bypassed)
+                .then(|| f.answers.justification.clone())
                 .flatten(),
             prev: None,
         }

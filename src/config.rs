@@ -76,6 +76,7 @@ struct Layer {
     tests: Option<RawTests>,
     bypass: Option<RawBypass>,
     wip: Option<RawWip>,
+    server: Option<RawServer>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -91,6 +92,7 @@ struct RawEnvironment {
     approvers: Option<Vec<Spanned<String>>>,
     fetch: Option<bool>,
     bypass: Option<bool>,
+    bypass_delete: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -122,6 +124,12 @@ struct RawBypass {
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
+struct RawServer {
+    users: Option<BTreeMap<String, Vec<String>>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct RawWip {
     patterns: Option<Vec<Spanned<String>>>,
 }
@@ -144,6 +152,8 @@ pub struct Environment {
     pub approvers: Vec<String>,
     pub fetch: bool,
     pub bypass: bool,
+    /// A bypass may also delete the branch (`bypass_delete`).
+    pub bypass_delete: bool,
     matchers: Vec<BranchMatcher>,
 }
 
@@ -183,6 +193,14 @@ pub struct TestsConfig {
     pub commands: Vec<String>,
     pub timeout: Duration,
     pub cache: bool,
+}
+
+/// `[server]`: what only server mode reads.
+#[derive(Debug, Clone, Default)]
+pub struct ServerConfig {
+    /// A server user name (as `GL_USERNAME`, `REMOTE_USER` name it) → the addresses their
+    /// approvals use, so that the pusher's own approval is recognised.
+    pub users: BTreeMap<String, Vec<String>>,
 }
 
 #[derive(Debug, Clone)]
@@ -249,6 +267,7 @@ pub struct Config {
     pub tests: TestsConfig,
     pub bypass: BypassConfig,
     pub wip: WipConfig,
+    pub server: ServerConfig,
     /// The layers that were read, lowest first.
     pub sources: Vec<Source>,
     pub provenance: Provenance,
@@ -489,6 +508,7 @@ fn merge(layers: &[(Source, String)], parsed: Vec<Layer>) -> Result<Config> {
     let mut cache = None;
     let mut min_length = None;
     let mut wip_patterns = None;
+    let mut users = None;
 
     // Later layers win; record where each winning value came from.
     macro_rules! take {
@@ -516,6 +536,8 @@ fn merge(layers: &[(Source, String)], parsed: Vec<Layer>) -> Result<Config> {
         take!(min_length, bypass.min_length, "bypass.min_length", i);
         let wip = layer.wip.unwrap_or_default();
         take!(wip_patterns, wip.patterns, "wip.patterns", i);
+        let server = layer.server.unwrap_or_default();
+        take!(users, server.users, "server.users", i);
     }
 
     let at = |i: usize, span: Range<usize>, msg: &str| {
@@ -577,6 +599,9 @@ fn merge(layers: &[(Source, String)], parsed: Vec<Layer>) -> Result<Config> {
         tests,
         bypass,
         wip: WipConfig::new(patterns),
+        server: ServerConfig {
+            users: users.map(|(v, _)| v).unwrap_or_default(),
+        },
         sources: layers.iter().map(|(s, _)| s.clone()).collect(),
         provenance,
     })
@@ -682,6 +707,7 @@ fn build_environments(
             approvers: check_globs(env.approvers, "approvers")?,
             fetch: env.fetch.unwrap_or(false),
             bypass: env.bypass.unwrap_or(true),
+            bypass_delete: env.bypass_delete.unwrap_or(false),
             matchers,
             name,
         });

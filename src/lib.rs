@@ -16,11 +16,13 @@ pub mod git;
 pub mod hook;
 pub mod install;
 pub mod notes;
+pub mod pipeline;
 pub mod post_receive;
-pub mod prompt;
 pub mod push;
 pub mod report;
 pub mod server;
+pub mod sites;
+pub mod terminal;
 pub mod testrun;
 
 use std::fmt;

@@ -27,6 +27,7 @@ use crate::audit::{self, Record};
 use crate::gate::Decision;
 use crate::git::Repo;
 use crate::push::RefUpdate;
+use crate::sites::ChainedHook;
 use crate::{notes, Exit};
 
 /// File name, beside the installed post-receive hook, of a foreign hook that pushguard chains.
@@ -200,6 +201,10 @@ pub fn post_receive(hook_dir: Option<&Path>) -> Result<Exit> {
     }
     match crate::server::parse(&input) {
         Ok(updates) => {
+            // Records name the branch an alias moved (see `server::resolve_symbolic`).
+            let dir = std::env::var_os("GIT_DIR").map(std::path::PathBuf::from);
+            let updates = crate::server::resolve_symbolic(dir.as_deref(), &updates)
+                .unwrap_or(updates);
             let problems = match attach_pushed(&updates) {
                 Ok(problems) => problems,
                 Err(e) => vec![format!("{e:#}")],
@@ -214,25 +219,27 @@ pub fn post_receive(hook_dir: Option<&Path>) -> Result<Exit> {
         }
         Err(e) => eprintln!("pushguard: warning: {e:#}"),
     }
-    match hook_dir {
-        Some(dir) => {
-            crate::hook::run_chained_hook(&dir.join(CHAINED_HOOK), "post-receive", &[], &input)
-                .or_else(|e| {
-                    eprintln!("pushguard: warning: {e:#}");
-                    Ok(Exit::Success)
-                })
-        }
-        None => Ok(Exit::Success),
-    }
-}
-
-/// Drops the pending records of `updates`: the push they belong to was refused after
-/// pushguard allowed it (by the chained pre-receive hook).
-pub fn forget(updates: &[RefUpdate]) {
-    let Ok(repo) = Repo::open_from_env() else {
-        return;
+    let Some(dir) = hook_dir else {
+        return Ok(Exit::Success);
     };
-    let _ = take_pending(&repo.state_dir(), updates);
+    let chained = ChainedHook {
+        path: dir.join(CHAINED_HOOK),
+        hook: "post-receive",
+        args: Vec::new(),
+        input,
+    };
+    match chained.run() {
+        Ok(ran) => {
+            if let Some(why) = &ran.refusal {
+                eprintln!("pushguard: {why}");
+            }
+            Ok(ran.exit)
+        }
+        Err(e) => {
+            eprintln!("pushguard: warning: {e:#}");
+            Ok(Exit::Success)
+        }
+    }
 }
 
 #[cfg(test)]

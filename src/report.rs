@@ -10,9 +10,10 @@ use console::Style;
 
 use crate::checks::{CheckResult, Outcome};
 use crate::config::{Config, Environment};
-use crate::gate::Decision;
-use crate::prompt::{Block, Gathered, Source, Stop, BYPASS_ENV, CONSULTED_ENV, NONINTERACTIVE_ENV};
+use crate::gate::{Answers, Block, Decision, Source, Stop, Verdict};
+use crate::pipeline::{PushOptions, Wording};
 use crate::push::{escape, Change, RefUpdate};
+use crate::terminal::{BYPASS_ENV, CONSULTED_ENV, NONINTERACTIVE_ENV};
 use crate::Hinted;
 
 /// Styles for the report; all plain when colour is off.
@@ -110,24 +111,39 @@ fn change_summary(update: &RefUpdate) -> String {
     }
 }
 
-/// Writes the heading for one gated ref update.
+/// Writes the heading for one gated ref update: on a client `[env] HEAD → origin/branch`,
+/// on the server `[env] push to branch`.
 pub fn write_heading(
     out: &mut impl Write,
     st: &Styles,
+    wording: &Wording,
     environment: &str,
     update: &RefUpdate,
-    remote: &str,
 ) -> std::io::Result<()> {
     let branch = escape(update.branch().unwrap_or(&update.remote_ref), 120);
     let what = change_summary(update);
-    writeln!(
-        out,
-        "pushguard: {} {} → {} ({what})",
-        st.bold.apply_to(format!("[{environment}]")),
-        escape(&update.local_ref, 120),
-        st.bold
-            .apply_to(format!("{}/{branch}", escape(remote, 200))),
-    )
+    let env = st.bold.apply_to(format!("[{environment}]"));
+    match wording {
+        Wording::Client { remote } | Wording::DryRun { remote } => writeln!(
+            out,
+            "pushguard: {env} {} → {} ({what})",
+            escape(&update.local_ref, 120),
+            st.bold
+                .apply_to(format!("{}/{branch}", escape(remote, 200))),
+        ),
+        Wording::Server { .. } => {
+            let alias = if update.local_ref != update.remote_ref {
+                format!(" through {}", escape(&update.local_ref, 120))
+            } else {
+                String::new()
+            };
+            writeln!(
+                out,
+                "pushguard: {env} push to {}{alias} ({what})",
+                st.bold.apply_to(branch),
+            )
+        }
+    }
 }
 
 /// Writes one line per check result, with its further lines and hint.
@@ -219,23 +235,20 @@ pub const BROKEN_CONFIG_HINTS: [&str; 2] = [
     "or skip the guard with `git push --no-verify`: that push is NOT recorded and shows up in `pushguard audit`",
 ];
 
-/// Writes what the human gate found: where the answers came from, or why it blocks and the
-/// way forward.
-pub fn write_gathered(
+/// Writes what the answers were (where they came from), or why the push is blocked and the
+/// way forward, in the site's words.
+pub fn write_answers(
     out: &mut impl Write,
     st: &Styles,
+    wording: &Wording,
     environment: &Environment,
     config: &Config,
-    gathered: &Gathered,
-    decision: Decision,
+    answers: &Answers,
+    verdict: &Verdict,
 ) -> std::io::Result<()> {
     let env = &environment.name;
-    let consulted = gathered
-        .answers
-        .consulted
-        .as_deref()
-        .map(|c| escape(c, 120));
-    match (&gathered.source, &consulted) {
+    let consulted = answers.consulted.as_deref().map(|c| escape(c, 120));
+    match (&answers.source, &consulted) {
         (Source::Reused, _) => writeln!(
             out,
             "  using the answers given a moment ago for this commit (git runs the hook once per push URL)"
@@ -258,22 +271,37 @@ pub fn write_gathered(
         (Source::Environment, Some(name)) => {
             writeln!(out, "  consulted {name} (from {CONSULTED_ENV})")?
         }
-        (Source::Prompt, Some(name)) if gathered.block.is_none() => {
+        (Source::PushOptions, Some(name)) => {
+            writeln!(out, "  consulted {name} (push option `consulted`)")?
+        }
+        (Source::Prompt, Some(name)) if answers.refusal.is_none() => {
             writeln!(out, "  consulted {name}")?
         }
         _ => {}
     }
-    if decision == Decision::Bypassed {
-        if let Some(why) = &gathered.answers.justification {
-            writeln!(out, "  justification: {}", escape(why, 400))?;
+    if verdict.decision == Decision::Bypassed {
+        if let Some(why) = &answers.justification {
+            let from = if answers.source == Source::PushOptions {
+                " (push option `bypass`)"
+            } else {
+                ""
+            };
+            writeln!(out, "  justification: {}{from}", escape(why, 400))?;
         }
     }
-    let Some(block) = &gathered.block else {
+    let Some(block) = &verdict.block else {
         return Ok(());
     };
     let min = config.bypass.min_length;
+    if let Wording::Server { options } = wording {
+        return write_server_block(out, block, env, min, *options);
+    }
     match block {
-        Block::NotConsulted => writeln!(
+        Block::ChecksFailed | Block::BypassDeclined => writeln!(
+            out,
+            "  fix the failed checks (`pushguard check {env}` runs them again), then push again"
+        ),
+        Block::NotConsulted | Block::SaidNotConsulted => writeln!(
             out,
             "  talk to a lead or senior about this push first, then push again"
         ),
@@ -282,13 +310,13 @@ pub fn write_gathered(
             "  checklist item answered No: {}",
             escape(item, 200)
         ),
-        Block::BypassDeclined => writeln!(
-            out,
-            "  fix the failed checks (`pushguard check {env}` runs them again), then push again"
-        ),
         Block::BypassDisabled => writeln!(
             out,
             "  bypass is disabled for {env} (`bypass = false`): only fixing the cause of the failed checks gets this push through"
+        ),
+        Block::DeleteNotBypassable => writeln!(
+            out,
+            "  deleting the {env} branch is not covered by a bypass (set `bypass_delete = true` in [environments.{env}] to allow it)"
         ),
         Block::BypassRefused(problem) => writeln!(
             out,
@@ -297,6 +325,10 @@ pub fn write_gathered(
         Block::NeedsBypass => writeln!(
             out,
             "  no terminal to ask on (no /dev/tty, or {NONINTERACTIVE_ENV} is set)\n  hint: fix the failed checks, or bypass them with a justification (at least {min} characters; it is recorded):\n      {BYPASS_ENV}=\"<why this push cannot wait>\" git push …"
+        ),
+        Block::CannotCheck => writeln!(
+            out,
+            "hint: to push anyway, set {BYPASS_ENV}=\"<why this push is needed>\" (at least {min} characters; it is recorded)"
         ),
         Block::NeedsChecklist { consulted } => writeln!(
             out,
@@ -324,17 +356,82 @@ pub fn write_gathered(
                 )
             }
         }
-        Block::Stopped(stop) => match stop {
-            Stop::Interrupted => writeln!(out, "  interrupted (Ctrl-C): nothing was pushed"),
-            Stop::TimedOut(d) => writeln!(
-                out,
-                "  no answer within {} (`[confirm].timeout`): nothing was pushed",
-                humantime::format_duration(*d)
-            ),
-            Stop::EndOfInput => writeln!(out, "  the terminal closed (end of input): nothing was pushed"),
-            Stop::Failed(e) => writeln!(out, "  the prompt failed: {}", escape(e, 200)),
-        },
+        Block::Stopped(stop) => write_stop(out, stop),
+        // Said after the chained hook ran, with the decision.
+        Block::ChainedRefused(_) => Ok(()),
     }
+}
+
+/// Writes how a dialogue (or a running check) was cut short.
+fn write_stop(out: &mut impl Write, stop: &Stop) -> std::io::Result<()> {
+    match stop {
+        Stop::Interrupted => writeln!(out, "  interrupted (Ctrl-C): nothing was pushed"),
+        Stop::TimedOut(d) => writeln!(
+            out,
+            "  no answer within {} (`[confirm].timeout`): nothing was pushed",
+            humantime::format_duration(*d)
+        ),
+        Stop::EndOfInput => writeln!(out, "  the terminal closed (end of input): nothing was pushed"),
+        Stop::Failed(e) => writeln!(out, "  the prompt failed: {}", escape(e, 200)),
+    }
+}
+
+/// Writes why the server refuses a push, and how to attest with push options.
+fn write_server_block(
+    out: &mut impl Write,
+    block: &Block,
+    environment: &str,
+    min_length: usize,
+    options: PushOptions,
+) -> std::io::Result<()> {
+    match block {
+        Block::NotConsulted | Block::SaidNotConsulted | Block::ChecklistNo(_) => writeln!(
+            out,
+            "  {environment} needs confirmation that a lead or senior was consulted: talk to one, then name them in a push option:\n      git push -o consulted=\"Name\" …"
+        )?,
+        Block::BypassRefused(problem) => writeln!(
+            out,
+            "  the push option `bypass` was refused: {problem}\n  hint: give a real reason, at least {min_length} characters: git push -o bypass=\"<why this push cannot wait>\" …"
+        )?,
+        Block::BypassDisabled => {
+            return writeln!(
+                out,
+                "  bypass is disabled for {environment} (`bypass = false`): only fixing the cause of the failed checks gets this push through"
+            )
+        }
+        Block::DeleteNotBypassable => {
+            return writeln!(
+                out,
+                "  deleting the {environment} branch is not covered by a bypass (set `bypass_delete = true` in [environments.{environment}] to allow it)"
+            )
+        }
+        Block::Stopped(stop) => return write_stop(out, stop),
+        Block::ChainedRefused(_) => return Ok(()),
+        _ => writeln!(
+            out,
+            "  fix the failed checks, or bypass them with a justification (at least {min_length} characters; it is recorded):\n      git push -o bypass=\"<why this push cannot wait>\" …"
+        )?,
+    }
+    match options {
+        PushOptions::Accepted => Ok(()),
+        PushOptions::NotAdvertised => writeln!(
+            out,
+            "  note: this server does not accept push options yet (`git push -o` fails): its administrator must run\n      git config receive.advertisePushOptions true\n  in the repository on the server"
+        ),
+        PushOptions::UpdateHook => writeln!(
+            out,
+            "  note: git gives the update hook no push options: the server's administrator must install pushguard as the pre-receive hook (`pushguard install` in the bare repository)"
+        ),
+    }
+}
+
+/// Writes that the hook chained after pushguard refused the push, which is recorded so.
+pub fn write_chained_refusal(out: &mut impl Write, why: &str) -> std::io::Result<()> {
+    writeln!(
+        out,
+        "pushguard: {}: the push is blocked and recorded so",
+        escape(why, 400)
+    )
 }
 
 /// Writes why a push is blocked when its audit record could not be written.
@@ -392,98 +489,6 @@ pub fn write_dry_run(
         if names.len() == 1 { "" } else { "s" },
         names.join(", ")
     )
-}
-
-/// Whether the server can receive the pusher's attestation as push options.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PushOptions {
-    /// `receive.advertisePushOptions` is set and the pre-receive hook reads them.
-    Accepted,
-    /// The repository does not advertise push options: `git push -o` fails.
-    NotAdvertised,
-    /// git gives the update hook no push options.
-    UpdateHook,
-}
-
-/// Writes the heading for one gated ref update received by the server.
-pub fn write_server_heading(
-    out: &mut impl Write,
-    st: &Styles,
-    environment: &str,
-    update: &RefUpdate,
-) -> std::io::Result<()> {
-    let branch = escape(update.branch().unwrap_or(&update.remote_ref), 120);
-    let what = change_summary(update);
-    writeln!(
-        out,
-        "pushguard: {} push to {} ({what})",
-        st.bold.apply_to(format!("[{environment}]")),
-        st.bold.apply_to(branch),
-    )
-}
-
-/// Writes what the server took from the push options, or why it refuses the push and how
-/// to attest with push options.
-pub fn write_server_answers(
-    out: &mut impl Write,
-    answers: &crate::gate::Answers,
-    decision: Decision,
-    block: Option<&crate::server::Block>,
-    environment: &str,
-    min_length: usize,
-    options: PushOptions,
-) -> std::io::Result<()> {
-    use crate::server::Block;
-    if let Some(name) = &answers.consulted {
-        writeln!(
-            out,
-            "  consulted {} (push option `consulted`)",
-            escape(name, 120)
-        )?;
-    }
-    if decision == Decision::Bypassed {
-        if let Some(why) = &answers.justification {
-            writeln!(
-                out,
-                "  justification: {} (push option `bypass`)",
-                escape(why, 400)
-            )?;
-        }
-    }
-    let Some(block) = block else {
-        return Ok(());
-    };
-    match block {
-        Block::NotConsulted => writeln!(
-            out,
-            "  {environment} needs confirmation that a lead or senior was consulted: talk to one, then name them in a push option:\n      git push -o consulted=\"Name\" …"
-        )?,
-        Block::ChecksFailed => writeln!(
-            out,
-            "  fix the failed checks, or bypass them with a justification (at least {min_length} characters; it is recorded):\n      git push -o bypass=\"<why this push cannot wait>\" …"
-        )?,
-        Block::BypassRefused(problem) => writeln!(
-            out,
-            "  the push option `bypass` was refused: {problem}\n  hint: give a real reason, at least {min_length} characters: git push -o bypass=\"<why this push cannot wait>\" …"
-        )?,
-        Block::BypassDisabled => {
-            return writeln!(
-                out,
-                "  bypass is disabled for {environment} (`bypass = false`): only fixing the cause of the failed checks gets this push through"
-            )
-        }
-    }
-    match options {
-        PushOptions::Accepted => Ok(()),
-        PushOptions::NotAdvertised => writeln!(
-            out,
-            "  note: this server does not accept push options yet (`git push -o` fails): its administrator must run\n      git config receive.advertisePushOptions true\n  in the repository on the server"
-        ),
-        PushOptions::UpdateHook => writeln!(
-            out,
-            "  note: git gives the update hook no push options: the server's administrator must install pushguard as the pre-receive hook (`pushguard install` in the bare repository)"
-        ),
-    }
 }
 
 #[cfg(test)]

@@ -9,7 +9,6 @@ use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result};
@@ -118,7 +117,10 @@ impl Place {
 
 /// Takes the lock that serialises test runs in one clone (the reusable worktree is shared by
 /// `pushguard check` and the hook, and by pushes from linked worktrees); held until dropped.
-pub fn lock_tests(repo: &Repo) -> Result<fs::File> {
+///
+/// The wait is bounded by `limit` (the tests' own timeout: the other run ends by then) and
+/// ends early on Ctrl-C.
+pub fn lock_tests(repo: &Repo, limit: Duration, interrupted: &AtomicBool) -> Result<fs::File> {
     let state = repo.state_dir();
     fs::create_dir_all(&state)
         .with_context(|| format!("failed to create `{}`", state.display()))?;
@@ -135,8 +137,28 @@ pub fn lock_tests(repo: &Repo) -> Result<fs::File> {
             eprintln!(
                 "pushguard: tests: waiting for another pushguard's tests in this clone to finish"
             );
-            file.lock()
-                .with_context(|| format!("failed to lock `{}`", path.display()))?;
+            let start = Instant::now();
+            loop {
+                std::thread::sleep(Duration::from_millis(50));
+                match file.try_lock() {
+                    Ok(()) => break,
+                    Err(fs::TryLockError::WouldBlock) => {}
+                    Err(fs::TryLockError::Error(e)) => {
+                        return Err(e)
+                            .with_context(|| format!("failed to lock `{}`", path.display()))
+                    }
+                }
+                if interrupted.load(Ordering::SeqCst) {
+                    anyhow::bail!("interrupted (Ctrl-C) while waiting for another pushguard's tests in this clone");
+                }
+                if start.elapsed() >= limit {
+                    anyhow::bail!(
+                        "another pushguard's tests in this clone held `{}` for more than {}",
+                        path.display(),
+                        humantime::format_duration(limit)
+                    );
+                }
+            }
         }
         Err(fs::TryLockError::Error(e)) => {
             return Err(e).with_context(|| format!("failed to lock `{}`", path.display()))
@@ -223,26 +245,18 @@ pub enum Ended {
     Interrupted,
 }
 
-/// Set by SIGINT, SIGTERM or SIGHUP (the terminal went away) while tests run.
-fn interrupted() -> &'static Arc<AtomicBool> {
-    static FLAG: OnceLock<Arc<AtomicBool>> = OnceLock::new();
-    FLAG.get_or_init(|| {
-        let flag = Arc::new(AtomicBool::new(false));
-        for sig in [
-            signal_hook::consts::SIGINT,
-            signal_hook::consts::SIGTERM,
-            signal_hook::consts::SIGHUP,
-        ] {
-            // Without the handler Ctrl-C would kill the hook and leave the tests running.
-            let _ = signal_hook::flag::register(sig, Arc::clone(&flag));
-        }
-        flag
-    })
-}
-
 /// Runs `command` with `sh -c` in `dir`, its output (stdout and stderr) going to `log`.
-pub fn run(command: &str, dir: &Path, timeout: Duration, log: &Path) -> Result<Ended> {
-    let flag = interrupted();
+///
+/// `interrupted` is the run's interrupt flag ([`crate::terminal::Interaction`]): Ctrl-C
+/// kills the command's whole process group.
+pub fn run(
+    command: &str,
+    dir: &Path,
+    timeout: Duration,
+    log: &Path,
+    interrupted: &AtomicBool,
+) -> Result<Ended> {
+    let flag = interrupted;
     if let Some(parent) = log.parent() {
         fs::create_dir_all(parent)
             .with_context(|| format!("failed to create `{}`", parent.display()))?;

@@ -194,12 +194,13 @@ fn consulted_push_option_allows_and_is_recorded_on_the_server() {
     assert_eq!(last["environment"], "production");
     assert_eq!(last["new"], repo.head());
     assert_eq!(last["commits"], 1);
-    // No pusher named by the server: the committer stands in, and the record says so.
+    // No pusher named by the server: the record says so; a commit's committer, which anyone
+    // can set, never stands in for the pusher (issue 10).
     assert_eq!(
         last["user"]["name"],
-        "Pat Pusher (committer of the pushed tip; the server did not name the pusher)"
+        "(unknown: the server did not name the pusher)"
     );
-    assert_eq!(last["user"]["email"], "pat@example.com");
+    assert_eq!(last["user"]["email"], "");
     // The server's log verifies.
     let verify = repo.pushguard_in(&repo.remote, &["log", "--verify"]);
     verify.expect_code(0);
@@ -485,7 +486,8 @@ fn post_receive_keeps_no_pending_record_of_a_refused_push() {
     let repo = server(true);
     repo.commit_file("fix.txt", "fix\n", "hotfix straight to production");
     let hotfix = repo.head();
-    // Allowed by pushguard (bypass), refused by the chained pre-receive hook.
+    // Allowed by pushguard (bypass), refused by the chained pre-receive hook: the record
+    // says what happened (issue 10: the chained hook runs before the record is written).
     let hooks = repo.remote.join("hooks");
     std::fs::write(
         hooks.join("pre-receive.pushguard-chained"),
@@ -512,7 +514,7 @@ fn post_receive_keeps_no_pending_record_of_a_refused_push() {
     assert!(run.stderr.contains("legacy hook: frozen"), "{}", run.stderr);
     assert_eq!(
         records(&repo).last().expect("a record")["decision"],
-        "bypassed"
+        "blocked"
     );
     let pending = repo.remote.join("pushguard/post-receive-pending.jsonl");
     assert_eq!(std::fs::read_to_string(&pending).unwrap_or_default(), "");

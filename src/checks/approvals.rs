@@ -5,7 +5,7 @@
 
 use git2::Oid;
 
-use super::{CheckId, CheckResult, Context, Mode};
+use super::{CheckId, CheckResult, Context, Refs};
 use crate::config::email_glob;
 use crate::notes::{self, Fetched};
 
@@ -40,7 +40,7 @@ pub enum NotesFetch {
 /// Judges the approvals found against what the environment requires.
 pub fn judge(
     required: u32,
-    pusher_email: &str,
+    pusher_emails: &[String],
     approvers: &[String],
     found: &[Found],
     fetch: &NotesFetch,
@@ -65,7 +65,10 @@ pub fn judge(
         {
             continue;
         }
-        if !pusher_email.is_empty() && f.email.eq_ignore_ascii_case(pusher_email) {
+        if pusher_emails
+            .iter()
+            .any(|p| !p.is_empty() && f.email.eq_ignore_ascii_case(p))
+        {
             own = true;
             continue;
         }
@@ -131,13 +134,16 @@ pub fn run(ctx: &Context) -> CheckResult {
         .new_oid()
         .expect("deletes are skipped before the check runs");
     if env.approvals == 0 {
-        return judge(0, "", &[], &[], &NotesFetch::Fetched, new, &env.name);
+        return judge(0, &[], &[], &[], &NotesFetch::Fetched, new, &env.name);
     }
+    let Some(pusher) = ctx.pusher.emails() else {
+        return unknown_pusher(ctx.pusher);
+    };
     let fetch = fetch_notes(ctx);
     match found(ctx, new) {
         Ok(found) => judge(
             env.approvals,
-            &ctx.pusher().email,
+            &pusher,
             &env.approvers,
             &found,
             &fetch,
@@ -148,17 +154,36 @@ pub fn run(ctx: &Context) -> CheckResult {
     }
 }
 
+/// Fails closed when the pusher cannot be told apart from the approvers: counting an
+/// approval that may be the pusher's own would let anyone approve their own push.
+fn unknown_pusher(pusher: &super::Pusher) -> CheckResult {
+    let why = match pusher {
+        super::Pusher::Named { identity, by, .. } => format!(
+            "the pusher is known only as the user `{}` (from {by}), and approvals name email addresses, so an approval may be the pusher's own",
+            identity.name
+        ),
+        super::Pusher::Unknown { why } => why.clone(),
+        super::Pusher::Configured(_) => "the pusher is unknown".to_owned(),
+    };
+    CheckResult::fail(
+        CheckId::Approvals,
+        "cannot count approvals: the pusher cannot be told apart from the approvers",
+    )
+    .with_more(vec![why])
+    .with_hint("map the server's user names to their email addresses in the server's pushguard.toml (`[server] users`), or name pushers by email (GITEA_PUSHER_EMAIL)")
+}
+
 /// Brings in the remote's approvals before checking (`[team].fetch_notes`). A dry run
 /// fetches too, so that `pushguard check` predicts what the hook will decide.
 fn fetch_notes(ctx: &Context) -> NotesFetch {
-    if ctx.mode == Mode::Server {
-        // The server's own notes are the ones everybody fetches: nothing to bring in.
+    let Refs::Remote { .. } = ctx.refs else {
+        // The receiving repository's own notes are the ones everybody fetches.
         return NotesFetch::Fetched;
-    }
+    };
     if !ctx.config.team.fetch_notes {
         return NotesFetch::NotAttempted;
     }
-    let remote = ctx.remote.unwrap_or(ctx.url);
+    let remote = ctx.refs.shown();
     match notes::fetch(ctx.repo, remote, notes::APPROVALS, notes::FETCH_TIMEOUT) {
         Ok(Fetched::Updated | Fetched::Missing) => NotesFetch::Fetched,
         Err(e) => NotesFetch::Failed(format!("{e:#}")),
@@ -234,7 +259,7 @@ mod tests {
         let approvers: Vec<String> = approvers.iter().map(|s| s.to_string()).collect();
         judge(
             required,
-            "pat@example.com",
+            &["pat@example.com".to_owned()],
             &approvers,
             found,
             &NotesFetch::Fetched,
@@ -284,7 +309,7 @@ mod tests {
         let approvers: Vec<String> = Vec::new();
         let r = judge(
             1,
-            "pat@example.com",
+            &["pat@example.com".to_owned()],
             &approvers,
             &[f("ada@example.com")],
             &NotesFetch::Failed("timeout".into()),

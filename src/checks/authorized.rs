@@ -1,9 +1,8 @@
 //! `authorized`: the pusher's `user.email` matches the environment's `authorized` list
 //! (emails or globs such as `*@corp.example`); an empty list lets anyone push.
 
-use super::{CheckId, CheckResult, Context, Mode};
+use super::{CheckId, CheckResult, Context, Pusher};
 use crate::config::email_glob;
-use crate::server;
 
 /// Judges the pusher's email against the authorized patterns.
 pub fn judge(email: &str, authorized: &[String], environment: &str) -> CheckResult {
@@ -31,41 +30,27 @@ pub fn judge(email: &str, authorized: &[String], environment: &str) -> CheckResu
     }
 }
 
+/// Judges the pusher the site names: on a client git's `user.email`; where a server names
+/// users without an email (`GL_USERNAME`, `REMOTE_USER`), the user name, so `authorized` may
+/// list server user names. A commit's committer says who wrote it, not who pushes it, and
+/// is never asked.
 pub fn run(ctx: &Context) -> CheckResult {
-    if ctx.mode == Mode::Server {
-        return on_server(ctx);
+    let env = ctx.environment;
+    if env.authorized.is_empty() {
+        return judge("", &env.authorized, &env.name);
     }
-    let identity = ctx.repo.identity();
-    judge(
-        &identity.email,
-        &ctx.environment.authorized,
-        &ctx.environment.name,
-    )
-}
-
-/// On the server, only the pusher the server names counts: a commit's committer says who
-/// wrote it, not who pushes it. A server that names users without an email (`GL_USERNAME`,
-/// `REMOTE_USER`) is judged by user name, so `authorized` may list server user names.
-fn on_server(ctx: &Context) -> CheckResult {
-    let id = CheckId::Authorized;
-    if ctx.environment.authorized.is_empty() {
-        return judge("", &ctx.environment.authorized, &ctx.environment.name);
+    match ctx.pusher {
+        Pusher::Configured(identity) => judge(&identity.email, &env.authorized, &env.name),
+        Pusher::Named { identity, .. } => {
+            let who = if identity.email.is_empty() {
+                &identity.name
+            } else {
+                &identity.email
+            };
+            judge(who, &env.authorized, &env.name)
+        }
+        Pusher::Unknown { why } => CheckResult::skip(CheckId::Authorized, why.clone()),
     }
-    let Some(pusher) = server::named_pusher() else {
-        return CheckResult::skip(
-            id,
-            format!(
-                "the server does not say who is pushing (none of {} is set), and a commit's committer is not the pusher",
-                server::PUSHER_VARIABLES.join(", ")
-            ),
-        );
-    };
-    let who = if pusher.identity.email.is_empty() {
-        &pusher.identity.name
-    } else {
-        &pusher.identity.email
-    };
-    judge(who, &ctx.environment.authorized, &ctx.environment.name)
 }
 
 #[cfg(test)]

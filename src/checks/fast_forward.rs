@@ -37,7 +37,7 @@ pub fn judge(facts: Facts, remote: &str, branch: &str) -> CheckResult {
 }
 
 pub fn run(ctx: &Context) -> CheckResult {
-    let remote = ctx.remote.unwrap_or(ctx.url);
+    let remote = ctx.refs.shown();
     let branch = ctx.update.branch().unwrap_or_default();
     let facts = match facts(ctx) {
         Ok(f) => f,

@@ -18,6 +18,7 @@ pub mod tests;
 
 use std::cell::OnceCell;
 use std::fmt;
+use std::sync::atomic::AtomicBool;
 
 use git2::Oid;
 
@@ -145,28 +146,74 @@ impl CheckResult {
     }
 }
 
-/// Whether the gate runs for a real push, for `pushguard check`, or on the server.
+/// Where a check reads the remote side: the source environment's branches, the base of a
+/// new branch's pushed range, the team's notes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Mode {
-    Hook,
-    DryRun,
-    /// In the receiving repository (`pushguard hook pre-receive` / `update`): the source
-    /// branches are the repository's own `refs/heads/*`, there is no work tree, nothing is
-    /// fetched, and the pusher is whoever the server says (see [`crate::server`]).
-    Server,
+pub enum Refs<'a> {
+    /// A client: the remote's branches as last fetched (`refs/remotes/<name>/…`). `name` is
+    /// `None` for a push to a URL that no configured remote has; `url` names it then.
+    Remote { name: Option<&'a str>, url: &'a str },
+    /// The receiving repository's own branches and notes (a server): nothing to fetch.
+    Own,
 }
 
-/// Everything a check may read: the ref update, its environment, the remote and the repository.
+impl<'a> Refs<'a> {
+    /// The remote's name, else its URL, for messages and `git fetch` hints.
+    pub fn shown(&self) -> &'a str {
+        match *self {
+            Refs::Remote { name, url } => name.unwrap_or(url),
+            Refs::Own => "<remote>",
+        }
+    }
+}
+
+/// Who is pushing, as far as the site can tell.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Pusher {
+    /// A client's `user.name` and `user.email`: set by the pusher, not proven.
+    Configured(Identity),
+    /// Named by the server that authenticated them (`by` is the variable). A server that
+    /// names users without an email gives the addresses its config maps the user to.
+    Named {
+        identity: Identity,
+        by: &'static str,
+        emails: Vec<String>,
+    },
+    /// Nobody says who pushes; `why` explains it in the report.
+    Unknown { why: String },
+}
+
+impl Pusher {
+    /// The addresses under which the pusher's own approvals would appear; `None` when the
+    /// pusher cannot be told apart from the approvers.
+    pub fn emails(&self) -> Option<Vec<String>> {
+        match self {
+            Pusher::Configured(id) => Some(vec![id.email.clone()]),
+            Pusher::Named {
+                identity, emails, ..
+            } => {
+                let mut all = emails.clone();
+                if !identity.email.is_empty() {
+                    all.push(identity.email.clone());
+                }
+                (!all.is_empty()).then_some(all)
+            }
+            Pusher::Unknown { .. } => None,
+        }
+    }
+}
+
+/// Everything a check may read: the ref update, its environment, the repository, and what
+/// the site says about the remote side and the pusher.
 pub struct Context<'a> {
     pub repo: &'a Repo,
     pub config: &'a Config,
     pub environment: &'a Environment,
     pub update: &'a RefUpdate,
-    /// The remote's name when the push went to a configured remote (not a bare URL).
-    pub remote: Option<&'a str>,
-    /// The URL git is pushing to.
-    pub url: &'a str,
-    pub mode: Mode,
+    pub refs: Refs<'a>,
+    pub pusher: &'a Pusher,
+    /// Set by Ctrl-C: a running test command is stopped.
+    pub interrupted: &'a AtomicBool,
     /// The pushed range, walked once and shared by the range checks and the audit record.
     pushed: OnceCell<Result<Vec<Oid>, String>>,
 }
@@ -177,18 +224,18 @@ impl<'a> Context<'a> {
         config: &'a Config,
         environment: &'a Environment,
         update: &'a RefUpdate,
-        remote: Option<&'a str>,
-        url: &'a str,
-        mode: Mode,
+        refs: Refs<'a>,
+        pusher: &'a Pusher,
+        interrupted: &'a AtomicBool,
     ) -> Context<'a> {
         Context {
             repo,
             config,
             environment,
             update,
-            remote,
-            url,
-            mode,
+            refs,
+            pusher,
+            interrupted,
             pushed: OnceCell::new(),
         }
     }
@@ -201,27 +248,12 @@ impl<'a> Context<'a> {
             .as_deref()
             .map_err(|e| anyhow::anyhow!("{e}"))
     }
-
-    /// Who is pushing: git's `user.name` and `user.email` on a client; on the server, the
-    /// pusher the server names, else the pushed tip's committer.
-    pub fn pusher(&self) -> Identity {
-        match self.mode {
-            Mode::Server => crate::server::pusher(self.repo, self.update).identity,
-            Mode::Hook | Mode::DryRun => self.repo.identity(),
-        }
-    }
 }
 
-/// Runs one check. Checks that do not apply to a delete are skipped for one, and the
-/// client-only checks on the server.
+/// Runs one check. Checks that do not apply to a delete are skipped for one.
 pub fn run(id: CheckId, ctx: &Context) -> CheckResult {
     if ctx.update.new_oid().is_none() && id != CheckId::NoDelete {
         return CheckResult::skip(id, "nothing is pushed: the branch is deleted");
-    }
-    if ctx.mode == Mode::Server {
-        if let Some(why) = crate::server::client_only(id) {
-            return CheckResult::skip(id, why);
-        }
     }
     match id {
         CheckId::NoDelete => no_delete::run(ctx),

@@ -11,7 +11,7 @@ use anyhow::{Context as _, Result};
 use git2::Oid;
 
 use super::range::pushed_commit;
-use super::{CheckId, CheckResult, Context, Mode};
+use super::{CheckId, CheckResult, Context, Refs};
 use crate::config::Environment;
 use crate::git::{git_command, Ancestry, Repo};
 
@@ -223,19 +223,20 @@ fn fetch(repo: &Repo, remote: &str, source: &Environment) -> Result<(), String> 
 }
 
 fn facts(ctx: &Context, source: &Environment) -> Result<Facts> {
-    let branches = if ctx.mode == Mode::Server {
-        // The server's own branches are the truth: nothing to fetch.
-        ctx.repo.branches()?
-    } else {
-        let Some(remote) = ctx.remote else {
-            return Ok(Facts::NoRemote);
-        };
-        if ctx.environment.fetch {
-            if let Err(why) = fetch(ctx.repo, remote, source) {
-                return Ok(Facts::FetchFailed(why));
+    let branches = match ctx.refs {
+        // The receiving repository's own branches are the truth: nothing to fetch.
+        Refs::Own => ctx.repo.branches()?,
+        Refs::Remote { name: None, .. } => return Ok(Facts::NoRemote),
+        Refs::Remote {
+            name: Some(remote), ..
+        } => {
+            if ctx.environment.fetch {
+                if let Err(why) = fetch(ctx.repo, remote, source) {
+                    return Ok(Facts::FetchFailed(why));
+                }
             }
+            ctx.repo.remote_tracking(remote)?
         }
-        ctx.repo.remote_tracking(remote)?
     };
     let candidates: Vec<(String, Oid)> = branches
         .into_iter()
@@ -248,9 +249,9 @@ fn facts(ctx: &Context, source: &Environment) -> Result<Facts> {
 }
 
 pub fn run(ctx: &Context) -> CheckResult {
-    let at = match ctx.mode {
-        Mode::Server => At::Server,
-        Mode::Hook | Mode::DryRun => At::Remote(ctx.remote.unwrap_or(ctx.url)),
+    let at = match ctx.refs {
+        Refs::Own => At::Server,
+        remote @ Refs::Remote { .. } => At::Remote(remote.shown()),
     };
     let source = ctx
         .environment

@@ -4,7 +4,7 @@
 use anyhow::{anyhow, Result};
 use git2::Oid;
 
-use super::{Context, Mode};
+use super::{Context, Refs};
 
 /// Resolves the pushed object to a commit (peeling annotated tags).
 pub fn pushed_commit(ctx: &Context) -> Result<Oid> {
@@ -29,9 +29,9 @@ pub fn pushed_commits(ctx: &Context) -> Result<Vec<Oid>> {
         Some(hex) => ctx.repo.peel_commit(hex)?,
         None => None,
     };
-    match ctx.mode {
-        Mode::Server => ctx.repo.pushed_range_on_server(new, old),
-        Mode::Hook | Mode::DryRun => ctx.repo.pushed_range(new, old, ctx.remote),
+    match ctx.refs {
+        Refs::Own => ctx.repo.pushed_range_on_server(new, old),
+        Refs::Remote { name, .. } => ctx.repo.pushed_range(new, old, name),
     }
 }
 

@@ -110,13 +110,23 @@ fn facts(ctx: &Context) -> Result<Ran> {
             continue;
         }
         if ran.lock.is_none() {
-            ran.lock = Some(testrun::lock_tests(ctx.repo)?);
+            ran.lock = Some(testrun::lock_tests(
+                ctx.repo,
+                ctx.config.tests.timeout,
+                ctx.interrupted,
+            )?);
         }
         let place = match &ran.place {
             Some(p) => p,
             None => ran.place.insert(testrun::checkout(ctx.repo, commit)?),
         };
-        let ended = testrun::run(&command, place.dir(), ctx.config.tests.timeout, &ran.log)?;
+        let ended = testrun::run(
+            &command,
+            place.dir(),
+            ctx.config.tests.timeout,
+            &ran.log,
+            ctx.interrupted,
+        )?;
         let ok = matches!(ended, Ended::Passed(_));
         if ok && ctx.config.tests.cache {
             cache.record(tree_id, &command)?;

@@ -4,13 +4,13 @@
 
 use anyhow::{Context as _, Result};
 
-use crate::checks::{Context, Mode};
 use crate::config::{Config, Environment};
-use crate::gate;
 use crate::git::Repo;
 use crate::hook::load_config_for_command;
+use crate::pipeline::{self, Line};
 use crate::push::RefUpdate;
-use crate::report::{self, Styles};
+use crate::sites::Client;
+use crate::terminal::Interaction;
 use crate::{Exit, WithHint};
 
 const ZERO: &str = "0000000000000000000000000000000000000000";
@@ -43,28 +43,13 @@ pub fn run(target: &str, rev: &str, remote: Option<&str>) -> Result<Exit> {
         .ok()
         .and_then(|r| r.url().map(str::to_owned))
         .unwrap_or_else(|| remote.clone());
-    let known_remote = repo.git2().find_remote(&remote).is_ok();
-    let ctx = Context::new(
-        &repo,
-        &config,
+    let site = Client::dry_run(&repo, &config, &remote, &url);
+    let lines = [Line {
+        update: &update,
         environment,
-        &update,
-        known_remote.then_some(remote.as_str()),
-        &url,
-        Mode::DryRun,
-    );
-    let st = Styles::stderr();
-    let mut err = std::io::stderr().lock();
-    report::write_heading(&mut err, &st, &environment.name, &update, &remote)?;
-    let verdict = gate::evaluate(&ctx);
-    report::write_results(&mut err, &st, &verdict.results)?;
-    let failed: Vec<_> = verdict.failed().cloned().collect();
-    report::write_dry_run(&mut err, &st, &environment.name, &failed)?;
-    Ok(if verdict.passed() {
-        Exit::Success
-    } else {
-        Exit::Blocked
-    })
+    }];
+    let mut interaction = Interaction::for_person();
+    Ok(pipeline::run(&site, &config, &lines, &mut interaction)?.exit)
 }
 
 /// The current branch's upstream remote, else `origin`.

@@ -1,15 +1,16 @@
 //! `pushguard confirm`: records ahead of time that a lead or senior was consulted (and the
 //! checklist), for the next push to an environment from a client without a terminal.
 
-use anyhow::{Context as _, Result};
+use anyhow::Result;
 use dialoguer::Confirm;
 
 use crate::answers::{self, Confirmation};
 use crate::audit::{self, ChecklistEntry};
 use crate::config::{self, Config};
+use crate::gate::{name_problem, Stop};
 use crate::git::Repo;
-use crate::prompt;
 use crate::report::escape_for_terminal as esc;
+use crate::terminal::{self, Interaction};
 use crate::{Exit, WithHint};
 
 /// How a checklist item affirmed with `--affirm-checklist` is recorded.
@@ -30,36 +31,53 @@ pub fn run(
     let repo = Repo::open_from_env()?;
     let config = Config::load(repo.work_tree())?;
     let env = config.require_environment(environment)?;
-    let mut term = prompt::command_term();
+    let mut interaction = Interaction::for_person();
+    let no_terminal = |what: &str| {
+        anyhow::anyhow!(
+            "no terminal to ask {what} (no /dev/tty, or {} is set)",
+            terminal::NONINTERACTIVE_ENV
+        )
+    };
+    let timeout = config.confirm.timeout;
     let consulted = match consulted {
         Some(name) => {
-            if let Some(problem) = prompt::name_problem(&name) {
+            if let Some(problem) = name_problem(&name) {
                 return Err(anyhow::anyhow!("--consulted: {problem}"))
                     .hint("name the lead or senior you talked to: --consulted \"Name\"");
             }
             name.trim().to_owned()
         }
         None => {
-            let (t, theme) = term
-                .as_mut()
-                .context("no terminal to ask who you consulted (no /dev/tty, or PUSHGUARD_NONINTERACTIVE is set)")
-                .hint("name them: pushguard confirm <env> --consulted \"Name\"")?;
-            let yes = Confirm::with_theme(theme.as_ref())
-                .with_prompt(format!(
-                    "Have you talked to a lead or senior about this push to {}?",
-                    env.name
-                ))
-                .default(false)
-                .interact_on_opt(t)
-                .context("failed to ask on the terminal")?;
-            if yes != Some(true) {
-                eprintln!(
-                    "pushguard: not confirmed: talk to a lead or senior about the push first"
-                );
-                return Ok(Exit::Blocked);
+            if !interaction.can_ask() {
+                return Err(no_terminal("who you consulted"))
+                    .hint("name them: pushguard confirm <env> --consulted \"Name\"");
             }
-            prompt::ask_who(t, theme.as_ref(), &config.confirm.leads, &|| {})
-                .context("failed to ask on the terminal")?
+            let question = format!(
+                "Have you talked to a lead or senior about this push to {}?",
+                env.name
+            );
+            let leads = config.confirm.leads.clone();
+            let asked = interaction.ask(timeout, move |term, theme, tick| {
+                let yes = Confirm::with_theme(theme)
+                    .with_prompt(question)
+                    .default(false)
+                    .interact_on_opt(term)?;
+                tick();
+                if yes != Some(true) {
+                    return Ok(None);
+                }
+                terminal::ask_who(term, theme, &leads, tick).map(Some)
+            });
+            match asked {
+                Ok(Some(name)) => name,
+                Ok(None) => {
+                    eprintln!(
+                        "pushguard: not confirmed: talk to a lead or senior about the push first"
+                    );
+                    return Ok(Exit::Blocked);
+                }
+                Err(stop) => return not_confirmed(&stop),
+            }
         }
     };
     let mut checklist = Vec::new();
@@ -69,27 +87,39 @@ pub fn run(
             answer: true,
         }));
     } else if !env.checklist.is_empty() {
-        let (t, theme) = term
-            .as_mut()
-            .with_context(|| format!("no terminal to ask {}'s checklist on (no /dev/tty, or PUSHGUARD_NONINTERACTIVE is set)", env.name))
-            .hint("affirm it from a script with --affirm-checklist (recorded as such)")?;
-        for item in &env.checklist {
-            let yes = Confirm::with_theme(theme.as_ref())
-                .with_prompt(item.clone())
-                .default(false)
-                .interact_on_opt(t)
-                .context("failed to ask on the terminal")?;
-            if yes != Some(true) {
-                eprintln!(
-                    "pushguard: not confirmed: checklist item answered No: {}",
-                    esc(item)
-                );
-                return Ok(Exit::Blocked);
+        if !interaction.can_ask() {
+            return Err(no_terminal(&format!("{}'s checklist on", env.name)))
+                .hint("affirm it from a script with --affirm-checklist (recorded as such)");
+        }
+        let items = env.checklist.clone();
+        let asked = interaction.ask(timeout, move |term, theme, tick| {
+            let mut answered = Vec::new();
+            for item in items {
+                let yes = Confirm::with_theme(theme)
+                    .with_prompt(item.clone())
+                    .default(false)
+                    .interact_on_opt(term)?;
+                tick();
+                let answer = yes == Some(true);
+                answered.push(ChecklistEntry { item, answer });
+                if !answer {
+                    break;
+                }
             }
-            checklist.push(ChecklistEntry {
-                item: item.clone(),
-                answer: true,
-            });
+            Ok(answered)
+        });
+        match asked {
+            Ok(answered) => {
+                if let Some(no) = answered.iter().find(|c| !c.answer) {
+                    eprintln!(
+                        "pushguard: not confirmed: checklist item answered No: {}",
+                        esc(&no.item)
+                    );
+                    return Ok(Exit::Blocked);
+                }
+                checklist = answered;
+            }
+            Err(stop) => return not_confirmed(&stop),
         }
     }
     let stored = answers::store_confirmation(
@@ -112,4 +142,16 @@ pub fn run(
         stored.expires_at()
     );
     Ok(Exit::Success)
+}
+
+/// Ends `pushguard confirm` when a question was cut short: nothing is confirmed.
+fn not_confirmed(stop: &Stop) -> Result<Exit> {
+    let why = match stop {
+        Stop::Interrupted => "interrupted (Ctrl-C)".to_owned(),
+        Stop::TimedOut(d) => format!("no answer within {}", humantime::format_duration(*d)),
+        Stop::EndOfInput => "the terminal closed".to_owned(),
+        Stop::Failed(e) => format!("the prompt failed: {}", esc(e)),
+    };
+    eprintln!("pushguard: not confirmed: {why}");
+    Ok(Exit::Blocked)
 }

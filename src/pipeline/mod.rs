@@ -1,0 +1,275 @@
+//! The one gate pipeline, run by every caller: the client's pre-push hook, the server's
+//! pre-receive and update hooks, the SHA-256 fallback and `pushguard check`.
+//!
+//! classify → gather facts → judge → collect answers → decide → (chained hook) → record →
+//! report. What differs between the callers is the [`Site`] handed in: where the facts come
+//! from, who the pusher is, which checks apply, where the answers come from and where the
+//! records go. The decision itself is [`gate::decide`], pure.
+
+pub mod site;
+
+use std::io::Write;
+
+use anyhow::Result;
+
+use crate::audit::Record;
+use crate::checks::{CheckId, CheckResult, Outcome};
+use crate::config::{Config, Environment};
+use crate::gate::{self, Answers, Block, Decision, Need, Rules, Stop, Verdict};
+use crate::push::RefUpdate;
+use crate::report::{self, Styles};
+use crate::terminal::Interaction;
+use crate::{Exit, WithHint};
+
+pub use site::{Bypass, Chained, LineFacts, PushOptions, Pushed, Request, Site, Wording};
+
+/// What a skipped-after-failure check says; [`run`] runs it before a bypass is accepted.
+pub const NOT_RUN_AFTER_FAILURE: &str =
+    "not run: an earlier check failed (run `pushguard check` after fixing it)";
+
+/// One ref update that targets an environment branch.
+#[derive(Debug, Clone, Copy)]
+pub struct Line<'a> {
+    pub update: &'a RefUpdate,
+    pub environment: &'a Environment,
+}
+
+/// Pairs each ref update that targets an environment branch with its environment; tags,
+/// notes and other refs are never gated.
+pub fn classify<'a>(config: &'a Config, updates: &'a [RefUpdate]) -> Result<Vec<Line<'a>>> {
+    let mut gated = Vec::new();
+    for update in updates {
+        let Some(branch) = update.branch() else {
+            continue;
+        };
+        if let Some(environment) = config
+            .environment_for_branch(branch)
+            .hint("give each branch to one environment in `.pushguard.toml`")?
+        {
+            gated.push(Line {
+                update,
+                environment,
+            });
+        }
+    }
+    Ok(gated)
+}
+
+/// How a run of the gate ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ran {
+    /// The hook's exit: success when every ref update is allowed (or bypassed).
+    pub exit: Exit,
+    /// The records written, one per gated ref update (none for a dry run).
+    pub records: Vec<Record>,
+}
+
+/// One ref update decided, waiting for the chained hook and its record.
+struct Decided<'a> {
+    line: Line<'a>,
+    results: Vec<CheckResult>,
+    pushed: Pushed,
+    answers: Answers,
+    verdict: Verdict,
+    request: Request,
+}
+
+/// Runs the gate on the gated ref updates of one push (see [`classify`]).
+pub fn run(
+    site: &dyn Site,
+    config: &Config,
+    lines: &[Line],
+    interaction: &mut Interaction,
+) -> Result<Ran> {
+    let st = Styles::stderr();
+    let mut err = std::io::stderr().lock();
+    let wording = site.wording();
+    let mut decided = Vec::with_capacity(lines.len());
+    let mut dry_run_passed = true;
+    let interrupted = interaction.interrupt_flag();
+    for &line in lines {
+        let env = line.environment;
+        report::write_heading(&mut err, &st, &wording, &env.name, line.update)?;
+        let facts = site.facts(line, &interrupted);
+        let mut results = judge(facts.as_ref(), env);
+        report::write_results(&mut err, &st, &results)?;
+        if wording.is_dry_run() {
+            let failed: Vec<_> = failed(&results).cloned().collect();
+            report::write_dry_run(&mut err, &st, &env.name, &failed)?;
+            dry_run_passed &= failed.is_empty();
+            continue;
+        }
+        let mut rules = Rules::of(env, config);
+        if !site.asks_checklist() {
+            rules.checklist.clear();
+        }
+        let pushed = facts.pushed();
+        let request = Request {
+            environment: env.name.clone(),
+            remote_ref: line.update.remote_ref.clone(),
+            branch: line
+                .update
+                .branch()
+                .unwrap_or(&line.update.remote_ref)
+                .to_owned(),
+            new: line.update.new_oid().map(str::to_owned),
+            rules: rules.clone(),
+            leads: config.confirm.leads.clone(),
+            timeout: config.confirm.timeout,
+            commits: pushed.commits,
+            subjects: pushed.subjects.clone(),
+        };
+        let answers = if interaction.interrupted() {
+            // Ctrl-C during the checks (the tests): block, ask nothing more.
+            Answers::refused(Block::Stopped(Stop::Interrupted))
+        } else if let Some(stop) = interaction.stopped() {
+            // A dialogue of an earlier ref update was cut short: ask nothing more.
+            Answers::refused(Block::Stopped(stop.clone()))
+        } else {
+            match gate::need(&rules, &results, line.update.change()) {
+                Need::Nothing => Answers::default(),
+                Need::Refused(block) => Answers::refused(block),
+                Need::Confirmation => site.confirmation(&request, interaction),
+                Need::Bypass => {
+                    let bypass = site.bypass(&request, interaction);
+                    let goes_ahead = match &bypass {
+                        Bypass::Wanted => true,
+                        Bypass::Given(a) => a.justification.as_deref().is_some_and(|why| {
+                            gate::justification_problem(why, rules.min_length).is_none()
+                        }),
+                        Bypass::No(_) => false,
+                    };
+                    if goes_ahead {
+                        // Show what is bypassed: the checks skipped after a failure run now.
+                        let ran = run_deferred(facts.as_ref(), &mut results);
+                        report::write_results(&mut err, &st, &ran)?;
+                    }
+                    match bypass {
+                        _ if interaction.interrupted() => {
+                            Answers::refused(Block::Stopped(Stop::Interrupted))
+                        }
+                        Bypass::Given(answers) | Bypass::No(answers) => answers,
+                        Bypass::Wanted => site.justification(&request, interaction),
+                    }
+                }
+            }
+        };
+        let verdict = gate::decide(&rules, &results, line.update.change(), &answers);
+        report::write_answers(&mut err, &st, &wording, env, config, &answers, &verdict)?;
+        decided.push(Decided {
+            line,
+            results,
+            pushed,
+            answers,
+            verdict,
+            request,
+        });
+    }
+    if wording.is_dry_run() {
+        let exit = if dry_run_passed {
+            Exit::Success
+        } else {
+            Exit::Blocked
+        };
+        return Ok(Ran {
+            exit,
+            records: Vec::new(),
+        });
+    }
+
+    // The chained hook runs after pushguard's allowing decision and before the records, so
+    // that a record says what happened: a refusal there is a blocked push.
+    let mut exit = Exit::Success;
+    if decided.iter().all(|d| d.verdict.decision != Decision::Blocked) {
+        let chained = site.chained()?;
+        if let Some(refusal) = chained.refusal {
+            for d in &mut decided {
+                d.verdict = Verdict {
+                    decision: Decision::Blocked,
+                    block: Some(Block::ChainedRefused(refusal.clone())),
+                };
+            }
+            exit = chained.exit;
+        }
+    }
+
+    let mut records = Vec::with_capacity(decided.len());
+    let mut all_allowed = true;
+    for d in decided {
+        let mut decision = d.verdict.decision;
+        let record = Record::new(crate::audit::Fields {
+            user: site.pusher(d.line),
+            remote: site.remote().to_owned(),
+            url: site.url().to_owned(),
+            update: d.line.update,
+            environment: &d.line.environment.name,
+            commits: d.pushed.commits as u64,
+            decision,
+            results: &d.results,
+            answers: &d.answers,
+        });
+        match site.record(record) {
+            Ok(written) => {
+                if decision != Decision::Blocked {
+                    site.remember(&d.request, &d.answers);
+                }
+                records.extend(written);
+            }
+            Err(e) => {
+                decision = Decision::Blocked;
+                report::write_unrecorded(&mut err, &e)?;
+            }
+        }
+        if let Some(Block::ChainedRefused(why)) = &d.verdict.block {
+            report::write_chained_refusal(&mut err, why)?;
+        }
+        let failed: Vec<_> = failed(&d.results).cloned().collect();
+        report::write_decision(&mut err, &st, &d.line.environment.name, decision, &failed)?;
+        all_allowed &= decision != Decision::Blocked;
+    }
+    site.finish(all_allowed, &records, &mut err)?;
+    err.flush()?;
+    if !all_allowed && exit == Exit::Success {
+        exit = Exit::Blocked;
+    }
+    Ok(Ran { exit, records })
+}
+
+/// Runs an environment's checks in order (cheapest first).
+///
+/// Every check runs even after one fails, so the report lists everything to fix at once;
+/// only the tests wait, as they are slow and the push is refused anyway: they run if a
+/// bypass is about to be accepted ([`run_deferred`]).
+fn judge(facts: &dyn LineFacts, environment: &Environment) -> Vec<CheckResult> {
+    let mut results: Vec<CheckResult> = Vec::new();
+    for &id in &environment.checks {
+        if let Some(skipped) = facts.skips(id) {
+            results.push(skipped);
+            continue;
+        }
+        if id == CheckId::Tests && failed(&results).next().is_some() {
+            results.push(CheckResult::skip(id, NOT_RUN_AFTER_FAILURE));
+            continue;
+        }
+        results.push(facts.check(id));
+    }
+    results
+}
+
+/// Runs the checks that [`judge`] skipped after a failure, in place; returns their new
+/// results.
+fn run_deferred(facts: &dyn LineFacts, results: &mut [CheckResult]) -> Vec<CheckResult> {
+    let mut ran = Vec::new();
+    for r in results.iter_mut() {
+        if r.outcome == Outcome::Skip && r.detail == NOT_RUN_AFTER_FAILURE {
+            *r = facts.check(r.id);
+            ran.push(r.clone());
+        }
+    }
+    ran
+}
+
+fn failed(results: &[CheckResult]) -> impl Iterator<Item = &CheckResult> {
+    results.iter().filter(|r| r.outcome == Outcome::Fail)
+}
+

@@ -1,0 +1,302 @@
+//! The client: the pre-push hook in a clone, and `pushguard check`, its dry run.
+//!
+//! Facts come from the clone (the remote's branches as last fetched), the pusher is git's
+//! `user.name`/`user.email`, the answers come from the terminal, `PUSHGUARD_CONSULTED`,
+//! `PUSHGUARD_BYPASS` or `pushguard confirm`, and records go to the clone's audit log and,
+//! once the push is allowed, to the remote's notes.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
+
+use anyhow::Result;
+
+use super::ChainedHook;
+use crate::answers::{self, Remembered, Taken};
+use crate::audit::{self, Record};
+use crate::checks::{self, CheckId, CheckResult, Context, Pusher, Refs};
+use crate::config::Config;
+use crate::gate::{self, Answers, Block, Need, Plan, Source, Sources};
+use crate::git::{Identity, Repo};
+use crate::pipeline::{Bypass, Chained, Line, LineFacts, Pushed, Request, Site, Wording};
+use crate::report;
+use crate::terminal::{self, env_value, Interaction, Summary, BYPASS_ENV, CONSULTED_ENV};
+
+/// The client hook (or its dry run) for one push.
+pub struct Client<'r> {
+    repo: &'r Repo,
+    config: &'r Config,
+    /// `$1`: the remote's name, or the URL for a push to a URL.
+    remote_arg: String,
+    /// `$2`: the URL.
+    url: String,
+    /// The configured remote pushed to, if any (named, or found by its URL).
+    remote: Option<String>,
+    pusher: Pusher,
+    state_dir: PathBuf,
+    chained: Option<ChainedHook>,
+    dry_run: bool,
+}
+
+impl<'r> Client<'r> {
+    /// The pre-push hook pushing to `remote_arg` at `url`, then running `chained`.
+    pub fn new(
+        repo: &'r Repo,
+        config: &'r Config,
+        remote_arg: &str,
+        url: &str,
+        chained: Option<ChainedHook>,
+    ) -> Client<'r> {
+        Client {
+            repo,
+            config,
+            remote_arg: remote_arg.to_owned(),
+            url: url.to_owned(),
+            remote: repo.remote_name(remote_arg, url),
+            pusher: Pusher::Configured(repo.identity()),
+            state_dir: repo.state_dir(),
+            chained,
+            dry_run: false,
+        }
+    }
+
+    /// `pushguard check`: the same facts, nothing asked, nothing recorded.
+    pub fn dry_run(repo: &'r Repo, config: &'r Config, remote: &str, url: &str) -> Client<'r> {
+        Client {
+            dry_run: true,
+            ..Client::new(repo, config, remote, url, None)
+        }
+    }
+
+    fn shown_remote(&self) -> String {
+        self.remote.clone().unwrap_or_else(|| self.url.clone())
+    }
+
+    /// Answers given a moment ago for the same environment, ref and commit.
+    fn recalled(&self, request: &Request) -> Option<Answers> {
+        let new = request.new.as_deref()?;
+        let r = answers::recall(&self.state_dir, &request.environment, &request.remote_ref, new)?;
+        Some(Answers {
+            consulted: r.consulted,
+            checklist: r.checklist,
+            justification: r.justification,
+            ..Answers::none(Source::Reused)
+        })
+    }
+
+    fn plan(&self, request: &Request, need: Need, interaction: &Interaction) -> Plan {
+        let state_dir = &self.state_dir;
+        let env = &request.environment;
+        let mut take = || match answers::take_confirmation(state_dir, env) {
+            Taken::Valid(c) => gate::Confirmation::Valid {
+                consulted: c.consulted,
+                checklist: c.checklist,
+                created: c.created,
+                affirmed_with_flag: c.affirmed_with_flag,
+            },
+            Taken::Expired(c) => gate::Confirmation::Expired(c.expires_at()),
+            Taken::None => gate::Confirmation::None,
+        };
+        gate::plan(
+            &request.rules,
+            &need,
+            Sources {
+                recalled: self.recalled(request),
+                bypass_env: env_value(BYPASS_ENV),
+                consulted_env: env_value(CONSULTED_ENV),
+                take_confirmation: &mut take,
+                terminal: interaction.can_ask(),
+            },
+        )
+    }
+}
+
+/// The facts of one ref update, read from the clone.
+struct Facts<'a> {
+    ctx: Context<'a>,
+}
+
+impl LineFacts for Facts<'_> {
+    fn check(&self, id: CheckId) -> CheckResult {
+        checks::run(id, &self.ctx)
+    }
+
+    fn pushed(&self) -> Pushed {
+        pushed(&self.ctx)
+    }
+}
+
+/// The pushed range's size and its first ten subjects.
+pub fn pushed(ctx: &Context) -> Pushed {
+    let range = ctx.pushed_commits().unwrap_or_default();
+    Pushed {
+        commits: range.len(),
+        subjects: range
+            .iter()
+            .take(10)
+            .map(|oid| {
+                (
+                    report::short(&oid.to_string()).to_owned(),
+                    ctx.repo.subject(*oid),
+                )
+            })
+            .collect(),
+    }
+}
+
+impl Site for Client<'_> {
+    fn wording(&self) -> Wording {
+        let remote = self.shown_remote();
+        if self.dry_run {
+            Wording::DryRun { remote }
+        } else {
+            Wording::Client { remote }
+        }
+    }
+
+    fn facts<'a>(
+        &'a self,
+        line: Line<'a>,
+        interrupted: &'a AtomicBool,
+    ) -> Box<dyn LineFacts + 'a> {
+        let refs = Refs::Remote {
+            name: self.remote.as_deref(),
+            url: &self.url,
+        };
+        Box::new(Facts {
+            ctx: Context::new(
+                self.repo,
+                self.config,
+                line.environment,
+                line.update,
+                refs,
+                &self.pusher,
+                interrupted,
+            ),
+        })
+    }
+
+    fn asks_checklist(&self) -> bool {
+        true
+    }
+
+    fn confirmation(&self, request: &Request, interaction: &mut Interaction) -> Answers {
+        match self.plan(request, Need::Confirmation, interaction) {
+            Plan::Use(answers) => answers,
+            Plan::AskBypass => Answers::refused(Block::NeedsBypass),
+            Plan::AskConfirmation { consulted } => {
+                let summary = Summary {
+                    environment: request.environment.clone(),
+                    branch: request.branch.clone(),
+                    remote: self.shown_remote(),
+                    commits: request.commits,
+                    subjects: request.subjects.clone(),
+                };
+                let asked = terminal::ask_confirmation(
+                    interaction,
+                    request.timeout,
+                    &summary,
+                    request.rules.confirm,
+                    consulted,
+                    request.leads.clone(),
+                    request.rules.checklist.clone(),
+                );
+                match asked {
+                    Err(stop) => Answers::refused(Block::Stopped(stop)),
+                    Ok(c) => {
+                        let refusal = if c.not_consulted {
+                            Some(Block::SaidNotConsulted)
+                        } else {
+                            c.checklist
+                                .iter()
+                                .find(|e| !e.answer)
+                                .map(|e| Block::ChecklistNo(e.item.clone()))
+                        };
+                        Answers {
+                            consulted: c.consulted,
+                            checklist: c.checklist,
+                            refusal,
+                            ..Answers::none(Source::Prompt)
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn bypass(&self, request: &Request, interaction: &mut Interaction) -> Bypass {
+        match self.plan(request, Need::Bypass, interaction) {
+            Plan::Use(answers) if answers.justification.is_some() => Bypass::Given(answers),
+            Plan::Use(answers) => Bypass::No(answers),
+            Plan::AskConfirmation { .. } => Bypass::No(Answers::refused(Block::ChecksFailed)),
+            Plan::AskBypass => match terminal::offer_bypass(interaction, request.timeout) {
+                Ok(true) => Bypass::Wanted,
+                Ok(false) => Bypass::No(Answers::refused(Block::BypassDeclined)),
+                Err(stop) => Bypass::No(Answers::refused(Block::Stopped(stop))),
+            },
+        }
+    }
+
+    fn justification(&self, request: &Request, interaction: &mut Interaction) -> Answers {
+        match terminal::ask_justification(interaction, request.timeout, request.rules.min_length)
+        {
+            Ok(why) => Answers::justified(why, Source::Prompt),
+            Err(stop) => Answers::refused(Block::Stopped(stop)),
+        }
+    }
+
+    fn remember(&self, request: &Request, answers: &Answers) {
+        let Some(new) = &request.new else { return };
+        if !answers.reusable() {
+            return;
+        }
+        let _ = answers::remember(
+            &self.state_dir,
+            Remembered {
+                environment: request.environment.clone(),
+                remote_ref: request.remote_ref.clone(),
+                new: new.clone(),
+                at: 0,
+                consulted: answers.consulted.clone(),
+                checklist: answers.checklist.clone(),
+                justification: answers.justification.clone(),
+            },
+        );
+    }
+
+    fn chained(&self) -> Result<Chained> {
+        match &self.chained {
+            Some(hook) => hook.run(),
+            None => Ok(Chained::passed()),
+        }
+    }
+
+    fn pusher(&self, _line: Line) -> Identity {
+        match &self.pusher {
+            Pusher::Configured(identity) => identity.clone(),
+            _ => Identity::default(),
+        }
+    }
+
+    fn remote(&self) -> &str {
+        &self.remote_arg
+    }
+
+    fn url(&self) -> &str {
+        &self.url
+    }
+
+    fn record(&self, record: Record) -> Result<Option<Record>> {
+        audit::append(&self.state_dir, record, audit::lock_timeout()).map(Some)
+    }
+
+    fn finish(&self, allowed: bool, records: &[Record], out: &mut dyn Write) -> Result<()> {
+        // Attach the records to their tips in refs/notes/pushguard-audit and share them when
+        // the push is allowed (bounded in time; a failure is remembered and retried).
+        let share_with = allowed.then(|| self.shown_remote());
+        for warning in crate::notes::share_audit(self.repo, records, share_with.as_deref()) {
+            writeln!(out, "pushguard: warning: {warning}")?;
+        }
+        Ok(())
+    }
+}

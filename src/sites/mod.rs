@@ -1,0 +1,13 @@
+//! The places the gate runs, each a [`crate::pipeline::Site`]: the client's pre-push hook
+//! (and `pushguard check`, its dry run), the server's hooks, and a SHA-256 repository that
+//! libgit2 cannot read. A new place is a new file here.
+
+pub mod chained;
+pub mod client;
+pub mod server;
+pub mod sha256;
+
+pub use chained::ChainedHook;
+pub use client::Client;
+pub use server::Server;
+pub use sha256::Sha256;

@@ -1,0 +1,372 @@
+//! The server: `pushguard hook pre-receive` / `hook update` in the receiving (usually bare)
+//! repository.
+//!
+//! Facts come from the repository's own branches and notes (nothing is fetched); the
+//! client-only checks (`clean-worktree`, `tests`) are skipped and say so; the pusher is the
+//! one the server names (never a commit's committer, which anyone can set); nobody can be
+//! asked, so the attestation comes from push options (`git push -o consulted="Name"`,
+//! `-o bypass="why"`); records go to the server's own log and, through the post-receive
+//! hook, to `refs/notes/pushguard-audit`.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
+
+use anyhow::Result;
+
+use super::ChainedHook;
+use crate::audit::{self, Record};
+use crate::checks::{self, CheckId, CheckResult, Context, Pusher, Refs};
+use crate::config::Config;
+use crate::gate::{Answers, Block, Source};
+use crate::git::{Identity, Repo};
+use crate::pipeline::{
+    Bypass, Chained, Line, LineFacts, PushOptions, Pushed, Request, Site, Wording,
+};
+use crate::terminal::Interaction;
+
+/// What the audit records of the server put in `remote`.
+pub const RECORD_REMOTE: &str = "(server)";
+
+/// The variables by which git servers name the authenticated pusher, in the order tried:
+/// Gitea/Forgejo, GitLab, Gitolite, and the web server in front of `git http-backend`.
+pub const PUSHER_VARIABLES: [&str; 5] = [
+    "GITEA_PUSHER_EMAIL",
+    "GITEA_PUSHER_NAME",
+    "GL_USERNAME",
+    "GL_USER",
+    "REMOTE_USER",
+];
+
+/// The git hook pushguard runs as on the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Hook {
+    /// All ref updates at once on stdin; push options in the environment.
+    PreReceive,
+    /// One ref update per run, as arguments; git gives this hook no push options.
+    Update,
+}
+
+/// What the pusher attested with push options.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Attestation {
+    /// `-o consulted=Name`.
+    pub consulted: Option<String>,
+    /// `-o bypass=why`.
+    pub bypass: Option<String>,
+}
+
+/// Reads the attestation from push options (`key=value`; other options are other tools').
+pub fn attestation(options: &[String]) -> Attestation {
+    let mut out = Attestation::default();
+    for option in options {
+        let Some((key, value)) = option.split_once('=') else {
+            continue;
+        };
+        let value = value.trim();
+        if value.is_empty() {
+            continue;
+        }
+        match key.trim() {
+            "consulted" => out.consulted = Some(value.to_owned()),
+            "bypass" => out.bypass = Some(value.to_owned()),
+            _ => {}
+        }
+    }
+    out
+}
+
+/// The push options git passed to the hook (`GIT_PUSH_OPTION_COUNT`, `GIT_PUSH_OPTION_<n>`).
+fn push_options() -> Vec<String> {
+    let count: usize = std::env::var("GIT_PUSH_OPTION_COUNT")
+        .ok()
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    (0..count)
+        .filter_map(|n| std::env::var(format!("GIT_PUSH_OPTION_{n}")).ok())
+        .collect()
+}
+
+/// The pusher named by the variables `get` returns (pure, for tests); `users` maps a server
+/// user name to the addresses its approvals use.
+pub fn pusher_from(
+    get: impl Fn(&str) -> Option<String>,
+    users: &dyn Fn(&str) -> Vec<String>,
+) -> Pusher {
+    if let Some(email) = get("GITEA_PUSHER_EMAIL") {
+        return Pusher::Named {
+            identity: Identity {
+                name: get("GITEA_PUSHER_NAME").unwrap_or_default(),
+                email,
+            },
+            by: "GITEA_PUSHER_EMAIL",
+            emails: Vec::new(),
+        };
+    }
+    PUSHER_VARIABLES[1..]
+        .iter()
+        .find_map(|&var| {
+            get(var).map(|name| Pusher::Named {
+                emails: users(&name),
+                identity: Identity {
+                    name,
+                    email: String::new(),
+                },
+                by: var,
+            })
+        })
+        .unwrap_or_else(|| Pusher::Unknown {
+            why: format!(
+                "the server does not say who is pushing (none of {} is set), and a commit's committer is not the pusher",
+                PUSHER_VARIABLES.join(", ")
+            ),
+        })
+}
+
+/// The pusher as the audit record shows it: the name says where it came from.
+pub fn recorded(pusher: &Pusher) -> Identity {
+    match pusher {
+        Pusher::Named { identity, by, .. } => Identity {
+            name: format!("{} (pusher, from {by})", identity.name),
+            email: identity.email.clone(),
+        },
+        Pusher::Unknown { .. } => Identity {
+            name: "(unknown: the server did not name the pusher)".to_owned(),
+            email: String::new(),
+        },
+        Pusher::Configured(identity) => identity.clone(),
+    }
+}
+
+/// Why a check cannot run on the server, if it cannot.
+pub fn client_only(id: CheckId) -> Option<&'static str> {
+    match id {
+        CheckId::CleanWorktree => {
+            Some("client-side only: the server has no work tree (the pre-push hook checks it)")
+        }
+        CheckId::Tests => Some(
+            "client-side only: the server does not run the project's tests (the pre-push hook and `pushguard check` do)",
+        ),
+        _ => None,
+    }
+}
+
+/// The server's hooks for one push.
+pub struct Server<'r> {
+    repo: &'r Repo,
+    config: &'r Config,
+    given: Attestation,
+    options: PushOptions,
+    pusher: Pusher,
+    url: String,
+    state_dir: PathBuf,
+    chained: Option<ChainedHook>,
+}
+
+impl<'r> Server<'r> {
+    /// The server's side of a push received through `hook`, with the pusher and the push
+    /// options from the environment git and the server give the hook.
+    pub fn from_env(
+        repo: &'r Repo,
+        config: &'r Config,
+        hook: Hook,
+        chained: Option<ChainedHook>,
+    ) -> Server<'r> {
+        let given = match hook {
+            Hook::PreReceive => attestation(&push_options()),
+            Hook::Update => Attestation::default(),
+        };
+        let advertised = repo
+            .git2()
+            .config()
+            .and_then(|c| c.get_bool("receive.advertisePushOptions"))
+            .unwrap_or(false);
+        let options = match (hook, advertised) {
+            (Hook::Update, _) => PushOptions::UpdateHook,
+            (Hook::PreReceive, true) => PushOptions::Accepted,
+            (Hook::PreReceive, false) => PushOptions::NotAdvertised,
+        };
+        let users = |name: &str| config.server.users.get(name).cloned().unwrap_or_default();
+        Server {
+            repo,
+            config,
+            given,
+            options,
+            pusher: pusher_from(crate::terminal::env_value, &users),
+            url: repo
+                .common_dir()
+                .to_string_lossy()
+                .trim_end_matches('/')
+                .to_owned(),
+            state_dir: repo.state_dir(),
+            chained,
+        }
+    }
+}
+
+/// The facts of one ref update, read from the receiving repository.
+struct Facts<'a> {
+    ctx: Context<'a>,
+}
+
+impl LineFacts for Facts<'_> {
+    fn skips(&self, id: CheckId) -> Option<CheckResult> {
+        client_only(id).map(|why| CheckResult::skip(id, why))
+    }
+
+    fn check(&self, id: CheckId) -> CheckResult {
+        self.skips(id)
+            .unwrap_or_else(|| checks::run(id, &self.ctx))
+    }
+
+    fn pushed(&self) -> Pushed {
+        super::client::pushed(&self.ctx)
+    }
+}
+
+impl Site for Server<'_> {
+    fn wording(&self) -> Wording {
+        Wording::Server {
+            options: self.options,
+        }
+    }
+
+    fn facts<'a>(
+        &'a self,
+        line: Line<'a>,
+        interrupted: &'a AtomicBool,
+    ) -> Box<dyn LineFacts + 'a> {
+        Box::new(Facts {
+            ctx: Context::new(
+                self.repo,
+                self.config,
+                line.environment,
+                line.update,
+                Refs::Own,
+                &self.pusher,
+                interrupted,
+            ),
+        })
+    }
+
+    fn asks_checklist(&self) -> bool {
+        // Only a person at a client can answer it: the client hook asks.
+        false
+    }
+
+    fn confirmation(&self, _request: &Request, _interaction: &mut Interaction) -> Answers {
+        // A bypass given for a push that needs none is not recorded as one (`gate::decide`).
+        Answers {
+            consulted: self.given.consulted.clone(),
+            justification: self.given.bypass.clone(),
+            ..Answers::none(Source::PushOptions)
+        }
+    }
+
+    fn bypass(&self, _request: &Request, _interaction: &mut Interaction) -> Bypass {
+        let answers = Answers {
+            consulted: self.given.consulted.clone(),
+            justification: self.given.bypass.clone(),
+            ..Answers::none(Source::PushOptions)
+        };
+        match &self.given.bypass {
+            Some(_) => Bypass::Given(answers),
+            None => Bypass::No(Answers {
+                refusal: Some(Block::ChecksFailed),
+                ..answers
+            }),
+        }
+    }
+
+    fn justification(&self, _request: &Request, _interaction: &mut Interaction) -> Answers {
+        Answers::refused(Block::ChecksFailed)
+    }
+
+    fn chained(&self) -> Result<Chained> {
+        match &self.chained {
+            Some(hook) => hook.run(),
+            None => Ok(Chained::passed()),
+        }
+    }
+
+    fn pusher(&self, _line: Line) -> Identity {
+        recorded(&self.pusher)
+    }
+
+    fn remote(&self) -> &str {
+        RECORD_REMOTE
+    }
+
+    fn url(&self) -> &str {
+        &self.url
+    }
+
+    fn record(&self, record: Record) -> Result<Option<Record>> {
+        audit::append(&self.state_dir, record, audit::lock_timeout()).map(Some)
+    }
+
+    fn finish(&self, allowed: bool, records: &[Record], out: &mut dyn Write) -> Result<()> {
+        if !allowed {
+            return Ok(());
+        }
+        // The notes ref cannot be written while the pushed objects are quarantined: the
+        // post-receive hook attaches these records once the refs are updated.
+        if let Err(e) = crate::post_receive::remember(&self.state_dir, records) {
+            writeln!(
+                out,
+                "pushguard: warning: the record will not be attached to {} (the post-receive hook will not find it): {e:#}",
+                crate::notes::AUDIT.full()
+            )?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn push_options_give_the_attestation() {
+        let a = attestation(&[
+            "ci.skip".into(),
+            "consulted=Ada Lead".into(),
+            "bypass= incident 42: the site is down ".into(),
+        ]);
+        assert_eq!(a.consulted.as_deref(), Some("Ada Lead"));
+        assert_eq!(a.bypass.as_deref(), Some("incident 42: the site is down"));
+        assert_eq!(attestation(&["consulted=".into()]), Attestation::default());
+    }
+
+    #[test]
+    fn pusher_variables_in_order() {
+        let vars = |pairs: &'static [(&'static str, &'static str)]| {
+            move |k: &str| {
+                pairs
+                    .iter()
+                    .find(|(n, _)| *n == k)
+                    .map(|(_, v)| v.to_string())
+            }
+        };
+        let nobody = |_: &str| Vec::new();
+        assert!(matches!(
+            pusher_from(vars(&[]), &nobody),
+            Pusher::Unknown { .. }
+        ));
+        let p = pusher_from(vars(&[("REMOTE_USER", "ada"), ("GL_USERNAME", "bob")]), &nobody);
+        assert!(matches!(&p, Pusher::Named { by: "GL_USERNAME", identity, .. } if identity.name == "bob"));
+        assert_eq!(p.emails(), None, "a user name alone cannot be told apart from approvers");
+        let mapped = |n: &str| vec![format!("{n}@example.com")];
+        let p = pusher_from(vars(&[("GL_USERNAME", "bob")]), &mapped);
+        assert_eq!(p.emails(), Some(vec!["bob@example.com".to_owned()]));
+        let p = pusher_from(
+            vars(&[
+                ("GITEA_PUSHER_EMAIL", "ada@example.com"),
+                ("GITEA_PUSHER_NAME", "Ada"),
+            ]),
+            &nobody,
+        );
+        assert_eq!(p.emails(), Some(vec!["ada@example.com".to_owned()]));
+        assert_eq!(recorded(&p).name, "Ada (pusher, from GITEA_PUSHER_EMAIL)");
+    }
+}
