@@ -12,7 +12,9 @@ fn regression_week1_11_overlap_caret_is_under_the_entry_that_overlaps() {
     run.expect_code(1);
     let err = repo.redact(&run.stderr);
     assert!(
-        err.contains("branch glob `development` of environment `staging` overlaps environment `development`"),
+        err.contains(
+            "branch glob `development` of environment `staging` overlaps environment `development`"
+        ),
         "{err}"
     );
     assert!(
@@ -22,4 +24,51 @@ fn regression_week1_11_overlap_caret_is_under_the_entry_that_overlaps() {
         "{err}"
     );
     assert_eq!(repo.remote_branch("feature"), None);
+}
+
+const PRODUCTION: &str =
+    "[environments.production]\nbranches = [\"production\"]\nchecks = [\"no-delete\"]\nconfirm = false\n";
+
+#[test]
+fn regression_week1_4_audit_since_takes_an_age_like_log() {
+    let repo = TestRepo::new();
+    repo.push_unguarded("HEAD:refs/heads/production");
+    repo.install();
+    repo.config(PRODUCTION);
+    repo.commit_file("app.txt", "v1\n", "release 1");
+    repo.push(&["origin", "HEAD:refs/heads/production"])
+        .expect_code(0);
+    repo.commit_file("app.txt", "v2\n", "hotfix without the guard");
+    repo.push(&["--no-verify", "-q", "origin", "HEAD:refs/heads/production"])
+        .expect_code(0);
+
+    // Commits are dated 2026-01-01: an age of 100 years includes them, an hour does not.
+    let run = repo.pushguard(&["audit", "--since", "36500d", "--fail-on-unrecorded"]);
+    run.expect_code(1);
+    assert!(
+        run.stdout.starts_with(
+            "origin/production (production): 1 unrecorded, 1 recorded, 1 before pushguard\n"
+        ),
+        "{}",
+        run.stdout
+    );
+    let run = repo.pushguard(&["audit", "--since", "1h", "--fail-on-unrecorded"]);
+    run.expect_code(0);
+    assert_eq!(
+        run.stdout,
+        "origin/production (production): 0 unrecorded, 0 recorded, 0 before pushguard\n"
+    );
+    // `log` reads the same forms, and both refuse the same nonsense with the same words.
+    let log = repo.pushguard(&["log", "--since", "36500d"]);
+    log.expect_code(0);
+    assert!(log.stdout.contains("production"), "{}", log.stdout);
+    for command in ["log", "audit"] {
+        let run = repo.pushguard(&[command, "--since", "7 parsecs"]);
+        run.expect_code(2);
+        assert_eq!(
+            run.stderr,
+            "pushguard: error: invalid --since `7 parsecs`: not a date, a time or an age\nhint: give a date (2026-01-31), a time (2026-01-31T12:00:00Z) or an age (7d, 12h)\n",
+            "{command}"
+        );
+    }
 }

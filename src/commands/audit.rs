@@ -75,7 +75,7 @@ pub fn run(
     if let Some(env) = env {
         config.require_environment(env)?;
     }
-    let since = since.map(parse_since).transpose()?;
+    let since = since.map(crate::since::parse).transpose()?;
 
     for (r, e) in notes::push_pending_audit_notes(&repo) {
         eprintln!(
@@ -142,18 +142,6 @@ pub fn run(
     } else {
         Exit::Success
     })
-}
-
-/// Parses `YYYY-MM-DD` or an RFC 3339 time.
-fn parse_since(text: &str) -> Result<SystemTime> {
-    let full = if text.len() == 10 {
-        format!("{text}T00:00:00Z")
-    } else {
-        text.to_owned()
-    };
-    humantime::parse_rfc3339_weak(&full)
-        .with_context(|| format!("invalid date `{text}`"))
-        .hint("write it as YYYY-MM-DD or 2026-01-31T12:00:00Z")
 }
 
 /// The first-parent history of `tip`, newest first.
