@@ -72,3 +72,60 @@ fn regression_week1_4_audit_since_takes_an_age_like_log() {
         );
     }
 }
+
+#[test]
+fn regression_week1_8_a_test_command_not_on_the_hooks_path_says_so() {
+    let repo = TestRepo::guarded(
+        "[environments.staging]\nbranches = [\"staging\"]\nchecks = [\"tests\"]\nconfirm = false\n\n[tests]\ncommands = [\"runtests --all\"]\n",
+    );
+    // The tool is installed where the developer's shell finds it, but a GUI client's hook
+    // runs with a minimal PATH.
+    let tools = repo.root.join("tools");
+    std::fs::create_dir_all(&tools).unwrap();
+    let tool = tools.join("runtests");
+    std::fs::write(&tool, "#!/bin/sh\necho all tests passed\n").unwrap();
+    std::fs::set_permissions(&tool, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let gui_push = || {
+        let out = repo
+            .command("git")
+            .env("PATH", "/usr/bin:/bin")
+            .args(["push", "origin", "HEAD:refs/heads/staging"])
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            repo.redact(&String::from_utf8_lossy(&out.stderr)),
+        )
+    };
+    let (code, err) = gui_push();
+    assert_eq!(code, Some(1), "{err}");
+    assert!(
+        err.contains("✗ tests  `runtests --all` failed with exit 127: `runtests` (or a command it runs) was not found on the hook's PATH\n"),
+        "{err}"
+    );
+    assert!(err.contains("runtests: not found"), "{err}");
+    // git puts its exec-path first; the rest is what the client gave the hook.
+    let path_line = err
+        .lines()
+        .find(|l| l.starts_with("      the hook's PATH: "))
+        .unwrap_or_else(|| panic!("no PATH line\n{err}"));
+    let dirs: Vec<&str> = path_line["      the hook's PATH: ".len()..]
+        .split(':')
+        .collect();
+    assert!(dirs.ends_with(&["/usr/bin", "/bin"]), "{err}");
+    assert!(
+        err.contains("hint: give the full path in [tests].commands in .pushguard.toml (`command -v runtests` in your terminal prints it), or start your git client with that directory on its PATH"),
+        "{err}"
+    );
+    assert!(!err.contains("fix the failure and commit"), "{err}");
+    assert_eq!(repo.remote_branch("staging"), None);
+
+    // Following the hint gets the same push through with the same minimal PATH.
+    repo.config(&format!(
+        "[environments.staging]\nbranches = [\"staging\"]\nchecks = [\"tests\"]\nconfirm = false\n\n[tests]\ncommands = [\"{} --all\"]\n",
+        tool.display()
+    ));
+    let (code, err) = gui_push();
+    assert_eq!(code, Some(0), "{err}");
+    assert!(repo.remote_branch("staging").is_some());
+}
