@@ -129,3 +129,69 @@ fn regression_week1_8_a_test_command_not_on_the_hooks_path_says_so() {
     assert_eq!(code, Some(0), "{err}");
     assert!(repo.remote_branch("staging").is_some());
 }
+
+/// A stand-in for `cargo` on `PATH`: prints progress the way cargo does unless `--quiet` (or
+/// `-q`) is given, records its arguments, and installs the binary under test. Building the
+/// release binary for real would take minutes per test run on the CI machine.
+fn stand_in_cargo(repo: &TestRepo) -> std::path::PathBuf {
+    let dir = repo.root.join("stand-in");
+    std::fs::create_dir_all(&dir).unwrap();
+    let script = format!(
+        r#"#!/bin/sh
+echo "$@" > "{args}"
+quiet=
+for a; do case $a in --quiet|-q) quiet=1 ;; esac; done
+[ -n "$quiet" ] || echo "   Compiling pushguard v0.1.0 (stand-in)" >&2
+mkdir -p "$CARGO_INSTALL_ROOT/bin"
+cp "{bin}" "$CARGO_INSTALL_ROOT/bin/pushguard"
+[ -n "$quiet" ] || echo "   Installed package \`pushguard v0.1.0\` (stand-in)" >&2
+"#,
+        args = dir.join("args").display(),
+        bin = crate::support::bin().display()
+    );
+    let cargo = dir.join("cargo");
+    std::fs::write(&cargo, script).unwrap();
+    std::fs::set_permissions(&cargo, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    dir
+}
+
+#[test]
+fn regression_week1_13_install_sh_shows_cargos_progress() {
+    let repo = TestRepo::new();
+    let stand_in = stand_in_cargo(&repo);
+    let mut path = std::ffi::OsString::from(&stand_in);
+    path.push(":");
+    path.push(crate::support::hermetic_path());
+    let out = repo
+        .command("sh")
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/install.sh"))
+        .env("PATH", path)
+        .env("CARGO_INSTALL_ROOT", repo.root.join("cargo-root"))
+        .output()
+        .unwrap();
+    let err = repo.redact(&String::from_utf8_lossy(&out.stderr));
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    let args = std::fs::read_to_string(stand_in.join("args")).unwrap();
+    assert_eq!(
+        args.trim_end(),
+        format!(
+            "install --path {} --locked --force",
+            env!("CARGO_MANIFEST_DIR")
+        )
+    );
+    assert!(
+        err.contains("install.sh: building and installing pushguard (cargo install --path . --locked); the first build takes a few minutes\n   Compiling pushguard v0.1.0 (stand-in)\n   Installed package `pushguard v0.1.0` (stand-in)\ninstall.sh: installed [TMP]/cargo-root/bin/pushguard\n"),
+        "{err}"
+    );
+    // And the hook is really installed in the clone it ran in.
+    assert!(repo.work.join(".git/hooks/pre-push").exists(), "{err}");
+
+    // The README describes PUSHGUARD_LOCK_TIMEOUT_MS once among the environment variables.
+    let readme = include_str!("../README.md");
+    assert_eq!(
+        readme
+            .matches("how long an audit append waits for the log's lock")
+            .count(),
+        1
+    );
+}
