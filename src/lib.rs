@@ -19,6 +19,7 @@ pub mod notes;
 pub mod post_receive;
 pub mod prompt;
 pub mod push;
+pub mod remote;
 pub mod report;
 pub mod server;
 pub mod since;
@@ -177,6 +178,6 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
             rev,
             remote,
         } => commands::check::run(&target, &rev, remote.as_deref()),
-        Command::Status => commands::status::run(),
+        Command::Status { remote } => commands::status::run(remote.as_deref()),
     }
 }

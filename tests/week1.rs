@@ -195,3 +195,207 @@ fn regression_week1_13_install_sh_shows_cargos_progress() {
         1
     );
 }
+
+/// The last line of a run's stderr that starts with `prefix`.
+fn line_starting<'a>(text: &'a str, prefix: &str) -> &'a str {
+    text.lines()
+        .find(|l| l.starts_with(prefix))
+        .unwrap_or_else(|| panic!("no line starting with {prefix:?} in\n{text}"))
+}
+
+#[test]
+fn regression_week1_5_one_default_remote_for_every_command() {
+    // Two remotes; the current branch tracks `fork`, so `git push` goes there.
+    let repo = TestRepo::new();
+    repo.git_in(&repo.root, &["init", "-q", "--bare", "fork.git"]);
+    let fork = repo.root.join("fork.git");
+    repo.git(&["remote", "add", "fork", fork.to_str().unwrap()]);
+    repo.git(&["push", "--no-verify", "-q", "fork", "HEAD:refs/heads/main"]);
+    repo.git(&[
+        "push",
+        "--no-verify",
+        "-q",
+        "fork",
+        "HEAD:refs/heads/development",
+    ]);
+    repo.push_unguarded("HEAD:refs/heads/development");
+    repo.git(&["fetch", "-q", "--all"]);
+    repo.git(&["branch", "-q", "--set-upstream-to=fork/main"]);
+    repo.install();
+
+    let status = repo.pushguard(&["status"]);
+    status.expect_code(0);
+    assert!(
+        status
+            .stdout
+            .contains("\nremote:  fork (as last fetched)\n"),
+        "{}",
+        status.stdout
+    );
+    let check = repo.pushguard(&["check", "staging"]);
+    assert!(
+        line_starting(&check.stderr, "pushguard: [staging]").contains("HEAD → fork/staging"),
+        "{}",
+        check.stderr
+    );
+    let audit = repo.pushguard(&["audit"]);
+    audit.expect_code(0);
+    assert!(
+        audit.stdout.contains("\nfork/main (production): "),
+        "{}",
+        audit.stdout
+    );
+    assert!(!audit.stdout.contains("origin/"), "{}", audit.stdout);
+    repo.pushguard(&["init"]).expect_code(0);
+    let written = std::fs::read_to_string(repo.work.join(".pushguard.toml")).unwrap();
+    assert!(written.contains("from the branches of `fork`"), "{written}");
+
+    // A clone whose only remote is not called origin: that remote, not a missing `origin`.
+    repo.git(&["branch", "-q", "--unset-upstream"]);
+    repo.git(&["remote", "remove", "origin"]);
+    repo.git(&["remote", "rename", "fork", "gitea"]);
+    let check = repo.pushguard(&["check", "development"]);
+    let err = repo.redact(&check.stderr);
+    assert!(
+        line_starting(&err, "pushguard: [development]").contains("HEAD → gitea/development"),
+        "{err}"
+    );
+    check.expect_code(0);
+    let status = repo.pushguard(&["status"]);
+    assert!(
+        status
+            .stdout
+            .contains("\nremote:  gitea (as last fetched)\n"),
+        "{}",
+        status.stdout
+    );
+
+    // Several remotes and no rule picks one: every command asks for --remote.
+    repo.git(&["remote", "add", "mirror", fork.to_str().unwrap()]);
+    for args in [
+        &["check", "development"][..],
+        &["audit"],
+        &["init", "--force"],
+    ] {
+        let run = repo.pushguard(args);
+        run.expect_code(2);
+        assert_eq!(
+            run.stderr,
+            "pushguard: error: this clone has several remotes (gitea, mirror), none is `origin` and the current branch has no upstream\nhint: name one with `--remote <name>`\n",
+            "{args:?}"
+        );
+    }
+    let status = repo.pushguard(&["status"]);
+    status.expect_code(0);
+    assert!(
+        status.stdout.contains("remote:  none chosen: this clone has several remotes (gitea, mirror), none is `origin` and the current branch has no upstream\n         hint: name one with `pushguard status --remote <name>`\n"),
+        "{}",
+        status.stdout
+    );
+    let status = repo.pushguard(&["status", "--remote", "mirror"]);
+    assert!(
+        status
+            .stdout
+            .contains("\nremote:  mirror (as last fetched)\n"),
+        "{}",
+        status.stdout
+    );
+}
+
+#[test]
+fn regression_week1_10_outside_a_clone_and_without_a_remote() {
+    let repo = TestRepo::new();
+    let outside = repo.root.join("outside");
+    std::fs::create_dir_all(&outside).unwrap();
+    let run_outside = |args: &[&str]| {
+        let out = repo
+            .command(crate::support::bin())
+            .args(args)
+            .current_dir(&outside)
+            .env("GIT_CEILING_DIRECTORIES", &repo.root)
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            repo.redact(&String::from_utf8_lossy(&out.stderr)),
+        )
+    };
+    let commands: [&[&str]; 12] = [
+        &["install"],
+        &["uninstall"],
+        &["check", "production"],
+        &["status"],
+        &["log"],
+        &["log", "--verify"],
+        &["log", "--remote"],
+        &["init"],
+        &["approve", "HEAD", "--env", "production"],
+        &["approve", "--list"],
+        &["audit"],
+        &["confirm", "production", "--consulted", "Lee"],
+    ];
+    for args in commands {
+        let (code, err) = run_outside(args);
+        assert_eq!(code, Some(2), "{args:?}: {err}");
+        assert_eq!(
+            err,
+            "pushguard: error: `[TMP]/outside` is not inside a git clone\nhint: run pushguard inside the clone you push from (`cd` into it first), or get one with `git clone <url>`\n",
+            "{args:?}"
+        );
+    }
+    let (code, err) = run_outside(&["config", "--check"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(
+        err.starts_with("pushguard: note: `[TMP]/outside` is not inside a git clone, so no .pushguard.toml was read\nhint: run `pushguard config` inside the clone"),
+        "{err}"
+    );
+
+    // A clone with no remote.
+    repo.git(&["remote", "remove", "origin"]);
+    repo.install();
+    let hint = "hint: add the remote you push to: `git remote add origin <url>`, then `git fetch origin`\n";
+    for (args, needs) in [
+        (
+            &["check", "production"][..],
+            "`pushguard check` has no environment branches to compare with",
+        ),
+        (
+            &["init"],
+            "`pushguard init` has no branches to map environments to",
+        ),
+        (
+            &["audit"],
+            "`pushguard audit` has no environment branches to audit",
+        ),
+        (
+            &["log", "--remote"],
+            "`pushguard log --remote` has no team records to show",
+        ),
+    ] {
+        let run = repo.pushguard(args);
+        run.expect_code(2);
+        assert_eq!(
+            run.stderr,
+            format!("pushguard: error: this clone has no remote, so {needs}\n{hint}"),
+            "{args:?}"
+        );
+    }
+    let status = repo.pushguard(&["status"]);
+    status.expect_code(0);
+    assert!(
+        status.stdout.contains(&format!(
+            "remote:  none: this clone has no remote, so no environment branch can be shown\n         {hint}environments:\n  development  no remote to look at (develop, development, dev)\n"
+        )),
+        "{}",
+        status.stdout
+    );
+    let approve = repo.pushguard(&["approve", "HEAD", "--env", "production"]);
+    approve.expect_code(0);
+    assert!(
+        repo.redact(&approve.stderr).ends_with(
+            "pushguard: this clone has no remote, so the approval is only in this clone\nhint: add the remote you push to: `git remote add origin <url>`, then `git fetch origin`; then `pushguard approve [SHORT] --env production` shares it\n"
+        ),
+        "{}",
+        approve.stderr
+    );
+}

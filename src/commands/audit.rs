@@ -17,7 +17,6 @@ use anyhow::{Context as _, Result};
 use git2::{Oid, Sort};
 
 use crate::audit::Record;
-use crate::commands::init::default_remote;
 use crate::config::Config;
 use crate::gate::Decision;
 use crate::git::Repo;
@@ -68,10 +67,7 @@ pub fn run(
 ) -> Result<Exit> {
     let repo = Repo::open_from_env()?;
     let config = Config::load(repo.work_tree())?;
-    let remote = match remote {
-        Some(r) => r.to_owned(),
-        None => default_remote(&repo)?,
-    };
+    let remote = crate::remote::require(&repo, remote, "audit", "environment branches to audit")?;
     if let Some(env) = env {
         config.require_environment(env)?;
     }

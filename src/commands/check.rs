@@ -18,10 +18,12 @@ const ZERO: &str = "0000000000000000000000000000000000000000";
 pub fn run(target: &str, rev: &str, remote: Option<&str>) -> Result<Exit> {
     let repo = Repo::open_from_env()?;
     let config = load_config_for_command()?;
-    let remote = match remote {
-        Some(r) => r.to_owned(),
-        None => default_remote(&repo),
-    };
+    let remote = crate::remote::require(
+        &repo,
+        remote,
+        "check",
+        "environment branches to compare with",
+    )?;
     let (environment, branch) = resolve(&repo, &config, target, &remote)?;
     let commit = repo
         .rev_commit(rev)
@@ -65,18 +67,6 @@ pub fn run(target: &str, rev: &str, remote: Option<&str>) -> Result<Exit> {
     } else {
         Exit::Blocked
     })
-}
-
-/// The current branch's upstream remote, else `origin`.
-pub fn default_remote(repo: &Repo) -> String {
-    let git = repo.git2();
-    git.head()
-        .ok()
-        .filter(|h| h.is_branch())
-        .and_then(|h| h.name().map(str::to_owned))
-        .and_then(|name| git.branch_upstream_remote(&name).ok())
-        .and_then(|buf| buf.as_str().map(str::to_owned))
-        .unwrap_or_else(|| "origin".to_owned())
 }
 
 /// Resolves an environment name or an environment branch to the environment and a branch:

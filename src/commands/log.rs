@@ -8,7 +8,7 @@ use anyhow::Result;
 use crate::audit::{self, Record};
 use crate::git::Repo;
 use crate::push::escape;
-use crate::{Exit, WithHint};
+use crate::Exit;
 
 /// What `pushguard log` shows.
 #[derive(Debug, Clone, Default)]
@@ -140,11 +140,8 @@ type Entry = std::result::Result<(Record, Vec<u8>), ()>;
 
 /// The team's records from a remote's `refs/notes/pushguard-audit`, oldest first.
 fn remote_entries(remote: Option<&str>) -> Result<(Vec<Entry>, String)> {
-    let repo = Repo::open_from_env().hint("run `pushguard log --remote` inside a git clone")?;
-    let remote = match remote {
-        Some(r) => r.to_owned(),
-        None => crate::commands::init::default_remote(&repo)?,
-    };
+    let repo = Repo::open_from_env()?;
+    let remote = crate::remote::require(&repo, remote, "log --remote", "team records to show")?;
     for (r, e) in crate::notes::push_pending_audit_notes(&repo) {
         eprintln!("pushguard: warning: the audit notes were not shared with {r}: {e:#}");
     }
