@@ -399,3 +399,90 @@ fn regression_week1_10_outside_a_clone_and_without_a_remote() {
         approve.stderr
     );
 }
+
+const TWO_BRANCHES: &str = r#"[environments.staging]
+branches = ["staging"]
+confirm = false
+checks = ["no-delete", "fast-forward"]
+
+[environments.production]
+branches = ["production", "main"]
+promote_from = "staging"
+confirm = false
+checks = ["no-delete", "fast-forward", "promoted"]
+"#;
+
+#[test]
+fn regression_week1_1_check_and_status_see_every_branch_of_an_environment() {
+    // The remote has both `main` (old) and `production` (current) for production; staging
+    // has a rebuilt commit X that fast-forwards main but not production.
+    let repo = TestRepo::guarded(TWO_BRANCHES);
+    repo.push_unguarded("HEAD:refs/heads/main");
+    let initial = repo.head();
+    repo.commit("release 1");
+    repo.push_unguarded("HEAD:refs/heads/staging");
+    repo.push_unguarded("HEAD:refs/heads/production");
+    repo.git(&["reset", "-q", "--hard", &initial]);
+    let x = repo.commit("release 1, rebuilt");
+    repo.push_unguarded("+HEAD:refs/heads/staging");
+    repo.git(&["fetch", "-q", "origin"]);
+
+    // The environment's name: refused with the branches and how to name one.
+    let run = repo.pushguard(&["check", "production", "--rev", &x]);
+    assert_eq!(
+        repo.transcript(&run),
+        "exit: 2\n--- stdout\n--- stderr\npushguard: error: environment `production` has 2 branches on origin (main, production), and a push updates one of them\nhint: name the branch you mean: `pushguard check origin/main` or `pushguard check origin/production`\n"
+    );
+    // Each way of naming the branch judges that branch, as the push would.
+    for target in [
+        "origin/production",
+        "refs/heads/production",
+        "refs/remotes/origin/production",
+    ] {
+        let run = repo.pushguard(&["check", target, "--rev", &x]);
+        let err = repo.redact(&run.stderr);
+        assert_eq!(run.code, 1, "{target}: {err}");
+        assert!(
+            err.starts_with(
+                "pushguard: [production] [OID] → origin/production ([SHORT]..[SHORT])\n"
+            ),
+            "{target}: {err}"
+        );
+        assert!(err.contains("✗ fast-forward"), "{target}: {err}");
+    }
+    let run = repo.pushguard(&["check", "origin/main", "--rev", &x]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stderr.contains("→ origin/main"), "{}", run.stderr);
+    // The pushes agree with the checks.
+    let before = repo.remote_branch("production");
+    let push = repo.push(&["origin", &format!("{x}:refs/heads/production")]);
+    push.expect_code(1);
+    assert!(push.stderr.contains("(non-fast-forward)"), "{}", push.stderr);
+    let push = repo.push(&["--force", "origin", &format!("{x}:refs/heads/production")]);
+    push.expect_code(1);
+    assert!(push.stderr.contains("✗ fast-forward"), "{}", push.stderr);
+    assert_eq!(repo.remote_branch("production"), before);
+    repo.push(&["origin", &format!("{x}:refs/heads/main")])
+        .expect_code(0);
+    // A named remote must agree with the one in the target.
+    let run = repo.pushguard(&["check", "origin/main", "--remote", "upstream"]);
+    run.expect_code(2);
+    assert!(
+        run.stderr.contains(
+            "`origin/main` is a branch of `origin`, but `--remote upstream` names another remote"
+        ),
+        "{}",
+        run.stderr
+    );
+
+    // status shows both branches, and how far staging is ahead of each.
+    repo.git(&["fetch", "-q", "origin"]);
+    let status = repo.pushguard(&["status"]);
+    status.expect_code(0);
+    let out = repo.redact(&status.stdout);
+    let environments = &out[out.find("environments:").unwrap()..out.find("tests:").unwrap()];
+    assert_eq!(
+        environments,
+        "environments:\n  staging      origin/staging          [SHORT]  release 1, rebuilt\n  production   origin/main             [SHORT]  release 1, rebuilt\n               origin/production       [SHORT]  release 1\n  staging (origin/staging) is 0 commits ahead of production (origin/main)\n  staging (origin/staging) is 1 commit ahead of production (origin/production)\n"
+    );
+}

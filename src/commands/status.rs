@@ -1,5 +1,5 @@
 //! `pushguard status`: where the hook is installed and whether it is current, which config
-//! is in force, each environment's branch on the remote with its tip, how far each
+//! is in force, every branch of each environment on the remote with its tip, how far each
 //! environment is ahead of the next, and whether `HEAD`'s tree has passed its tests.
 
 use std::fmt::Write as _;
