@@ -457,7 +457,11 @@ fn regression_week1_1_check_and_status_see_every_branch_of_an_environment() {
     let before = repo.remote_branch("production");
     let push = repo.push(&["origin", &format!("{x}:refs/heads/production")]);
     push.expect_code(1);
-    assert!(push.stderr.contains("(non-fast-forward)"), "{}", push.stderr);
+    assert!(
+        push.stderr.contains("(non-fast-forward)"),
+        "{}",
+        push.stderr
+    );
     let push = repo.push(&["--force", "origin", &format!("{x}:refs/heads/production")]);
     push.expect_code(1);
     assert!(push.stderr.contains("✗ fast-forward"), "{}", push.stderr);
