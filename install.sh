@@ -8,8 +8,9 @@ if ! command -v cargo >/dev/null 2>&1; then
 fi
 
 here=$(cd "$(dirname "$0")" && pwd)
-echo "install.sh: building and installing pushguard (cargo install --path . --locked)" >&2
-cargo install --quiet --path "$here" --locked --force
+echo "install.sh: building and installing pushguard (cargo install --path . --locked); the first build takes a few minutes" >&2
+# cargo's own progress stays visible: a silent multi-minute build looks like a hang.
+cargo install --path "$here" --locked --force
 
 bin_dir=${CARGO_INSTALL_ROOT:-${CARGO_HOME:-$HOME/.cargo}}/bin
 pushguard=$bin_dir/pushguard

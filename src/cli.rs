@@ -38,12 +38,16 @@ pub enum Command {
         /// The commit to check
         #[arg(long, default_value = "HEAD")]
         rev: String,
-        /// The remote (default: the current branch's upstream, else origin)
+        /// The remote (default: the current branch's upstream remote, else origin, else the only remote)
         #[arg(long)]
         remote: Option<String>,
     },
     /// Show the hook's install state, the config in force, and each environment on the remote
-    Status,
+    Status {
+        /// The remote whose environment branches to show (default: the current branch's upstream remote, else origin, else the only remote)
+        #[arg(long)]
+        remote: Option<String>,
+    },
     /// Hook entry points that git runs (not meant to be typed)
     Hook {
         #[command(subcommand)]
@@ -54,7 +58,7 @@ pub enum Command {
         /// Overwrite an existing .pushguard.toml
         #[arg(long)]
         force: bool,
-        /// The remote whose branches to map (default: origin, else the only remote)
+        /// The remote whose branches to map (default: the current branch's upstream remote, else origin, else the only remote)
         #[arg(long)]
         remote: Option<String>,
     },
@@ -72,7 +76,7 @@ pub enum Command {
         /// The environment the approval is for
         #[arg(long, required_unless_present = "list")]
         env: Option<String>,
-        /// The remote to share approvals with (default: origin, else the only remote)
+        /// The remote to share approvals with (default: the current branch's upstream remote, else origin, else the only remote)
         #[arg(long)]
         remote: Option<String>,
         /// List the approvals (of REV, if given) instead of approving
@@ -81,7 +85,7 @@ pub enum Command {
     },
     /// List environment-branch updates on the remote that no audit record covers
     Audit {
-        /// The remote to audit (default: origin, else the only remote)
+        /// The remote to audit (default: the current branch's upstream remote, else origin, else the only remote)
         #[arg(long)]
         remote: Option<String>,
         /// Only this environment
@@ -127,7 +131,7 @@ pub enum Command {
         /// printed: `--verify` checks the file)
         #[arg(long)]
         json: bool,
-        /// Show the team's records from the remote's notes (default remote: origin)
+        /// Show the team's records from the remote's notes (default: the current branch's upstream remote, else origin, else the only remote)
         #[arg(long, value_name = "R", num_args = 0..=1)]
         remote: Option<Option<String>>,
         /// Verify the hash chain: exit 0 with the count, or 1 with the first bad line

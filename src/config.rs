@@ -764,7 +764,9 @@ fn overlap_check(
     at: &impl Fn(Range<usize>, &str) -> anyhow::Error,
 ) -> Result<()> {
     let (newest, others) = envs.split_last().expect("called after a push");
-    for b in branches {
+    // The caret goes under the entry that overlaps (issue 13, item 11): each entry is
+    // compared on its own, never the environment's whole list.
+    for (b, this) in branches.iter().zip(&newest.matchers) {
         let glob = b.get_ref();
         let literal = is_literal(glob);
         for other in others {
@@ -773,7 +775,7 @@ fn overlap_check(
                 || other
                     .branches
                     .iter()
-                    .any(|o| is_literal(o) && newest.matches(o));
+                    .any(|o| is_literal(o) && this.is_match(o));
             if clash {
                 return Err(at(
                     b.span(),

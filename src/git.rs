@@ -66,6 +66,27 @@ pub struct Identity {
     pub email: String,
 }
 
+/// The error for a command run where there is no repository: one sentence and the way out
+/// (issue 13, item 10), the same for every command.
+pub fn not_in_a_clone() -> anyhow::Error {
+    if let Some(dir) = std::env::var_os("GIT_DIR") {
+        return crate::with_hint(
+            anyhow::anyhow!(
+                "GIT_DIR `{}` is not a git repository",
+                Path::new(&dir).display()
+            ),
+            "unset GIT_DIR, or point it at the repository's .git directory",
+        );
+    }
+    let here = std::env::current_dir()
+        .map(|d| d.display().to_string())
+        .unwrap_or_else(|_| ".".to_owned());
+    crate::with_hint(
+        anyhow::anyhow!("`{here}` is not inside a git clone"),
+        "run pushguard inside the clone you push from (`cd` into it first), or get one with `git clone <url>`",
+    )
+}
+
 /// Whether one commit is an ancestor of another, as far as the local objects can tell.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Ancestry {
@@ -82,6 +103,9 @@ impl Repo {
     /// Opens the repository as git describes it to hooks (`GIT_DIR`, …), else from the cwd.
     pub fn open_from_env() -> Result<Repo> {
         let inner = Repository::open_from_env().map_err(|e| {
+            if e.code() == ErrorCode::NotFound {
+                return not_in_a_clone();
+            }
             anyhow::anyhow!("{}", e.message()).context("failed to open the git repository")
         })?;
         Ok(Repo { inner })

@@ -111,12 +111,12 @@ pub fn hooks_dir() -> Result<PathBuf> {
         .output()
         .context("failed to run `git rev-parse`; is git installed?")?;
     if !out.status.success() {
-        return Err(anyhow::anyhow!(
-            "{}",
-            String::from_utf8_lossy(&out.stderr).trim()
-        ))
-        .context("failed to find the git repository")
-        .hint("run this inside a git clone");
+        let said = String::from_utf8_lossy(&out.stderr);
+        if said.contains("not a git repository") {
+            return Err(crate::git::not_in_a_clone());
+        }
+        return Err(anyhow::anyhow!("{}", said.trim()))
+            .context("failed to find the git repository");
     }
     let path = String::from_utf8(out.stdout).context("the hooks path is not UTF-8")?;
     Ok(PathBuf::from(path.trim_end_matches('\n')))

@@ -19,8 +19,10 @@ pub mod notes;
 pub mod pipeline;
 pub mod post_receive;
 pub mod push;
+pub mod remote;
 pub mod report;
 pub mod server;
+pub mod since;
 pub mod sites;
 pub mod terminal;
 pub mod testrun;
@@ -178,6 +180,6 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
             rev,
             remote,
         } => commands::check::run(&target, &rev, remote.as_deref()),
-        Command::Status => commands::status::run(),
+        Command::Status { remote } => commands::status::run(remote.as_deref()),
     }
 }

@@ -285,7 +285,8 @@ fn ordinary_pushes_never_open_the_repository() {
     );
     run.expect_code(2);
     assert!(
-        run.stderr.contains("failed to open the git repository"),
+        run.stderr
+            .contains("GIT_DIR `/nonexistent` is not a git repository"),
         "{}",
         run.stderr
     );

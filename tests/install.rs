@@ -250,5 +250,10 @@ fn install_outside_a_clone_fails_with_a_hint() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("hint: run this inside a git clone"), "{err}");
+    assert!(
+        err.contains(
+            "is not inside a git clone\nhint: run pushguard inside the clone you push from"
+        ),
+        "{err}"
+    );
 }

@@ -13,3 +13,4 @@ mod install;
 mod pipeline;
 mod server;
 mod team;
+mod week1;

@@ -380,7 +380,7 @@ fn audit_since_limits_the_listing() {
     let run = repo.pushguard(&["audit", "--since", "last tuesday"]);
     run.expect_code(2);
     assert!(
-        run.stderr.contains("invalid date `last tuesday`"),
+        run.stderr.contains("invalid --since `last tuesday`"),
         "{}",
         run.stderr
     );

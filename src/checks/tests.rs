@@ -17,12 +17,14 @@ pub enum CommandResult {
     Ran(Ended),
 }
 
-/// Judges the results of the commands, in order; `log` holds the failing run's output.
+/// Judges the results of the commands, in order; `log` holds the failing run's output and
+/// `search_path` is the `PATH` the commands ran with.
 pub fn judge(
     results: &[(String, CommandResult)],
     place: Option<&Place>,
     log: &Path,
     tail: Vec<String>,
+    search_path: &str,
 ) -> CheckResult {
     let id = CheckId::Tests;
     if results.is_empty() {
@@ -50,6 +52,21 @@ pub fn judge(
             CommandResult::Ran(Ended::Passed(t)) => {
                 passed.push(format!("`{command}` passed in {:.1}s", t.as_secs_f64()))
             }
+            CommandResult::Ran(Ended::Failed {
+                code: Some(NOT_FOUND),
+                ..
+            }) => {
+                // `sh` says "not found" and exits 127: typical of GUI clients, whose hooks run
+                // with a minimal PATH. Fixing the tests would not help (issue 13, item 8).
+                let program = program_of(command);
+                let mut result = fail(format!(
+                    "failed with exit 127: `{program}` (or a command it runs) was not found on the hook's PATH"
+                ));
+                result.more.push(format!("the hook's PATH: {search_path}"));
+                return result.with_hint(format!(
+                    "give the full path in [tests].commands in .pushguard.toml (`command -v {program}` in your terminal prints it), or start your git client with that directory on its PATH"
+                ));
+            }
             CommandResult::Ran(Ended::Failed { code, .. }) => {
                 let how = code.map_or("was killed by a signal".to_owned(), |c| {
                     format!("failed (exit {c})")
@@ -74,6 +91,17 @@ pub fn judge(
         }
     }
     CheckResult::pass(id, passed.join("; "))
+}
+
+/// The exit status of `sh -c` when it cannot find the command.
+const NOT_FOUND: i32 = 127;
+
+/// The program a shell command line starts: its first word after any `NAME=value`.
+fn program_of(command: &str) -> &str {
+    command
+        .split_whitespace()
+        .find(|w| !w.contains('='))
+        .unwrap_or(command)
 }
 
 /// What running (or finding cached) the commands gave.
@@ -142,7 +170,16 @@ fn facts(ctx: &Context) -> Result<Ran> {
 
 pub fn run(ctx: &Context) -> CheckResult {
     match facts(ctx) {
-        Ok(ran) => judge(&ran.results, ran.place.as_ref(), &ran.log, ran.tail),
+        Ok(ran) => {
+            let search_path = std::env::var("PATH").unwrap_or_default();
+            judge(
+                &ran.results,
+                ran.place.as_ref(),
+                &ran.log,
+                ran.tail,
+                &search_path,
+            )
+        }
         Err(e) => CheckResult::fail(CheckId::Tests, format!("cannot run the tests: {e:#}")),
     }
 }
@@ -156,9 +193,9 @@ mod unit {
     #[test]
     fn outcomes() {
         let log = Path::new("/x.log");
-        assert_eq!(judge(&[], None, log, vec![]).outcome, Outcome::Skip);
+        assert_eq!(judge(&[], None, log, vec![], "/bin").outcome, Outcome::Skip);
         let cached = ("make test".to_owned(), CommandResult::Cached);
-        let r = judge(std::slice::from_ref(&cached), None, log, vec![]);
+        let r = judge(std::slice::from_ref(&cached), None, log, vec![], "/bin");
         assert_eq!(r.outcome, Outcome::Pass);
         assert!(r.detail.contains("cached"));
         let failed = (
@@ -168,12 +205,27 @@ mod unit {
                 elapsed: Duration::ZERO,
             }),
         );
-        let r = judge(&[cached, failed], None, log, vec!["boom".into()]);
+        let r = judge(&[cached, failed], None, log, vec!["boom".into()], "/bin");
         assert_eq!(r.outcome, Outcome::Fail);
         assert_eq!(r.detail, "`make test` failed (exit 2)");
         assert_eq!(
             r.more,
             vec!["last lines of the output (full log: /x.log):", "│ boom"]
         );
+        let missing = (
+            "CI=1 cargo test".to_owned(),
+            CommandResult::Ran(Ended::Failed {
+                code: Some(127),
+                elapsed: Duration::ZERO,
+            }),
+        );
+        let r = judge(&[missing], None, log, vec![], "/usr/bin:/bin");
+        assert_eq!(r.outcome, Outcome::Fail);
+        assert!(r
+            .detail
+            .contains("`cargo` (or a command it runs) was not found"));
+        assert!(r
+            .more
+            .contains(&"the hook's PATH: /usr/bin:/bin".to_owned()));
     }
 }

@@ -4,11 +4,11 @@
 
 use anyhow::{bail, Result};
 
-use crate::commands::init::default_remote;
 use crate::config::Config;
 use crate::git::Repo;
 use crate::notes::{self, Approval};
 use crate::push::escape;
+use crate::remote::{default_remote, ADD_REMOTE_HINT};
 use crate::report::short;
 use crate::{Exit, WithHint};
 
@@ -34,7 +34,7 @@ pub fn run(rev: Option<&str>, env: Option<&str>, remote: Option<&str>, list: boo
     }
     let remote = match remote {
         Some(r) => Some(r.to_owned()),
-        None => default_remote(&repo).ok(),
+        None => default_remote(&repo)?,
     };
     if let Some(remote) = &remote {
         // Merge the team's approvals first, so that ours is added to theirs.
@@ -67,7 +67,11 @@ pub fn run(rev: Option<&str>, env: Option<&str>, remote: Option<&str>, list: boo
         );
     }
     let Some(remote) = remote else {
-        eprintln!("pushguard: this clone has no remote: the approval is only in this clone");
+        eprintln!("pushguard: this clone has no remote, so the approval is only in this clone");
+        eprintln!(
+            "hint: {ADD_REMOTE_HINT}; then `pushguard approve {id} --env {}` shares it",
+            environment.name
+        );
         return Ok(Exit::Success);
     };
     notes::push(&repo, &remote, notes::APPROVALS, notes::PUSH_TIMEOUT)
@@ -90,7 +94,7 @@ fn list_approvals(repo: &Repo, rev: Option<&str>, remote: Option<&str>) -> Resul
             notes::fetch(repo, remote, notes::APPROVALS, notes::FETCH_TIMEOUT)?;
         }
         None => {
-            if let Ok(remote) = default_remote(repo) {
+            if let Ok(Some(remote)) = default_remote(repo) {
                 if let Err(e) = notes::fetch(repo, &remote, notes::APPROVALS, notes::FETCH_TIMEOUT)
                 {
                     eprintln!("pushguard: warning: showing this clone's approvals only: {e:#}");

@@ -17,7 +17,6 @@ use anyhow::{Context as _, Result};
 use git2::{Oid, Sort};
 
 use crate::audit::Record;
-use crate::commands::init::default_remote;
 use crate::config::Config;
 use crate::gate::Decision;
 use crate::git::Repo;
@@ -68,14 +67,11 @@ pub fn run(
 ) -> Result<Exit> {
     let repo = Repo::open_from_env()?;
     let config = Config::load(repo.work_tree())?;
-    let remote = match remote {
-        Some(r) => r.to_owned(),
-        None => default_remote(&repo)?,
-    };
+    let remote = crate::remote::require(&repo, remote, "audit", "environment branches to audit")?;
     if let Some(env) = env {
         config.require_environment(env)?;
     }
-    let since = since.map(parse_since).transpose()?;
+    let since = since.map(crate::since::parse).transpose()?;
 
     for (r, e) in notes::push_pending_audit_notes(&repo) {
         eprintln!(
@@ -142,18 +138,6 @@ pub fn run(
     } else {
         Exit::Success
     })
-}
-
-/// Parses `YYYY-MM-DD` or an RFC 3339 time.
-fn parse_since(text: &str) -> Result<SystemTime> {
-    let full = if text.len() == 10 {
-        format!("{text}T00:00:00Z")
-    } else {
-        text.to_owned()
-    };
-    humantime::parse_rfc3339_weak(&full)
-        .with_context(|| format!("invalid date `{text}`"))
-        .hint("write it as YYYY-MM-DD or 2026-01-31T12:00:00Z")
 }
 
 /// The first-parent history of `tip`, newest first.

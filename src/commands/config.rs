@@ -10,6 +10,7 @@ use crate::Exit;
 
 pub fn run(check: bool) -> Result<Exit> {
     let config = load_config_for_command()?;
+    note_outside_a_clone();
     if check {
         let files: Vec<String> = config.sources.iter().map(Source::to_string).collect();
         eprintln!("pushguard: configuration is valid ({})", files.join(", "));
@@ -17,6 +18,23 @@ pub fn run(check: bool) -> Result<Exit> {
     }
     print!("{}", render(&config));
     Ok(Exit::Success)
+}
+
+/// Outside a clone only the built-in and user layers apply: says so, on stderr, so that a
+/// valid result is not taken for the repository's (issue 13, item 10).
+fn note_outside_a_clone() {
+    if std::env::var_os("PUSHGUARD_CONFIG").is_some() || crate::git::common_dir_via_git().is_ok() {
+        return;
+    }
+    let here = std::env::current_dir()
+        .map(|d| d.display().to_string())
+        .unwrap_or_else(|_| ".".to_owned());
+    eprintln!(
+        "pushguard: note: `{here}` is not inside a git clone, so no .pushguard.toml was read"
+    );
+    eprintln!(
+        "hint: run `pushguard config` inside the clone to see the configuration its pushes get"
+    );
 }
 
 fn strings(list: &[String]) -> String {

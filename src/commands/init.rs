@@ -4,14 +4,14 @@
 use std::fmt::Write as _;
 use std::fs;
 
-use anyhow::{bail, Context as _, Result};
+use anyhow::{Context as _, Result};
 
 use crate::config::{branch_glob, Config, REPO_FILE};
 use crate::git::Repo;
 use crate::{Exit, WithHint};
 
 pub fn run(force: bool, remote: Option<&str>) -> Result<Exit> {
-    let repo = Repo::open_from_env().hint("run `pushguard init` inside a git clone")?;
+    let repo = Repo::open_from_env()?;
     let root = repo
         .work_tree()
         .context("`pushguard init` needs a work tree (this repository is bare)")?
@@ -21,10 +21,7 @@ pub fn run(force: bool, remote: Option<&str>) -> Result<Exit> {
         return Err(anyhow::anyhow!("`{}` already exists", path.display()))
             .hint("run `pushguard init --force` to overwrite it");
     }
-    let remote = match remote {
-        Some(r) => r.to_owned(),
-        None => default_remote(&repo)?,
-    };
+    let remote = crate::remote::require(&repo, remote, "init", "branches to map environments to")?;
     let branches: Vec<String> = repo
         .remote_tracking(&remote)?
         .into_iter()
@@ -47,23 +44,6 @@ pub fn run(force: bool, remote: Option<&str>) -> Result<Exit> {
     eprintln!("pushguard: wrote {}", path.display());
     eprintln!("hint: review it, commit it, and run `pushguard config --check` after edits");
     Ok(Exit::Success)
-}
-
-/// `origin` if it exists, else the only remote.
-pub fn default_remote(repo: &Repo) -> Result<String> {
-    let names = repo.git2().remotes().context("failed to list remotes")?;
-    let names: Vec<&str> = names.iter().flatten().collect();
-    if names.contains(&"origin") {
-        return Ok("origin".to_owned());
-    }
-    match names.as_slice() {
-        [one] => Ok((*one).to_owned()),
-        [] => bail!("this clone has no remote"),
-        _ => Err(anyhow::anyhow!(
-            "this clone has several remotes and none is `origin`"
-        ))
-        .hint("name one with `--remote <name>`"),
-    }
 }
 
 /// Renders the repository config for a remote that has `branches` (as last fetched).

@@ -2,14 +2,13 @@
 
 use std::io::Write;
 use std::path::PathBuf;
-use std::time::SystemTime;
 
-use anyhow::{Context as _, Result};
+use anyhow::Result;
 
 use crate::audit::{self, Record};
 use crate::git::Repo;
 use crate::push::escape;
-use crate::{Exit, WithHint};
+use crate::Exit;
 
 /// What `pushguard log` shows.
 #[derive(Debug, Clone, Default)]
@@ -33,27 +32,13 @@ pub fn state_dir() -> Result<PathBuf> {
     }
 }
 
-/// Parses `--since`: a date, an RFC 3339 time, or an age such as `7d`.
-pub fn parse_since(text: &str) -> Result<SystemTime> {
-    let t = text.trim();
-    if let Ok(age) = humantime::parse_duration(t) {
-        return Ok(SystemTime::now()
-            .checked_sub(age)
-            .unwrap_or(SystemTime::UNIX_EPOCH));
-    }
-    let full = if t.len() == 10 {
-        format!("{t}T00:00:00Z")
-    } else {
-        t.to_owned()
-    };
-    humantime::parse_rfc3339_weak(&full)
-        .with_context(|| format!("invalid --since `{}`", escape(text, 60)))
-        .hint("give a date (2026-01-31), a time (2026-01-31T12:00:00Z) or an age (7d, 12h)")
-}
-
 /// Shows the records that match `filter`, newest first.
 pub fn show(filter: &Filter) -> Result<Exit> {
-    let since = filter.since.as_deref().map(parse_since).transpose()?;
+    let since = filter
+        .since
+        .as_deref()
+        .map(crate::since::parse)
+        .transpose()?;
     let (entries, source) = match &filter.remote {
         Some(remote) => remote_entries(remote.as_deref())?,
         None => {
@@ -155,11 +140,8 @@ type Entry = std::result::Result<(Record, Vec<u8>), ()>;
 
 /// The team's records from a remote's `refs/notes/pushguard-audit`, oldest first.
 fn remote_entries(remote: Option<&str>) -> Result<(Vec<Entry>, String)> {
-    let repo = Repo::open_from_env().hint("run `pushguard log --remote` inside a git clone")?;
-    let remote = match remote {
-        Some(r) => r.to_owned(),
-        None => crate::commands::init::default_remote(&repo)?,
-    };
+    let repo = Repo::open_from_env()?;
+    let remote = crate::remote::require(&repo, remote, "log --remote", "team records to show")?;
     for (r, e) in crate::notes::push_pending_audit_notes(&repo) {
         eprintln!("pushguard: warning: the audit notes were not shared with {r}: {e:#}");
     }

@@ -1,5 +1,5 @@
 //! `pushguard status`: where the hook is installed and whether it is current, which config
-//! is in force, each environment's branch on the remote with its tip, how far each
+//! is in force, every branch of each environment on the remote with its tip, how far each
 //! environment is ahead of the next, and whether `HEAD`'s tree has passed its tests.
 
 use std::fmt::Write as _;
@@ -7,15 +7,15 @@ use std::fmt::Write as _;
 use anyhow::{Context as _, Result};
 use git2::Oid;
 
-use crate::commands::check::default_remote;
-use crate::config::{Config, Source};
+use crate::config::{Config, Environment, Source};
 use crate::git::Repo;
 use crate::hook::load_config_for_command;
 use crate::install::{hook_state, hooks_dir, HookState};
+use crate::remote::{default_remote, ADD_REMOTE_HINT};
 use crate::testrun::{self, Cache};
 use crate::Exit;
 
-pub fn run() -> Result<Exit> {
+pub fn run(remote: Option<&str>) -> Result<Exit> {
     let repo = Repo::open_from_env()?;
     let config = load_config_for_command()?;
     let mut out = String::new();
@@ -35,29 +35,84 @@ pub fn run() -> Result<Exit> {
     let sources: Vec<String> = config.sources.iter().map(Source::to_string).collect();
     writeln!(out, "config:  {}", sources.join(" + "))?;
 
-    let remote = default_remote(&repo);
-    writeln!(out, "remote:  {remote} (as last fetched)")?;
-    let tracking = repo.remote_tracking(&remote).unwrap_or_default();
-    let tip_of = |env: &crate::config::Environment| -> Option<(String, Oid)> {
-        tracking.iter().find(|(n, _)| env.matches(n)).cloned()
+    let remote = match remote {
+        Some(r) => Ok(Some(r.to_owned())),
+        None => default_remote(&repo),
+    };
+    let remote = match remote {
+        Ok(Some(remote)) => {
+            writeln!(out, "remote:  {remote} (as last fetched)")?;
+            Some(remote)
+        }
+        Ok(None) => {
+            writeln!(
+                out,
+                "remote:  none: this clone has no remote, so no environment branch can be shown"
+            )?;
+            writeln!(out, "         hint: {ADD_REMOTE_HINT}")?;
+            None
+        }
+        Err(e) => {
+            writeln!(out, "remote:  none chosen: {e}")?;
+            writeln!(
+                out,
+                "         hint: name one with `pushguard status --remote <name>`"
+            )?;
+            None
+        }
+    };
+    write_environments(&mut out, &repo, &config, remote.as_deref())?;
+    writeln!(out, "tests:   {}", head_tests(&repo, &config)?)?;
+    print!("{out}");
+    Ok(Exit::Success)
+}
+
+/// Lists every branch of every environment on `remote` (as last fetched) with its tip, then
+/// how far each environment is ahead of the one it promotes to. An environment with several
+/// branches on the remote (`main` and `production`) shows each of them (issue 13, item 1).
+fn write_environments(
+    out: &mut String,
+    repo: &Repo,
+    config: &Config,
+    remote: Option<&str>,
+) -> Result<()> {
+    let tracking = match remote {
+        Some(r) => repo.remote_tracking(r).unwrap_or_default(),
+        None => Vec::new(),
+    };
+    let remote = remote.unwrap_or_default();
+    let branches_of = |env: &Environment| -> Vec<(String, Oid)> {
+        tracking
+            .iter()
+            .filter(|(n, _)| env.matches(n))
+            .cloned()
+            .collect()
     };
     writeln!(out, "environments:")?;
     for env in &config.environments {
-        match tip_of(env) {
-            Some((branch, tip)) => writeln!(
+        let branches = branches_of(env);
+        if branches.is_empty() {
+            let place = if remote.is_empty() {
+                "no remote to look at".to_owned()
+            } else {
+                format!("not on {remote}")
+            };
+            writeln!(
                 out,
-                "  {:<12} {:<22}  {}  {}",
-                env.name,
-                format!("{remote}/{branch}"),
-                &tip.to_string()[..10],
-                crate::push::escape(&repo.subject(tip), 60)
-            )?,
-            None => writeln!(
-                out,
-                "  {:<12} not on {remote} ({})",
+                "  {:<12} {place} ({})",
                 env.name,
                 env.branches.join(", ")
-            )?,
+            )?;
+        }
+        for (i, (branch, tip)) in branches.iter().enumerate() {
+            writeln!(
+                out,
+                "  {:<12} {:<22}  {}  {}",
+                if i == 0 { env.name.as_str() } else { "" },
+                format!("{remote}/{branch}"),
+                &tip.to_string()[..10],
+                crate::push::escape(&repo.subject(*tip), 60)
+            )?;
         }
     }
     for env in &config.environments {
@@ -68,20 +123,29 @@ pub fn run() -> Result<Exit> {
         else {
             continue;
         };
-        if let (Some((_, from)), Some((_, to))) = (tip_of(source), tip_of(env)) {
-            let n = ahead(&repo, from, to)?;
-            writeln!(
-                out,
-                "  {} is {n} commit{} ahead of {}",
-                source.name,
-                if n == 1 { "" } else { "s" },
-                env.name
-            )?;
+        let (froms, tos) = (branches_of(source), branches_of(env));
+        // With one branch each, the environments' names say it all; else name the branches.
+        let named = froms.len() > 1 || tos.len() > 1;
+        for (from_branch, from) in &froms {
+            for (to_branch, to) in &tos {
+                let n = ahead(repo, *from, *to)?;
+                let (a, b) = if named {
+                    (
+                        format!("{} ({remote}/{from_branch})", source.name),
+                        format!("{} ({remote}/{to_branch})", env.name),
+                    )
+                } else {
+                    (source.name.clone(), env.name.clone())
+                };
+                writeln!(
+                    out,
+                    "  {a} is {n} commit{} ahead of {b}",
+                    if n == 1 { "" } else { "s" },
+                )?;
+            }
         }
     }
-    writeln!(out, "tests:   {}", head_tests(&repo, &config)?)?;
-    print!("{out}");
-    Ok(Exit::Success)
+    Ok(())
 }
 
 /// Counts the commits reachable from `from` and not from `to`.
