@@ -299,7 +299,12 @@ impl Verdict {
 /// - Passing checks need the confirmation and every checklist item; a valid justification
 ///   stands in for them (a bypass covers the confirmation too).
 /// - A justification given for a push that needs none is not a bypass.
-pub fn decide(rules: &Rules, results: &[CheckResult], change: Change, answers: &Answers) -> Verdict {
+pub fn decide(
+    rules: &Rules,
+    results: &[CheckResult],
+    change: Change,
+    answers: &Answers,
+) -> Verdict {
     if let Some(block @ Block::Stopped(_)) = &answers.refusal {
         return Verdict::blocked(block.clone());
     }
@@ -325,7 +330,12 @@ pub fn decide(rules: &Rules, results: &[CheckResult], change: Change, answers: &
         let item = rules
             .checklist
             .iter()
-            .find(|i| !answers.checklist.iter().any(|c| c.answer && c.item.starts_with(i.as_str())))
+            .find(|i| {
+                !answers
+                    .checklist
+                    .iter()
+                    .any(|c| c.answer && c.item.starts_with(i.as_str()))
+            })
             .cloned()
             .unwrap_or_default();
         Some(Block::ChecklistNo(item))
@@ -404,9 +414,10 @@ pub fn plan(rules: &Rules, need: &Need, sources: Sources) -> Plan {
             }
         }
         Need::Confirmation => {
-            if let Some(r) = sources.recalled.filter(|r| {
-                r.justification.is_some() || (r.consulted.is_some() || !rules.confirm)
-            }) {
+            if let Some(r) = sources
+                .recalled
+                .filter(|r| r.justification.is_some() || (r.consulted.is_some() || !rules.confirm))
+            {
                 return Plan::Use(r);
             }
             let expired = match (sources.take_confirmation)() {
@@ -526,7 +537,10 @@ mod tests {
             d(&rules(true, false, true), &none),
             Verdict::blocked(Block::NotConsulted)
         );
-        assert_eq!(d(&rules(true, false, true), &consulted()), Verdict::allowed());
+        assert_eq!(
+            d(&rules(true, false, true), &consulted()),
+            Verdict::allowed()
+        );
         assert_eq!(
             d(&rules(true, true, true), &consulted()),
             Verdict::blocked(Block::ChecklistNo("Users are ready".into()))
@@ -536,7 +550,10 @@ mod tests {
             Verdict::allowed()
         );
         assert_eq!(
-            d(&rules(false, true, true), &with_checklist(Answers::default())),
+            d(
+                &rules(false, true, true),
+                &with_checklist(Answers::default())
+            ),
             Verdict::allowed()
         );
     }
@@ -639,7 +656,10 @@ mod tests {
 
     #[test]
     fn need_follows_the_checks_and_the_rules() {
-        assert_eq!(need(&rules(false, false, true), &passed(), UPDATE), Need::Nothing);
+        assert_eq!(
+            need(&rules(false, false, true), &passed(), UPDATE),
+            Need::Nothing
+        );
         assert_eq!(
             need(&rules(true, false, true), &passed(), UPDATE),
             Need::Confirmation
@@ -648,7 +668,10 @@ mod tests {
             need(&rules(false, true, true), &passed(), UPDATE),
             Need::Confirmation
         );
-        assert_eq!(need(&rules(true, true, true), &failed(), UPDATE), Need::Bypass);
+        assert_eq!(
+            need(&rules(true, true, true), &failed(), UPDATE),
+            Need::Bypass
+        );
         assert_eq!(
             need(&rules(true, true, false), &failed(), UPDATE),
             Need::Refused(Block::BypassDisabled)
@@ -702,10 +725,28 @@ mod tests {
         assert!(!taken, "a bypass never uses up a confirmation");
         let (p, _) = plan_with(&r, Need::Bypass, None, None, None, valid(), false);
         assert_eq!(p, Plan::Use(Answers::refused(Block::NeedsBypass)));
-        let (p, _) = plan_with(&r, Need::Bypass, None, Some("incident 42 is on"), None, valid(), true);
-        assert!(matches!(p, Plan::Use(a) if a.source == Source::Environment && a.justification.is_some()));
+        let (p, _) = plan_with(
+            &r,
+            Need::Bypass,
+            None,
+            Some("incident 42 is on"),
+            None,
+            valid(),
+            true,
+        );
+        assert!(
+            matches!(p, Plan::Use(a) if a.source == Source::Environment && a.justification.is_some())
+        );
         // Answers given a moment ago without a justification do not bypass.
-        let (p, _) = plan_with(&r, Need::Bypass, Some(consulted()), None, None, Confirmation::None, false);
+        let (p, _) = plan_with(
+            &r,
+            Need::Bypass,
+            Some(consulted()),
+            None,
+            None,
+            Confirmation::None,
+            false,
+        );
         assert_eq!(p, Plan::Use(Answers::refused(Block::NeedsBypass)));
         let (p, _) = plan_with(
             &r,
@@ -722,17 +763,43 @@ mod tests {
     #[test]
     fn the_client_plan_for_a_confirmation() {
         let r = rules(true, false, true);
-        let (p, taken) = plan_with(&r, Need::Confirmation, None, None, Some("Bo"), valid(), false);
+        let (p, taken) = plan_with(
+            &r,
+            Need::Confirmation,
+            None,
+            None,
+            Some("Bo"),
+            valid(),
+            false,
+        );
         assert!(taken);
-        assert!(matches!(p, Plan::Use(a) if a.consulted.as_deref() == Some("Bo") && matches!(a.source, Source::Confirmation { .. })));
-        let (p, _) = plan_with(&r, Need::Confirmation, None, None, Some("Bo"), Confirmation::None, true);
+        assert!(
+            matches!(p, Plan::Use(a) if a.consulted.as_deref() == Some("Bo") && matches!(a.source, Source::Confirmation { .. }))
+        );
+        let (p, _) = plan_with(
+            &r,
+            Need::Confirmation,
+            None,
+            None,
+            Some("Bo"),
+            Confirmation::None,
+            true,
+        );
         assert_eq!(
             p,
             Plan::AskConfirmation {
                 consulted: Some("Bo".into())
             }
         );
-        let (p, _) = plan_with(&r, Need::Confirmation, None, None, Some("Bo"), Confirmation::None, false);
+        let (p, _) = plan_with(
+            &r,
+            Need::Confirmation,
+            None,
+            None,
+            Some("Bo"),
+            Confirmation::None,
+            false,
+        );
         assert!(matches!(p, Plan::Use(a) if a.source == Source::Environment));
         let (p, _) = plan_with(
             &rules(true, true, true),
@@ -765,9 +832,25 @@ mod tests {
                 expired: Some("then".into())
             }))
         );
-        let (p, _) = plan_with(&r, Need::Confirmation, None, Some("incident 42 is on"), None, Confirmation::None, false);
+        let (p, _) = plan_with(
+            &r,
+            Need::Confirmation,
+            None,
+            Some("incident 42 is on"),
+            None,
+            Confirmation::None,
+            false,
+        );
         assert!(matches!(p, Plan::Use(a) if a.justification.is_some()));
-        let (p, taken) = plan_with(&r, Need::Confirmation, Some(consulted()), None, None, valid(), false);
+        let (p, taken) = plan_with(
+            &r,
+            Need::Confirmation,
+            Some(consulted()),
+            None,
+            None,
+            valid(),
+            false,
+        );
         assert!(!taken, "answers given a moment ago come first");
         assert_eq!(p, Plan::Use(consulted()));
         let (p, taken) = plan_with(&r, Need::Nothing, None, None, None, valid(), true);

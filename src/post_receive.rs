@@ -203,8 +203,8 @@ pub fn post_receive(hook_dir: Option<&Path>) -> Result<Exit> {
         Ok(updates) => {
             // Records name the branch an alias moved (see `server::resolve_symbolic`).
             let dir = std::env::var_os("GIT_DIR").map(std::path::PathBuf::from);
-            let updates = crate::server::resolve_symbolic(dir.as_deref(), &updates)
-                .unwrap_or(updates);
+            let updates =
+                crate::server::resolve_symbolic(dir.as_deref(), &updates).unwrap_or(updates);
             let problems = match attach_pushed(&updates) {
                 Ok(problems) => problems,
                 Err(e) => vec![format!("{e:#}")],

@@ -371,7 +371,10 @@ fn write_stop(out: &mut impl Write, stop: &Stop) -> std::io::Result<()> {
             "  no answer within {} (`[confirm].timeout`): nothing was pushed",
             humantime::format_duration(*d)
         ),
-        Stop::EndOfInput => writeln!(out, "  the terminal closed (end of input): nothing was pushed"),
+        Stop::EndOfInput => writeln!(
+            out,
+            "  the terminal closed (end of input): nothing was pushed"
+        ),
         Stop::Failed(e) => writeln!(out, "  the prompt failed: {}", escape(e, 200)),
     }
 }

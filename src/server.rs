@@ -170,7 +170,9 @@ pub fn trail_refusal(repo: &Repo, updates: &[RefUpdate]) -> Option<String> {
         let name = escape(&u.remote_ref, 200);
         let (Some(old), Some(new)) = (u.old_oid(), u.new_oid()) else {
             if u.new_oid().is_none() {
-                return Some(format!("refused: deleting {name} would erase the team's trail"));
+                return Some(format!(
+                    "refused: deleting {name} would erase the team's trail"
+                ));
             }
             continue;
         };
@@ -209,9 +211,7 @@ pub fn resolve_symbolic(git_dir: Option<&Path>, updates: &[RefUpdate]) -> Option
                 return None;
             }
             name = next;
-            if !std::fs::read_to_string(dir.join(&name))
-                .is_ok_and(|t| t.starts_with("ref: "))
-            {
+            if !std::fs::read_to_string(dir.join(&name)).is_ok_and(|t| t.starts_with("ref: ")) {
                 return Some(name);
             }
         }
@@ -258,9 +258,15 @@ mod tests {
     fn symbolic_refs_resolve_to_their_branch() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(dir.path().join("refs/heads")).unwrap();
-        std::fs::write(dir.path().join("refs/heads/live"), "ref: refs/heads/production\n").unwrap();
+        std::fs::write(
+            dir.path().join("refs/heads/live"),
+            "ref: refs/heads/production\n",
+        )
+        .unwrap();
         std::fs::write(dir.path().join("refs/heads/production"), format!("{A}\n")).unwrap();
-        let updates = parse(format!("{A} {A} refs/heads/live\n{A} {A} refs/heads/feature\n").as_bytes()).unwrap();
+        let updates =
+            parse(format!("{A} {A} refs/heads/live\n{A} {A} refs/heads/feature\n").as_bytes())
+                .unwrap();
         let resolved = resolve_symbolic(Some(dir.path()), &updates).unwrap();
         assert_eq!(resolved[0].remote_ref, "refs/heads/production");
         assert_eq!(resolved[0].local_ref, "refs/heads/live");

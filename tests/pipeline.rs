@@ -84,7 +84,11 @@ fn regression_week1_6_a_bypass_runs_the_skipped_tests_first_and_records_them() {
     // Without a bypass the tests wait: the push is refused anyway.
     let run = repo.push(&["origin", "HEAD:refs/heads/staging"]);
     run.expect_code(1);
-    assert!(run.stderr.contains("not run: an earlier check failed"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("not run: an earlier check failed"),
+        "{}",
+        run.stderr
+    );
     assert!(!marker.exists(), "the tests do not run for a refused push");
     // About to be bypassed: the tests run first, and the record shows what was bypassed.
     let out = repo
@@ -95,9 +99,15 @@ fn regression_week1_6_a_bypass_runs_the_skipped_tests_first_and_records_them() {
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
-    assert!(marker.exists(), "the tests ran before the bypass was accepted");
+    assert!(
+        marker.exists(),
+        "the tests ran before the bypass was accepted"
+    );
     assert!(stderr.contains("✗ tests"), "{stderr}");
-    assert!(stderr.contains("BYPASSED the gate (no-wip, tests)"), "{stderr}");
+    assert!(
+        stderr.contains("BYPASSED the gate (no-wip, tests)"),
+        "{stderr}"
+    );
     let r = records(&repo);
     let last = r.last().unwrap();
     assert_eq!(last["decision"], "bypassed");

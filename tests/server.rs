@@ -586,3 +586,161 @@ fn install_in_a_bare_repository_chains_an_existing_post_receive_hook() {
     assert!(!hooks.join("post-receive.pushguard-chained").exists());
     assert!(!hooks.join("pre-receive").exists());
 }
+
+/// Runs `git push` from the work clone with extra environment variables (as a server that
+/// names the pusher would pass them to the hook).
+fn push_as(repo: &TestRepo, env: &[(&str, &str)], args: &[&str]) -> Run {
+    let out = repo
+        .command("git")
+        .arg("push")
+        .args(args)
+        .envs(env.iter().copied())
+        .output()
+        .expect("run git push");
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+#[test]
+fn regression_trail_6_a_symbolic_ref_is_gated_as_the_branch_it_moves() {
+    let repo = server(true);
+    repo.git_in(
+        &repo.remote,
+        &["symbolic-ref", "refs/heads/live", "refs/heads/production"],
+    );
+    let before = repo.remote_branch("production");
+    repo.commit_file("fix.txt", "fix\n", "hotfix straight to production");
+    let run = repo.push(&["-o", "consulted=Ada Lead", "origin", "HEAD:refs/heads/live"]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("[production] push to production through refs/heads/live"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("✗ promoted"), "{}", run.stderr);
+    assert_eq!(repo.remote_branch("production"), before);
+    let last = records(&repo).pop().expect("a record");
+    assert_eq!(last["remote_ref"], "refs/heads/production");
+    assert_eq!(last["local_ref"], "refs/heads/live");
+}
+
+#[test]
+fn regression_trail_7_a_pusher_named_only_by_user_name_cannot_approve_their_own_push() {
+    let repo = server(true);
+    let config = format!(
+        "{}approvals = 1\n",
+        SERVER_CONFIG.replace(
+            "checks = [\"no-delete\", \"fast-forward\", \"promoted\", \"no-wip\", \"clean-worktree\", \"tests\"]",
+            "checks = [\"no-delete\", \"fast-forward\", \"promoted\", \"approvals\"]"
+        )
+    );
+    std::fs::write(repo.remote.join("pushguard.toml"), &config).expect("write config");
+    repo.commit("release 2");
+    repo.push(&["-q", "origin", "HEAD:refs/heads/staging"])
+        .expect_code(0);
+    // Pat approves their own commit (the note names pat@example.com).
+    repo.pushguard(&["approve", "HEAD", "--env", "production"])
+        .expect_code(0);
+    let pat = [("GL_USERNAME", "pat")];
+    let args = [
+        "-o",
+        "consulted=Ada Lead",
+        "origin",
+        "HEAD:refs/heads/production",
+    ];
+    // The server names the pusher only as `pat`: an approval cannot be told apart from
+    // the pusher's own, so the check fails closed (it used to count it).
+    let run = push_as(&repo, &pat, &args);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("the pusher cannot be told apart from the approvers"),
+        "{}",
+        run.stderr
+    );
+    // Mapped to their address, pat's own approval is recognised and not counted.
+    std::fs::write(
+        repo.remote.join("pushguard.toml"),
+        format!("{config}\n[server]\nusers = {{ pat = [\"pat@example.com\"] }}\n"),
+    )
+    .expect("write config");
+    let run = push_as(&repo, &pat, &args);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(run.stderr.contains("your own approval"), "{}", run.stderr);
+    // Someone else's approval counts.
+    let ada = repo.clone_as("ada", "Ada Approver", "ada@example.com");
+    let tip = repo.head();
+    repo.pushguard_in(&ada, &["approve", &tip, "--env", "production"])
+        .expect_code(0);
+    let run = push_as(&repo, &pat, &args);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(repo.remote_branch("production"), Some(tip));
+}
+
+#[test]
+fn regression_trail_8_the_server_refuses_deleting_or_rewinding_the_trail() {
+    let repo = server(true);
+    let remote = repo.remote.to_str().expect("utf-8").to_owned();
+    let audit = repo.git_in(
+        &repo.remote,
+        &["rev-parse", "--verify", "refs/notes/pushguard-audit"],
+    );
+    let run = repo.push(&["origin", ":refs/notes/pushguard-audit"]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("would erase the team's trail"),
+        "{}",
+        run.stderr
+    );
+    // A rewind: a notes commit that does not contain the server's.
+    repo.git(&[
+        "fetch",
+        "-q",
+        &remote,
+        "refs/notes/pushguard-audit:refs/notes/pushguard-audit",
+    ]);
+    let orphan = repo.git(&[
+        "commit-tree",
+        "-m",
+        "forged",
+        "4b825dc642cb6eb9a060e54bf8d69288fbee4904",
+    ]);
+    repo.git(&["update-ref", "refs/notes/pushguard-audit", &orphan]);
+    let run = repo.push(&["-f", "origin", "refs/notes/pushguard-audit"]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("rewinds refs/notes/pushguard-audit"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(
+        repo.git_in(
+            &repo.remote,
+            &["rev-parse", "--verify", "refs/notes/pushguard-audit"]
+        ),
+        audit
+    );
+}
+
+#[test]
+fn regression_week1_7_the_server_refuses_a_bypassed_delete_of_an_environment_branch() {
+    let repo = server(true);
+    let before = repo.remote_branch("production");
+    let run = repo.push(&[
+        "-o",
+        "bypass=retiring the old environment today",
+        "origin",
+        ":production",
+    ]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("not covered by a bypass"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(repo.remote_branch("production"), before);
+}

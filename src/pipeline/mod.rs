@@ -180,7 +180,10 @@ pub fn run(
     // The chained hook runs after pushguard's allowing decision and before the records, so
     // that a record says what happened: a refusal there is a blocked push.
     let mut exit = Exit::Success;
-    if decided.iter().all(|d| d.verdict.decision != Decision::Blocked) {
+    if decided
+        .iter()
+        .all(|d| d.verdict.decision != Decision::Blocked)
+    {
         let chained = site.chained()?;
         if let Some(refusal) = chained.refusal {
             for d in &mut decided {
@@ -272,4 +275,3 @@ fn run_deferred(facts: &dyn LineFacts, results: &mut [CheckResult]) -> Vec<Check
 fn failed(results: &[CheckResult]) -> impl Iterator<Item = &CheckResult> {
     results.iter().filter(|r| r.outcome == Outcome::Fail)
 }
-

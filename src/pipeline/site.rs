@@ -121,8 +121,7 @@ pub trait Site {
     /// How the report speaks.
     fn wording(&self) -> Wording;
     /// The facts of one ref update; `interrupted` is set by Ctrl-C (the tests stop).
-    fn facts<'a>(&'a self, line: Line<'a>, interrupted: &'a AtomicBool)
-        -> Box<dyn LineFacts + 'a>;
+    fn facts<'a>(&'a self, line: Line<'a>, interrupted: &'a AtomicBool) -> Box<dyn LineFacts + 'a>;
     /// Tells whether the checklist is asked here (only a person at a client can answer it).
     fn asks_checklist(&self) -> bool;
     /// The answers a ref update whose checks passed needs: the confirmation and checklist.

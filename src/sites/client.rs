@@ -75,7 +75,12 @@ impl<'r> Client<'r> {
     /// Answers given a moment ago for the same environment, ref and commit.
     fn recalled(&self, request: &Request) -> Option<Answers> {
         let new = request.new.as_deref()?;
-        let r = answers::recall(&self.state_dir, &request.environment, &request.remote_ref, new)?;
+        let r = answers::recall(
+            &self.state_dir,
+            &request.environment,
+            &request.remote_ref,
+            new,
+        )?;
         Some(Answers {
             consulted: r.consulted,
             checklist: r.checklist,
@@ -154,11 +159,7 @@ impl Site for Client<'_> {
         }
     }
 
-    fn facts<'a>(
-        &'a self,
-        line: Line<'a>,
-        interrupted: &'a AtomicBool,
-    ) -> Box<dyn LineFacts + 'a> {
+    fn facts<'a>(&'a self, line: Line<'a>, interrupted: &'a AtomicBool) -> Box<dyn LineFacts + 'a> {
         let refs = Refs::Remote {
             name: self.remote.as_deref(),
             url: &self.url,
@@ -238,8 +239,7 @@ impl Site for Client<'_> {
     }
 
     fn justification(&self, request: &Request, interaction: &mut Interaction) -> Answers {
-        match terminal::ask_justification(interaction, request.timeout, request.rules.min_length)
-        {
+        match terminal::ask_justification(interaction, request.timeout, request.rules.min_length) {
             Ok(why) => Answers::justified(why, Source::Prompt),
             Err(stop) => Answers::refused(Block::Stopped(stop)),
         }

@@ -215,8 +215,7 @@ impl LineFacts for Facts<'_> {
     }
 
     fn check(&self, id: CheckId) -> CheckResult {
-        self.skips(id)
-            .unwrap_or_else(|| checks::run(id, &self.ctx))
+        self.skips(id).unwrap_or_else(|| checks::run(id, &self.ctx))
     }
 
     fn pushed(&self) -> Pushed {
@@ -231,11 +230,7 @@ impl Site for Server<'_> {
         }
     }
 
-    fn facts<'a>(
-        &'a self,
-        line: Line<'a>,
-        interrupted: &'a AtomicBool,
-    ) -> Box<dyn LineFacts + 'a> {
+    fn facts<'a>(&'a self, line: Line<'a>, interrupted: &'a AtomicBool) -> Box<dyn LineFacts + 'a> {
         Box::new(Facts {
             ctx: Context::new(
                 self.repo,
@@ -353,9 +348,18 @@ mod tests {
             pusher_from(vars(&[]), &nobody),
             Pusher::Unknown { .. }
         ));
-        let p = pusher_from(vars(&[("REMOTE_USER", "ada"), ("GL_USERNAME", "bob")]), &nobody);
-        assert!(matches!(&p, Pusher::Named { by: "GL_USERNAME", identity, .. } if identity.name == "bob"));
-        assert_eq!(p.emails(), None, "a user name alone cannot be told apart from approvers");
+        let p = pusher_from(
+            vars(&[("REMOTE_USER", "ada"), ("GL_USERNAME", "bob")]),
+            &nobody,
+        );
+        assert!(
+            matches!(&p, Pusher::Named { by: "GL_USERNAME", identity, .. } if identity.name == "bob")
+        );
+        assert_eq!(
+            p.emails(),
+            None,
+            "a user name alone cannot be told apart from approvers"
+        );
         let mapped = |n: &str| vec![format!("{n}@example.com")];
         let p = pusher_from(vars(&[("GL_USERNAME", "bob")]), &mapped);
         assert_eq!(p.emails(), Some(vec!["bob@example.com".to_owned()]));
