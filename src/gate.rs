@@ -5,14 +5,13 @@
 //! and the answers around it; every site (client hook, server hooks, dry run) decides here,
 //! so bypass policy exists once and its whole matrix is unit-tested in microseconds.
 
-use std::time::Duration;
-
 use serde::{Deserialize, Serialize};
 
 use crate::audit::ChecklistEntry;
 use crate::checks::{CheckId, CheckResult, Outcome};
 use crate::config::{Config, Environment};
 use crate::push::Change;
+pub use crate::terminal::Stop;
 
 /// What happened to one gated ref update.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -64,15 +63,6 @@ impl Rules {
     pub fn asks(&self) -> bool {
         self.confirm || !self.checklist.is_empty()
     }
-}
-
-/// How a dialogue (or a running check) ended without an answer.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Stop {
-    Interrupted,
-    TimedOut(Duration),
-    EndOfInput,
-    Failed(String),
 }
 
 /// Why a ref update is blocked, beyond the failed checks themselves.
@@ -252,13 +242,6 @@ pub fn justification_problem(text: &str, min_length: usize) -> Option<String> {
     let repeated = (1..=4)
         .any(|unit| dense.len() >= unit && dense.chunks(unit).all(|c| c == &dense[..c.len()]));
     repeated.then(|| "it only repeats a few characters: say why this push cannot wait".to_owned())
-}
-
-/// Why a consulted person's name is refused, if it is.
-pub fn name_problem(text: &str) -> Option<&'static str> {
-    text.trim()
-        .is_empty()
-        .then_some("a name is needed: who did you talk to?")
 }
 
 /// The gate's decision on one ref update, and why it blocks when it does.
@@ -868,11 +851,5 @@ mod tests {
         assert!(justification_problem("asdfasdfasdfasdfasdf", 15).is_some());
         assert!(justification_problem("               x", 15).is_some());
         assert_eq!(justification_problem("hotfix for incident 4711", 15), None);
-    }
-
-    #[test]
-    fn empty_names_are_refused() {
-        assert!(name_problem("  ").is_some());
-        assert_eq!(name_problem("Ada"), None);
     }
 }

@@ -34,23 +34,13 @@ pub fn pre_push(remote: &str, url: &str, hook_dir: Option<&Path>) -> Result<Exit
         args: vec![remote.to_owned(), url.to_owned()],
         input: input.clone(),
     });
-    let run_chained = |chained: Option<ChainedHook>| -> Result<Exit> {
-        let Some(hook) = chained else {
-            return Ok(Exit::Success);
-        };
-        let ran = hook.run()?;
-        if let Some(why) = &ran.refusal {
-            eprintln!("pushguard: {why}");
-        }
-        Ok(ran.exit)
-    };
     if updates.is_empty() {
-        return run_chained(chained);
+        return ChainedHook::run_alone(chained.as_ref());
     }
     let config = load_config_for_hook()?;
     let lines = pipeline::classify(&config, &updates)?;
     if lines.is_empty() {
-        return run_chained(chained);
+        return ChainedHook::run_alone(chained.as_ref());
     }
     let mut interaction = Interaction::for_person();
     let ran = if lines.iter().any(|l| l.update.local_oid.len() == 64) {

@@ -228,13 +228,8 @@ pub fn post_receive(hook_dir: Option<&Path>) -> Result<Exit> {
         args: Vec::new(),
         input,
     };
-    match chained.run() {
-        Ok(ran) => {
-            if let Some(why) = &ran.refusal {
-                eprintln!("pushguard: {why}");
-            }
-            Ok(ran.exit)
-        }
+    match ChainedHook::run_alone(Some(&chained)) {
+        Ok(exit) => Ok(exit),
         Err(e) => {
             eprintln!("pushguard: warning: {e:#}");
             Ok(Exit::Success)

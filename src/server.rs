@@ -115,7 +115,7 @@ fn load_config() -> Result<Config> {
 /// allowed.
 fn gate(hook: Hook, updates: &[RefUpdate], chained: Option<ChainedHook>) -> Result<Exit> {
     if updates.is_empty() {
-        return run_chained(chained);
+        return ChainedHook::run_alone(chained.as_ref());
     }
     let dir = git_dir();
     let touches_trail = updates
@@ -126,7 +126,7 @@ fn gate(hook: Hook, updates: &[RefUpdate], chained: Option<ChainedHook>) -> Resu
     let config = load_config()?;
     let lines = pipeline::classify(&config, updates)?;
     if lines.is_empty() && !touches_trail {
-        return run_chained(chained);
+        return ChainedHook::run_alone(chained.as_ref());
     }
     if updates.iter().any(|u| u.local_oid.len() == 64) {
         anyhow::bail!("this repository uses SHA-256 object names, which pushguard's git library (libgit2) cannot read yet, so its server mode cannot check environment branches here");
@@ -142,23 +142,11 @@ fn gate(hook: Hook, updates: &[RefUpdate], chained: Option<ChainedHook>) -> Resu
         return Ok(Exit::Blocked);
     }
     if lines.is_empty() {
-        return run_chained(chained);
+        return ChainedHook::run_alone(chained.as_ref());
     }
     let site = Server::from_env(&repo, &config, hook, chained);
     let mut interaction = Interaction::nobody();
     Ok(pipeline::run(&site, &config, &lines, &mut interaction)?.exit)
-}
-
-/// Runs the chained hook of a push that gates nothing.
-fn run_chained(chained: Option<ChainedHook>) -> Result<Exit> {
-    let Some(hook) = chained else {
-        return Ok(Exit::Success);
-    };
-    let ran = hook.run()?;
-    if let Some(why) = &ran.refusal {
-        eprintln!("pushguard: {why}");
-    }
-    Ok(ran.exit)
 }
 
 /// Why a push that deletes or rewinds one of the trail's notes refs is refused, if it is.

@@ -21,7 +21,6 @@ use dialoguer::theme::{ColorfulTheme, SimpleTheme, Theme};
 use dialoguer::{Confirm, Input, Select};
 
 use crate::audit::ChecklistEntry;
-use crate::gate::{justification_problem, name_problem, Stop};
 use crate::push::escape;
 
 /// Set (to anything) to never prompt, even when a terminal is there.
@@ -33,6 +32,22 @@ pub const BYPASS_ENV: &str = "PUSHGUARD_BYPASS";
 
 /// The choice in the list of leads that asks for a name instead.
 const SOMEONE_ELSE: &str = "someone else";
+
+/// How a dialogue (or a running check) ended without an answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Stop {
+    Interrupted,
+    TimedOut(Duration),
+    EndOfInput,
+    Failed(String),
+}
+
+/// Why a consulted person's name is refused, if it is.
+pub fn name_problem(text: &str) -> Option<&'static str> {
+    text.trim()
+        .is_empty()
+        .then_some("a name is needed: who did you talk to?")
+}
 
 /// Opens the controlling terminal for reading and writing.
 pub fn open_tty() -> Option<File> {
@@ -397,19 +412,19 @@ pub fn offer_bypass(interaction: &mut Interaction, timeout: Duration) -> Result<
     })
 }
 
-/// Asks why the push must go through now: at least `min_length` characters, re-asked until
-/// it says something.
+/// Asks why the push must go through now, re-asked until `problem` finds nothing wrong.
 pub fn ask_justification(
     interaction: &mut Interaction,
     timeout: Duration,
     min_length: usize,
+    problem: impl Fn(&str) -> Option<String> + Send + 'static,
 ) -> Result<String, Stop> {
     interaction.ask(timeout, move |term, theme, _tick| {
         let why: String = Input::with_theme(theme)
             .with_prompt(format!(
                 "Why must this push go through now? (at least {min_length} characters; recorded)"
             ))
-            .validate_with(|t: &String| match justification_problem(t, min_length) {
+            .validate_with(|t: &String| match problem(t) {
                 Some(p) => Err(p),
                 None => Ok(()),
             })
@@ -476,6 +491,12 @@ pub fn ask_confirmation(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn empty_names_are_refused() {
+        assert!(name_problem("  ").is_some());
+        assert_eq!(name_problem("Ada"), None);
+    }
 
     #[test]
     fn summary_lists_up_to_ten_subjects_and_escapes_them() {

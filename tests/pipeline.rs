@@ -204,3 +204,28 @@ fn regression_week1_2_a_push_to_a_url_records_the_url_git_was_given() {
     assert_eq!(r[0]["remote"], url.as_str());
     assert_eq!(r[0]["url"], url.as_str());
 }
+
+#[test]
+fn regression_week1_12_a_question_left_unanswered_shows_no_answer_not_a_default() {
+    let repo = TestRepo::new();
+    repo.install();
+    repo.config(
+        "[environments.production]\nbranches = [\"production\"]\nchecks = [\"no-delete\"]\nconfirm = true\n\n[confirm]\ntimeout = \"1s\"\n",
+    );
+    let mut cmd = repo.command("git");
+    cmd.args(["push", "origin", "HEAD:refs/heads/production"])
+        .env_remove("PUSHGUARD_NONINTERACTIVE");
+    let mut session = expectrl::Session::spawn(cmd).expect("spawn git push in a pty");
+    session.set_expect_timeout(Some(Duration::from_secs(30)));
+    let out = session.expect(expectrl::Eof).expect("git push ends");
+    let text = String::from_utf8_lossy(out.as_bytes()).into_owned();
+    let asked = text
+        .rfind("about this push?")
+        .expect("the question was asked");
+    // The question's line is cleared and says that no answer came, before the report.
+    let after = &text[asked..];
+    let cleared = after.find("\x1b[2K(no answer)").expect(&text);
+    let reported = after.find("no answer within 1s").expect(&text);
+    assert!(cleared < reported, "{text:?}");
+    assert_eq!(repo.remote_branch("production"), None);
+}

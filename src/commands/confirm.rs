@@ -7,10 +7,9 @@ use dialoguer::Confirm;
 use crate::answers::{self, Confirmation};
 use crate::audit::{self, ChecklistEntry};
 use crate::config::{self, Config};
-use crate::gate::{name_problem, Stop};
 use crate::git::Repo;
 use crate::report::escape_for_terminal as esc;
-use crate::terminal::{self, Interaction};
+use crate::terminal::{self, name_problem, Interaction, Stop};
 use crate::{Exit, WithHint};
 
 /// How a checklist item affirmed with `--affirm-checklist` is recorded.

@@ -21,6 +21,18 @@ pub struct ChainedHook {
 }
 
 impl ChainedHook {
+    /// Runs the hook of a push that gates nothing: its refusal is said, its status passed on.
+    pub fn run_alone(hook: Option<&ChainedHook>) -> Result<Exit> {
+        let Some(hook) = hook else {
+            return Ok(Exit::Success);
+        };
+        let ran = hook.run()?;
+        if let Some(why) = &ran.refusal {
+            eprintln!("pushguard: {why}");
+        }
+        Ok(ran.exit)
+    }
+
     /// Runs the hook if it exists; a missing one passes.
     pub fn run(&self) -> Result<Chained> {
         if !self.path.is_file() {

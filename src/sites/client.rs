@@ -239,7 +239,9 @@ impl Site for Client<'_> {
     }
 
     fn justification(&self, request: &Request, interaction: &mut Interaction) -> Answers {
-        match terminal::ask_justification(interaction, request.timeout, request.rules.min_length) {
+        let min = request.rules.min_length;
+        let problem = move |text: &str| gate::justification_problem(text, min);
+        match terminal::ask_justification(interaction, request.timeout, min, problem) {
             Ok(why) => Answers::justified(why, Source::Prompt),
             Err(stop) => Answers::refused(Block::Stopped(stop)),
         }
