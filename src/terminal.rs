@@ -472,20 +472,32 @@ pub fn ask_confirmation(
             }
             out.consulted = Some(ask_who(term, theme, &leads, &tick)?);
         }
-        for item in checklist {
-            let yes = Confirm::with_theme(theme)
-                .with_prompt(item.clone())
-                .default(false)
-                .interact_on_opt(term)?;
-            tick();
-            let answer = yes == Some(true);
-            out.checklist.push(ChecklistEntry { item, answer });
-            if !answer {
-                return Ok(out);
-            }
-        }
+        out.checklist = ask_checklist(term, theme, checklist, &tick)?;
         Ok(out)
     })
+}
+
+/// Asks each checklist item (default No), stopping at the first No.
+pub fn ask_checklist(
+    term: &Term,
+    theme: &dyn Theme,
+    items: Vec<String>,
+    tick: &dyn Fn(),
+) -> dialoguer::Result<Vec<ChecklistEntry>> {
+    let mut answered = Vec::new();
+    for item in items {
+        let yes = Confirm::with_theme(theme)
+            .with_prompt(item.clone())
+            .default(false)
+            .interact_on_opt(term)?;
+        tick();
+        let answer = yes == Some(true);
+        answered.push(ChecklistEntry { item, answer });
+        if !answer {
+            break;
+        }
+    }
+    Ok(answered)
 }
 
 #[cfg(test)]

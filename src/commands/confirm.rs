@@ -92,20 +92,7 @@ pub fn run(
         }
         let items = env.checklist.clone();
         let asked = interaction.ask(timeout, move |term, theme, tick| {
-            let mut answered = Vec::new();
-            for item in items {
-                let yes = Confirm::with_theme(theme)
-                    .with_prompt(item.clone())
-                    .default(false)
-                    .interact_on_opt(term)?;
-                tick();
-                let answer = yes == Some(true);
-                answered.push(ChecklistEntry { item, answer });
-                if !answer {
-                    break;
-                }
-            }
-            Ok(answered)
+            terminal::ask_checklist(term, theme, items, tick)
         });
         match asked {
             Ok(answered) => {

@@ -33,6 +33,11 @@ impl ChainedHook {
         Ok(ran.exit)
     }
 
+    /// Runs the hook chained at install, if there is one.
+    pub fn run_if(hook: Option<&ChainedHook>) -> Result<Chained> {
+        hook.map_or_else(|| Ok(Chained::passed()), ChainedHook::run)
+    }
+
     /// Runs the hook if it exists; a missing one passes.
     pub fn run(&self) -> Result<Chained> {
         if !self.path.is_file() {

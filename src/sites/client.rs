@@ -267,10 +267,7 @@ impl Site for Client<'_> {
     }
 
     fn chained(&self) -> Result<Chained> {
-        match &self.chained {
-            Some(hook) => hook.run(),
-            None => Ok(Chained::passed()),
-        }
+        ChainedHook::run_if(self.chained.as_ref())
     }
 
     fn pusher(&self, _line: Line) -> Identity {

@@ -140,10 +140,7 @@ impl Site for Sha256 {
     }
 
     fn chained(&self) -> Result<Chained> {
-        match &self.chained {
-            Some(hook) => hook.run(),
-            None => Ok(Chained::passed()),
-        }
+        ChainedHook::run_if(self.chained.as_ref())
     }
 
     fn pusher(&self, _line: Line) -> Identity {
