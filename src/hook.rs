@@ -6,7 +6,7 @@
 //! shell hook.
 
 use std::io::{Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 
 use anyhow::{Context as _, Result};
@@ -37,48 +37,12 @@ pub fn pre_push(remote_arg: &str, url: &str, hook_dir: Option<&Path>) -> Result<
     run_chained(hook_dir, remote_arg, url, &input)
 }
 
-/// The directory whose `.pushguard.toml` applies: git runs hooks at the work-tree root.
-fn work_tree_root() -> Option<PathBuf> {
-    match std::env::var_os("GIT_WORK_TREE") {
-        Some(dir) if !dir.is_empty() => Some(PathBuf::from(dir)),
-        _ => std::env::current_dir().ok(),
-    }
-}
-
-/// Loads the configuration for the hook, or explains that every push is blocked until it
-/// is fixed.
-pub fn load_config_for_hook() -> Result<Config> {
-    load_config_at(work_tree_root().as_deref())
-}
-
-/// Loads the configuration for a command run anywhere in a clone: the work tree's root is
-/// asked from the repository, not taken from the current directory.
-pub fn load_config_for_command() -> Result<Config> {
-    let root = Repo::open_from_env()
-        .ok()
-        .and_then(|repo| repo.work_tree().map(Path::to_path_buf))
-        .or_else(work_tree_root);
-    load_config_at(root.as_deref())
-}
-
-/// Loads the configuration with the work tree at `root`, with the hints for a broken one.
-fn load_config_at(root: Option<&Path>) -> Result<Config> {
-    Config::load(root)
-        .context("the pushguard configuration is invalid, so every push is blocked (pushguard cannot tell which branches are environments)")
-        .map_err(|e| {
-            crate::with_hint(
-                crate::with_hint(e, report::BROKEN_CONFIG_HINTS[1]),
-                report::BROKEN_CONFIG_HINTS[0],
-            )
-        })
-}
-
 /// Gates every environment ref update of a push; `Exit::Success` when all are allowed.
 fn gate_push(remote_arg: &str, url: &str, updates: &[RefUpdate]) -> Result<Exit> {
     if updates.is_empty() {
         return Ok(Exit::Success);
     }
-    let config = load_config_for_hook()?;
+    let config = crate::config::load(&crate::config::Location::for_hook())?;
     let gated = classify(&config, updates)?;
     if gated.is_empty() {
         return Ok(Exit::Success);

@@ -12,12 +12,12 @@
 //! pusher as `remote:` lines.
 
 use std::io::{Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::{Context as _, Result};
 
 use crate::checks::{CheckId, Context, Mode};
-use crate::config::{Config, Environment};
+use crate::config::Environment;
 use crate::gate::{self, Answers, Decision};
 use crate::git::{Identity, Repo};
 use crate::push::{escape, ParseError, RefUpdate};
@@ -26,9 +26,6 @@ use crate::{audit, prompt, Exit};
 
 /// File name, beside the installed pre-receive hook, of a foreign hook that pushguard chains.
 pub const CHAINED_HOOK: &str = "pre-receive.pushguard-chained";
-
-/// The server's repository-level config file, in the repository's directory (`app.git/`).
-pub const REPO_FILE: &str = "pushguard.toml";
 
 /// What the reports and hints call the pusher's remote, whose name the server cannot know.
 pub const REMOTE_PLACEHOLDER: &str = "<remote>";
@@ -298,30 +295,12 @@ pub fn update(refname: &str, old: &str, new: &str) -> Result<Exit> {
     gate_updates(Hook::Update, std::slice::from_ref(&update))
 }
 
-/// The receiving repository's directory: `GIT_DIR` as git sets it for hooks, else the cwd.
-fn git_dir() -> Option<PathBuf> {
-    match std::env::var_os("GIT_DIR") {
-        Some(dir) if !dir.is_empty() => Some(PathBuf::from(dir)),
-        _ => std::env::current_dir().ok(),
-    }
-}
-
-/// Loads the server's configuration: the user file or `PUSHGUARD_CONFIG`, and the
-/// repository's own `pushguard.toml`. A broken config refuses every gated push.
-fn load_config() -> Result<Config> {
-    let file = git_dir().map(|dir| dir.join(REPO_FILE));
-    Config::load_file(file.as_deref()).context(
-        "the pushguard configuration on the server is invalid, so every push is refused (pushguard cannot tell which branches are environments)",
-    )
-    .map_err(|e| crate::with_hint(e, "ask the server's administrator to fix it (`PUSHGUARD_CONFIG=pushguard.toml pushguard config --check` in the repository shows the error)"))
-}
-
 /// Gates every environment ref update; `Exit::Success` when all are allowed.
 fn gate_updates(hook: Hook, updates: &[RefUpdate]) -> Result<Exit> {
     if updates.is_empty() {
         return Ok(Exit::Success);
     }
-    let config = load_config()?;
+    let config = crate::config::load(&crate::config::Location::for_server())?;
     let gated = crate::hook::classify(&config, updates)?;
     if gated.is_empty() {
         return Ok(Exit::Success);
@@ -435,6 +414,7 @@ fn gate_updates(hook: Hook, updates: &[RefUpdate]) -> Result<Exit> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::Config;
 
     const A: &str = "1111111111111111111111111111111111111111";
     const Z: &str = "0000000000000000000000000000000000000000";

@@ -18,7 +18,7 @@ use git2::{Oid, Sort};
 
 use crate::audit::Record;
 use crate::commands::init::default_remote;
-use crate::config::Config;
+use crate::config::{self, Location};
 use crate::gate::Decision;
 use crate::git::Repo;
 use crate::notes;
@@ -67,7 +67,7 @@ pub fn run(
     fail_on_unrecorded: bool,
 ) -> Result<Exit> {
     let repo = Repo::open_from_env()?;
-    let config = Config::load(repo.work_tree())?;
+    let config = config::load(&Location::of_repo(&repo))?;
     let remote = match remote {
         Some(r) => r.to_owned(),
         None => default_remote(&repo)?,

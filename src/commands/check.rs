@@ -8,7 +8,6 @@ use crate::checks::{Context, Mode};
 use crate::config::{Config, Environment};
 use crate::gate;
 use crate::git::Repo;
-use crate::hook::load_config_for_command;
 use crate::push::RefUpdate;
 use crate::report::{self, Styles};
 use crate::{Exit, WithHint};
@@ -17,7 +16,7 @@ const ZERO: &str = "0000000000000000000000000000000000000000";
 
 pub fn run(target: &str, rev: &str, remote: Option<&str>) -> Result<Exit> {
     let repo = Repo::open_from_env()?;
-    let config = load_config_for_command()?;
+    let config = crate::config::load(&crate::config::Location::for_command())?;
     let remote = match remote {
         Some(r) => r.to_owned(),
         None => default_remote(&repo),

@@ -10,14 +10,13 @@ use git2::Oid;
 use crate::commands::check::default_remote;
 use crate::config::{Config, Source};
 use crate::git::Repo;
-use crate::hook::load_config_for_command;
 use crate::install::{hook_state, hooks_dir, HookState};
 use crate::testrun::{self, Cache};
 use crate::Exit;
 
 pub fn run() -> Result<Exit> {
     let repo = Repo::open_from_env()?;
-    let config = load_config_for_command()?;
+    let config = crate::config::load(&crate::config::Location::for_command())?;
     let mut out = String::new();
 
     let dir = hooks_dir()?;
