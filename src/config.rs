@@ -106,6 +106,7 @@ pub struct Config {
     pub tests: TestsConfig,
     pub bypass: BypassConfig,
     pub wip: WipConfig,
+    pub trust: TrustConfig,
     /// The layers that were read, lowest first.
     #[serde(skip)]
     pub sources: Vec<Source>,
@@ -142,6 +143,9 @@ pub struct Environment {
     pub fetch: bool,
     #[serde(default = "yes")]
     pub bypass: bool,
+    /// This environment's `[trust].require_signatures`; unset: that value.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub require_signatures: Option<bool>,
     #[serde(skip)]
     matchers: Vec<BranchMatcher>,
 }
@@ -181,6 +185,18 @@ pub struct TestsConfig {
 #[serde(deny_unknown_fields)]
 pub struct BypassConfig {
     pub min_length: usize,
+}
+
+/// `[trust]`: whose SSH signatures vouch for audit records, approvals and pushes.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrustConfig {
+    /// The allowed-signers file (`principal[,principal] [options] key`, as `ssh-keygen`
+    /// reads it), relative to the work-tree root or, on a server, to the bare repository.
+    /// Unset: git's `gpg.ssh.allowedSignersFile`.
+    pub allowed_signers: Option<PathBuf>,
+    /// Count only what a key in the allowed signers signed.
+    pub require_signatures: bool,
 }
 
 /// `[wip]`: the patterns as written, checked when the config is loaded and compiled on first
