@@ -832,4 +832,30 @@ mod tests {
         );
         assert!(e.ends_with("4 | branches = [\"staging\", \"development\"]\n  |                        ^^^^^^^^^^^^^"), "{e}");
     }
+    #[test]
+    fn trust_keys_have_their_defaults_and_an_environment_can_override() {
+        let c = load("").unwrap();
+        assert_eq!(c.trust.allowed_signers, None);
+        assert!(!c.trust.require_signatures);
+        assert_eq!(
+            c.environment("production").unwrap().require_signatures,
+            None
+        );
+        let c = load("[trust]\nallowed_signers = \"keys/allowed\"\n[environments.production]\nbranches = [\"main\"]\nrequire_signatures = true\n").unwrap();
+        assert_eq!(c.trust.allowed_signers, Some(PathBuf::from("keys/allowed")));
+        assert!(!c.trust.require_signatures);
+        assert_eq!(
+            c.environment("production").unwrap().require_signatures,
+            Some(true)
+        );
+        assert_eq!(
+            c.provenance.source_of("trust.allowed_signers"),
+            &Source::Repository(PathBuf::from(".pushguard.toml"))
+        );
+        let e = err("[trust]\nrequire_signatures = \"yes\"\n");
+        assert!(
+            e.starts_with(".pushguard.toml:2:22: invalid type: string \"yes\", expected a boolean"),
+            "{e}"
+        );
+    }
 }
