@@ -22,7 +22,7 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use anyhow::{Context as _, Result};
-use globset::{GlobBuilder, GlobMatcher};
+use globset::{Glob, GlobBuilder, GlobMatcher};
 use regex::Regex;
 use serde::{Deserialize, Serialize};
 
@@ -332,19 +332,20 @@ impl Config {
     pub fn from_layers(layers: Vec<(Source, String)>) -> Result<Config> {
         let layers = Layers::new(layers);
         let parsed = layers.parse()?;
-        if layers.len() > 2 {
-            for i in 1..layers.len() {
-                read_merged(&layers, &layers.merge(&parsed, &[0, i]))?;
+        let all: Vec<usize> = (0..layers.len()).collect();
+        let (mut config, merged) = read_merged(&layers, &parsed, &all)?;
+        // A value that a higher layer overrode was not read above: read each such layer
+        // over the default on its own, so that its mistakes are reported too.
+        for i in 1..layers.len() {
+            if merged.overridden[i] {
+                read_merged(&layers, &parsed, &[0, i])?;
             }
         }
-        let all: Vec<usize> = (0..layers.len()).collect();
-        let merged = layers.merge(&parsed, &all);
-        let mut config = read_merged(&layers, &merged)?;
         config.provenance.parts = merged
             .set_by
-            .iter()
-            .filter(|(_, &i)| i > 0)
-            .map(|(key, &i)| (key.clone(), layers.source(i).clone()))
+            .into_iter()
+            .filter(|(_, i)| *i > 0)
+            .map(|(key, i)| (key, layers.source(i).clone()))
             .collect();
         config.sources = layers.sources();
         Ok(config)
@@ -385,17 +386,47 @@ impl Config {
 }
 
 /// Reads a merged table into the typed config and checks what spans several keys.
-fn read_merged(layers: &Layers, merged: &layers::Merged<'_>) -> Result<Config> {
-    let table = merged.table.clone();
+///
+/// Returns the merge's provenance with it (its table is consumed by the reading).
+fn read_merged<'a>(
+    layers: &Layers,
+    parsed: &[toml::de::DeTable<'a>],
+    which: &[usize],
+) -> Result<(Config, layers::Merged<'a>)> {
+    let mut merged = layers.merge(parsed, which);
+    let table = std::mem::replace(
+        &mut merged.table,
+        toml::Spanned::new(0..0, Default::default()),
+    );
     let mut config = Config::deserialize(toml::de::Deserializer::from(table))
         .map_err(|e| layers.error(e.span(), e.message()))?;
-    let at = |span: Option<std::ops::Range<usize>>, message: &str| layers.error(span, message);
-    config.environments = validate_environments(
-        std::mem::take(&mut config.environments),
-        merged.table.get_ref(),
-        &at,
-    )?;
-    Ok(config)
+    // Spans are needed only for an error, so the merge is done again then, not kept.
+    let at = |place: Place<'_>, message: &str| {
+        let again = layers.merge(parsed, which);
+        layers.error(place.span(again.table.get_ref()), message)
+    };
+    config.environments = validate_environments(std::mem::take(&mut config.environments), &at)?;
+    Ok((config, merged))
+}
+
+/// Where in the merged table a semantic error is.
+enum Place<'p> {
+    /// The key at this path.
+    Key(&'p [&'p str]),
+    /// The value at this path.
+    Value(&'p [&'p str]),
+    /// This entry of the list at this path.
+    Entry(&'p [&'p str], usize),
+}
+
+impl Place<'_> {
+    fn span(&self, table: &toml::de::DeTable<'_>) -> Option<std::ops::Range<usize>> {
+        match self {
+            Place::Key(path) => layers::find(table, path).map(|(key, _)| key),
+            Place::Value(path) => layers::find(table, path).map(|(_, value)| value),
+            Place::Entry(path, i) => layers::find_entry(table, path, *i),
+        }
+    }
 }
 
 /// Returns the path of the user layer, `<config dir>/pushguard/config.toml`.
@@ -434,32 +465,35 @@ pub fn branch_glob(pattern: &str) -> Result<BranchMatcher, globset::Error> {
         return Ok(BranchMatcher::Exact(pattern.to_owned()));
     }
     Ok(BranchMatcher::Glob(
-        GlobBuilder::new(pattern)
-            .literal_separator(true)
-            .backslash_escape(true)
-            .build()?
-            .compile_matcher(),
+        parse_branch_glob(pattern)?.compile_matcher(),
     ))
+}
+
+/// Parses a branch glob without compiling it: the syntax check, without the cost of the
+/// regular expression a matcher needs.
+fn parse_branch_glob(pattern: &str) -> Result<Glob, globset::Error> {
+    GlobBuilder::new(pattern)
+        .literal_separator(true)
+        .backslash_escape(true)
+        .build()
 }
 
 /// Builds a matcher for an email glob (`*@corp.example`), case-insensitive.
 pub fn email_glob(pattern: &str) -> Result<GlobMatcher, globset::Error> {
-    Ok(GlobBuilder::new(pattern)
-        .case_insensitive(true)
-        .build()?
-        .compile_matcher())
+    Ok(parse_email_glob(pattern)?.compile_matcher())
 }
 
-type At<'a> = dyn Fn(Option<std::ops::Range<usize>>, &str) -> anyhow::Error + 'a;
+/// Parses an email glob without compiling it (see [`parse_branch_glob`]).
+fn parse_email_glob(pattern: &str) -> Result<Glob, globset::Error> {
+    GlobBuilder::new(pattern).case_insensitive(true).build()
+}
+
+type At<'a> = dyn Fn(Place<'_>, &str) -> anyhow::Error + 'a;
 
 /// Checks what spans several keys of `[environments]` (branches present, `promote_from`
 /// known and acyclic, `promoted` with a `promote_from`, no branch claimed twice), builds
 /// the matchers, and returns the environments in promotion order, checks cheapest first.
-fn validate_environments(
-    raw: Vec<Environment>,
-    table: &toml::de::DeTable<'_>,
-    at: &At<'_>,
-) -> Result<Vec<Environment>> {
+fn validate_environments(raw: Vec<Environment>, at: &At<'_>) -> Result<Vec<Environment>> {
     let names: Vec<String> = raw.iter().map(|e| e.name.clone()).collect();
     let mut envs: Vec<Environment> = Vec::with_capacity(raw.len());
     for mut env in raw {
@@ -467,7 +501,7 @@ fn validate_environments(
         let path = [ENVIRONMENTS, name.as_str()];
         if env.branches.is_empty() {
             return Err(at(
-                layers::find(table, &path).map(|(key, _)| key),
+                Place::Key(&path),
                 &format!("environment `{name}` has no `branches`; expected a list of branch globs such as [\"staging\"]"),
             ));
         }
@@ -476,12 +510,11 @@ fn validate_environments(
             .iter()
             .map(|b| branch_glob(b).context("validated when read"))
             .collect::<Result<_>>()?;
-        let promote_span =
-            || layers::find(table, &[ENVIRONMENTS, &name, "promote_from"]).map(|(_, value)| value);
+        let promote_from = [ENVIRONMENTS, name.as_str(), "promote_from"];
         if let Some(from) = &env.promote_from {
             if !names.contains(from) {
                 return Err(at(
-                    promote_span(),
+                    Place::Value(&promote_from),
                     &format!(
                         "`promote_from` names unknown environment `{from}`; expected one of: {}",
                         names.join(", ")
@@ -490,7 +523,7 @@ fn validate_environments(
             }
             if from == &name {
                 return Err(at(
-                    promote_span(),
+                    Place::Value(&promote_from),
                     &format!("environment `{name}` cannot promote from itself"),
                 ));
             }
@@ -498,7 +531,7 @@ fn validate_environments(
         if env.promote_from.is_none() {
             if let Some(i) = env.checks.iter().position(|c| *c == CheckId::Promoted) {
                 return Err(at(
-                    layers::find_entry(table, &[ENVIRONMENTS, &name, "checks"], i),
+                    Place::Entry(&[ENVIRONMENTS, &name, "checks"], i),
                     &format!("check `promoted` needs `promote_from` in environment `{name}`"),
                 ));
             }
@@ -511,7 +544,7 @@ fn validate_environments(
         }
         checks.sort_by_key(|c| c.cost_rank());
         env.checks = checks;
-        overlap_check(&envs, &env, table, at)?;
+        overlap_check(&envs, &env, at)?;
         envs.push(env);
     }
 
@@ -524,8 +557,7 @@ fn validate_environments(
             seen.push(from);
             if seen[..seen.len() - 1].contains(&from.as_str()) {
                 return Err(at(
-                    layers::find(table, &[ENVIRONMENTS, &env.name, "promote_from"])
-                        .map(|(_, value)| value),
+                    Place::Value(&[ENVIRONMENTS, &env.name, "promote_from"]),
                     &format!("`promote_from` forms a cycle: {}", seen.join(" -> ")),
                 ));
             }
@@ -555,12 +587,7 @@ fn validate_environments(
 /// Two arbitrary globs can overlap in ways that are costly to decide; this catches the cases
 /// that happen in practice (a literal or identical glob claimed twice). A branch that still
 /// matches two environments at push time is refused by [`Config::environment_for_branch`].
-fn overlap_check(
-    others: &[Environment],
-    newest: &Environment,
-    table: &toml::de::DeTable<'_>,
-    at: &At<'_>,
-) -> Result<()> {
+fn overlap_check(others: &[Environment], newest: &Environment, at: &At<'_>) -> Result<()> {
     for (i, glob) in newest.branches.iter().enumerate() {
         let matcher = &newest.matchers[i];
         for other in others {
@@ -572,7 +599,7 @@ fn overlap_check(
                     .any(|o| is_literal(o) && matcher.is_match(o));
             if clash {
                 return Err(at(
-                    layers::find_entry(table, &[ENVIRONMENTS, &newest.name, "branches"], i),
+                    Place::Entry(&[ENVIRONMENTS, &newest.name, "branches"], i),
                     &format!(
                         "branch glob `{glob}` of environment `{}` overlaps environment `{}` ({}); a branch must belong to one environment",
                         newest.name,

@@ -23,10 +23,12 @@ pub struct Layers {
     starts: Vec<usize>,
 }
 
-/// A merged table and, for each key that a layer set, the index of that layer.
+/// A merged table; for each key that a layer set, the index of that layer; and for each
+/// layer, whether a higher one overrode any of its keys.
 pub struct Merged<'a> {
     pub table: Spanned<DeTable<'a>>,
     pub set_by: BTreeMap<String, usize>,
+    pub overridden: Vec<bool>,
 }
 
 impl Layers {
@@ -70,6 +72,12 @@ impl Layers {
     pub fn merge<'a>(&self, parsed: &[DeTable<'a>], which: &[usize]) -> Merged<'a> {
         let mut table = DeTable::new();
         let mut set_by = BTreeMap::new();
+        let mut overridden = vec![false; self.layers.len()];
+        let mut set = |key: String, i: usize| {
+            if let Some(before) = set_by.insert(key, i) {
+                overridden[before] = true;
+            }
+        };
         for &i in which {
             for (key, value) in parsed[i].iter() {
                 let name = key.get_ref().to_string();
@@ -77,7 +85,7 @@ impl Layers {
                 match (base.map(Spanned::get_mut), value.get_ref()) {
                     (Some(DeValue::Table(base)), DeValue::Table(over)) if name != ENVIRONMENTS => {
                         for (k, v) in over.iter() {
-                            set_by.insert(format!("{name}.{}", k.get_ref()), i);
+                            set(format!("{name}.{}", k.get_ref()), i);
                             base.remove(k.get_ref().as_ref());
                             base.insert(k.clone(), v.clone());
                         }
@@ -85,10 +93,10 @@ impl Layers {
                     _ => {
                         if let DeValue::Table(over) = value.get_ref() {
                             for k in over.keys() {
-                                set_by.insert(format!("{name}.{}", k.get_ref()), i);
+                                set(format!("{name}.{}", k.get_ref()), i);
                             }
                         }
-                        set_by.insert(name, i);
+                        set(name, i);
                         table.remove(key.get_ref().as_ref());
                         table.insert(key.clone(), value.clone());
                     }
@@ -98,6 +106,7 @@ impl Layers {
         Merged {
             table: Spanned::new(0..0, table),
             set_by,
+            overridden,
         }
     }
 

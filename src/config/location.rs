@@ -170,4 +170,45 @@ mod tests {
         );
         assert_eq!(core_worktree("[core]\n\tbare = true\n"), None);
     }
+    #[test]
+    fn work_tree_of_reads_the_git_directory_s_own_files() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path();
+        // A clone: the parent of `.git`, with or without a trailing `.`.
+        std::fs::create_dir_all(root.join("clone/.git")).unwrap();
+        std::fs::write(root.join("clone/.git/config"), "[core]\n\tbare = false\n").unwrap();
+        assert_eq!(
+            work_tree_of(&root.join("clone/.git")),
+            Some(root.join("clone"))
+        );
+        assert_eq!(
+            work_tree_of(&root.join("clone/.git/.")),
+            Some(root.join("clone"))
+        );
+        // A git directory whose `core.worktree` names its work tree, relative to it.
+        std::fs::create_dir_all(root.join("meta.git")).unwrap();
+        std::fs::write(
+            root.join("meta.git/config"),
+            "[core]\n\tworktree = ../clone\n",
+        )
+        .unwrap();
+        assert_eq!(
+            work_tree_of(&root.join("meta.git")),
+            Some(root.join("meta.git/../clone"))
+        );
+        // A linked worktree's git directory names its `.git` file.
+        let linked = root.join("clone/.git/worktrees/wt");
+        std::fs::create_dir_all(&linked).unwrap();
+        std::fs::write(linked.join("commondir"), "../..\n").unwrap();
+        std::fs::write(
+            linked.join("gitdir"),
+            format!("{}\n", root.join("wt/.git").display()),
+        )
+        .unwrap();
+        assert_eq!(work_tree_of(&linked), Some(root.join("wt")));
+        // A bare repository has none.
+        std::fs::create_dir_all(root.join("bare.git")).unwrap();
+        std::fs::write(root.join("bare.git/config"), "[core]\n\tbare = true\n").unwrap();
+        assert_eq!(work_tree_of(&root.join("bare.git")), None);
+    }
 }

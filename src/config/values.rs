@@ -12,7 +12,7 @@ use std::time::Duration;
 use serde::de::{self, DeserializeSeed, Deserializer, SeqAccess, Visitor};
 use serde::{Deserialize, Serializer};
 
-use super::{branch_glob, email_glob, parse_duration, Environment};
+use super::{parse_branch_glob, parse_duration, parse_email_glob, Environment};
 
 /// A check of one string value: `Err` is the message shown under the caret.
 type Check = fn(&str) -> Result<(), String>;
@@ -91,7 +91,7 @@ pub fn branch_globs<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::E
                 glob.trim_start_matches("refs/heads/")
             ));
         }
-        branch_glob(glob)
+        parse_branch_glob(glob)
             .map(drop)
             .map_err(|e| format!("invalid branch glob `{glob}`: {}", e.kind()))
     })
@@ -100,7 +100,7 @@ pub fn branch_globs<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::E
 /// Email globs (`*@corp.example`), for `authorized` and `approvers`.
 pub fn email_globs<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
     list(d, |glob| {
-        email_glob(glob)
+        parse_email_glob(glob)
             .map(drop)
             .map_err(|e| format!("invalid email pattern `{glob}`: {}", e.kind()))
     })
