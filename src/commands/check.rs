@@ -16,7 +16,7 @@ const ZERO: &str = "0000000000000000000000000000000000000000";
 
 pub fn run(target: &str, rev: &str, remote: Option<&str>) -> Result<Exit> {
     let repo = Repo::open_from_env()?;
-    let config = crate::config::load(&crate::config::Location::for_command())?;
+    let config = crate::config::load(&crate::config::Location::of_repo(&repo))?;
     let remote = match remote {
         Some(r) => r.to_owned(),
         None => default_remote(&repo),

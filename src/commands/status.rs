@@ -16,7 +16,7 @@ use crate::Exit;
 
 pub fn run() -> Result<Exit> {
     let repo = Repo::open_from_env()?;
-    let config = crate::config::load(&crate::config::Location::for_command())?;
+    let config = crate::config::load(&crate::config::Location::of_repo(&repo))?;
     let mut out = String::new();
 
     let dir = hooks_dir()?;
