@@ -885,4 +885,30 @@ mod tests {
             "{e}"
         );
     }
+    #[test]
+    fn every_prefix_of_a_repository_config_loads_or_names_the_file() {
+        // Cut anywhere, a file is valid or an error located in that file: the shared span
+        // space maps every error back to the layer it came from (and never panics).
+        let text = "[environments.dev]\nbranches = [\"dev/*\", \"develop\"]\n\n[environments.prod]\nbranches = [\"main\"]\npromote_from = \"dev\"\nchecks = [\"no-delete\", \"promoted\", \"no-wip\"]\nauthorized = [\"*@example.com\"]\nrequire_signatures = true\n\n[confirm]\nleads = [\"Ada Lead <ada@example.com>\"]\ntimeout = \"2m\"\n\n[wip]\npatterns = ['^WIP', 'D(O|ONT)']\n";
+        for end in (0..=text.len()).filter(|&i| text.is_char_boundary(i)) {
+            let result = Config::from_layers(vec![
+                (Source::Embedded, DEFAULT_TOML.to_owned()),
+                (
+                    Source::User(PathBuf::from("user.toml")),
+                    "[bypass]\nmin_length = 20\n".to_owned(),
+                ),
+                (
+                    Source::Repository(PathBuf::from(".pushguard.toml")),
+                    text[..end].to_owned(),
+                ),
+            ]);
+            if let Err(e) = result {
+                let shown = format!("{e:#}");
+                assert!(
+                    shown.starts_with(".pushguard.toml:"),
+                    "cut at {end}: {shown}"
+                );
+            }
+        }
+    }
 }
