@@ -28,7 +28,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::checks::CheckId;
 use layers::Layers;
-pub use location::{work_tree_of, Location};
+pub use location::Location;
 
 /// The embedded default configuration: the default of every key, and the template that
 /// `pushguard init` writes.

@@ -210,3 +210,24 @@ fn regression_issue_9_every_command_shows_the_broken_config_hints() {
         );
     }
 }
+
+#[test]
+fn regression_issue_9_a_broken_server_config_refuses_pushes_with_the_located_error() {
+    let repo = TestRepo::new();
+    repo.pushguard_in(&repo.remote, &["install"]).expect_code(0);
+    std::fs::write(
+        repo.remote.join("pushguard.toml"),
+        "[environments.live]\nbranches = [\"live\"]\nchecks = [\"no-delte\"]\n",
+    )
+    .expect("write the server config");
+    let run = repo.push(&["origin", "HEAD:refs/heads/live"]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let stderr = repo.redact(&run.stderr);
+    assert!(
+        stderr.contains("remote: pushguard: error: the pushguard configuration on the server is invalid, so every push is refused")
+            && stderr.contains("[TMP]/remote.git/pushguard.toml:3:11: unknown variant `no-delte`")
+            && stderr.contains("remote: hint: the server's administrator fixes it: `pushguard config --check` in the repository shows the error"),
+        "{stderr}"
+    );
+    assert_eq!(repo.remote_branch("live"), None);
+}

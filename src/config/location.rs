@@ -38,7 +38,7 @@ impl Location {
         };
         let cwd = std::env::current_dir().ok();
         match (dir, cwd) {
-            (Some(dir), Some(cwd)) => Location::Server(cwd.join(dir)),
+            (Some(dir), Some(cwd)) => Location::Server(normalize(&cwd.join(dir))),
             (Some(dir), None) => Location::Server(dir),
             (None, Some(cwd)) => Location::Server(cwd),
             (None, None) => Location::Nowhere,
@@ -89,7 +89,7 @@ fn hook_work_tree() -> Option<PathBuf> {
 /// The work tree of a git directory, read from its files: `core.worktree` in its config
 /// (relative to the git directory), the `gitdir` file of a linked worktree, or the parent
 /// of a directory named `.git`. `None` when none of these says (a bare repository).
-pub fn work_tree_of(git_dir: &Path) -> Option<PathBuf> {
+fn work_tree_of(git_dir: &Path) -> Option<PathBuf> {
     if let Some(text) = read_small(&git_dir.join("config")) {
         if let Some(worktree) = core_worktree(&text) {
             return Some(git_dir.join(worktree));
