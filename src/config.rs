@@ -1,35 +1,61 @@
 //! Configuration: the embedded default, the user file and the repository file, layered
-//! and validated once into a typed [`Config`].
+//! and validated once into a typed [`Config`], loaded by one function, [`load`], for every
+//! caller.
 //!
-//! `[environments]` is taken whole from the highest layer that has it; every other table
-//! merges key by key. Parsing is strict (`deny_unknown_fields`), and every error names the
-//! file, line and column with the offending line and a caret under it, because a guard that
-//! only warns on a typo guards nothing.
+//! The typed structs below are the schema: serde reads them (strictly, with
+//! `deny_unknown_fields`) and writes them back for `pushguard config`. Their defaults are
+//! the embedded `default.toml`, which sets every key, so adding a key means adding a field
+//! here, a line there and a line in the README. Layers are merged as TOML tables before
+//! they are read: `[environments]` whole from the highest layer that has it, every other
+//! table key by key, and the merge records which layer set each key. Every error names the
+//! file, line and column with the offending line and a caret under it, because a guard
+//! that only warns on a typo guards nothing.
+
+mod layers;
+mod location;
+mod values;
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::ops::Range;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use anyhow::{bail, Context as _, Result};
-use globset::{GlobBuilder, GlobMatcher};
+use anyhow::{Context as _, Result};
+use globset::{Glob, GlobBuilder, GlobMatcher};
 use regex::Regex;
-use serde::Deserialize;
-use toml::Spanned;
+use serde::{Deserialize, Serialize};
 
 use crate::checks::CheckId;
-use crate::WithHint;
+use layers::Layers;
+pub use location::Location;
 
-/// The embedded default configuration, also the template that `pushguard init` writes.
+/// The embedded default configuration: the default of every key, and the template that
+/// `pushguard init` writes.
 pub const DEFAULT_TOML: &str = include_str!("default.toml");
 
 /// File name of the repository layer, at the work-tree root.
 pub const REPO_FILE: &str = ".pushguard.toml";
 
-/// Environment variable naming a config file to use instead of the repository file.
+/// File name of the repository layer of a bare repository on a server, beside its `config`.
+pub const SERVER_FILE: &str = "pushguard.toml";
+
+/// Environment variable naming a config file: instead of the repository file in a clone,
+/// under the repository's `pushguard.toml` on a server.
 pub const CONFIG_ENV: &str = "PUSHGUARD_CONFIG";
+
+/// The largest config file pushguard reads. A team's config is a few kilobytes; refusing a
+/// huge file up front keeps every push fast and its memory bounded (issue 6).
+pub const MAX_CONFIG_BYTES: u64 = 1024 * 1024;
+
+/// The table taken whole from the highest layer that has it.
+const ENVIRONMENTS: &str = "environments";
+
+/// The way out offered when a clone's configuration is broken and every push is blocked.
+pub const BROKEN_CONFIG_HINTS: [&str; 2] = [
+    "fix the file (`pushguard config --check` shows the error again), then push again",
+    "or skip the guard with `git push --no-verify`: that push is NOT recorded and shows up in `pushguard audit`",
+];
 
 /// Where a layer of the configuration came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,7 +64,7 @@ pub enum Source {
     Embedded,
     /// `<config dir>/pushguard/config.toml`.
     User(PathBuf),
-    /// `.pushguard.toml` at the work-tree root.
+    /// `.pushguard.toml` at the work-tree root, or a bare repository's `pushguard.toml`.
     Repository(PathBuf),
     /// The file named by `PUSHGUARD_CONFIG`.
     Env(PathBuf),
@@ -65,97 +91,140 @@ impl Source {
 }
 
 // ---------------------------------------------------------------------------------------
-// Raw layers, as written in a file. Every field is optional so that layers can merge.
+// The schema. Top-level tables take every default from `default.toml`; keys an environment
+// may omit say their default here, because `[environments]` is replaced whole, not merged.
 
-#[derive(Debug, Default, Deserialize)]
+/// The effective configuration.
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
-struct Layer {
-    environments: Option<BTreeMap<Spanned<String>, RawEnvironment>>,
-    confirm: Option<RawConfirm>,
-    team: Option<RawTeam>,
-    tests: Option<RawTests>,
-    bypass: Option<RawBypass>,
-    wip: Option<RawWip>,
-    server: Option<RawServer>,
+pub struct Config {
+    /// Environments in promotion order: an environment comes after the one it promotes from.
+    #[serde(with = "values::environments")]
+    pub environments: Vec<Environment>,
+    pub confirm: ConfirmConfig,
+    pub team: TeamConfig,
+    pub tests: TestsConfig,
+    pub bypass: BypassConfig,
+    pub wip: WipConfig,
+    pub trust: TrustConfig,
+    pub server: ServerConfig,
+    /// The layers that were read, lowest first.
+    #[serde(skip)]
+    pub sources: Vec<Source>,
+    #[serde(skip)]
+    pub provenance: Provenance,
 }
 
-#[derive(Debug, Default, Deserialize)]
+/// One environment: which branches it covers and what a push to it must pass.
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
-struct RawEnvironment {
-    branches: Option<Vec<Spanned<String>>>,
-    promote_from: Option<Spanned<String>>,
-    confirm: Option<bool>,
-    checks: Option<Vec<Spanned<CheckId>>>,
-    checklist: Option<Vec<String>>,
-    authorized: Option<Vec<Spanned<String>>>,
-    approvals: Option<u32>,
-    approvers: Option<Vec<Spanned<String>>>,
-    fetch: Option<bool>,
-    bypass: Option<bool>,
-    bypass_delete: Option<bool>,
+pub struct Environment {
+    /// The environment's key in `[environments]`.
+    #[serde(skip)]
+    pub name: String,
+    /// Branch globs; at least one.
+    #[serde(default, deserialize_with = "values::branch_globs")]
+    pub branches: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub promote_from: Option<String>,
+    #[serde(default = "yes")]
+    pub confirm: bool,
+    /// The configured checks, in the order they run (cheapest first).
+    #[serde(default = "only_no_delete")]
+    pub checks: Vec<CheckId>,
+    #[serde(default)]
+    pub checklist: Vec<String>,
+    #[serde(default, deserialize_with = "values::email_globs")]
+    pub authorized: Vec<String>,
+    #[serde(default)]
+    pub approvals: u32,
+    #[serde(default, deserialize_with = "values::email_globs")]
+    pub approvers: Vec<String>,
+    #[serde(default)]
+    pub fetch: bool,
+    #[serde(default = "yes")]
+    pub bypass: bool,
+    /// A bypass may also delete the branch; otherwise `no-delete` holds under a bypass.
+    #[serde(default)]
+    pub bypass_delete: bool,
+    /// This environment's `[trust].require_signatures`; unset: that value.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub require_signatures: Option<bool>,
+    #[serde(skip)]
+    matchers: Vec<BranchMatcher>,
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawConfirm {
-    leads: Option<Vec<String>>,
-    timeout: Option<Spanned<String>>,
+fn yes() -> bool {
+    true
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawTeam {
-    fetch_notes: Option<bool>,
+fn only_no_delete() -> Vec<CheckId> {
+    vec![CheckId::NoDelete]
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
-struct RawTests {
-    commands: Option<Vec<String>>,
-    timeout: Option<Spanned<String>>,
-    cache: Option<bool>,
+pub struct ConfirmConfig {
+    pub leads: Vec<String>,
+    #[serde(with = "values::duration")]
+    pub timeout: Duration,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
-struct RawBypass {
-    min_length: Option<usize>,
+pub struct TeamConfig {
+    pub fetch_notes: bool,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
-struct RawServer {
-    users: Option<BTreeMap<String, Vec<String>>>,
+pub struct TestsConfig {
+    pub commands: Vec<String>,
+    #[serde(with = "values::duration")]
+    pub timeout: Duration,
+    pub cache: bool,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
-struct RawWip {
-    patterns: Option<Vec<Spanned<String>>>,
+pub struct BypassConfig {
+    pub min_length: usize,
+}
+
+/// `[trust]`: whose SSH signatures vouch for audit records, approvals and pushes.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrustConfig {
+    /// The allowed-signers file (`principal[,principal] [options] key`, as `ssh-keygen`
+    /// reads it), relative to the work-tree root or, on a server, to the bare repository.
+    /// Unset: git's `gpg.ssh.allowedSignersFile`.
+    pub allowed_signers: Option<PathBuf>,
+    /// Count only what a key in the allowed signers signed.
+    pub require_signatures: bool,
+}
+
+/// `[server]`: what only server mode reads.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    /// A server user name (as `GL_USERNAME` or `REMOTE_USER` give it) → the addresses their
+    /// approvals use, so that the pusher's own approval is recognised.
+    pub users: BTreeMap<String, Vec<String>>,
+}
+
+/// `[wip]`: the patterns as written, checked when the config is loaded and compiled on first
+/// use. Compiling regular expressions was the largest part of an ordinary push's own work
+/// (measured with `perf record` over the hook's fast path), and only `no-wip` needs them.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct WipConfig {
+    #[serde(deserialize_with = "values::regexes")]
+    pub patterns: Vec<String>,
+    #[serde(skip)]
+    compiled: OnceLock<Vec<Regex>>,
 }
 
 // ---------------------------------------------------------------------------------------
-// The typed, validated configuration.
-
-/// One environment: which branches it covers and what a push to it must pass.
-#[derive(Debug, Clone)]
-pub struct Environment {
-    pub name: String,
-    pub branches: Vec<String>,
-    pub promote_from: Option<String>,
-    pub confirm: bool,
-    /// The configured checks, in the order they run (cheapest first).
-    pub checks: Vec<CheckId>,
-    pub checklist: Vec<String>,
-    pub authorized: Vec<String>,
-    pub approvals: u32,
-    pub approvers: Vec<String>,
-    pub fetch: bool,
-    pub bypass: bool,
-    /// A bypass may also delete the branch (`bypass_delete`).
-    pub bypass_delete: bool,
-    matchers: Vec<BranchMatcher>,
-}
 
 impl Environment {
     /// Tells whether `branch` (a short name, without `refs/heads/`) belongs to this environment.
@@ -175,46 +244,6 @@ impl Environment {
     pub fn has_check(&self, check: CheckId) -> bool {
         self.checks.contains(&check)
     }
-}
-
-#[derive(Debug, Clone)]
-pub struct ConfirmConfig {
-    pub leads: Vec<String>,
-    pub timeout: Duration,
-}
-
-#[derive(Debug, Clone)]
-pub struct TeamConfig {
-    pub fetch_notes: bool,
-}
-
-#[derive(Debug, Clone)]
-pub struct TestsConfig {
-    pub commands: Vec<String>,
-    pub timeout: Duration,
-    pub cache: bool,
-}
-
-/// `[server]`: what only server mode reads.
-#[derive(Debug, Clone, Default)]
-pub struct ServerConfig {
-    /// A server user name (as `GL_USERNAME`, `REMOTE_USER` name it) → the addresses their
-    /// approvals use, so that the pusher's own approval is recognised.
-    pub users: BTreeMap<String, Vec<String>>,
-}
-
-#[derive(Debug, Clone)]
-pub struct BypassConfig {
-    pub min_length: usize,
-}
-
-/// `[wip]`: the patterns as written, checked when the config is loaded and compiled on first
-/// use. Compiling regular expressions was the largest part of an ordinary push's own work
-/// (measured with `perf record` over the hook's fast path), and only `no-wip` needs them.
-#[derive(Debug, Clone, Default)]
-pub struct WipConfig {
-    pub patterns: Vec<String>,
-    compiled: OnceLock<Vec<Regex>>,
 }
 
 impl WipConfig {
@@ -257,67 +286,82 @@ impl Provenance {
     }
 }
 
-/// The effective configuration.
-#[derive(Debug, Clone)]
-pub struct Config {
-    /// Environments in promotion order: an environment comes after the one it promotes from.
-    pub environments: Vec<Environment>,
-    pub confirm: ConfirmConfig,
-    pub team: TeamConfig,
-    pub tests: TestsConfig,
-    pub bypass: BypassConfig,
-    pub wip: WipConfig,
-    pub server: ServerConfig,
-    /// The layers that were read, lowest first.
-    pub sources: Vec<Source>,
-    pub provenance: Provenance,
+/// Loads the layered configuration for `location`. A broken configuration is an error that
+/// says every push is blocked (refused, on a server) and how to get out, for every caller.
+pub fn load(location: &Location) -> Result<Config> {
+    read_layers(location)
+        .and_then(Config::from_layers)
+        .map_err(|e| match location {
+            Location::Server(_) => crate::with_hint(
+                e.context("the pushguard configuration on the server is invalid, so every push is refused (pushguard cannot tell which branches are environments)"),
+                "the server's administrator fixes it: `pushguard config --check` in the repository shows the error",
+            ),
+            Location::WorkTree(_) | Location::Nowhere => crate::with_hint(
+                crate::with_hint(
+                    e.context("the pushguard configuration is invalid, so every push is blocked (pushguard cannot tell which branches are environments)"),
+                    BROKEN_CONFIG_HINTS[1],
+                ),
+                BROKEN_CONFIG_HINTS[0],
+            ),
+        })
 }
 
-/// An environment branch that a ref name resolved to.
-#[derive(Debug, Clone, Copy)]
-pub struct Classified<'a> {
-    pub environment: &'a Environment,
+/// Reads the layers that apply at `location`, lowest first; optional files that do not
+/// exist are left out, a file named by `PUSHGUARD_CONFIG` must exist.
+fn read_layers(location: &Location) -> Result<Vec<(Source, String)>> {
+    let mut found = vec![(Source::Embedded, DEFAULT_TOML.to_owned())];
+    if let Some(path) = user_config_path() {
+        if let Some(text) = layers::read(&path, "")? {
+            found.push((Source::User(path), text));
+        }
+    }
+    let named = std::env::var_os(CONFIG_ENV)
+        .filter(|p| !p.is_empty())
+        .map(PathBuf::from);
+    if let Some(path) = &named {
+        if let Some(text) = layers::read(path, &format!(" (named by {CONFIG_ENV})"))? {
+            found.push((Source::Env(path.clone()), text));
+        }
+    }
+    let repo_file = match location {
+        Location::WorkTree(_) if named.is_some() => None,
+        Location::WorkTree(root) => Some(root.join(REPO_FILE)),
+        Location::Server(dir) => Some(dir.join(SERVER_FILE)),
+        Location::Nowhere => None,
+    };
+    if let Some(path) = repo_file {
+        if let Some(text) = layers::read(&path, "")? {
+            found.push((Source::Repository(path), text));
+        }
+    }
+    Ok(found)
 }
 
 impl Config {
-    /// Loads the layered configuration for a work tree rooted at `work_tree` (if any).
-    pub fn load(work_tree: Option<&Path>) -> Result<Config> {
-        Config::load_file(work_tree.map(|root| root.join(REPO_FILE)).as_deref())
-    }
-
-    /// Loads the layered configuration with `repo_file` (if any, and if it exists) as the
-    /// repository layer; a bare repository on a server names its `pushguard.toml` here.
-    pub fn load_file(repo_file: Option<&Path>) -> Result<Config> {
-        let mut layers = vec![(Source::Embedded, DEFAULT_TOML.to_owned())];
-        if let Some(path) = user_config_path() {
-            if let Some(text) = read_layer(&path, "")? {
-                layers.push((Source::User(path), text));
-            }
-        }
-        if let Some(path) = std::env::var_os(CONFIG_ENV).filter(|p| !p.is_empty()) {
-            let path = PathBuf::from(path);
-            let named = format!(" (named by {CONFIG_ENV})");
-            if let Some(text) = read_layer(&path, &named)? {
-                layers.push((Source::Env(path), text));
-            }
-        } else if let Some(path) = repo_file {
-            let path = path.to_owned();
-            if let Some(text) = read_layer(&path, "")? {
-                layers.push((Source::Repository(path), text));
-            }
-        }
-        Config::from_layers(layers)
-    }
-
-    /// Parses and validates configuration layers given lowest first.
+    /// Parses, merges and validates configuration layers given lowest first.
+    ///
+    /// Each layer above the default is also validated on its own over the default, so that
+    /// a mistake in a lower layer is reported even where a higher one overrides the key.
     pub fn from_layers(layers: Vec<(Source, String)>) -> Result<Config> {
-        let mut parsed = Vec::with_capacity(layers.len());
-        for (source, text) in &layers {
-            let layer: Layer =
-                toml::from_str(text).map_err(|e| located(source, text, e.span(), e.message()))?;
-            parsed.push(layer);
+        let layers = Layers::new(layers);
+        let parsed = layers.parse()?;
+        let all: Vec<usize> = (0..layers.len()).collect();
+        let (mut config, merged) = read_merged(&layers, &parsed, &all)?;
+        // A value that a higher layer overrode was not read above: read each such layer
+        // over the default on its own, so that its mistakes are reported too.
+        for i in 1..layers.len() {
+            if merged.overridden[i] {
+                read_merged(&layers, &parsed, &[0, i])?;
+            }
         }
-        merge(&layers, parsed)
+        config.provenance.parts = merged
+            .set_by
+            .into_iter()
+            .filter(|(_, i)| *i > 0)
+            .map(|(key, i)| (key, layers.source(i).clone()))
+            .collect();
+        config.sources = layers.sources();
+        Ok(config)
     }
 
     /// Resolves a short branch name to its environment; `Ok(None)` for an ordinary branch.
@@ -325,7 +369,7 @@ impl Config {
         let mut found = self.environments.iter().filter(|e| e.matches(branch));
         let first = found.next();
         if let (Some(a), Some(b)) = (first, found.next()) {
-            bail!(
+            anyhow::bail!(
                 "branch `{branch}` matches two environments: `{}` ({}) and `{}` ({})",
                 a.name,
                 a.matching_pattern(branch).unwrap_or_default(),
@@ -351,6 +395,50 @@ impl Config {
                 format!("the environments are: {}", names.join(", ")),
             )
         })
+    }
+}
+
+/// Reads a merged table into the typed config and checks what spans several keys.
+///
+/// Returns the merge's provenance with it (its table is consumed by the reading).
+fn read_merged<'a>(
+    layers: &Layers,
+    parsed: &[toml::de::DeTable<'a>],
+    which: &[usize],
+) -> Result<(Config, layers::Merged<'a>)> {
+    let mut merged = layers.merge(parsed, which);
+    let table = std::mem::replace(
+        &mut merged.table,
+        toml::Spanned::new(0..0, Default::default()),
+    );
+    let mut config = Config::deserialize(toml::de::Deserializer::from(table))
+        .map_err(|e| layers.error(e.span(), e.message()))?;
+    // Spans are needed only for an error, so the merge is done again then, not kept.
+    let at = |place: Place<'_>, message: &str| {
+        let again = layers.merge(parsed, which);
+        layers.error(place.span(again.table.get_ref()), message)
+    };
+    config.environments = validate_environments(std::mem::take(&mut config.environments), &at)?;
+    Ok((config, merged))
+}
+
+/// Where in the merged table a semantic error is.
+enum Place<'p> {
+    /// The key at this path.
+    Key(&'p [&'p str]),
+    /// The value at this path.
+    Value(&'p [&'p str]),
+    /// This entry of the list at this path.
+    Entry(&'p [&'p str], usize),
+}
+
+impl Place<'_> {
+    fn span(&self, table: &toml::de::DeTable<'_>) -> Option<std::ops::Range<usize>> {
+        match self {
+            Place::Key(path) => layers::find(table, path).map(|(key, _)| key),
+            Place::Value(path) => layers::find(table, path).map(|(_, value)| value),
+            Place::Entry(path, i) => layers::find_entry(table, path, *i),
+        }
     }
 }
 
@@ -390,348 +478,104 @@ pub fn branch_glob(pattern: &str) -> Result<BranchMatcher, globset::Error> {
         return Ok(BranchMatcher::Exact(pattern.to_owned()));
     }
     Ok(BranchMatcher::Glob(
-        GlobBuilder::new(pattern)
-            .literal_separator(true)
-            .backslash_escape(true)
-            .build()?
-            .compile_matcher(),
+        parse_branch_glob(pattern)?.compile_matcher(),
     ))
+}
+
+/// Parses a branch glob without compiling it: the syntax check, without the cost of the
+/// regular expression a matcher needs.
+fn parse_branch_glob(pattern: &str) -> Result<Glob, globset::Error> {
+    GlobBuilder::new(pattern)
+        .literal_separator(true)
+        .backslash_escape(true)
+        .build()
 }
 
 /// Builds a matcher for an email glob (`*@corp.example`), case-insensitive.
 pub fn email_glob(pattern: &str) -> Result<GlobMatcher, globset::Error> {
-    Ok(GlobBuilder::new(pattern)
-        .case_insensitive(true)
-        .build()?
-        .compile_matcher())
+    Ok(parse_email_glob(pattern)?.compile_matcher())
 }
 
-/// The largest config file pushguard reads. A team's config is a few kilobytes; refusing a
-/// huge file up front keeps every push fast and its memory bounded (issue 6).
-pub const MAX_CONFIG_BYTES: u64 = 1024 * 1024;
-
-/// Reads one config file; `Ok(None)` when an optional one (`named` empty) does not exist.
-fn read_layer(path: &Path, named: &str) -> Result<Option<String>> {
-    use std::io::Read as _;
-    let failed = || format!("failed to read config `{}`{named}", path.display());
-    let file = match std::fs::File::open(path) {
-        Ok(file) => file,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound && named.is_empty() => return Ok(None),
-        Err(e) => return Err(e).with_context(failed),
-    };
-    let mut bytes = Vec::new();
-    file.take(MAX_CONFIG_BYTES + 1)
-        .read_to_end(&mut bytes)
-        .with_context(failed)?;
-    if bytes.len() as u64 > MAX_CONFIG_BYTES {
-        return Err(anyhow::anyhow!(
-            "config `{}`{named} is larger than {} KiB, the most pushguard reads",
-            path.display(),
-            MAX_CONFIG_BYTES / 1024
-        ))
-        .hint("a pushguard config is a few kilobytes: check that the file is the one you meant");
-    }
-    String::from_utf8(bytes)
-        .map(Some)
-        .map_err(|e| anyhow::anyhow!("{}: not UTF-8 text ({e})", failed()))
+/// Parses an email glob without compiling it (see [`parse_branch_glob`]).
+fn parse_email_glob(pattern: &str) -> Result<Glob, globset::Error> {
+    GlobBuilder::new(pattern).case_insensitive(true).build()
 }
 
-/// An error at a place in a config file: `file:line:column: message`, the line, a caret.
-fn located(
-    source: &Source,
-    text: &str,
-    span: Option<Range<usize>>,
-    message: &str,
-) -> anyhow::Error {
-    let Some(span) = span else {
-        return anyhow::anyhow!("{}: {message}", source.name());
-    };
-    let start = span.start.min(text.len());
-    let line_start = text[..start].rfind('\n').map_or(0, |i| i + 1);
-    let line_end = text[start..].find('\n').map_or(text.len(), |i| start + i);
-    let line_no = text[..start].matches('\n').count() + 1;
-    let column = text[line_start..start].chars().count() + 1;
-    let content = text[line_start..line_end].trim_end_matches('\r');
-    let width = text[start..span.end.min(line_end).max(start)]
-        .chars()
-        .count()
-        .max(1);
-    let (shown, caret_at, width) = excerpt(content, column - 1, width);
-    let gutter = " ".repeat(line_no.to_string().len());
-    anyhow::anyhow!(
-        "{}:{line_no}:{column}: {message}\n{gutter} |\n{line_no} | {shown}\n{gutter} | {}{}",
-        source.name(),
-        " ".repeat(caret_at),
-        "^".repeat(width)
-    )
-}
+type At<'a> = dyn Fn(Place<'_>, &str) -> anyhow::Error + 'a;
 
-/// The part of a config line shown under an error: at most [`EXCERPT_CHARS`] characters
-/// around the error (a hostile file may hold a 10 MB line), control characters replaced so
-/// that none reaches the terminal. Returns the excerpt, the caret's offset and width in it.
-fn excerpt(line: &str, at: usize, width: usize) -> (String, usize, usize) {
-    const EXCERPT_CHARS: usize = 160;
-    let total = line.chars().count();
-    let first = if total <= EXCERPT_CHARS {
-        0
-    } else {
-        at.saturating_sub(EXCERPT_CHARS / 2)
-            .min(total - EXCERPT_CHARS)
-    };
-    let last = (first + EXCERPT_CHARS).min(total);
-    let mut shown = String::new();
-    if first > 0 {
-        shown.push('…');
-    }
-    shown.extend(line.chars().skip(first).take(last - first).map(|c| {
-        if c.is_control() && c != '\t' {
-            '\u{fffd}'
-        } else {
-            c
-        }
-    }));
-    if last < total {
-        shown.push('…');
-    }
-    let caret_at = at - first + usize::from(first > 0);
-    (shown, caret_at, width.min(last.saturating_sub(at)).max(1))
-}
-
-fn merge(layers: &[(Source, String)], parsed: Vec<Layer>) -> Result<Config> {
-    let mut provenance = Provenance::default();
-    let mut environments = None;
-    let mut leads = None;
-    let mut confirm_timeout = None;
-    let mut fetch_notes = None;
-    let mut commands = None;
-    let mut tests_timeout = None;
-    let mut cache = None;
-    let mut min_length = None;
-    let mut wip_patterns = None;
-    let mut users = None;
-
-    // Later layers win; record where each winning value came from.
-    macro_rules! take {
-        ($slot:ident, $value:expr, $key:literal, $i:expr) => {
-            if let Some(v) = $value {
-                $slot = Some((v, $i));
-                provenance
-                    .parts
-                    .insert($key.to_owned(), layers[$i].0.clone());
-            }
-        };
-    }
-    for (i, layer) in parsed.into_iter().enumerate() {
-        take!(environments, layer.environments, "environments", i);
-        let confirm = layer.confirm.unwrap_or_default();
-        take!(leads, confirm.leads, "confirm.leads", i);
-        take!(confirm_timeout, confirm.timeout, "confirm.timeout", i);
-        let team = layer.team.unwrap_or_default();
-        take!(fetch_notes, team.fetch_notes, "team.fetch_notes", i);
-        let tests = layer.tests.unwrap_or_default();
-        take!(commands, tests.commands, "tests.commands", i);
-        take!(tests_timeout, tests.timeout, "tests.timeout", i);
-        take!(cache, tests.cache, "tests.cache", i);
-        let bypass = layer.bypass.unwrap_or_default();
-        take!(min_length, bypass.min_length, "bypass.min_length", i);
-        let wip = layer.wip.unwrap_or_default();
-        take!(wip_patterns, wip.patterns, "wip.patterns", i);
-        let server = layer.server.unwrap_or_default();
-        take!(users, server.users, "server.users", i);
-    }
-
-    let at = |i: usize, span: Range<usize>, msg: &str| {
-        located(&layers[i].0, &layers[i].1, Some(span), msg)
-    };
-    let duration = |slot: Option<(Spanned<String>, usize)>| -> Result<Duration> {
-        let (value, i) = slot.expect("the embedded default sets every key");
-        parse_duration(value.get_ref()).map_err(|e| {
-            at(
-                i,
-                value.span(),
-                &format!(
-                    "invalid duration `{}`: {e}; expected e.g. \"5m\" or \"1h 30m\"",
-                    value.get_ref()
-                ),
-            )
-        })
-    };
-
-    let confirm = ConfirmConfig {
-        leads: leads.map(|(v, _)| v).unwrap_or_default(),
-        timeout: duration(confirm_timeout)?,
-    };
-    let team = TeamConfig {
-        fetch_notes: fetch_notes.is_none_or(|(v, _)| v),
-    };
-    let tests = TestsConfig {
-        commands: commands.map(|(v, _)| v).unwrap_or_default(),
-        timeout: duration(tests_timeout)?,
-        cache: cache.is_none_or(|(v, _)| v),
-    };
-    let bypass = BypassConfig {
-        min_length: min_length.map_or(15, |(v, _)| v),
-    };
-    let mut patterns = Vec::new();
-    if let Some((list, i)) = wip_patterns {
-        for p in list {
-            // Parsing catches every syntax error without the cost of compiling.
-            regex_syntax::Parser::new()
-                .parse(p.get_ref())
-                .map_err(|e| {
-                    at(
-                        i,
-                        p.span(),
-                        &format!("invalid regular expression in `wip.patterns`: {e}"),
-                    )
-                })?;
-            patterns.push(p.into_inner());
-        }
-    }
-
-    let (raw_envs, env_layer) = environments.expect("the embedded default defines environments");
-    let environments = build_environments(raw_envs, |span, msg| at(env_layer, span, msg))?;
-
-    Ok(Config {
-        environments,
-        confirm,
-        team,
-        tests,
-        bypass,
-        wip: WipConfig::new(patterns),
-        server: ServerConfig {
-            users: users.map(|(v, _)| v).unwrap_or_default(),
-        },
-        sources: layers.iter().map(|(s, _)| s.clone()).collect(),
-        provenance,
-    })
-}
-
-fn build_environments(
-    raw: BTreeMap<Spanned<String>, RawEnvironment>,
-    at: impl Fn(Range<usize>, &str) -> anyhow::Error,
-) -> Result<Vec<Environment>> {
-    let names: Vec<String> = raw.keys().map(|k| k.get_ref().clone()).collect();
-    let mut envs = Vec::new();
-    let mut promote_spans = BTreeMap::new();
-    for (name, env) in raw {
-        let name_span = name.span();
-        let name = name.into_inner();
-        let branches = env.branches.unwrap_or_default();
-        if branches.is_empty() {
+/// Checks what spans several keys of `[environments]` (branches present, `promote_from`
+/// known and acyclic, `promoted` with a `promote_from`, no branch claimed twice), builds
+/// the matchers, and returns the environments in promotion order, checks cheapest first.
+fn validate_environments(raw: Vec<Environment>, at: &At<'_>) -> Result<Vec<Environment>> {
+    let names: Vec<String> = raw.iter().map(|e| e.name.clone()).collect();
+    let mut envs: Vec<Environment> = Vec::with_capacity(raw.len());
+    for mut env in raw {
+        let name = env.name.clone();
+        let path = [ENVIRONMENTS, name.as_str()];
+        if env.branches.is_empty() {
             return Err(at(
-                name_span,
+                Place::Key(&path),
                 &format!("environment `{name}` has no `branches`; expected a list of branch globs such as [\"staging\"]"),
             ));
         }
-        let mut matchers = Vec::new();
-        for b in &branches {
-            let glob = b.get_ref();
-            if glob.starts_with("refs/") {
+        env.matchers = env
+            .branches
+            .iter()
+            .map(|b| branch_glob(b).context("validated when read"))
+            .collect::<Result<_>>()?;
+        let promote_from = [ENVIRONMENTS, name.as_str(), "promote_from"];
+        if let Some(from) = &env.promote_from {
+            if !names.contains(from) {
                 return Err(at(
-                    b.span(),
+                    Place::Value(&promote_from),
                     &format!(
-                        "branch glob `{glob}` must name a branch, not a ref; expected e.g. \"{}\"",
-                        glob.trim_start_matches("refs/heads/")
+                        "`promote_from` names unknown environment `{from}`; expected one of: {}",
+                        names.join(", ")
                     ),
                 ));
             }
-            let m = branch_glob(glob).map_err(|e| {
-                at(
-                    b.span(),
-                    &format!("invalid branch glob `{glob}`: {}", e.kind()),
-                )
-            })?;
-            matchers.push(m);
-        }
-        let promote_from = match env.promote_from {
-            Some(p) => {
-                if !names.contains(p.get_ref()) {
-                    return Err(at(
-                        p.span(),
-                        &format!(
-                            "`promote_from` names unknown environment `{}`; expected one of: {}",
-                            p.get_ref(),
-                            names.join(", ")
-                        ),
-                    ));
-                }
-                if p.get_ref() == &name {
-                    return Err(at(
-                        p.span(),
-                        &format!("environment `{name}` cannot promote from itself"),
-                    ));
-                }
-                promote_spans.insert(name.clone(), p.span());
-                Some(p.into_inner())
-            }
-            None => None,
-        };
-        let mut checks: Vec<CheckId> = Vec::new();
-        for c in env
-            .checks
-            .unwrap_or_else(|| vec![Spanned::new(0..0, CheckId::NoDelete)])
-        {
-            let id = *c.get_ref();
-            if id == CheckId::Promoted && promote_from.is_none() {
+            if from == &name {
                 return Err(at(
-                    c.span(),
+                    Place::Value(&promote_from),
+                    &format!("environment `{name}` cannot promote from itself"),
+                ));
+            }
+        }
+        if env.promote_from.is_none() {
+            if let Some(i) = env.checks.iter().position(|c| *c == CheckId::Promoted) {
+                return Err(at(
+                    Place::Entry(&[ENVIRONMENTS, &name, "checks"], i),
                     &format!("check `promoted` needs `promote_from` in environment `{name}`"),
                 ));
             }
-            if !checks.contains(&id) {
-                checks.push(id);
+        }
+        let mut checks: Vec<CheckId> = Vec::new();
+        for id in &env.checks {
+            if !checks.contains(id) {
+                checks.push(*id);
             }
         }
         checks.sort_by_key(|c| c.cost_rank());
-        let check_globs = |list: Option<Vec<Spanned<String>>>, key: &str| -> Result<Vec<String>> {
-            let list = list.unwrap_or_default();
-            for g in &list {
-                email_glob(g.get_ref()).map_err(|e| {
-                    at(
-                        g.span(),
-                        &format!("invalid pattern `{}` in `{key}`: {}", g.get_ref(), e.kind()),
-                    )
-                })?;
-            }
-            Ok(list.into_iter().map(Spanned::into_inner).collect())
-        };
-        envs.push(Environment {
-            branches: branches.iter().map(|b| b.get_ref().clone()).collect(),
-            promote_from,
-            confirm: env.confirm.unwrap_or(true),
-            checks,
-            checklist: env.checklist.unwrap_or_default(),
-            authorized: check_globs(env.authorized, "authorized")?,
-            approvals: env.approvals.unwrap_or(0),
-            approvers: check_globs(env.approvers, "approvers")?,
-            fetch: env.fetch.unwrap_or(false),
-            bypass: env.bypass.unwrap_or(true),
-            bypass_delete: env.bypass_delete.unwrap_or(false),
-            matchers,
-            name,
-        });
-        overlap_check(&envs, &branches, &at)?;
+        env.checks = checks;
+        overlap_check(&envs, &env, at)?;
+        envs.push(env);
     }
 
     // Reject cycles in promote_from.
+    let by_name = |name: &str| envs.iter().find(|e| e.name == name);
     for env in &envs {
         let mut seen = vec![env.name.as_str()];
         let mut cur = env;
         while let Some(from) = &cur.promote_from {
-            if seen.contains(&from.as_str()) {
-                let span = promote_spans.get(&env.name).cloned().unwrap_or(0..0);
-                seen.push(from);
+            seen.push(from);
+            if seen[..seen.len() - 1].contains(&from.as_str()) {
                 return Err(at(
-                    span,
+                    Place::Value(&[ENVIRONMENTS, &env.name, "promote_from"]),
                     &format!("`promote_from` forms a cycle: {}", seen.join(" -> ")),
                 ));
             }
-            seen.push(from);
-            cur = envs
-                .iter()
-                .find(|e| &e.name == from)
-                .expect("validated above");
+            let Some(next) = by_name(from) else { break };
+            cur = next;
         }
     }
 
@@ -739,46 +583,36 @@ fn build_environments(
     let depth = |e: &Environment| {
         let mut d = 0;
         let mut cur = e;
-        while let Some(from) = &cur.promote_from {
+        while let Some(next) = cur.promote_from.as_deref().and_then(by_name) {
             d += 1;
-            cur = envs
-                .iter()
-                .find(|x| &x.name == from)
-                .expect("validated above");
+            cur = next;
         }
         d
     };
-    let mut order: Vec<(usize, Environment)> = envs.iter().map(|e| (depth(e), e.clone())).collect();
+    let mut order: Vec<(usize, &Environment)> = envs.iter().map(|e| (depth(e), e)).collect();
     order.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.name.cmp(&b.1.name)));
-    Ok(order.into_iter().map(|(_, e)| e).collect())
+    Ok(order.into_iter().map(|(_, e)| e.clone()).collect())
 }
 
-/// Rejects a branch glob of the newest environment that another environment also matches.
+/// Rejects a branch glob of `newest` that an environment read before it also matches, with
+/// the caret under that very entry (issue 13, item 11).
 ///
 /// Two arbitrary globs can overlap in ways that are costly to decide; this catches the cases
 /// that happen in practice (a literal or identical glob claimed twice). A branch that still
 /// matches two environments at push time is refused by [`Config::environment_for_branch`].
-fn overlap_check(
-    envs: &[Environment],
-    branches: &[Spanned<String>],
-    at: &impl Fn(Range<usize>, &str) -> anyhow::Error,
-) -> Result<()> {
-    let (newest, others) = envs.split_last().expect("called after a push");
-    // The caret goes under the entry that overlaps (issue 13, item 11): each entry is
-    // compared on its own, never the environment's whole list.
-    for (b, this) in branches.iter().zip(&newest.matchers) {
-        let glob = b.get_ref();
-        let literal = is_literal(glob);
+fn overlap_check(others: &[Environment], newest: &Environment, at: &At<'_>) -> Result<()> {
+    for (i, glob) in newest.branches.iter().enumerate() {
+        let matcher = &newest.matchers[i];
         for other in others {
             let clash = other.branches.iter().any(|o| o == glob)
-                || (literal && other.matches(glob))
+                || (is_literal(glob) && other.matches(glob))
                 || other
                     .branches
                     .iter()
-                    .any(|o| is_literal(o) && this.is_match(o));
+                    .any(|o| is_literal(o) && matcher.is_match(o));
             if clash {
                 return Err(at(
-                    b.span(),
+                    Place::Entry(&[ENVIRONMENTS, &newest.name, "branches"], i),
                     &format!(
                         "branch glob `{glob}` of environment `{}` overlaps environment `{}` ({}); a branch must belong to one environment",
                         newest.name,
@@ -798,6 +632,7 @@ fn is_literal(glob: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use super::layers::excerpt;
     use super::*;
 
     #[test]
@@ -961,5 +796,132 @@ mod tests {
     fn promoted_needs_promote_from() {
         let e = err("[environments.prod]\nbranches = [\"main\"]\nchecks = [\"promoted\"]\n");
         assert!(e.contains("check `promoted` needs `promote_from`"), "{e}");
+    }
+    #[test]
+    fn every_layer_is_validated_even_where_a_higher_one_overrides_it() {
+        let e = format!(
+            "{:#}",
+            Config::from_layers(vec![
+                (Source::Embedded, DEFAULT_TOML.to_owned()),
+                (
+                    Source::User(PathBuf::from("user.toml")),
+                    "[tests]\ntimeout = \"soon\"\n".to_owned(),
+                ),
+                (
+                    Source::Repository(PathBuf::from(".pushguard.toml")),
+                    "[tests]\ntimeout = \"2m\"\n".to_owned(),
+                ),
+            ])
+            .unwrap_err()
+        );
+        assert!(
+            e.starts_with("user.toml:2:11: invalid duration `soon`"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn errors_name_the_layer_the_value_came_from() {
+        let layers = |repo: &str| {
+            vec![
+                (Source::Embedded, DEFAULT_TOML.to_owned()),
+                (
+                    Source::User(PathBuf::from("user.toml")),
+                    "[environments.prod]\nbranches = [\"main\"]\n".to_owned(),
+                ),
+                (
+                    Source::Repository(PathBuf::from(".pushguard.toml")),
+                    repo.to_owned(),
+                ),
+            ]
+        };
+        // The repository's table overrides a key; its unknown key is its own error.
+        let e = format!(
+            "{:#}",
+            Config::from_layers(layers("\n\n[confirm]\nleads = []\ntimeot = \"1m\"\n"))
+                .unwrap_err()
+        );
+        assert!(
+            e.starts_with(".pushguard.toml:5:1: unknown field `timeot`"),
+            "{e}"
+        );
+        let c = Config::from_layers(layers("[confirm]\ntimeout = \"1m\"\n")).unwrap();
+        assert_eq!(c.environments.len(), 1);
+        assert_eq!(
+            c.provenance.source_of("environments"),
+            &Source::User(PathBuf::from("user.toml"))
+        );
+        assert_eq!(c.confirm.timeout, Duration::from_secs(60));
+    }
+
+    #[test]
+    fn a_table_given_as_a_value_is_an_error_in_its_file() {
+        let e = err("bypass = 3\n");
+        assert!(
+            e.starts_with(".pushguard.toml:1:10: invalid type: integer `3`"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn regression_week1_11_overlap_caret_is_under_the_overlapping_entry() {
+        let e = err("[environments.development]\nbranches = [\"develop\", \"development\"]\n[environments.staging]\nbranches = [\"staging\", \"development\"]\n");
+        assert!(
+            e.starts_with(".pushguard.toml:4:24: branch glob `development` of environment `staging` overlaps environment `development`"),
+            "{e}"
+        );
+        assert!(e.ends_with("4 | branches = [\"staging\", \"development\"]\n  |                        ^^^^^^^^^^^^^"), "{e}");
+    }
+    #[test]
+    fn trust_keys_have_their_defaults_and_an_environment_can_override() {
+        let c = load("").unwrap();
+        assert_eq!(c.trust.allowed_signers, None);
+        assert!(!c.trust.require_signatures);
+        assert_eq!(
+            c.environment("production").unwrap().require_signatures,
+            None
+        );
+        let c = load("[trust]\nallowed_signers = \"keys/allowed\"\n[environments.production]\nbranches = [\"main\"]\nrequire_signatures = true\n").unwrap();
+        assert_eq!(c.trust.allowed_signers, Some(PathBuf::from("keys/allowed")));
+        assert!(!c.trust.require_signatures);
+        assert_eq!(
+            c.environment("production").unwrap().require_signatures,
+            Some(true)
+        );
+        assert_eq!(
+            c.provenance.source_of("trust.allowed_signers"),
+            &Source::Repository(PathBuf::from(".pushguard.toml"))
+        );
+        let e = err("[trust]\nrequire_signatures = \"yes\"\n");
+        assert!(
+            e.starts_with(".pushguard.toml:2:22: invalid type: string \"yes\", expected a boolean"),
+            "{e}"
+        );
+    }
+    #[test]
+    fn every_prefix_of_a_repository_config_loads_or_names_the_file() {
+        // Cut anywhere, a file is valid or an error located in that file: the shared span
+        // space maps every error back to the layer it came from (and never panics).
+        let text = "[environments.dev]\nbranches = [\"dev/*\", \"develop\"]\n\n[environments.prod]\nbranches = [\"main\"]\npromote_from = \"dev\"\nchecks = [\"no-delete\", \"promoted\", \"no-wip\"]\nauthorized = [\"*@example.com\"]\nrequire_signatures = true\n\n[confirm]\nleads = [\"Ada Lead <ada@example.com>\"]\ntimeout = \"2m\"\n\n[wip]\npatterns = ['^WIP', 'D(O|ONT)']\n";
+        for end in (0..=text.len()).filter(|&i| text.is_char_boundary(i)) {
+            let result = Config::from_layers(vec![
+                (Source::Embedded, DEFAULT_TOML.to_owned()),
+                (
+                    Source::User(PathBuf::from("user.toml")),
+                    "[bypass]\nmin_length = 20\n".to_owned(),
+                ),
+                (
+                    Source::Repository(PathBuf::from(".pushguard.toml")),
+                    text[..end].to_owned(),
+                ),
+            ]);
+            if let Err(e) = result {
+                let shown = format!("{e:#}");
+                assert!(
+                    shown.starts_with(".pushguard.toml:"),
+                    "cut at {end}: {shown}"
+                );
+            }
+        }
     }
 }

@@ -7,15 +7,15 @@
 //! shell hook.
 
 use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::{Context as _, Result};
 
-use crate::config::Config;
+use crate::config::{self, Location};
 use crate::git::Repo;
 use crate::sites::{ChainedHook, Client, Sha256};
 use crate::terminal::Interaction;
-use crate::{pipeline, push, report, Exit};
+use crate::{pipeline, push, Exit};
 
 /// File name, beside the installed hook, of a foreign hook that pushguard chains.
 pub const CHAINED_HOOK: &str = "pre-push.pushguard-chained";
@@ -37,7 +37,7 @@ pub fn pre_push(remote: &str, url: &str, hook_dir: Option<&Path>) -> Result<Exit
     if updates.is_empty() {
         return ChainedHook::run_alone(chained.as_ref());
     }
-    let config = load_config_for_hook()?;
+    let config = config::load(&Location::for_hook())?;
     let lines = pipeline::classify(&config, &updates)?;
     if lines.is_empty() {
         return ChainedHook::run_alone(chained.as_ref());
@@ -52,40 +52,4 @@ pub fn pre_push(remote: &str, url: &str, hook_dir: Option<&Path>) -> Result<Exit
         pipeline::run(&site, &config, &lines, &mut interaction)?
     };
     Ok(ran.exit)
-}
-
-/// The directory whose `.pushguard.toml` applies: git runs hooks at the work-tree root.
-fn work_tree_root() -> Option<PathBuf> {
-    match std::env::var_os("GIT_WORK_TREE") {
-        Some(dir) if !dir.is_empty() => Some(PathBuf::from(dir)),
-        _ => std::env::current_dir().ok(),
-    }
-}
-
-/// Loads the configuration for the hook, or explains that every push is blocked until it
-/// is fixed.
-pub fn load_config_for_hook() -> Result<Config> {
-    load_config_at(work_tree_root().as_deref())
-}
-
-/// Loads the configuration for a command run anywhere in a clone: the work tree's root is
-/// asked from the repository, not taken from the current directory.
-pub fn load_config_for_command() -> Result<Config> {
-    let root = Repo::open_from_env()
-        .ok()
-        .and_then(|repo| repo.work_tree().map(Path::to_path_buf))
-        .or_else(work_tree_root);
-    load_config_at(root.as_deref())
-}
-
-/// Loads the configuration with the work tree at `root`, with the hints for a broken one.
-fn load_config_at(root: Option<&Path>) -> Result<Config> {
-    Config::load(root)
-        .context("the pushguard configuration is invalid, so every push is blocked (pushguard cannot tell which branches are environments)")
-        .map_err(|e| {
-            crate::with_hint(
-                crate::with_hint(e, report::BROKEN_CONFIG_HINTS[1]),
-                report::BROKEN_CONFIG_HINTS[0],
-            )
-        })
 }

@@ -229,12 +229,6 @@ pub fn write_decision(
     }
 }
 
-/// The way out offered when the configuration is broken and every push is blocked.
-pub const BROKEN_CONFIG_HINTS: [&str; 2] = [
-    "fix the file (`pushguard config --check` shows the error again), then push again",
-    "or skip the guard with `git push --no-verify`: that push is NOT recorded and shows up in `pushguard audit`",
-];
-
 /// Writes what the answers were (where they came from), or why the push is blocked and the
 /// way forward, in the site's words.
 pub fn write_answers(

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result};
 
-use crate::config::Config;
+use crate::config::{self, Location};
 use crate::git::{Ancestry, Repo};
 use crate::push::{escape, ParseError, RefUpdate};
 use crate::sites::server::{Hook, Server};
@@ -23,9 +23,6 @@ use crate::{pipeline, Exit};
 
 /// File name, beside the installed pre-receive hook, of a foreign hook that pushguard chains.
 pub const CHAINED_HOOK: &str = "pre-receive.pushguard-chained";
-
-/// The server's repository-level config file, in the repository's directory (`app.git/`).
-pub const REPO_FILE: &str = "pushguard.toml";
 
 /// What the reports and hints call the pusher's remote, whose name the server cannot know.
 pub const REMOTE_PLACEHOLDER: &str = "<remote>";
@@ -93,37 +90,19 @@ pub fn update(refname: &str, old: &str, new: &str) -> Result<Exit> {
     gate(Hook::Update, std::slice::from_ref(&update), None)
 }
 
-/// The receiving repository's directory: `GIT_DIR` as git sets it for hooks, else the cwd.
-fn git_dir() -> Option<PathBuf> {
-    match std::env::var_os("GIT_DIR") {
-        Some(dir) if !dir.is_empty() => Some(PathBuf::from(dir)),
-        _ => std::env::current_dir().ok(),
-    }
-}
-
-/// Loads the server's configuration: the user file or `PUSHGUARD_CONFIG`, and the
-/// repository's own `pushguard.toml`. A broken config refuses every gated push.
-fn load_config() -> Result<Config> {
-    let file = git_dir().map(|dir| dir.join(REPO_FILE));
-    Config::load_file(file.as_deref()).context(
-        "the pushguard configuration on the server is invalid, so every push is refused (pushguard cannot tell which branches are environments)",
-    )
-    .map_err(|e| crate::with_hint(e, "ask the server's administrator to fix it (`PUSHGUARD_CONFIG=pushguard.toml pushguard config --check` in the repository shows the error)"))
-}
-
 /// Guards the trail, then gates every environment ref update; `Exit::Success` when all are
 /// allowed.
 fn gate(hook: Hook, updates: &[RefUpdate], chained: Option<ChainedHook>) -> Result<Exit> {
     if updates.is_empty() {
         return ChainedHook::run_alone(chained.as_ref());
     }
-    let dir = git_dir();
+    let dir = std::env::var_os("GIT_DIR").map(PathBuf::from);
     let touches_trail = updates
         .iter()
         .any(|u| TRAIL_REFS.contains(&u.remote_ref.as_str()));
     let aliased = resolve_symbolic(dir.as_deref(), updates);
     let updates = aliased.as_deref().unwrap_or(updates);
-    let config = load_config()?;
+    let config = config::load(&Location::for_server())?;
     let lines = pipeline::classify(&config, updates)?;
     if lines.is_empty() && !touches_trail {
         return ChainedHook::run_alone(chained.as_ref());

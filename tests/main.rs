@@ -4,6 +4,7 @@ mod support;
 
 mod audit;
 mod config;
+mod config_location;
 mod faults;
 mod gate;
 mod hook;

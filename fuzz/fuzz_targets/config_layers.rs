@@ -1,5 +1,5 @@
 //! Fuzzes the config loader: arbitrary text as the repository's `.pushguard.toml`, layered
-//! over the embedded default exactly as `Config::load` layers it.
+//! over the embedded default exactly as `config::load` layers it.
 //!
 //! Properties beyond "no panic": a loaded config resolves any branch name without panicking,
 //! and an error's message names the repository file.

@@ -4,7 +4,7 @@
 
 use anyhow::{bail, Result};
 
-use crate::config::Config;
+use crate::config::{self, Location};
 use crate::git::Repo;
 use crate::notes::{self, Approval};
 use crate::push::escape;
@@ -20,7 +20,7 @@ pub fn run(rev: Option<&str>, env: Option<&str>, remote: Option<&str>, list: boo
     let (Some(rev), Some(env)) = (rev, env) else {
         bail!("`pushguard approve` needs a commit and `--env <environment>`");
     };
-    let config = Config::load(repo.work_tree())?;
+    let config = config::load(&Location::of_repo(&repo))?;
     let environment = config.require_environment(env)?;
     let commit = repo
         .rev_commit(rev)

@@ -17,7 +17,7 @@ use anyhow::{Context as _, Result};
 use git2::{Oid, Sort};
 
 use crate::audit::Record;
-use crate::config::Config;
+use crate::config::{self, Location};
 use crate::gate::Decision;
 use crate::git::Repo;
 use crate::notes;
@@ -66,7 +66,7 @@ pub fn run(
     fail_on_unrecorded: bool,
 ) -> Result<Exit> {
     let repo = Repo::open_from_env()?;
-    let config = Config::load(repo.work_tree())?;
+    let config = config::load(&Location::of_repo(&repo))?;
     let remote = crate::remote::require(&repo, remote, "audit", "environment branches to audit")?;
     if let Some(env) = env {
         config.require_environment(env)?;

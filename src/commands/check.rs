@@ -6,7 +6,6 @@ use anyhow::{Context as _, Result};
 
 use crate::config::{Config, Environment};
 use crate::git::Repo;
-use crate::hook::load_config_for_command;
 use crate::pipeline::{self, Line};
 use crate::push::RefUpdate;
 use crate::sites::Client;
@@ -17,7 +16,7 @@ const ZERO: &str = "0000000000000000000000000000000000000000";
 
 pub fn run(target: &str, rev: &str, remote: Option<&str>) -> Result<Exit> {
     let repo = Repo::open_from_env()?;
-    let config = load_config_for_command()?;
+    let config = crate::config::load(&crate::config::Location::of_repo(&repo))?;
     let (environment, branch, remote) = resolve(&repo, &config, target, remote)?;
     let commit = repo
         .rev_commit(rev)

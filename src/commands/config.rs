@@ -1,22 +1,24 @@
 //! `pushguard config`: print the effective configuration with where each part came from,
 //! or validate it with `--check`.
+//!
+//! The printout is the typed configuration serialized back to TOML, so a key added to the
+//! schema shows up here without a line of this file changing.
 
-use anyhow::Result;
-use toml::Value;
+use anyhow::{Context as _, Result};
+use toml::{Table, Value};
 
-use crate::config::{Config, Source};
-use crate::hook::load_config_for_command;
+use crate::config::{self, Config, Location, Source};
 use crate::Exit;
 
 pub fn run(check: bool) -> Result<Exit> {
-    let config = load_config_for_command()?;
+    let config = config::load(&Location::for_command())?;
     note_outside_a_clone();
     if check {
         let files: Vec<String> = config.sources.iter().map(Source::to_string).collect();
         eprintln!("pushguard: configuration is valid ({})", files.join(", "));
         return Ok(Exit::Success);
     }
-    print!("{}", render(&config));
+    print!("{}", render(&config)?);
     Ok(Exit::Success)
 }
 
@@ -37,88 +39,82 @@ fn note_outside_a_clone() {
     );
 }
 
-fn strings(list: &[String]) -> String {
-    Value::Array(list.iter().cloned().map(Value::String).collect()).to_string()
-}
-
-fn string(s: &str) -> String {
-    Value::String(s.to_owned()).to_string()
-}
-
-fn duration(d: std::time::Duration) -> String {
-    string(&humantime::format_duration(d).to_string())
-}
-
 /// Renders the effective configuration as TOML, annotated with each part's source.
-pub fn render(config: &Config) -> String {
+pub fn render(config: &Config) -> Result<String> {
+    let table = Table::try_from(config).context("failed to render the configuration")?;
     let p = &config.provenance;
     let mut out = String::from("# Effective pushguard configuration. Layers read, lowest first:\n");
     for s in &config.sources {
         out += &format!("#   {s}\n");
     }
-    out += &format!(
-        "\n# [environments] from the {}\n",
-        p.source_of("environments")
-    );
-    for e in &config.environments {
-        out += &format!("[environments.{}]\n", e.name);
-        out += &format!("branches = {}\n", strings(&e.branches));
-        if let Some(from) = &e.promote_from {
-            out += &format!("promote_from = {}\n", string(from));
+    for (name, value) in &table {
+        let Value::Table(inner) = value else {
+            continue;
+        };
+        if name == "environments" {
+            out += &format!("\n# [environments] from the {}\n", p.source_of(name));
+            for (env, keys) in inner {
+                out += &format!("[environments.{}]\n", key(env));
+                if let Value::Table(keys) = keys {
+                    for (k, v) in keys {
+                        out += &format!("{} = {v}\n", key(k));
+                    }
+                }
+                out += "\n";
+            }
+            continue;
         }
-        out += &format!("confirm = {}\n", e.confirm);
-        let checks: Vec<String> = e.checks.iter().map(|c| c.to_string()).collect();
-        out += &format!("checks = {}\n", strings(&checks));
-        if !e.checklist.is_empty() {
-            out += &format!("checklist = {}\n", strings(&e.checklist));
+        out += &format!("[{}]\n", key(name));
+        for (k, v) in inner {
+            let from = p.source_of(&format!("{name}.{k}"));
+            out += &format!("{} = {v}  # from the {from}\n", key(k));
         }
-        if !e.authorized.is_empty() {
-            out += &format!("authorized = {}\n", strings(&e.authorized));
-        }
-        if e.approvals > 0 || !e.approvers.is_empty() {
-            out += &format!("approvals = {}\n", e.approvals);
-            out += &format!("approvers = {}\n", strings(&e.approvers));
-        }
-        out += &format!("fetch = {}\nbypass = {}\n\n", e.fetch, e.bypass);
+        out += "\n";
     }
-    let from = |key: &str| format!("  # from the {}", p.source_of(key));
-    out += "[confirm]\n";
-    out += &format!(
-        "leads = {}{}\n",
-        strings(&config.confirm.leads),
-        from("confirm.leads")
-    );
-    out += &format!(
-        "timeout = {}{}\n\n",
-        duration(config.confirm.timeout),
-        from("confirm.timeout")
-    );
-    out += "[team]\n";
-    out += &format!(
-        "fetch_notes = {}{}\n\n",
-        config.team.fetch_notes,
-        from("team.fetch_notes")
-    );
-    out += "[tests]\n";
-    out += &format!(
-        "commands = {}{}\n",
-        strings(&config.tests.commands),
-        from("tests.commands")
-    );
-    out += &format!(
-        "timeout = {}{}\n",
-        duration(config.tests.timeout),
-        from("tests.timeout")
-    );
-    out += &format!("cache = {}{}\n\n", config.tests.cache, from("tests.cache"));
-    out += "[bypass]\n";
-    out += &format!(
-        "min_length = {}{}\n\n",
-        config.bypass.min_length,
-        from("bypass.min_length")
-    );
-    out += "[wip]\n";
-    let patterns = &config.wip.patterns;
-    out += &format!("patterns = {}{}\n", strings(patterns), from("wip.patterns"));
-    out
+    Ok(out.trim_end().to_owned() + "\n")
+}
+
+/// A TOML key: bare when it can be, quoted otherwise.
+fn key(name: &str) -> String {
+    let bare = !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    if bare {
+        name.to_owned()
+    } else {
+        Value::String(name.to_owned()).to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::DEFAULT_TOML;
+
+    #[test]
+    fn the_rendering_reads_back_as_the_same_configuration() {
+        let config = Config::from_layers(vec![
+            (Source::Embedded, DEFAULT_TOML.to_owned()),
+            (
+                Source::Repository(".pushguard.toml".into()),
+                "[environments.\"release train\"]\nbranches = [\"release/*\"]\n[tests]\ntimeout = \"1h 30m\"\n".to_owned(),
+            ),
+        ])
+        .unwrap();
+        let text = render(&config).unwrap();
+        assert!(
+            text.contains("[environments.\"release train\"]\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("timeout = \"1h 30m\"  # from the repository config `.pushguard.toml`"),
+            "{text}"
+        );
+        let again = Config::from_layers(vec![(Source::Embedded, text.clone())]).unwrap();
+        assert_eq!(
+            Table::try_from(&again).unwrap(),
+            Table::try_from(&config).unwrap()
+        );
+    }
 }

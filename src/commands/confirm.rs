@@ -6,7 +6,7 @@ use dialoguer::Confirm;
 
 use crate::answers::{self, Confirmation};
 use crate::audit::{self, ChecklistEntry};
-use crate::config::{self, Config};
+use crate::config::{self, Location};
 use crate::git::Repo;
 use crate::report::escape_for_terminal as esc;
 use crate::terminal::{self, name_problem, Interaction, Stop};
@@ -28,7 +28,7 @@ pub fn run(
         .map_err(|e| anyhow::anyhow!("invalid --valid-for `{valid_for}`: {e}"))
         .hint("give a duration such as `30m` or `2h`")?;
     let repo = Repo::open_from_env()?;
-    let config = Config::load(repo.work_tree())?;
+    let config = config::load(&Location::of_repo(&repo))?;
     let env = config.require_environment(environment)?;
     let mut interaction = Interaction::for_person();
     let no_terminal = |what: &str| {

@@ -9,7 +9,6 @@ use git2::Oid;
 
 use crate::config::{Config, Environment, Source};
 use crate::git::Repo;
-use crate::hook::load_config_for_command;
 use crate::install::{hook_state, hooks_dir, HookState};
 use crate::remote::{default_remote, ADD_REMOTE_HINT};
 use crate::testrun::{self, Cache};
@@ -17,7 +16,7 @@ use crate::Exit;
 
 pub fn run(remote: Option<&str>) -> Result<Exit> {
     let repo = Repo::open_from_env()?;
-    let config = load_config_for_command()?;
+    let config = crate::config::load(&crate::config::Location::of_repo(&repo))?;
     let mut out = String::new();
 
     let dir = hooks_dir()?;
