@@ -173,8 +173,8 @@ fn gate_push(remote_arg: &str, url: &str, updates: &[RefUpdate]) -> Result<Exit>
     }
     // Attach the records to their tips in refs/notes/pushguard-audit and share them when the
     // push is allowed (bounded in time; a failure is remembered and retried).
-    let share_with = all_allowed.then(|| remote.as_deref().unwrap_or(url));
-    for warning in crate::notes::share_audit(&repo, &team_records, share_with) {
+    let destination = remote.as_deref().unwrap_or(url);
+    for warning in crate::notes::share_audit(&repo, &team_records, destination, all_allowed) {
         writeln!(err, "pushguard: warning: {warning}")?;
     }
     Ok(if all_allowed {

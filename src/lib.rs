@@ -19,6 +19,7 @@ pub mod notes;
 pub mod post_receive;
 pub mod prompt;
 pub mod push;
+pub mod remote_id;
 pub mod report;
 pub mod server;
 pub mod testrun;

@@ -168,6 +168,16 @@ fn remote_entries(remote: Option<&str>) -> Result<(Vec<Entry>, String)> {
         eprintln!("pushguard: `{remote}` has no audit notes yet: nobody has pushed through pushguard there");
         return Ok((Vec::new(), source));
     };
+    let (bound, foreign) = crate::remote_id::bound_records(&repo, &remote, &records);
+    if foreign > 0 {
+        eprintln!(
+            "pushguard: {foreign} record{} in `{}`'s notes {} of pushes to other remotes: not shown",
+            if foreign == 1 { "" } else { "s" },
+            escape(&remote, 80),
+            if foreign == 1 { "is" } else { "are" }
+        );
+    }
+    records = bound.into_iter().cloned().collect();
     records.sort_by(|a, b| a.time.cmp(&b.time));
     let entries = records
         .into_iter()
