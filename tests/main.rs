@@ -12,3 +12,4 @@ mod human;
 mod install;
 mod server;
 mod team;
+mod trail;
