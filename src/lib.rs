@@ -5,6 +5,7 @@
 //! ([`gate`]): the promotion checks ([`checks`]) and the confirmation that a lead or senior was
 //! consulted. The binary (`main.rs`) only dispatches to [`run`].
 
+pub mod anchor;
 pub mod answers;
 pub mod audit;
 pub mod checks;
@@ -160,7 +161,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
             verify,
         } => {
             if verify {
-                commands::log::verify()
+                commands::log::verify(remote)
             } else {
                 commands::log::show(&commands::log::Filter {
                     limit,

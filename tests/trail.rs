@@ -365,3 +365,100 @@ fn regression_trail_gated_team_passes_in_a_fresh_clone() {
     let run = audit(&repo, &ci(&repo, "ci2", "development"), &[]);
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
 }
+
+/// The clone's audit log.
+fn log_path(repo: &TestRepo) -> PathBuf {
+    repo.work.join(".git/pushguard/audit.jsonl")
+}
+
+/// Rewrites the log as a careful forger would: changes the second record and computes every
+/// hash and `prev` again, so the chain verifies.
+fn rewrite_and_rechain(repo: &TestRepo) {
+    let text = std::fs::read_to_string(log_path(repo)).expect("read log");
+    let mut prev: Option<String> = None;
+    let mut out = String::new();
+    for (i, line) in text.lines().enumerate() {
+        let (mut record, _) = pushguard::audit::parse_line(line.as_bytes()).expect("a record");
+        if i == 1 {
+            record.consulted = Some("Someone Else".into());
+        }
+        record.prev = prev.take();
+        let (line, hash) = record.to_line();
+        out.push_str(&line);
+        out.push('\n');
+        prev = Some(hash);
+    }
+    std::fs::write(log_path(repo), out).expect("write log");
+}
+
+#[track_caller]
+fn expect_anchor_broken(run: &Run) {
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout
+            .starts_with("audit log does not match what this clone shared: "),
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
+fn regression_trail_9_an_intact_log_is_anchored() {
+    let repo = adopted();
+    let run = repo.pushguard(&["log", "--verify", "--remote"]);
+    run.expect_code(0);
+    assert!(
+        run.stdout.contains("anchored: the 3 records of this clone in the local refs/notes/pushguard-audit and origin's notes are in the log"),
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
+fn regression_trail_9_rewritten_and_rechained_log() {
+    let repo = adopted();
+    rewrite_and_rechain(&repo);
+    let run = repo.pushguard(&["log", "--verify"]);
+    expect_anchor_broken(&run);
+    assert!(run.stdout.contains("allowed push of refs/heads/staging to origin) that this clone shared is not in the log"), "{}", run.stdout);
+}
+
+#[test]
+fn regression_trail_9_rewritten_log_and_deleted_local_notes_caught_by_the_remote() {
+    let repo = adopted();
+    rewrite_and_rechain(&repo);
+    for r in repo
+        .git(&["for-each-ref", "--format=%(refname)", "refs/notes/"])
+        .lines()
+    {
+        repo.git(&["update-ref", "-d", r]);
+    }
+    repo.pushguard(&["log", "--verify"]).expect_code(0);
+    expect_anchor_broken(&repo.pushguard(&["log", "--verify", "--remote"]));
+}
+
+#[test]
+fn regression_trail_9_cut_tail() {
+    let repo = adopted();
+    let text = std::fs::read_to_string(log_path(&repo)).expect("read log");
+    let kept: Vec<&str> = text.lines().take(2).collect();
+    std::fs::write(log_path(&repo), kept.join("\n") + "\n").expect("write log");
+    let run = repo.pushguard(&["log", "--verify"]);
+    expect_anchor_broken(&run);
+    assert!(
+        run.stdout.contains("refs/heads/production"),
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
+fn regression_trail_9_deleted_log() {
+    let repo = adopted();
+    std::fs::remove_file(log_path(&repo)).expect("delete log");
+    expect_anchor_broken(&repo.pushguard(&["log", "--verify"]));
+    // Starting a new log by pushing again does not move the anchor.
+    repo.commit("next");
+    gated(&repo, &repo.work, "development");
+    expect_anchor_broken(&repo.pushguard(&["log", "--verify", "--remote"]));
+}
