@@ -235,7 +235,13 @@ impl Session {
             return Gathered::blocked(Block::Stopped(Stop::Interrupted));
         }
         if let Some(new) = req.new {
-            if let Some(r) = answers::recall(&self.state_dir, &env.name, req.remote_ref, new) {
+            if let Some(r) = answers::recall(
+                &self.state_dir,
+                &req.summary.remote,
+                &env.name,
+                req.remote_ref,
+                new,
+            ) {
                 let usable = if req.checks_passed {
                     r.justification.is_some() || !needs_confirmation(env) || r.consulted.is_some()
                 } else {
@@ -320,6 +326,7 @@ impl Session {
         let _ = answers::remember(
             &self.state_dir,
             Remembered {
+                remote: req.summary.remote.clone(),
                 environment: req.environment.name.clone(),
                 remote_ref: req.remote_ref.to_owned(),
                 new: new.to_owned(),

@@ -462,3 +462,34 @@ fn regression_trail_9_deleted_log() {
     gated(&repo, &repo.work, "development");
     expect_anchor_broken(&repo.pushguard(&["log", "--verify", "--remote"]));
 }
+
+#[test]
+fn regression_trail_names_are_escaped_in_status_and_audit() {
+    let repo = TestRepo::guarded(
+        "[environments.production]\nbranches = [\"prod*\"]\nchecks = [\"no-delete\"]\nconfirm = false\n",
+    );
+    // A C1 control character (CSI) in a branch name: git allows it, a terminal obeys it.
+    let branch = "prod\u{9b}2J";
+    repo.push(&[
+        "--no-verify",
+        "-q",
+        "origin",
+        &format!("HEAD:refs/heads/{branch}"),
+    ])
+    .expect_code(0);
+    for args in [&["status"][..], &["audit"][..]] {
+        let run = repo.pushguard(args);
+        run.expect_code(0);
+        assert!(
+            run.stdout.contains("origin/prod"),
+            "{args:?}: {}",
+            run.stdout
+        );
+        assert!(
+            !run.stdout.contains('\u{9b}') && !run.stderr.contains('\u{9b}'),
+            "{args:?}: {}{}",
+            run.stdout,
+            run.stderr
+        );
+    }
+}

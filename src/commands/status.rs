@@ -36,7 +36,9 @@ pub fn run() -> Result<Exit> {
     writeln!(out, "config:  {}", sources.join(" + "))?;
 
     let remote = default_remote(&repo);
-    writeln!(out, "remote:  {remote} (as last fetched)")?;
+    // Names from the remote and the config are escaped like everything else printed (issue 10).
+    let esc = |text: &str| crate::push::escape(text, 80);
+    writeln!(out, "remote:  {} (as last fetched)", esc(&remote))?;
     let tracking = repo.remote_tracking(&remote).unwrap_or_default();
     let tip_of = |env: &crate::config::Environment| -> Option<(String, Oid)> {
         tracking.iter().find(|(n, _)| env.matches(n)).cloned()
@@ -47,16 +49,17 @@ pub fn run() -> Result<Exit> {
             Some((branch, tip)) => writeln!(
                 out,
                 "  {:<12} {:<22}  {}  {}",
-                env.name,
-                format!("{remote}/{branch}"),
+                esc(&env.name),
+                format!("{}/{}", esc(&remote), esc(&branch)),
                 &tip.to_string()[..10],
                 crate::push::escape(&repo.subject(tip), 60)
             )?,
             None => writeln!(
                 out,
-                "  {:<12} not on {remote} ({})",
-                env.name,
-                env.branches.join(", ")
+                "  {:<12} not on {} ({})",
+                esc(&env.name),
+                esc(&remote),
+                esc(&env.branches.join(", "))
             )?,
         }
     }
@@ -73,9 +76,9 @@ pub fn run() -> Result<Exit> {
             writeln!(
                 out,
                 "  {} is {n} commit{} ahead of {}",
-                source.name,
+                esc(&source.name),
                 if n == 1 { "" } else { "s" },
-                env.name
+                esc(&env.name)
             )?;
         }
     }
