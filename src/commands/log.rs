@@ -290,7 +290,11 @@ pub fn verify(remote: Option<Option<String>>) -> Result<Exit> {
         if verified.records == 1 { "" } else { "s" },
         path.display()
     );
-    if let Some((n, sources)) = anchored {
+    if let Some((0, sources)) = &anchored {
+        println!(
+            "anchored: no record of this clone in {sources} yet (nothing shared to compare with)"
+        );
+    } else if let Some((n, sources)) = anchored {
         println!(
             "anchored: the {n} record{} of this clone in {sources} {} in the log",
             if n == 1 { "" } else { "s" },
