@@ -27,10 +27,14 @@ checks = ["no-delete", "fast-forward", "promoted"]
 confirm = false
 "#;
 
-/// Pat's guarded clone with the team config committed, and every environment pushed
-/// through the gate once (the adoption step), all at the same commit.
+/// Pat's guarded clone of a remote whose environments existed before pushguard (at the
+/// initial commit), with the team config committed and every environment then pushed through
+/// the gate once (the adoption step), all at the same commit.
 fn adopted() -> TestRepo {
     let repo = TestRepo::new();
+    for env in ["development", "staging", "production"] {
+        repo.push_unguarded(&format!("HEAD:refs/heads/{env}"));
+    }
     repo.install();
     repo.config(TEAM);
     repo.git(&["add", ".pushguard.toml"]);
