@@ -497,3 +497,48 @@ fn regression_trail_names_are_escaped_in_status_and_audit() {
         );
     }
 }
+
+#[test]
+fn regression_trail_4_a_renamed_remote_keeps_its_records_and_a_moved_one_names_its_old_url() {
+    let repo = adopted();
+    let old_url = repo.remote.to_str().expect("utf-8").to_owned();
+    // Renaming the remote in the pushing clone changes nothing: records follow the URL.
+    repo.git(&["remote", "rename", "origin", "upstream"]);
+    repo.commit("after the rename");
+    let run = Run::from_output(
+        repo.command("git")
+            .args(["push", "upstream", "HEAD:refs/heads/development"])
+            .output()
+            .expect("run git"),
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let dir = ci(&repo, "ci", "production");
+    audit(&repo, &dir, &[]).expect_code(0);
+
+    // The repository moves: records made under the old URL no longer count...
+    let moved = repo.root.join("moved.git");
+    std::fs::rename(&repo.remote, &moved).expect("move the remote");
+    repo.git_in(
+        &dir,
+        &[
+            "remote",
+            "set-url",
+            "origin",
+            moved.to_str().expect("utf-8"),
+        ],
+    );
+    let run = audit(&repo, &dir, &[]);
+    expect_unrecorded(&run, "production");
+    assert!(
+        run.stderr
+            .contains("records in origin's notes are of pushes to other remotes: not counted"),
+        "{}",
+        run.stderr
+    );
+    // ...until the auditing clone names the old address.
+    repo.git_in(
+        &dir,
+        &["config", "--add", "remote.origin.pushguardUrl", &old_url],
+    );
+    audit(&repo, &dir, &[]).expect_code(0);
+}
