@@ -231,6 +231,9 @@ fn attach_audit(repo: &Repo, notes_ref: &str, record: &Record) -> Result<()> {
 pub fn share_audit(repo: &Repo, records: &[Record], destination: &str, push: bool) -> Vec<String> {
     let mut warnings = Vec::new();
     let outbox = outbox_ref(repo, destination);
+    if let Err(e) = seed_outbox(repo, destination, &outbox) {
+        warnings.push(format!("{e:#}"));
+    }
     for record in records {
         if let Err(e) =
             record_audit(repo, record).and_then(|()| attach_audit(repo, &outbox, record))
@@ -265,6 +268,57 @@ pub fn outbox_ref(repo: &Repo, destination: &str) -> String {
     )
 }
 
+/// Creates the outbox of `destination` the first time it is needed, from the records in the
+/// local `refs/notes/pushguard-audit` whose push went to that destination: a clone upgraded
+/// from a version without outboxes may hold records it never managed to share.
+fn seed_outbox(repo: &Repo, destination: &str, outbox: &str) -> Result<()> {
+    let git = repo.git2();
+    if git.refname_to_id(outbox).is_ok() || git.refname_to_id(&AUDIT.full()).is_err() {
+        return Ok(());
+    }
+    let keys = crate::remote_id::keys(repo, destination);
+    let mut tree = git
+        .treebuilder(None)
+        .with_context(|| format!("failed to build `{outbox}`"))?;
+    let mut any = false;
+    for (annotated, text) in all_notes(repo, &AUDIT.full())? {
+        let bound: Vec<&str> = text
+            .lines()
+            .filter(|line| {
+                audit::parse_line(line.as_bytes())
+                    .is_ok_and(|(r, _)| crate::remote_id::bound_to(&r.url, &keys))
+            })
+            .collect();
+        if bound.is_empty() {
+            continue;
+        }
+        let blob = git
+            .blob(format!("{}\n", bound.join("\n")).as_bytes())
+            .with_context(|| format!("failed to write a note of `{outbox}`"))?;
+        tree.insert(annotated.to_string(), blob, 0o100644)
+            .with_context(|| format!("failed to build `{outbox}`"))?;
+        any = true;
+    }
+    if !any {
+        return Ok(());
+    }
+    let tree = tree
+        .write()
+        .and_then(|id| git.find_tree(id))
+        .with_context(|| format!("failed to build `{outbox}`"))?;
+    let sig = signature(repo)?;
+    git.commit(
+        Some(outbox),
+        &sig,
+        &sig,
+        "Records of pushes to this remote, from the local notes",
+        &tree,
+        &[],
+    )
+    .with_context(|| format!("failed to write `{outbox}`"))?;
+    Ok(())
+}
+
 /// Reads the audit records stored under a notes ref (lines that do not verify are skipped).
 pub fn records_in(repo: &Repo, notes_ref: &str) -> Result<Vec<Record>> {
     let mut out = Vec::new();
@@ -292,7 +346,8 @@ pub fn remote_records(repo: &Repo, remote: &str) -> Result<Option<Vec<Record>>> 
 /// directory so that the next push, `log --remote` or `audit` pushes them again.
 pub fn push_audit_notes(repo: &Repo, remote: &str) -> Result<()> {
     let outbox = outbox_ref(repo, remote);
-    let result = push_from(repo, remote, AUDIT, &outbox, PUSH_TIMEOUT);
+    let result = seed_outbox(repo, remote, &outbox)
+        .and_then(|()| push_from(repo, remote, AUDIT, &outbox, PUSH_TIMEOUT));
     let mut pending = pending_remotes(repo);
     let before = pending.clone();
     pending.retain(|r| r != remote);

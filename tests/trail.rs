@@ -542,3 +542,41 @@ fn regression_trail_4_a_renamed_remote_keeps_its_records_and_a_moved_one_names_i
     );
     audit(&repo, &dir, &[]).expect_code(0);
 }
+
+#[test]
+fn regression_trail_4_records_left_unshared_by_an_older_version_go_to_their_remote_only() {
+    let repo = adopted();
+    repo.commit_file("evil.txt", "unreviewed\n", "unreviewed change");
+    throwaway(&repo);
+    // The remote refuses notes for now, so this push's record stays local and pending.
+    let hook = repo.remote.join("hooks/pre-receive");
+    std::fs::write(
+        &hook,
+        "#!/bin/sh\nif grep -q refs/notes/; then echo 'notes refused' >&2; exit 1; fi\n",
+    )
+    .expect("write hook");
+    std::fs::set_permissions(&hook, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .expect("chmod hook");
+    repo.commit("release");
+    let release = repo.head();
+    gated(&repo, &repo.work, "development");
+    // An older version kept no outboxes: only refs/notes/pushguard-audit holds the records.
+    for r in repo
+        .git(&[
+            "for-each-ref",
+            "--format=%(refname)",
+            "refs/notes/pushguard-outbox/",
+        ])
+        .lines()
+    {
+        repo.git(&["update-ref", "-d", r]);
+    }
+    std::fs::remove_file(&hook).expect("remove hook");
+    repo.pushguard(&["log", "--remote"]).expect_code(0);
+    let notes = repo.git_in(&repo.remote, &["notes", "--ref", "pushguard-audit", "list"]);
+    assert!(notes.contains(&release), "{notes}");
+    let ci = ci(&repo, "ci", "development");
+    let run = audit(&repo, &ci, &[]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(!run.stderr.contains("other remotes"), "{}", run.stderr);
+}
