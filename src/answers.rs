@@ -113,9 +113,14 @@ pub fn take_confirmation(state_dir: &Path, environment: &str) -> Taken {
     }
 }
 
-/// Answers given for one ref and commit, reused by the hook's next run for another push URL.
+/// Answers given for one ref and commit, reused by the hook's next run for another push URL
+/// of the same remote (never for another remote: a confirmation covers one push).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Remembered {
+    /// The remote the push went to (its name, or the URL when it has none); answers kept by
+    /// an older version have none and are never reused.
+    #[serde(default)]
+    pub remote: String,
     pub environment: String,
     pub remote_ref: String,
     pub new: String,
@@ -141,17 +146,21 @@ fn load_remembered(state_dir: &Path) -> Vec<Remembered> {
         .collect()
 }
 
-/// Finds answers given a moment ago for the same environment, ref and commit.
+/// Finds answers given a moment ago for the same remote, environment, ref and commit.
 pub fn recall(
     state_dir: &Path,
+    remote: &str,
     environment: &str,
     remote_ref: &str,
     new: &str,
 ) -> Option<Remembered> {
-    load_remembered(state_dir)
-        .into_iter()
-        .rev()
-        .find(|r| r.environment == environment && r.remote_ref == remote_ref && r.new == new)
+    load_remembered(state_dir).into_iter().rev().find(|r| {
+        !r.remote.is_empty()
+            && r.remote == remote
+            && r.environment == environment
+            && r.remote_ref == remote_ref
+            && r.new == new
+    })
 }
 
 /// Keeps answers for the hook's next run; older entries past the reuse window are dropped.
@@ -159,7 +168,8 @@ pub fn remember(state_dir: &Path, mut answers: Remembered) -> Result<()> {
     answers.at = unix_now();
     let mut all = load_remembered(state_dir);
     all.retain(|r| {
-        !(r.environment == answers.environment
+        !(r.remote == answers.remote
+            && r.environment == answers.environment
             && r.remote_ref == answers.remote_ref
             && r.new == answers.new)
     });
@@ -198,6 +208,7 @@ mod tests {
     fn answers_are_recalled_for_the_same_ref_and_commit_only() {
         let dir = tempfile::tempdir().unwrap();
         let r = Remembered {
+            remote: "origin".into(),
             environment: "production".into(),
             remote_ref: "refs/heads/main".into(),
             new: "abc".into(),
@@ -207,8 +218,10 @@ mod tests {
             justification: None,
         };
         remember(dir.path(), r).unwrap();
-        assert!(recall(dir.path(), "production", "refs/heads/main", "abc").is_some());
-        assert!(recall(dir.path(), "production", "refs/heads/main", "abd").is_none());
-        assert!(recall(dir.path(), "production", "refs/heads/prod", "abc").is_none());
+        assert!(recall(dir.path(), "origin", "production", "refs/heads/main", "abc").is_some());
+        assert!(recall(dir.path(), "origin", "production", "refs/heads/main", "abd").is_none());
+        assert!(recall(dir.path(), "origin", "production", "refs/heads/prod", "abc").is_none());
+        // Issue 10: answers are bound to the remote too.
+        assert!(recall(dir.path(), "mirror", "production", "refs/heads/main", "abc").is_none());
     }
 }

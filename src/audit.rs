@@ -385,7 +385,7 @@ pub fn append(state_dir: &Path, mut record: Record, lock_timeout: Duration) -> R
     let tail = last_good(&mut file)
         .with_context(|| format!("failed to read the audit log `{}`", path.display()))?;
     record.prev = tail.hash;
-    let (line, _) = record.to_line();
+    let (line, hash) = record.to_line();
     let mut bytes = Vec::with_capacity(line.len() + 2);
     if tail.torn {
         // Close the torn fragment so the new record starts on a line of its own.
@@ -402,6 +402,9 @@ pub fn append(state_dir: &Path, mut record: Record, lock_timeout: Duration) -> R
         let _ = file.set_len(before).and_then(|()| file.sync_all());
         return Err(e)
             .with_context(|| format!("failed to write the audit log `{}`", path.display()));
+    }
+    if record.prev.is_none() {
+        crate::anchor::remember_genesis(state_dir, &hash);
     }
     // The lock is released when the file is closed.
     Ok(record)
@@ -599,7 +602,7 @@ pub fn read(state_dir: &Path) -> Result<Vec<Entry>> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     pub(crate) fn sample() -> Record {

@@ -134,8 +134,10 @@ pub enum Command {
         /// Show the team's records from the remote's notes (default: the current branch's upstream remote, else origin, else the only remote)
         #[arg(long, value_name = "R", num_args = 0..=1)]
         remote: Option<Option<String>>,
-        /// Verify the hash chain: exit 0 with the count, or 1 with the first bad line
-        #[arg(long, conflicts_with_all = ["limit", "env", "decision", "since", "json", "remote"])]
+        /// Verify the hash chain and that every record this clone shared (local notes; with
+        /// --remote, the remote's too) is still in the log: exit 0 with the count, or 1 with
+        /// the first bad line or missing record
+        #[arg(long, conflicts_with_all = ["limit", "env", "decision", "since", "json"])]
         verify: bool,
     },
 }

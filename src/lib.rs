@@ -5,6 +5,7 @@
 //! ([`gate`]): the promotion checks ([`checks`]) and the confirmation that a lead or senior was
 //! consulted. The binary (`main.rs`) only dispatches to [`run`].
 
+pub mod anchor;
 pub mod answers;
 pub mod audit;
 pub mod checks;
@@ -20,6 +21,7 @@ pub mod pipeline;
 pub mod post_receive;
 pub mod push;
 pub mod remote;
+pub mod remote_id;
 pub mod report;
 pub mod server;
 pub mod since;
@@ -163,7 +165,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
             verify,
         } => {
             if verify {
-                commands::log::verify()
+                commands::log::verify(remote)
             } else {
                 commands::log::show(&commands::log::Filter {
                     limit,

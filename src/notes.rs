@@ -206,36 +206,117 @@ fn record_commit(record: &Record) -> Option<Oid> {
 /// Attaches a record's line to the pushed tip in `refs/notes/pushguard-audit`, merged with
 /// the records already there.
 pub fn record_audit(repo: &Repo, record: &Record) -> Result<()> {
+    attach_audit(repo, &AUDIT.full(), record)
+}
+
+/// Attaches a record's line to the pushed tip under `notes_ref`, merged with the lines there.
+fn attach_audit(repo: &Repo, notes_ref: &str, record: &Record) -> Result<()> {
     let Some(oid) = record_commit(record) else {
         return Ok(());
     };
     let (line, _) = record.to_line();
-    let existing = read_note(repo, &AUDIT.full(), oid)?.unwrap_or_default();
+    let existing = read_note(repo, notes_ref, oid)?.unwrap_or_default();
     let merged = merge_lines(&existing, &line);
     if merged != existing {
-        write_note(repo, &AUDIT.full(), oid, &merged)?;
+        write_note(repo, notes_ref, oid, &merged)?;
     }
     Ok(())
 }
 
-/// Attaches each record to its tip and, when `push_to` is given (the push was allowed),
-/// pushes the audit notes there. Returns what went wrong, as warnings: the shared trail
-/// never blocks a push (the local audit log is the record that must be written).
-pub fn share_audit(repo: &Repo, records: &[Record], push_to: Option<&str>) -> Vec<String> {
+/// Attaches each record to its tip, in the local notes and in the outbox of `destination`
+/// (the remote or URL the push went to), and, when `push` is set (the push was allowed),
+/// pushes that outbox to the destination's `refs/notes/pushguard-audit`. Only records of
+/// pushes to a destination ever reach its notes. Returns what went wrong, as warnings: the
+/// shared trail never blocks a push (the local audit log is the record that must be written).
+pub fn share_audit(repo: &Repo, records: &[Record], destination: &str, push: bool) -> Vec<String> {
     let mut warnings = Vec::new();
+    let outbox = outbox_ref(repo, destination);
+    if let Err(e) = seed_outbox(repo, destination, &outbox) {
+        warnings.push(format!("{e:#}"));
+    }
     for record in records {
-        if let Err(e) = record_audit(repo, record) {
+        if let Err(e) =
+            record_audit(repo, record).and_then(|()| attach_audit(repo, &outbox, record))
+        {
             warnings.push(format!("{e:#}"));
         }
     }
-    if let Some(remote) = push_to {
-        if let Err(e) = push_audit_notes(repo, remote) {
+    if push {
+        if let Err(e) = push_audit_notes(repo, destination) {
             warnings.push(format!(
-                "the audit notes were not shared with {remote} (they will be pushed again next time): {e:#}"
+                "the audit notes were not shared with {destination} (they will be pushed again next time): {e:#}"
             ));
         }
     }
     warnings
+}
+
+/// The local notes ref holding what is shared with `destination`: the records of pushes to
+/// it, merged with its own notes. Keyed by the destination's normalised URL, so a renamed
+/// remote keeps its outbox and a throwaway remote never shares one with the real remote.
+pub fn outbox_ref(repo: &Repo, destination: &str) -> String {
+    let url = repo
+        .git2()
+        .find_remote(destination)
+        .ok()
+        .and_then(|r| r.pushurl().or(r.url()).map(str::to_owned))
+        .unwrap_or_else(|| destination.to_owned());
+    format!(
+        "refs/notes/pushguard-outbox/{}/{}",
+        ref_safe(&crate::remote_id::key(&url)),
+        AUDIT.0
+    )
+}
+
+/// Creates the outbox of `destination` the first time it is needed, from the records in the
+/// local `refs/notes/pushguard-audit` whose push went to that destination: a clone upgraded
+/// from a version without outboxes may hold records it never managed to share.
+fn seed_outbox(repo: &Repo, destination: &str, outbox: &str) -> Result<()> {
+    let git = repo.git2();
+    if git.refname_to_id(outbox).is_ok() || git.refname_to_id(&AUDIT.full()).is_err() {
+        return Ok(());
+    }
+    let keys = crate::remote_id::keys(repo, destination);
+    let mut tree = git
+        .treebuilder(None)
+        .with_context(|| format!("failed to build `{outbox}`"))?;
+    let mut any = false;
+    for (annotated, text) in all_notes(repo, &AUDIT.full())? {
+        let bound: Vec<&str> = text
+            .lines()
+            .filter(|line| {
+                audit::parse_line(line.as_bytes())
+                    .is_ok_and(|(r, _)| crate::remote_id::bound_to(&r.url, &keys))
+            })
+            .collect();
+        if bound.is_empty() {
+            continue;
+        }
+        let blob = git
+            .blob(format!("{}\n", bound.join("\n")).as_bytes())
+            .with_context(|| format!("failed to write a note of `{outbox}`"))?;
+        tree.insert(annotated.to_string(), blob, 0o100644)
+            .with_context(|| format!("failed to build `{outbox}`"))?;
+        any = true;
+    }
+    if !any {
+        return Ok(());
+    }
+    let tree = tree
+        .write()
+        .and_then(|id| git.find_tree(id))
+        .with_context(|| format!("failed to build `{outbox}`"))?;
+    let sig = signature(repo)?;
+    git.commit(
+        Some(outbox),
+        &sig,
+        &sig,
+        "Records of pushes to this remote, from the local notes",
+        &tree,
+        &[],
+    )
+    .with_context(|| format!("failed to write `{outbox}`"))?;
+    Ok(())
 }
 
 /// Reads the audit records stored under a notes ref (lines that do not verify are skipped).
@@ -264,7 +345,9 @@ pub fn remote_records(repo: &Repo, remote: &str) -> Result<Option<Vec<Record>>> 
 /// Pushes the audit notes to `remote`; on failure the remote is remembered in the state
 /// directory so that the next push, `log --remote` or `audit` pushes them again.
 pub fn push_audit_notes(repo: &Repo, remote: &str) -> Result<()> {
-    let result = push(repo, remote, AUDIT, PUSH_TIMEOUT);
+    let outbox = outbox_ref(repo, remote);
+    let result = seed_outbox(repo, remote, &outbox)
+        .and_then(|()| push_from(repo, remote, AUDIT, &outbox, PUSH_TIMEOUT));
     let mut pending = pending_remotes(repo);
     let before = pending.clone();
     pending.retain(|r| r != remote);
@@ -393,16 +476,15 @@ fn write_note(repo: &Repo, notes_ref: &str, oid: Oid, text: &str) -> Result<()> 
 /// Fast-forwards when one side contains the other; otherwise merges each differing note into
 /// ours and closes with a merge commit whose second parent is theirs, so that pushing ours
 /// to where theirs came from is a fast-forward.
-fn merge_into(repo: &Repo, which: NotesRef, theirs_ref: &str) -> Result<()> {
+fn merge_into(repo: &Repo, which: NotesRef, ours_ref: &str, theirs_ref: &str) -> Result<()> {
     let git = repo.git2();
-    let ours_ref = which.full();
     let Ok(theirs) = git.refname_to_id(theirs_ref) else {
         return Ok(());
     };
-    let ours = match git.refname_to_id(&ours_ref) {
+    let ours = match git.refname_to_id(ours_ref) {
         Ok(o) => o,
         Err(_) => {
-            git.reference(&ours_ref, theirs, true, "pushguard: notes from the remote")
+            git.reference(ours_ref, theirs, true, "pushguard: notes from the remote")
                 .with_context(|| format!("failed to update `{ours_ref}`"))?;
             return Ok(());
         }
@@ -411,22 +493,22 @@ fn merge_into(repo: &Repo, which: NotesRef, theirs_ref: &str) -> Result<()> {
         return Ok(());
     }
     if git.graph_descendant_of(theirs, ours).unwrap_or(false) {
-        git.reference(&ours_ref, theirs, true, "pushguard: fast-forward notes")
+        git.reference(ours_ref, theirs, true, "pushguard: fast-forward notes")
             .with_context(|| format!("failed to update `{ours_ref}`"))?;
         return Ok(());
     }
     for (annotated, text) in all_notes(repo, theirs_ref)? {
-        let existing = read_note(repo, &ours_ref, annotated)?;
+        let existing = read_note(repo, ours_ref, annotated)?;
         let merged = match &existing {
             Some(mine) => which.merge(mine, &text),
             None => text.clone(),
         };
         if existing.as_deref() != Some(merged.as_str()) {
-            write_note(repo, &ours_ref, annotated, &merged)?;
+            write_note(repo, ours_ref, annotated, &merged)?;
         }
     }
     let tip = git
-        .find_commit(git.refname_to_id(&ours_ref)?)
+        .find_commit(git.refname_to_id(ours_ref)?)
         .context("failed to read the notes commit")?;
     let other = git
         .find_commit(theirs)
@@ -434,7 +516,7 @@ fn merge_into(repo: &Repo, which: NotesRef, theirs_ref: &str) -> Result<()> {
     let tree = tip.tree().context("failed to read the notes tree")?;
     let sig = signature(repo)?;
     git.commit(
-        Some(&ours_ref),
+        Some(ours_ref),
         &sig,
         &sig,
         &format!("Notes merged by pushguard from {theirs_ref}"),
@@ -484,7 +566,7 @@ pub fn fetch(repo: &Repo, remote: &str, which: NotesRef, timeout: Duration) -> R
             out.stderr_summary()
         );
     }
-    merge_into(repo, which, &tracking)?;
+    merge_into(repo, which, &which.full(), &tracking)?;
     Ok(Fetched::Updated)
 }
 
@@ -509,9 +591,21 @@ pub fn fetch_branches(repo: &Repo, remote: &str, timeout: Duration) -> Result<()
 /// Pushes a notes ref to `remote`: fetches and merges first, and on a rejection (another
 /// person pushed notes in between) fetches, merges and pushes again, a few times.
 pub fn push(repo: &Repo, remote: &str, which: NotesRef, timeout: Duration) -> Result<()> {
+    push_from(repo, remote, which, &which.full(), timeout)
+}
+
+/// Pushes the local notes ref `local` to `remote`'s copy of `which`, merging the remote's
+/// notes into `local` first (and again after a lost race).
+fn push_from(
+    repo: &Repo,
+    remote: &str,
+    which: NotesRef,
+    local: &str,
+    timeout: Duration,
+) -> Result<()> {
     let deadline = Instant::now() + timeout;
     let full = which.full();
-    let refspec = format!("{full}:{full}");
+    let refspec = format!("{local}:{full}");
     let mut last = String::new();
     for attempt in 0..PUSH_ATTEMPTS {
         let left = deadline.saturating_duration_since(Instant::now());
@@ -520,8 +614,12 @@ pub fn push(repo: &Repo, remote: &str, which: NotesRef, timeout: Duration) -> Re
         }
         // A failed fetch (say, a fetch URL that differs from the push URL) does not stop the
         // push: if the remote moved on, the push is rejected and says so.
-        let fetched = fetch(repo, remote, which, left);
-        if repo.git2().refname_to_id(&full).is_err() {
+        let mut fetched = fetch(repo, remote, which, left);
+        if local != full && fetched.as_ref().is_ok_and(|f| *f == Fetched::Updated) {
+            fetched =
+                merge_into(repo, which, local, &which.tracking(remote)).map(|()| Fetched::Updated);
+        }
+        if repo.git2().refname_to_id(local).is_err() {
             // Nothing to share.
             return Ok(());
         }

@@ -294,6 +294,42 @@ fn confirm_then_push_is_allowed_once() {
 }
 
 #[test]
+fn regression_trail_confirmation_is_bound_to_the_remote() {
+    // Issue 10: one confirmation covered the same ref and commit pushed to a second remote.
+    let repo = repo();
+    repo.git_in(&repo.root, &["init", "-q", "--bare", "mirror.git"]);
+    let mirror = repo.root.join("mirror.git");
+    repo.git(&["remote", "add", "mirror", mirror.to_str().expect("utf-8")]);
+    repo.pushguard(&["confirm", "development", "--consulted", "Ada Lead"])
+        .expect_code(0);
+    repo.push(&["origin", "HEAD:refs/heads/development"])
+        .expect_code(0);
+    let run = repo.push(&["mirror", "HEAD:refs/heads/development"]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("pushguard confirm development"),
+        "{}",
+        run.stderr
+    );
+    let r = records(&repo);
+    assert_eq!(r[1]["decision"], "blocked", "{r:?}");
+    // A push to both push URLs of one remote still asks once.
+    repo.pushguard(&["confirm", "development", "--consulted", "Ada Lead"])
+        .expect_code(0);
+    let origin = repo.remote.to_str().expect("utf-8").to_owned();
+    repo.git(&["config", "--add", "remote.origin.pushurl", &origin]);
+    repo.git(&[
+        "config",
+        "--add",
+        "remote.origin.pushurl",
+        mirror.to_str().expect("utf-8"),
+    ]);
+    repo.commit("next");
+    let run = repo.push(&["origin", "HEAD:refs/heads/development"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+}
+
+#[test]
 fn confirm_is_bound_to_its_environment_and_expires() {
     let repo = repo();
     repo.pushguard(&["confirm", "development", "--consulted", "Ada"])

@@ -14,4 +14,5 @@ mod install;
 mod pipeline;
 mod server;
 mod team;
+mod trail;
 mod week1;

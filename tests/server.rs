@@ -452,9 +452,9 @@ fn post_receive_attaches_server_records_that_a_client_audit_counts() {
     let audit = repo.pushguard_in(&client, &["audit", "--fail-on-unrecorded"]);
     audit.expect_code(0);
     assert!(
-        audit
-            .stderr
-            .contains("every environment update on origin since pushguard is recorded"),
+        audit.stderr.contains(
+            "every environment branch on origin is where a push through pushguard left it"
+        ),
         "{}",
         audit.stderr
     );

@@ -295,29 +295,38 @@ fn unguarded_push_is_listed_by_audit_and_fails_the_pipeline() {
     // A CI job: a fresh clone, no hook.
     let ci = repo.clone_as("ci", "CI", "ci@example.com");
     let run = repo.pushguard_in(&ci, &["audit", "--fail-on-unrecorded"]);
-    insta::assert_snapshot!(repo.transcript(&run), @r"
-    exit: 1
-    --- stdout
-    origin/production (production): 1 unrecorded, 2 recorded, 1 before pushguard
-      UNRECORDED        [SHORT]  2026-01-01T00:00:00Z  Pat Pusher <pat@example.com>  hotfix without the guard
-      before pushguard  [SHORT]  2026-01-01T00:00:00Z  Pat Pusher <pat@example.com>  initial commit
-    --- stderr
-    pushguard: 1 commit reached origin's environment branches without pushguard
-      (pushed with --no-verify, from a clone without the hook, or by a tool that runs no hooks)
+    run.expect_code(1);
+    let stdout = repo.redact(&run.stdout);
+    assert!(
+        stdout.starts_with("origin/production (production): UNRECORDED  no record of a push through pushguard names the tip [SHORT]\n  last recorded tip  [SHORT]  allowed 20"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.ends_with(" by Pat Pusher\n  1 commit since the last recorded tip\n    [SHORT]  2026-01-01T00:00:00Z  Pat Pusher <pat@example.com>  hotfix without the guard\n"),
+        "{stdout}"
+    );
+    insta::assert_snapshot!(repo.redact(&run.stderr), @r"
+    pushguard: 1 environment branch on origin is UNRECORDED: its tip is not what a push through pushguard left there
+      (pushed with --no-verify, from a clone without the hook, by a tool that runs no hooks, or never gated)
+      hint: a team adopts pushguard by pushing each environment branch through the gate once (its next promotion); a tip pushed with --no-verify stays UNRECORDED until a gated push replaces it
     ");
-    // A guarded push on top covers only its own update: the hotfix stays listed.
+    // Without --fail-on-unrecorded it only lists.
+    repo.pushguard_in(&ci, &["audit"]).expect_code(0);
+    // A guarded push on top puts production where the gate left it: the tip is judged.
     repo.commit_file("app.txt", "v4\n", "release 3");
     repo.push(&["origin", "HEAD:refs/heads/production"])
         .expect_code(0);
-    let run = repo.pushguard_in(&ci, &["audit", "--env", "production"]);
+    let run = repo.pushguard_in(
+        &ci,
+        &["audit", "--env", "production", "--fail-on-unrecorded"],
+    );
     run.expect_code(0);
     assert!(
-        run.stdout.starts_with("origin/production (production): 1 unrecorded, 3 recorded, 1 before pushguard\n  UNRECORDED  "),
+        run.stdout
+            .starts_with("origin/production (production): recorded  tip "),
         "{}",
         run.stdout
     );
-    // Without --fail-on-unrecorded it only lists.
-    repo.pushguard_in(&ci, &["audit"]).expect_code(0);
 }
 
 #[test]
@@ -326,13 +335,16 @@ fn audit_of_a_remote_without_notes_says_so() {
     repo.push_unguarded("HEAD:refs/heads/production");
     let run = repo.pushguard(&["audit", "--fail-on-unrecorded"]);
     insta::assert_snapshot!(repo.transcript(&run), @r"
-    exit: 0
+    exit: 1
     --- stdout
-    origin/production (production): 0 unrecorded, 0 recorded, 1 before pushguard
-      before pushguard  [SHORT]  2026-01-01T00:00:00Z  Pat Pusher <pat@example.com>  initial commit
+    origin/production (production): UNRECORDED  the remote has no audit notes
+      1 commit on the branch
+        [SHORT]  2026-01-01T00:00:00Z  Pat Pusher <pat@example.com>  initial commit
     --- stderr
-    pushguard: origin has no audit notes (refs/notes/pushguard-audit): no push through pushguard has been shared with it yet,
-      so every update on its environment branches counts as before pushguard
+    pushguard: origin has no audit notes (refs/notes/pushguard-audit): no push through pushguard has been shared with it, or the notes were deleted
+    pushguard: 1 environment branch on origin is UNRECORDED: its tip is not what a push through pushguard left there
+      (pushed with --no-verify, from a clone without the hook, by a tool that runs no hooks, or never gated)
+      hint: a team adopts pushguard by pushing each environment branch through the gate once (its next promotion); a tip pushed with --no-verify stays UNRECORDED until a gated push replaces it
     ");
 }
 
@@ -375,7 +387,7 @@ fn audit_since_limits_the_listing() {
     run.expect_code(0);
     assert_eq!(
         run.stdout,
-        "origin/production (production): 0 unrecorded, 0 recorded, 0 before pushguard\n"
+        "origin/production (production): UNRECORDED  the remote has no audit notes\n  0 commits on the branch (within --since)\n"
     );
     let run = repo.pushguard(&["audit", "--since", "last tuesday"]);
     run.expect_code(2);

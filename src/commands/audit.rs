@@ -1,15 +1,18 @@
-//! `pushguard audit`: compares each environment branch's first-parent history on the remote
-//! (as fetched) with the team's audit records (the remote's `refs/notes/pushguard-audit`)
-//! and lists the tip updates that no record covers: pushes made with `--no-verify`, from a
-//! clone without the hook, or by a tool that runs no hooks.
+//! `pushguard audit`: judges each environment branch's current tip on the remote (as
+//! fetched) against the team's audit records (the remote's `refs/notes/pushguard-audit`).
 //!
-//! A record of an allowed or bypassed push with `old = O` and `new = X` covers the
-//! first-parent commits in `O..X`: a fast-forward of several commits at once is one recorded
-//! update. First-parent commits older than the oldest covered one were there before
-//! pushguard was used on that environment: they are listed as such and never fail
-//! `--fail-on-unrecorded`.
+//! The rule is the tip's, not the history's: a branch passes when its tip is the `new` of an
+//! `allowed` or `bypassed` record of a push of that branch to that remote. Anything else is
+//! UNRECORDED — a tip no record names (pushed with `--no-verify`, from a clone without the
+//! hook, or by a tool that runs no hooks), a remote without notes, a branch never gated, an
+//! environment branch deleted outside the gate. The shape of the history never decides: the
+//! commits since the last recorded tip are listed for the reader only.
+//!
+//! Which branches are environments comes from the trail as well as from the checkout: a
+//! branch with records is audited whatever the audited commit's `.pushguard.toml` says, and
+//! only records bound to the audited remote ([`crate::remote_id`]) count.
 
-use std::collections::HashSet;
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -17,46 +20,140 @@ use anyhow::{Context as _, Result};
 use git2::{Oid, Sort};
 
 use crate::audit::Record;
-use crate::config::{self, Location};
+use crate::config::{self, Config, Location};
 use crate::gate::Decision;
 use crate::git::Repo;
-use crate::notes;
 use crate::push::escape;
 use crate::report::short;
+use crate::{notes, remote_id};
 use crate::{Exit, WithHint};
 
 /// How long fetching the remote's branches may take.
 const FETCH_BRANCHES_TIMEOUT: Duration = Duration::from_secs(120);
-/// How many "before pushguard" commits are listed per branch (the rest are counted).
-const BEFORE_SHOWN: usize = 5;
+/// How many commits since the last recorded tip are listed per branch.
+const LISTED: usize = 10;
+/// How far the listing walks before it stops counting.
+const WALK_LIMIT: usize = 1000;
 
-/// What the audit found for one first-parent commit of an environment branch.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Status {
-    /// Some audit record covers it.
-    Recorded,
-    /// No record covers it, and a later-recorded update exists below it: skipped the guard.
-    Unrecorded,
-    /// Older than the oldest recorded update on this branch.
-    BeforePushguard,
+/// Why a branch's tip is UNRECORDED.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Unrecorded {
+    /// The remote has no audit notes at all (never shared, or the notes ref was deleted).
+    NoNotes,
+    /// No record of a push of this branch to this remote exists: it was never gated.
+    NeverGated,
+    /// Records exist, but none of an allowed or bypassed push names the current tip.
+    TipNotRecorded,
+    /// The branch is gone from the remote and no record says it was deleted through the gate.
+    Deleted,
 }
 
-/// Classifies a first-parent chain (newest first) given which commits records cover.
-pub fn classify(chain: &[Oid], covered: &HashSet<Oid>) -> Vec<Status> {
-    let oldest_covered = chain.iter().rposition(|c| covered.contains(c));
-    chain
+/// What the audit found for one environment branch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Judgement<'a> {
+    /// The tip is the `new` of this allowed or bypassed record.
+    Recorded(&'a Record),
+    /// The branch was deleted through the gate (this record).
+    DeletedThroughGate(&'a Record),
+    Unrecorded(Unrecorded),
+}
+
+impl Judgement<'_> {
+    fn is_unrecorded(&self) -> bool {
+        matches!(self, Judgement::Unrecorded(_))
+    }
+}
+
+/// Judges one branch: `tip` as the remote has it (`None`: the branch is gone), `records`
+/// the records of pushes of this branch to this remote (any order), `notes` whether the
+/// remote has audit notes at all.
+pub fn judge<'a>(tip: Option<&str>, records: &[&'a Record], notes: bool) -> Judgement<'a> {
+    let passed = |r: &&&Record| r.decision != Decision::Blocked;
+    let Some(tip) = tip else {
+        // Gone: fine only if the latest passed record of this branch is its deletion.
+        return match records
+            .iter()
+            .filter(passed)
+            .max_by(|a, b| a.time.cmp(&b.time))
+        {
+            Some(r) if r.new.is_none() => Judgement::DeletedThroughGate(r),
+            _ => Judgement::Unrecorded(Unrecorded::Deleted),
+        };
+    };
+    if let Some(r) = records
         .iter()
-        .enumerate()
-        .map(|(i, c)| {
-            if covered.contains(c) {
-                Status::Recorded
-            } else if oldest_covered.is_some_and(|o| i < o) {
-                Status::Unrecorded
-            } else {
-                Status::BeforePushguard
-            }
+        .filter(passed)
+        .filter(|r| {
+            r.new
+                .as_deref()
+                .is_some_and(|n| n.eq_ignore_ascii_case(tip))
         })
-        .collect()
+        .max_by(|a, b| a.time.cmp(&b.time))
+    {
+        return Judgement::Recorded(r);
+    }
+    Judgement::Unrecorded(if !notes {
+        Unrecorded::NoNotes
+    } else if records.is_empty() {
+        Unrecorded::NeverGated
+    } else {
+        Unrecorded::TipNotRecorded
+    })
+}
+
+/// One branch to audit.
+struct Audited<'a> {
+    branch: String,
+    environment: String,
+    tip: Option<Oid>,
+    records: Vec<&'a Record>,
+}
+
+/// The branches to audit: every remote branch the checkout's config maps to an environment,
+/// plus every branch that has records of pushes to this remote (present or deleted).
+fn audited_branches<'a>(
+    config: &Config,
+    tips: &[(String, Oid)],
+    trail: &BTreeMap<String, Vec<&'a Record>>,
+) -> Vec<Audited<'a>> {
+    let from_trail = |branch: &str| {
+        trail.get(branch).and_then(|rs| {
+            rs.iter()
+                .max_by(|a, b| a.time.cmp(&b.time))
+                .map(|r| r.environment.clone())
+        })
+    };
+    let mut out = Vec::new();
+    for (branch, tip) in tips {
+        let environment = config
+            .environments
+            .iter()
+            .find(|e| e.matches(branch))
+            .map(|e| e.name.clone())
+            .or_else(|| from_trail(branch));
+        if let Some(environment) = environment {
+            out.push(Audited {
+                branch: branch.clone(),
+                environment,
+                tip: Some(*tip),
+                records: trail.get(branch).cloned().unwrap_or_default(),
+            });
+        }
+    }
+    for (branch, records) in trail {
+        if tips.iter().any(|(b, _)| b == branch) {
+            continue;
+        }
+        if let Some(environment) = from_trail(branch) {
+            out.push(Audited {
+                branch: branch.clone(),
+                environment,
+                tip: None,
+                records: records.clone(),
+            });
+        }
+    }
+    out
 }
 
 pub fn run(
@@ -68,70 +165,91 @@ pub fn run(
     let repo = Repo::open_from_env()?;
     let config = config::load(&Location::of_repo(&repo))?;
     let remote = crate::remote::require(&repo, remote, "audit", "environment branches to audit")?;
-    if let Some(env) = env {
-        config.require_environment(env)?;
-    }
     let since = since.map(crate::since::parse).transpose()?;
+    let shown_remote = escape(&remote, 80);
 
     for (r, e) in notes::push_pending_audit_notes(&repo) {
         eprintln!(
-            "pushguard: warning: this clone's audit notes are still not shared with {r}: {e:#}"
+            "pushguard: warning: this clone's audit notes are still not shared with {}: {e:#}",
+            escape(&r, 80)
         );
     }
     notes::fetch_branches(&repo, &remote, FETCH_BRANCHES_TIMEOUT).hint(format!(
-        "check that `{remote}` is reachable: `git fetch {remote}`"
+        "check that `{shown_remote}` is reachable: `git fetch {shown_remote}`"
     ))?;
-    let records = match notes::remote_records(&repo, &remote).hint(format!(
-        "check that `{remote}` is reachable: `git fetch {remote}`"
-    ))? {
-        Some(records) => records,
-        None => {
-            eprintln!(
-                "pushguard: {remote} has no audit notes ({}): no push through pushguard has been shared with it yet,\n  so every update on its environment branches counts as before pushguard",
-                notes::AUDIT.full()
-            );
-            Vec::new()
-        }
-    };
+    let fetched = notes::remote_records(&repo, &remote).hint(format!(
+        "check that `{shown_remote}` is reachable: `git fetch {shown_remote}`"
+    ))?;
+    let has_notes = fetched.is_some();
+    let all = fetched.unwrap_or_default();
+    let (records, foreign) = remote_id::bound_records(&repo, &remote, &all);
 
-    let mut out = Vec::new();
-    let (mut unrecorded, mut recorded, mut branches) = (0, 0, 0);
-    for environment in &config.environments {
-        if env.is_some_and(|e| e != environment.name) {
-            continue;
-        }
-        for (branch, tip) in repo.remote_tracking(&remote)? {
-            if !environment.matches(&branch) {
-                continue;
-            }
-            branches += 1;
-            let chain = first_parent_chain(&repo, tip)?;
-            let covered = covered(&repo, &records, &format!("refs/heads/{branch}"));
-            let statuses = classify(&chain, &covered);
-            let counts = write_branch(
-                &mut out,
-                &repo,
-                &format!("{remote}/{branch}"),
-                &environment.name,
-                &chain,
-                &statuses,
-                since,
-            )?;
-            unrecorded += counts.unrecorded;
-            recorded += counts.recorded;
+    let mut trail: BTreeMap<String, Vec<&Record>> = BTreeMap::new();
+    for r in &records {
+        if let Some(branch) = r.remote_ref.strip_prefix("refs/heads/") {
+            trail.entry(branch.to_owned()).or_default().push(r);
         }
     }
+    let tips = repo.remote_tracking(&remote)?;
+    let mut audited = audited_branches(&config, &tips, &trail);
+    if let Some(env) = env {
+        let known =
+            config.environment(env).is_some() || records.iter().any(|r| r.environment == env);
+        if !known {
+            config.require_environment(env)?;
+        }
+        audited.retain(|a| a.environment == env);
+        if audited.is_empty() {
+            return Err(anyhow::anyhow!(
+                "no branch of environment `{}` on `{shown_remote}`: nothing to audit",
+                escape(env, 60)
+            ))
+            .hint(format!(
+                "check the pipeline's --env and --remote, and that `git ls-remote --heads {shown_remote}` lists the branch"
+            ));
+        }
+    }
+
+    let mut out = Vec::new();
+    let mut unrecorded = 0;
+    for a in &audited {
+        let tip = a.tip.map(|t| t.to_string());
+        let judgement = judge(tip.as_deref(), &a.records, has_notes);
+        unrecorded += usize::from(judgement.is_unrecorded());
+        write_branch(&mut out, &repo, &shown_remote, a, &judgement, since)?;
+    }
     notes::print_listing(&out)?;
-    if branches == 0 {
-        eprintln!("pushguard: {remote} has no environment branches to audit");
+    if foreign > 0 {
+        eprintln!(
+            "pushguard: {foreign} record{} in {shown_remote}'s notes {} of pushes to other remotes: not counted",
+            if foreign == 1 { "" } else { "s" },
+            if foreign == 1 { "is" } else { "are" }
+        );
+    }
+    if !has_notes {
+        eprintln!(
+            "pushguard: {shown_remote} has no audit notes ({}): no push through pushguard has been shared with it, or the notes were deleted",
+            notes::AUDIT.full()
+        );
+    }
+    if audited.is_empty() {
+        eprintln!("pushguard: {shown_remote} has no environment branches to audit (none in the config, none in the trail)");
+        if fail_on_unrecorded {
+            eprintln!("  hint: a deploy pipeline audits the branch it deploys: check --remote, or push each environment through the gate once");
+            return Ok(Exit::Blocked);
+        }
     }
     if unrecorded > 0 {
         eprintln!(
-            "pushguard: {unrecorded} commit{} reached {remote}'s environment branches without pushguard\n  (pushed with --no-verify, from a clone without the hook, or by a tool that runs no hooks)",
-            if unrecorded == 1 { "" } else { "s" }
+            "pushguard: {unrecorded} environment branch{} on {shown_remote} {} UNRECORDED: {} tip is not what a push through pushguard left there",
+            if unrecorded == 1 { "" } else { "es" },
+            if unrecorded == 1 { "is" } else { "are" },
+            if unrecorded == 1 { "its" } else { "their" },
         );
-    } else if recorded > 0 {
-        eprintln!("pushguard: every environment update on {remote} since pushguard is recorded");
+        eprintln!("  (pushed with --no-verify, from a clone without the hook, by a tool that runs no hooks, or never gated)");
+        eprintln!("  hint: a team adopts pushguard by pushing each environment branch through the gate once (its next promotion); a tip pushed with --no-verify stays UNRECORDED until a gated push replaces it");
+    } else if !audited.is_empty() {
+        eprintln!("pushguard: every environment branch on {shown_remote} is where a push through pushguard left it");
     }
     Ok(if fail_on_unrecorded && unrecorded > 0 {
         Exit::Blocked
@@ -140,152 +258,239 @@ pub fn run(
     })
 }
 
-/// The first-parent history of `tip`, newest first.
-fn first_parent_chain(repo: &Repo, tip: Oid) -> Result<Vec<Oid>> {
-    let mut walk = repo.git2().revwalk().context("failed to walk history")?;
+/// Writes one branch's verdict and, for an UNRECORDED tip, the commits since the last
+/// recorded tip (information for the reader; they decide nothing).
+fn write_branch(
+    out: &mut impl Write,
+    repo: &Repo,
+    remote: &str,
+    a: &Audited,
+    judgement: &Judgement,
+    since: Option<SystemTime>,
+) -> Result<()> {
+    let name = format!("{remote}/{}", escape(&a.branch, 80));
+    let env = escape(&a.environment, 40);
+    let tip = a.tip.map(|t| t.to_string());
+    let tip_short = tip.as_deref().map_or("-", short);
+    match judgement {
+        Judgement::Recorded(r) => {
+            return writeln!(
+                out,
+                "{name} ({env}): recorded  tip {tip_short} {} {} by {}",
+                r.decision,
+                escape(&r.time, 25),
+                who(r)
+            )
+            .context("failed to write the listing");
+        }
+        Judgement::DeletedThroughGate(r) => {
+            return writeln!(
+                out,
+                "{name} ({env}): deleted through the gate ({} {} by {})",
+                r.decision,
+                escape(&r.time, 25),
+                who(r)
+            )
+            .context("failed to write the listing");
+        }
+        Judgement::Unrecorded(why) => {
+            let why = match why {
+                Unrecorded::NoNotes => "the remote has no audit notes".to_owned(),
+                Unrecorded::NeverGated => {
+                    "never pushed through pushguard (no record of a push of this branch to this remote)".to_owned()
+                }
+                Unrecorded::TipNotRecorded => format!("no record of a push through pushguard names the tip {tip_short}"),
+                Unrecorded::Deleted => "the branch is gone and no record says it was deleted through the gate".to_owned(),
+            };
+            writeln!(out, "{name} ({env}): UNRECORDED  {why}")?;
+        }
+    }
+    let Some(tip) = a.tip else { return Ok(()) };
+    let last = a
+        .records
+        .iter()
+        .filter(|r| r.decision != Decision::Blocked)
+        .filter_map(|r| r.new.as_deref().map(|n| (r, n)))
+        .max_by(|x, y| x.0.time.cmp(&y.0.time));
+    let hide = match last {
+        Some((r, new)) => {
+            let oid = Oid::from_str(new)
+                .ok()
+                .filter(|o| repo.git2().find_commit(*o).is_ok());
+            let contained = oid.is_some_and(|o| {
+                o == tip || repo.git2().graph_descendant_of(tip, o).unwrap_or(false)
+            });
+            writeln!(
+                out,
+                "  last recorded tip  {}  {} {} by {}{}",
+                short(new),
+                r.decision,
+                escape(&r.time, 25),
+                who(r),
+                if contained {
+                    ""
+                } else {
+                    "  (not in the current tip's history: rewritten or replaced)"
+                }
+            )?;
+            oid.filter(|_| contained)
+        }
+        None => None,
+    };
+    let (shown, total, more) = listing(repo, tip, hide, since)?;
+    let label = if hide.is_some() {
+        "since the last recorded tip"
+    } else {
+        "on the branch"
+    };
+    writeln!(
+        out,
+        "  {}{total} commit{} {label}{}",
+        if more { "more than " } else { "" },
+        if total == 1 && !more { "" } else { "s" },
+        if since.is_some() {
+            " (within --since)"
+        } else {
+            ""
+        }
+    )?;
+    for row in shown {
+        writeln!(out, "    {row}")?;
+    }
+    Ok(())
+}
+
+/// Who made a record, escaped.
+fn who(r: &Record) -> String {
+    let name = if r.user.name.is_empty() {
+        &r.user.email
+    } else {
+        &r.user.name
+    };
+    escape(name, 40)
+}
+
+/// Up to [`LISTED`] rows of the first-parent commits from `tip` down to `hide` (excluded),
+/// the number walked, and whether the walk stopped at [`WALK_LIMIT`].
+fn listing(
+    repo: &Repo,
+    tip: Oid,
+    hide: Option<Oid>,
+    since: Option<SystemTime>,
+) -> Result<(Vec<String>, usize, bool)> {
+    let git = repo.git2();
+    let mut walk = git.revwalk().context("failed to walk history")?;
     walk.simplify_first_parent()
         .context("failed to walk history")?;
     walk.set_sorting(Sort::NONE)
         .context("failed to walk history")?;
     walk.push(tip).context("failed to walk history")?;
-    walk.map(|r| r.context("failed to walk history")).collect()
-}
-
-/// The commits that the records of pushes to `remote_ref` cover: each allowed or bypassed
-/// record covers the first-parent commits in `old..new`.
-fn covered(repo: &Repo, records: &[Record], remote_ref: &str) -> HashSet<Oid> {
-    let mut out = HashSet::new();
-    for r in records {
-        if r.remote_ref != remote_ref || r.decision == Decision::Blocked {
-            continue;
-        }
-        let Some(new) = r.new.as_deref().and_then(|h| Oid::from_str(h).ok()) else {
-            continue;
-        };
-        if repo.git2().find_commit(new).is_err() {
-            continue;
-        }
-        let old = r.old.as_deref().and_then(|h| Oid::from_str(h).ok());
-        let range = (|| -> Result<Vec<Oid>, git2::Error> {
-            let mut walk = repo.git2().revwalk()?;
-            walk.simplify_first_parent()?;
-            walk.push(new)?;
-            if let Some(old) = old {
-                walk.hide(old)?;
-            }
-            walk.collect()
-        })();
-        match range {
-            Ok(range) => out.extend(range),
-            // The old tip is unknown here: the record still covers its own tip.
-            Err(_) => {
-                out.insert(new);
-            }
-        }
+    if let Some(h) = hide {
+        walk.hide(h).context("failed to walk history")?;
     }
-    out
-}
-
-/// How many first-parent commits of a branch fell in each class.
-#[derive(Debug, Default, Clone, Copy)]
-struct Counts {
-    recorded: usize,
-    unrecorded: usize,
-    before: usize,
-}
-
-/// Lists one branch's unrecorded and before-pushguard commits, and counts each class.
-fn write_branch(
-    out: &mut impl Write,
-    repo: &Repo,
-    name: &str,
-    environment: &str,
-    chain: &[Oid],
-    statuses: &[Status],
-    since: Option<SystemTime>,
-) -> Result<Counts> {
-    let mut rows = Vec::new();
-    let mut n = Counts::default();
-    for (oid, status) in chain.iter().zip(statuses) {
-        let commit = repo
-            .git2()
-            .find_commit(*oid)
-            .context("failed to read a commit")?;
+    let (mut rows, mut total) = (Vec::new(), 0);
+    for oid in walk {
+        let oid = oid.context("failed to walk history")?;
+        if total == WALK_LIMIT {
+            return Ok((rows, total, true));
+        }
+        let commit = git.find_commit(oid).context("failed to read a commit")?;
         let secs = u64::try_from(commit.time().seconds()).unwrap_or(0);
         let when = UNIX_EPOCH + Duration::from_secs(secs);
         if since.is_some_and(|s| when < s) {
             break;
         }
-        match status {
-            Status::Recorded => n.recorded += 1,
-            Status::Unrecorded => n.unrecorded += 1,
-            Status::BeforePushguard => n.before += 1,
+        total += 1;
+        if rows.len() < LISTED {
+            let author = commit.author();
+            rows.push(format!(
+                "{}  {}  {} <{}>  {}",
+                short(&oid.to_string()),
+                humantime::format_rfc3339_seconds(when),
+                escape(author.name().unwrap_or_default(), 60),
+                escape(author.email().unwrap_or_default(), 80),
+                escape(commit.summary().unwrap_or_default(), 80),
+            ));
         }
-        let label = match status {
-            Status::Recorded => continue,
-            Status::Unrecorded => "UNRECORDED      ",
-            Status::BeforePushguard if n.before > BEFORE_SHOWN => continue,
-            Status::BeforePushguard => "before pushguard",
-        };
-        let author = commit.author();
-        rows.push(format!(
-            "  {label}  {}  {}  {} <{}>  {}",
-            short(&oid.to_string()),
-            humantime::format_rfc3339_seconds(when),
-            escape(author.name().unwrap_or_default(), 60),
-            escape(author.email().unwrap_or_default(), 80),
-            escape(commit.summary().unwrap_or_default(), 80),
-        ));
     }
-    writeln!(
-        out,
-        "{name} ({environment}): {} unrecorded, {} recorded, {} before pushguard",
-        n.unrecorded, n.recorded, n.before
-    )?;
-    for row in rows {
-        writeln!(out, "{row}")?;
-    }
-    if n.before > BEFORE_SHOWN {
-        writeln!(
-            out,
-            "  … and {} older commits before pushguard",
-            n.before - BEFORE_SHOWN
-        )?;
-    }
-    Ok(n)
+    Ok((rows, total, false))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::git::Identity;
 
-    fn oid(n: u8) -> Oid {
-        Oid::from_bytes(&[n; 20]).expect("20 bytes")
+    fn record(new: Option<&str>, decision: Decision, time: &str) -> Record {
+        Record {
+            version: 1,
+            time: time.into(),
+            user: Identity {
+                name: "Pat".into(),
+                email: "pat@example.com".into(),
+            },
+            remote: "origin".into(),
+            url: "/srv/app.git".into(),
+            local_ref: "HEAD".into(),
+            remote_ref: "refs/heads/production".into(),
+            environment: "production".into(),
+            old: None,
+            new: new.map(str::to_owned),
+            commits: 1,
+            decision,
+            checks: vec![],
+            consulted: None,
+            checklist: vec![],
+            justification: None,
+            prev: None,
+        }
     }
 
+    const A: &str = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+    const B: &str = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
+
     #[test]
-    fn uncovered_commits_above_the_oldest_record_are_unrecorded() {
-        let chain: Vec<Oid> = (1..=6).map(oid).collect();
-        // Records covered 2..=3 (one push of two commits) and 5.
-        let covered: HashSet<Oid> = [oid(2), oid(3), oid(5)].into_iter().collect();
+    fn only_a_passed_record_naming_the_tip_counts() {
+        let allowed = record(Some(A), Decision::Allowed, "2026-01-01T00:00:00Z");
+        let blocked = record(Some(B), Decision::Blocked, "2026-01-02T00:00:00Z");
+        let bypassed = record(Some(B), Decision::Bypassed, "2026-01-03T00:00:00Z");
         assert_eq!(
-            classify(&chain, &covered),
-            [
-                Status::Unrecorded,
-                Status::Recorded,
-                Status::Recorded,
-                Status::Unrecorded,
-                Status::Recorded,
-                Status::BeforePushguard,
-            ]
+            judge(Some(A), &[&allowed, &blocked], true),
+            Judgement::Recorded(&allowed)
+        );
+        assert_eq!(
+            judge(Some(B), &[&allowed, &blocked], true),
+            Judgement::Unrecorded(Unrecorded::TipNotRecorded)
+        );
+        assert_eq!(
+            judge(Some(B), &[&blocked, &bypassed], true),
+            Judgement::Recorded(&bypassed)
         );
     }
 
     #[test]
-    fn nothing_recorded_means_everything_is_before_pushguard() {
-        let chain: Vec<Oid> = (1..=3).map(oid).collect();
-        assert!(classify(&chain, &HashSet::new())
-            .iter()
-            .all(|s| *s == Status::BeforePushguard));
+    fn no_notes_and_no_records_are_unrecorded_not_before_pushguard() {
+        assert_eq!(
+            judge(Some(A), &[], false),
+            Judgement::Unrecorded(Unrecorded::NoNotes)
+        );
+        assert_eq!(
+            judge(Some(A), &[], true),
+            Judgement::Unrecorded(Unrecorded::NeverGated)
+        );
+    }
+
+    #[test]
+    fn a_branch_gone_is_fine_only_after_a_gated_delete() {
+        let pushed = record(Some(A), Decision::Allowed, "2026-01-01T00:00:00Z");
+        let deleted = record(None, Decision::Bypassed, "2026-01-02T00:00:00Z");
+        assert_eq!(
+            judge(None, &[&pushed], true),
+            Judgement::Unrecorded(Unrecorded::Deleted)
+        );
+        assert_eq!(
+            judge(None, &[&pushed, &deleted], true),
+            Judgement::DeletedThroughGate(&deleted)
+        );
     }
 }

@@ -8,7 +8,7 @@ use anyhow::Result;
 use crate::audit::{self, Record};
 use crate::git::Repo;
 use crate::push::escape;
-use crate::Exit;
+use crate::{Exit, WithHint};
 
 /// What `pushguard log` shows.
 #[derive(Debug, Clone, Default)]
@@ -150,6 +150,16 @@ fn remote_entries(remote: Option<&str>) -> Result<(Vec<Entry>, String)> {
         eprintln!("pushguard: `{remote}` has no audit notes yet: nobody has pushed through pushguard there");
         return Ok((Vec::new(), source));
     };
+    let (bound, foreign) = crate::remote_id::bound_records(&repo, &remote, &records);
+    if foreign > 0 {
+        eprintln!(
+            "pushguard: {foreign} record{} in `{}`'s notes {} of pushes to other remotes: not shown",
+            if foreign == 1 { "" } else { "s" },
+            escape(&remote, 80),
+            if foreign == 1 { "is" } else { "are" }
+        );
+    }
+    records = bound.into_iter().cloned().collect();
     records.sort_by(|a, b| a.time.cmp(&b.time));
     let entries = records
         .into_iter()
@@ -229,23 +239,13 @@ pub fn write_table(out: &mut impl Write, records: &[&Record]) -> std::io::Result
     Ok(())
 }
 
-/// Runs `pushguard log --verify`.
-pub fn verify() -> Result<Exit> {
+/// Runs `pushguard log --verify`: the hash chain, then the anchor — every record this clone
+/// shared (local notes, and with `--remote` the remote's) must still be in the log.
+pub fn verify(remote: Option<Option<String>>) -> Result<Exit> {
     let dir = state_dir()?;
     let path = audit::log_path(&dir);
-    match audit::verify_file(&dir)? {
-        Ok(v) => {
-            println!(
-                "audit log verified: {} record{}, hash chain intact ({})",
-                v.records,
-                if v.records == 1 { "" } else { "s" },
-                path.display()
-            );
-            for t in &v.torn {
-                println!("note: line {t} is a torn write (cut short by a crash) that the chain skips; it carried no decision");
-            }
-            Ok(Exit::Success)
-        }
+    let verified = match audit::verify_file(&dir)? {
+        Ok(v) => v,
         Err(broken) => {
             println!(
                 "audit log broken at line {}: {} ({})",
@@ -253,9 +253,87 @@ pub fn verify() -> Result<Exit> {
                 broken.reason,
                 path.display()
             );
-            Ok(Exit::Blocked)
+            return Ok(Exit::Blocked);
         }
+    };
+    let anchored = match anchor_check(&dir, remote)? {
+        Ok(n) => n,
+        Err(mismatch) => {
+            println!(
+                "audit log does not match what this clone shared: {mismatch} ({})",
+                path.display()
+            );
+            return Ok(Exit::Blocked);
+        }
+    };
+    println!(
+        "audit log verified: {} record{}, hash chain intact ({})",
+        verified.records,
+        if verified.records == 1 { "" } else { "s" },
+        path.display()
+    );
+    if let Some((0, sources)) = &anchored {
+        println!(
+            "anchored: no record of this clone in {sources} yet (nothing shared to compare with)"
+        );
+    } else if let Some((n, sources)) = anchored {
+        println!(
+            "anchored: the {n} record{} of this clone in {sources} {} in the log",
+            if n == 1 { "" } else { "s" },
+            if n == 1 { "is" } else { "are" }
+        );
     }
+    for t in &verified.torn {
+        println!("note: line {t} is a torn write (cut short by a crash) that the chain skips; it carried no decision");
+    }
+    Ok(Exit::Success)
+}
+
+/// Compares the log with the shared records: `Ok(None)` outside a repository libgit2 can
+/// open (SHA-256), else how many of this clone's shared records were found and where.
+fn anchor_check(
+    dir: &std::path::Path,
+    remote: Option<Option<String>>,
+) -> Result<std::result::Result<Option<(usize, String)>, crate::anchor::Mismatch>> {
+    use crate::{anchor, notes};
+    let log = anchor::log_hashes(dir)?;
+    let Ok(repo) = Repo::open_from_env() else {
+        return Ok(Ok(None));
+    };
+    let genesis = match anchor::genesis(dir) {
+        Some(g) => Some(g),
+        None => {
+            // Logs written before the genesis was remembered: trust the first record now.
+            if let Some(first) = log.first() {
+                anchor::remember_genesis(dir, first);
+            }
+            log.first().cloned()
+        }
+    };
+    let mut shared = anchor::shared_records(&repo, &notes::AUDIT.full())?;
+    let mut sources = format!("the local {}", notes::AUDIT.full());
+    if let Some(remote) = remote {
+        let remote = crate::remote::require(
+            &repo,
+            remote.as_deref(),
+            "log --verify --remote",
+            "shared records to check against",
+        )?;
+        let shown = escape(&remote, 80);
+        match notes::fetch(&repo, &remote, notes::AUDIT, notes::FETCH_TIMEOUT).hint(format!(
+            "check that `{shown}` is reachable: `git fetch {shown}`"
+        ))? {
+            notes::Fetched::Updated => {
+                shared.extend(anchor::shared_records(
+                    &repo,
+                    &notes::AUDIT.tracking(&remote),
+                )?);
+            }
+            notes::Fetched::Missing => {}
+        }
+        sources.push_str(&format!(" and {shown}'s notes"));
+    }
+    Ok(anchor::check(&log, genesis.as_deref(), &shared).map(|n| Some((n, sources))))
 }
 
 #[cfg(test)]

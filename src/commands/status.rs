@@ -40,7 +40,11 @@ pub fn run(remote: Option<&str>) -> Result<Exit> {
     };
     let remote = match remote {
         Ok(Some(remote)) => {
-            writeln!(out, "remote:  {remote} (as last fetched)")?;
+            writeln!(
+                out,
+                "remote:  {} (as last fetched)",
+                crate::push::escape(&remote, 80)
+            )?;
             Some(remote)
         }
         Ok(None) => {
@@ -80,6 +84,8 @@ fn write_environments(
         None => Vec::new(),
     };
     let remote = remote.unwrap_or_default();
+    // Names from the remote and the config are escaped like everything else printed (issue 10).
+    let esc = |text: &str| crate::push::escape(text, 80);
     let branches_of = |env: &Environment| -> Vec<(String, Oid)> {
         tracking
             .iter()
@@ -94,21 +100,25 @@ fn write_environments(
             let place = if remote.is_empty() {
                 "no remote to look at".to_owned()
             } else {
-                format!("not on {remote}")
+                format!("not on {}", esc(remote))
             };
             writeln!(
                 out,
                 "  {:<12} {place} ({})",
-                env.name,
-                env.branches.join(", ")
+                esc(&env.name),
+                esc(&env.branches.join(", "))
             )?;
         }
         for (i, (branch, tip)) in branches.iter().enumerate() {
             writeln!(
                 out,
                 "  {:<12} {:<22}  {}  {}",
-                if i == 0 { env.name.as_str() } else { "" },
-                format!("{remote}/{branch}"),
+                if i == 0 {
+                    esc(&env.name)
+                } else {
+                    String::new()
+                },
+                format!("{}/{}", esc(remote), esc(branch)),
                 &tip.to_string()[..10],
                 crate::push::escape(&repo.subject(*tip), 60)
             )?;
@@ -130,11 +140,16 @@ fn write_environments(
                 let n = ahead(repo, *from, *to)?;
                 let (a, b) = if named {
                     (
-                        format!("{} ({remote}/{from_branch})", source.name),
-                        format!("{} ({remote}/{to_branch})", env.name),
+                        format!(
+                            "{} ({}/{})",
+                            esc(&source.name),
+                            esc(remote),
+                            esc(from_branch)
+                        ),
+                        format!("{} ({}/{})", esc(&env.name), esc(remote), esc(to_branch)),
                     )
                 } else {
-                    (source.name.clone(), env.name.clone())
+                    (esc(&source.name), esc(&env.name))
                 };
                 writeln!(
                     out,

@@ -77,6 +77,7 @@ impl<'r> Client<'r> {
         let new = request.new.as_deref()?;
         let r = answers::recall(
             &self.state_dir,
+            &self.shown_remote(),
             &request.environment,
             &request.remote_ref,
             new,
@@ -255,6 +256,7 @@ impl Site for Client<'_> {
         let _ = answers::remember(
             &self.state_dir,
             Remembered {
+                remote: self.shown_remote(),
                 environment: request.environment.clone(),
                 remote_ref: request.remote_ref.clone(),
                 new: new.clone(),
@@ -290,10 +292,11 @@ impl Site for Client<'_> {
     }
 
     fn finish(&self, allowed: bool, records: &[Record], out: &mut dyn Write) -> Result<()> {
-        // Attach the records to their tips in refs/notes/pushguard-audit and share them when
-        // the push is allowed (bounded in time; a failure is remembered and retried).
-        let share_with = allowed.then(|| self.shown_remote());
-        for warning in crate::notes::share_audit(self.repo, records, share_with.as_deref()) {
+        // Attach the records to their tips in refs/notes/pushguard-audit and in the outbox of
+        // the remote pushed to, and share them when the push is allowed (bounded in time; a
+        // failure is remembered and retried). A record reaches only its own remote's notes.
+        let destination = self.shown_remote();
+        for warning in crate::notes::share_audit(self.repo, records, &destination, allowed) {
             writeln!(out, "pushguard: warning: {warning}")?;
         }
         Ok(())
