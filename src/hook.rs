@@ -29,6 +29,9 @@ pub fn pre_push(remote_arg: &str, url: &str, hook_dir: Option<&Path>) -> Result<
     std::io::stdin()
         .read_to_end(&mut input)
         .context("failed to read the pre-push input from stdin")?;
+    if let Some(exit) = crate::doctor::intercept(&input, remote_arg, url, hook_dir)? {
+        return Ok(exit);
+    }
     let updates = push::parse(&input)?;
     let exit = gate_push(remote_arg, url, &updates)?;
     if exit != Exit::Success {
@@ -349,7 +352,7 @@ fn run_chained(hook_dir: Option<&Path>, remote: &str, url: &str, input: &[u8]) -
 
 /// Runs the chained `hook` at `path`, if there is one, with `args` and `input` on stdin.
 pub fn run_chained_hook(path: &Path, hook: &str, args: &[&str], input: &[u8]) -> Result<Exit> {
-    if !path.is_file() {
+    if !path.is_file() || crate::managers::skip_chained(path) {
         return Ok(Exit::Success);
     }
     let mut child = Command::new(path)
