@@ -87,8 +87,8 @@ fn via(hook_dir: Option<&Path>, stage_hook: bool) -> String {
     if let Some(v) = crate::prompt::env_value(VIA_ENV) {
         return v;
     }
-    if std::env::var_os("PRE_COMMIT_RUNNING_LEGACY").is_some() {
-        return "pre-commit/prek (legacy hook)".to_owned();
+    if let Some(tool) = managers::running_as_legacy() {
+        return format!("{tool} (legacy hook)");
     }
     match hook_dir {
         Some(dir) => format!("git's pre-push hook in {}", dir.display()),

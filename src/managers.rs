@@ -430,8 +430,21 @@ fn install_husky_block(script: &Path) -> Result<()> {
     if let Some(dir) = script.parent() {
         fs::create_dir_all(dir).with_context(|| format!("failed to create `{}`", dir.display()))?;
     }
-    install::write_executable(script, &text)
+    write_keeping_mode(script, &text)
         .hint("husky's user script must be writable: pushguard adds its lines there")
+}
+
+/// Writes a user's file, keeping its permissions (a committed mode must not change); a new
+/// file is executable.
+fn write_keeping_mode(path: &Path, text: &str) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt as _;
+    let mode = fs::metadata(path).ok().map(|m| m.permissions().mode());
+    install::write_executable(path, text)?;
+    if let Some(mode) = mode {
+        fs::set_permissions(path, fs::Permissions::from_mode(mode))
+            .with_context(|| format!("failed to restore the mode of `{}`", path.display()))?;
+    }
+    Ok(())
 }
 
 fn remove_husky_block(script: &Path) -> Result<()> {
@@ -461,7 +474,7 @@ fn remove_husky_block(script: &Path) -> Result<()> {
             script.display()
         );
     } else {
-        install::write_executable(script, &rest)?;
+        write_keeping_mode(script, &rest)?;
         eprintln!(
             "pushguard: removed pushguard's lines from {}",
             script.display()
@@ -603,11 +616,22 @@ fn uninstall_legacy(dir: &Path, tool: &str) -> Result<()> {
 /// runs as their legacy hook (it would refuse, "installed in migration mode", and the
 /// manager runs its hooks itself after pushguard).
 pub fn skip_chained(path: &Path) -> bool {
-    std::env::var_os("PRE_COMMIT_RUNNING_LEGACY").is_some()
+    running_as_legacy().is_some()
         && read_text(path)
             .as_deref()
             .and_then(script_owner)
             .is_some_and(|o| o != "lefthook")
+}
+
+/// Which manager runs pushguard as its legacy hook, from the variable each sets for it.
+pub fn running_as_legacy() -> Option<&'static str> {
+    if std::env::var_os("PREK_RUNNING_LEGACY").is_some() {
+        Some("prek")
+    } else if std::env::var_os("PRE_COMMIT_RUNNING_LEGACY").is_some() {
+        Some("pre-commit")
+    } else {
+        None
+    }
 }
 
 /// The variables pre-commit and prek set for a pre-push stage hook.
