@@ -182,7 +182,10 @@ fn husky_repo() -> TestRepo {
     );
     repo.write(
         ".husky/pre-push",
-        &format!("echo manager-hook \"$1\" >> '{}'\n", mark.display()),
+        &format!(
+            "echo manager-hook \"$1\" >> '{m}'\ncat >> '{m}'\n",
+            m = mark.display()
+        ),
     );
     repo.git(&["add", "package.json", ".husky/pre-push"]);
     repo.git(&["commit", "-q", "-m", "husky"]);
@@ -202,15 +205,17 @@ fn husky_issue_12_gated_in_both_install_orders_and_after_npm_install() {
     let script = repo.work.join(".husky/pre-push");
     let text = std::fs::read_to_string(&script).unwrap();
     assert!(text.starts_with("# >>> pushguard"), "{text}");
-    assert!(text.ends_with(&format!(
-        "echo manager-hook \"$1\" >> '{}'\n",
-        marker(&repo).display()
-    )));
+    assert!(text.ends_with(&format!("cat >> '{}'\n", marker(&repo).display())));
     assert!(!repo
         .work
         .join(".husky/_/pre-push.pushguard-chained")
         .exists());
     assert_gated(&repo, "husky", "husky-first");
+    // The commands after pushguard's block still read git's ref lines.
+    repo.push(&["origin", "HEAD:refs/heads/stdin-check"])
+        .expect_code(0);
+    let seen = take_marker(&repo);
+    assert!(seen.contains(" refs/heads/stdin-check "), "{seen}");
 
     // `npm install` again rewrites .husky/_: pushguard is still in the path.
     tool(&repo, &husky, &[]);
@@ -590,4 +595,59 @@ fn config_hooks_need_git_2_54_issue_12() {
             .code,
         1
     );
+}
+
+#[test]
+fn lefthook_team_snippet_from_install_print_gates_issue_12() {
+    let Some(lefthook) = manager("lefthook") else {
+        return;
+    };
+    let repo = lefthook_repo();
+    let printed = repo.pushguard(&["install", "--print"]);
+    printed.expect_code(0);
+    // The team's lefthook.yml: the printed snippet, with the team's own command beside it.
+    let mut yml: String = printed
+        .stdout
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    yml.push_str(&format!(
+        "    own:\n      run: echo manager-hook >> '{}'\n",
+        marker(&repo).display()
+    ));
+    repo.commit_file("lefthook.yml", &yml, "lefthook: run pushguard for everyone");
+    // pushguard from PATH, as the snippet expects.
+    let bin_dir = repo.root.join("bin");
+    std::fs::create_dir_all(&bin_dir).unwrap();
+    std::os::unix::fs::symlink(crate::support::bin(), bin_dir.join("pushguard")).unwrap();
+    let path = format!(
+        "{}:{}",
+        bin_dir.display(),
+        crate::support::hermetic_path().to_string_lossy()
+    );
+    let with_path = |program: &Path, args: &[&str], env: &[(&str, &str)]| {
+        let mut cmd = repo.command(program);
+        cmd.args(args).env("PATH", &path).envs(env.iter().copied());
+        run(cmd)
+    };
+    with_path(&lefthook, &["install"], &[]).expect_code(0);
+
+    let r = with_path(
+        Path::new("git"),
+        &["push", "origin", "HEAD:production"],
+        &[],
+    );
+    assert_ne!(r.code, 0, "{}", r.stderr);
+    assert!(repo.remote_branch("production").is_none());
+    let r = with_path(
+        Path::new("git"),
+        &["push", "origin", "HEAD:production"],
+        &[("PUSHGUARD_CONSULTED", "Ada Lead")],
+    );
+    r.expect_code(0);
+    assert!(r.stderr.contains("consulted Ada Lead"), "{}", r.stderr);
+    let r = with_path(&crate::support::bin(), &["doctor"], &[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stderr.contains("through lefthook"), "{}", r.stderr);
 }
