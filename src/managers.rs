@@ -323,8 +323,18 @@ pub fn uninstall(dir: &Path) -> Result<bool> {
         }
         Manager::Husky { script, active } => {
             remove_husky_block(script)?;
-            if !active {
-                install::uninstall_kind(Kind::PrePush, dir)?;
+            // Installed before husky, pushguard's hook is still in git's own hooks directory,
+            // which git no longer reads: it goes too.
+            let own = if *active {
+                crate::git::common_dir_via_git()?.join("hooks")
+            } else {
+                dir.to_path_buf()
+            };
+            if matches!(
+                install::hook_state(&own)?,
+                install::HookState::Current | install::HookState::Outdated
+            ) {
+                install::uninstall_kind(Kind::PrePush, &own)?;
             }
             true
         }

@@ -248,6 +248,9 @@ fn husky_issue_12_gated_in_both_install_orders_and_after_npm_install() {
     );
     tool(&repo, &husky, &[]);
     assert_gated(&repo, "husky", "then-husky");
+    repo.pushguard(&["uninstall"]).expect_code(0);
+    assert!(!repo.work.join(".git/hooks/pre-push").exists());
+    assert_eq!(repo.git(&["status", "--porcelain", ".husky"]), "");
 }
 
 fn lefthook_repo() -> TestRepo {
