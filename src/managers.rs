@@ -296,8 +296,12 @@ pub fn install(dir: &Path, force: bool) -> Result<bool> {
             Ok(true)
         }
         Manager::Lefthook { local, active } => {
-            write_clone_shim(force)?;
-            install_lefthook_local(&local)?;
+            if lefthook_main_text(root.as_deref()).contains("pushguard hook pre-push") {
+                eprintln!("pushguard: the project's lefthook config already runs pushguard for the team; nothing to add");
+            } else {
+                write_clone_shim(force)?;
+                install_lefthook_local(&local)?;
+            }
             remove_if_ours(&dir.join("pre-push.old"))?;
             if !active {
                 install::install_kind(Kind::PrePush, dir, force)?;
@@ -355,6 +359,18 @@ pub fn uninstall(dir: &Path) -> Result<bool> {
         }
     }
     Ok(handled)
+}
+
+/// The text of the project's lefthook config files (the committed ones, not the local one).
+fn lefthook_main_text(root: Option<&Path>) -> String {
+    let Some(root) = root else {
+        return String::new();
+    };
+    LEFTHOOK_CONFIGS
+        .iter()
+        .filter_map(|c| read_text(&root.join(c)))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// Undoes an earlier install that chained a manager's script behind pushguard's hook: the
@@ -714,16 +730,17 @@ pub fn summary(dir: &Path) -> Result<String> {
             }
         }
         Manager::Lefthook { local, active } => {
-            let ours = read_text(local).is_some_and(|t| t.starts_with(LEFTHOOK_MARK)) && shim_ok();
-            let shared = root.as_deref().is_some_and(|r| {
-                LEFTHOOK_CONFIGS.iter().any(|c| {
-                    read_text(&r.join(c)).is_some_and(|t| t.contains("pushguard hook pre-push"))
-                })
-            });
+            let main = lefthook_main_text(root.as_deref());
+            let local_text = read_text(local).unwrap_or_default();
+            let ours = local_text.starts_with(LEFTHOOK_MARK) && shim_ok();
+            let shared = main.contains("pushguard hook pre-push");
             match (ours || shared, active) {
                 (true, true) => (true, "lefthook runs pushguard".to_owned()),
                 (true, false) => (
-                    matches!(install::hook_state(dir)?, install::HookState::Current | install::HookState::Outdated),
+                    matches!(
+                        install::hook_state(dir)?,
+                        install::HookState::Current | install::HookState::Outdated
+                    ),
                     "lefthook is not installed in this clone yet; pushguard's hook guards until it is".to_owned(),
                 ),
                 (false, _) => (false, "lefthook's config does not run pushguard".to_owned()),

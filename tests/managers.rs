@@ -635,6 +635,15 @@ fn lefthook_team_snippet_from_install_print_gates_issue_12() {
         run(cmd)
     };
     with_path(&lefthook, &["install"], &[]).expect_code(0);
+    // pushguard install adds nothing when the team's config already runs it (twice would ask twice).
+    let r = repo.pushguard(&["install"]);
+    r.expect_code(0);
+    assert!(
+        r.stderr.contains("already runs pushguard for the team"),
+        "{}",
+        r.stderr
+    );
+    assert!(!repo.work.join("lefthook-local.yml").exists());
 
     let r = with_path(
         Path::new("git"),
