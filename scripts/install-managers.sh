@@ -10,12 +10,20 @@ cd "$(dirname "$0")/.."
 PRE_COMMIT_VERSION=4.7.0
 PREK_VERSION=0.5.11
 HUSKY_VERSION=9.1.7
+HUSKY8_VERSION=8.0.3   # the v5–v8 layout (core.hooksPath = .husky, _/husky.sh)
 LEFTHOOK_VERSION=2.2.2
 
 dir=${PUSHGUARD_TEST_MANAGERS:-target/managers}
 stamp="$dir/versions"
-want="pre-commit $PRE_COMMIT_VERSION, prek $PREK_VERSION, husky $HUSKY_VERSION, lefthook $LEFTHOOK_VERSION"
-if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
+want="pre-commit $PRE_COMMIT_VERSION, prek $PREK_VERSION, husky $HUSKY_VERSION and $HUSKY8_VERSION, lefthook $LEFTHOOK_VERSION"
+# The tests look for these; a stamp without them (an older layout) installs again.
+installed() {
+    for f in venv/bin/pre-commit venv/bin/prek npm/node_modules/.bin/husky \
+        npm/node_modules/.bin/lefthook npm-husky8/node_modules/.bin/husky; do
+        [ -e "$dir/$f" ] || return 1
+    done
+}
+if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && installed; then
     echo "hook managers already in $dir: $want"
     exit 0
 fi
@@ -33,6 +41,10 @@ if command -v npm >/dev/null 2>&1; then
     mkdir -p "$dir/npm"
     npm install -s --ignore-scripts --no-audit --no-fund --no-save --prefix "$dir/npm" \
         "husky@$HUSKY_VERSION" "lefthook@$LEFTHOOK_VERSION"
+    # Its own prefix: both huskies install a `husky` command.
+    mkdir -p "$dir/npm-husky8"
+    npm install -s --ignore-scripts --no-audit --no-fund --no-save --prefix "$dir/npm-husky8" \
+        "husky@$HUSKY8_VERSION"
 else
     echo "install-managers: npm not found: the husky and lefthook tests will be skipped" >&2
 fi

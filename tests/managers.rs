@@ -29,6 +29,7 @@ fn manager(tool: &str) -> Option<PathBuf> {
     let dir = managers_dir();
     let path = match tool {
         "pre-commit" | "prek" => dir.join("venv/bin").join(tool),
+        "husky8" => dir.join("npm-husky8/node_modules/.bin/husky"),
         _ => dir.join("npm/node_modules/.bin").join(tool),
     };
     if path.exists() {
@@ -251,6 +252,28 @@ fn husky_issue_12_gated_in_both_install_orders_and_after_npm_install() {
     repo.pushguard(&["uninstall"]).expect_code(0);
     assert!(!repo.work.join(".git/hooks/pre-push").exists());
     assert_eq!(repo.git(&["status", "--porcelain", ".husky"]), "");
+
+    // The block is committed; a teammate's clone without pushguard says so and is not gated.
+    let repo = husky_repo();
+    tool(&repo, &husky, &[]);
+    repo.install();
+    repo.git(&["commit", "-q", "-am", "Run pushguard from husky's pre-push"]);
+    repo.push_unguarded("HEAD:refs/heads/shared");
+    let mate = repo.clone_as("mate", "Mo Mate", "mo@example.com");
+    repo.git_in(&mate, &["checkout", "-q", "shared"]);
+    let mut cmd = repo.command(&husky);
+    cmd.current_dir(&mate);
+    run(cmd).expect_code(0);
+    let mut cmd = repo.command("git");
+    cmd.current_dir(&mate)
+        .args(["push", "origin", "HEAD:refs/heads/mate-feature"]);
+    let r = run(cmd);
+    r.expect_code(0);
+    assert!(
+        r.stderr.contains("pushguard: not installed in this clone"),
+        "{}",
+        r.stderr
+    );
 }
 
 fn lefthook_repo() -> TestRepo {
@@ -662,4 +685,52 @@ fn lefthook_team_snippet_from_install_print_gates_issue_12() {
     let r = with_path(&crate::support::bin(), &["doctor"], &[]);
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(r.stderr.contains("through lefthook"), "{}", r.stderr);
+}
+
+#[test]
+fn husky_v8_layout_issue_12() {
+    let Some(husky8) = manager("husky8") else {
+        return;
+    };
+    let repo = TestRepo::new();
+    let mark = marker(&repo);
+    repo.write(
+        "package.json",
+        "{\"name\": \"app\", \"scripts\": {\"prepare\": \"husky install\"}, \"devDependencies\": {\"husky\": \"8.0.3\"}}\n",
+    );
+    let user = format!(
+        "#!/usr/bin/env sh\n. \"$(dirname -- \"$0\")/_/husky.sh\"\n\necho manager-hook \"$1\" >> '{m}'\ncat >> '{m}'\n",
+        m = mark.display()
+    );
+    repo.write(".husky/pre-push", &user);
+    std::fs::set_permissions(
+        repo.work.join(".husky/pre-push"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    repo.git(&["add", "package.json", ".husky/pre-push"]);
+    repo.git(&["commit", "-q", "-m", "husky 8"]);
+    repo.config(CONFIG);
+    let husky_install = |repo: &TestRepo| {
+        let mut cmd = repo.command(&husky8);
+        cmd.arg("install");
+        run(cmd).expect_code(0);
+    };
+    husky_install(&repo);
+    assert_eq!(repo.git(&["config", "core.hooksPath"]), ".husky");
+    repo.install();
+    let text = std::fs::read_to_string(repo.work.join(".husky/pre-push")).unwrap();
+    assert!(
+        text.starts_with("#!/usr/bin/env sh\n# >>> pushguard"),
+        "{text}"
+    );
+    assert_gated(&repo, "husky", "husky8");
+    repo.push(&["origin", "HEAD:refs/heads/stdin-check"])
+        .expect_code(0);
+    assert!(take_marker(&repo).contains(" refs/heads/stdin-check "));
+    husky_install(&repo);
+    assert_gated(&repo, "husky", "husky8-reinstalled");
+    repo.pushguard(&["uninstall"]).expect_code(0);
+    assert_eq!(repo.git(&["status", "--porcelain", ".husky"]), "");
+    assert_not_gated(&repo, "husky8 uninstalled");
 }
