@@ -28,6 +28,14 @@ pub enum Command {
         /// Rewrite the hook even if it is current
         #[arg(long)]
         force: bool,
+        /// Print what to commit so that the hook manager runs pushguard for the whole team
+        /// (lefthook: a `lefthook.yml` snippet; husky: the `.husky/pre-push` block); installs nothing
+        #[arg(long, conflicts_with_all = ["force", "config_hooks"])]
+        print: bool,
+        /// Install as a config-based hook (`hook.pushguard.command`, git >= 2.54) instead of a
+        /// file in the hooks directory
+        #[arg(long)]
+        config_hooks: bool,
     },
     /// Remove the pre-push (or, in a bare repository, pre-receive and post-receive) hook, restoring any hook it had chained
     Uninstall,
@@ -48,6 +56,9 @@ pub enum Command {
         #[arg(long)]
         remote: Option<String>,
     },
+    /// Prove with a real `git push --dry-run` that git's pre-push hook reaches pushguard
+    /// (through any hook manager); exit 0 when the guard is effective, 1 when it is not
+    Doctor,
     /// Hook entry points that git runs (not meant to be typed)
     Hook {
         #[command(subcommand)]

@@ -27,6 +27,10 @@ pub fn pre_push(remote: &str, url: &str, hook_dir: Option<&Path>) -> Result<Exit
     std::io::stdin()
         .read_to_end(&mut input)
         .context("failed to read the pre-push input from stdin")?;
+    // A probe of `pushguard doctor`, or pushguard run as a pre-commit stage hook.
+    if let Some(exit) = crate::doctor::intercept(&input, remote, url, hook_dir)? {
+        return Ok(exit);
+    }
     let updates = push::parse(&input)?;
     let chained = hook_dir.map(|dir| ChainedHook {
         path: dir.join(CHAINED_HOOK),

@@ -97,7 +97,7 @@ pub fn hook_text(bin: &Path) -> String {
     kind_text(Kind::PrePush, bin)
 }
 
-fn kind_text(kind: Kind, bin: &Path) -> String {
+pub(crate) fn kind_text(kind: Kind, bin: &Path) -> String {
     kind.template()
         .replace("@PUSHGUARD_BIN@", &sh_quote(&bin.to_string_lossy()))
 }
@@ -157,13 +157,13 @@ fn kind_state(kind: Kind, dir: &Path) -> Result<HookState> {
     })
 }
 
-fn current_binary() -> Result<PathBuf> {
+pub(crate) fn current_binary() -> Result<PathBuf> {
     let exe = std::env::current_exe().context("failed to find the pushguard binary's path")?;
     Ok(exe.canonicalize().unwrap_or(exe))
 }
 
 /// Writes `text` to `path` atomically (temp file and rename), executable.
-fn write_executable(path: &Path, text: &str) -> Result<()> {
+pub(crate) fn write_executable(path: &Path, text: &str) -> Result<()> {
     let dir = path.parent().expect("a hook path has a directory");
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
     let tmp = dir.join(format!(".{}.pushguard-tmp", name.unwrap_or_default()));
@@ -187,6 +187,10 @@ pub fn install(force: bool) -> Result<Exit> {
     fs::create_dir_all(&dir)
         .with_context(|| format!("failed to create the hooks directory `{}`", dir.display()))?;
     for &kind in kinds {
+        // A hook manager in charge of pre-push gets pushguard its own way.
+        if kind == Kind::PrePush && crate::managers::install(&dir, force)? {
+            continue;
+        }
         install_kind(kind, &dir, force)?;
     }
     if kinds.contains(&Kind::PreReceive) && !advertises_push_options() {
@@ -197,7 +201,7 @@ pub fn install(force: bool) -> Result<Exit> {
 }
 
 /// Installs one hook in `dir`, chaining a foreign hook that is there.
-fn install_kind(kind: Kind, dir: &Path, force: bool) -> Result<()> {
+pub(crate) fn install_kind(kind: Kind, dir: &Path, force: bool) -> Result<()> {
     let name = kind.name();
     let hook = dir.join(name);
     let chained = dir.join(kind.chained());
@@ -268,14 +272,18 @@ fn advertises_push_options() -> bool {
 /// `pushguard uninstall`.
 pub fn uninstall() -> Result<Exit> {
     let dir = hooks_dir()?;
+    crate::config_hooks::uninstall()?;
     for &kind in Kind::for_repository()? {
+        if kind == Kind::PrePush && crate::managers::uninstall(&dir)? {
+            continue;
+        }
         uninstall_kind(kind, &dir)?;
     }
     Ok(Exit::Success)
 }
 
 /// Removes one hook from `dir`, restoring the hook it had chained.
-fn uninstall_kind(kind: Kind, dir: &Path) -> Result<()> {
+pub(crate) fn uninstall_kind(kind: Kind, dir: &Path) -> Result<()> {
     let name = kind.name();
     let hook = dir.join(name);
     let chained = dir.join(kind.chained());

@@ -12,10 +12,13 @@ pub mod checks;
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod config_hooks;
+pub mod doctor;
 pub mod gate;
 pub mod git;
 pub mod hook;
 pub mod install;
+pub mod managers;
 pub mod notes;
 pub mod pipeline;
 pub mod post_receive;
@@ -111,8 +114,15 @@ pub fn with_hint(mut err: anyhow::Error, hint: impl Into<String>) -> anyhow::Err
 /// Runs a parsed command line.
 pub fn run(cli: Cli) -> anyhow::Result<Exit> {
     match cli.command {
-        Command::Install { force } => install::install(force),
+        Command::Install { print: true, .. } => managers::print_snippet(),
+        Command::Install {
+            config_hooks: true,
+            force,
+            ..
+        } => config_hooks::install(force),
+        Command::Install { force, .. } => install::install(force),
         Command::Uninstall => install::uninstall(),
+        Command::Doctor => doctor::run(),
         Command::Hook {
             hook:
                 HookCommand::PrePush {

@@ -531,6 +531,7 @@ fn status_shows_hook_config_environments_and_tests() {
     exit: 0
     --- stdout
     hook:    [TMP]/work/.git/hooks/pre-push — installed, current
+    path:    git runs pushguard's pre-push hook (prove it with `pushguard doctor`)
     config:  built-in default + repository config [CONFIG]
     remote:  origin (as last fetched)
     environments:

@@ -11,6 +11,7 @@ mod hook;
 mod hostile;
 mod human;
 mod install;
+mod managers;
 mod pipeline;
 mod server;
 mod team;

@@ -26,11 +26,10 @@ pub fn run(remote: Option<&str>) -> Result<Exit> {
         HookState::Outdated => {
             "installed by another pushguard binary (run `pushguard install --force`)"
         }
-        HookState::Foreign => {
-            "another tool's hook, not pushguard's (run `pushguard install` to chain it)"
-        }
+        HookState::Foreign => "another tool's hook, not pushguard's (see `path:` below)",
     };
     writeln!(out, "hook:    {} — {state}", dir.join("pre-push").display())?;
+    writeln!(out, "path:    {}", crate::managers::summary(&dir)?)?;
     let sources: Vec<String> = config.sources.iter().map(Source::to_string).collect();
     writeln!(out, "config:  {}", sources.join(" + "))?;
 

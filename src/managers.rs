@@ -1,0 +1,812 @@
+//! Living beside hook managers: finding which one owns a clone's pre-push hook (husky,
+//! lefthook, pre-commit, prek) and putting pushguard in its path the way that manager
+//! expects, so that the manager's own re-install keeps pushguard there.
+//!
+//! - husky (v5–v9: `core.hooksPath` is `.husky` or `.husky/_`): a marked block at the top of
+//!   the user script `.husky/pre-push`; `.husky/_` is never written.
+//! - lefthook: a `lefthook-local.yml` (per clone, merged by lefthook) with `use_stdin` and
+//!   `no_tty`, or a snippet for the team's `lefthook.yml` (`pushguard install --print`).
+//! - pre-commit and prek: their legacy hook, `pre-push.legacy`, which their script runs first
+//!   with git's stdin; their script is never chained (in migration mode it refuses to run).
+//!
+//! husky's block and lefthook's command run a per-clone shim kept in the state directory
+//! (`<git common dir>/pushguard/hooks/pre-push`), so that nothing committed names a path of
+//! one person's machine. Anything else that owns the hook keeps today's chaining
+//! ([`crate::install`]).
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{bail, Context as _, Result};
+
+use crate::install::{self, Kind};
+use crate::WithHint;
+
+/// pre-commit's (and prek's) name for the hook that ran there before them.
+pub const LEGACY_HOOK: &str = "pre-push.legacy";
+
+/// The first line of pushguard's block in a husky user script.
+pub const BLOCK_START: &str = "# >>> pushguard";
+/// The same, when pushguard created the script (uninstall then removes the file).
+const BLOCK_START_CREATED: &str = "# >>> pushguard [created this file]";
+/// The last line of pushguard's block in a husky user script.
+pub const BLOCK_END: &str = "# <<< pushguard <<<";
+/// The first line of a `lefthook-local.yml` that pushguard wrote.
+pub const LEFTHOOK_MARK: &str = "# pushguard-managed-lefthook-local";
+
+/// pre-commit's hook script ID (current and the one its script still accepts).
+const PRE_COMMIT_IDS: &[&str] = &[
+    "138fd403232d2ddd5efb44317e38bf03",
+    "4d9958c90bc262f47553e2c073f14cfe",
+    "d8ee923c46731b42cd95cc869add4062",
+    "49fd668cb42069aa1b6048464be5d395",
+    "79f09a650522a87b0da915d0d983b2de",
+    "e358c9dae00eac5d06b38dfdb1e33a8c",
+];
+/// prek's hook script ID.
+const PREK_ID: &str = "182c10f181da4464a3eec51b83331688";
+
+/// lefthook's main config file names, in the order lefthook looks for them.
+const LEFTHOOK_CONFIGS: &[&str] = &[
+    "lefthook.yml",
+    ".lefthook.yml",
+    "lefthook.yaml",
+    ".lefthook.yaml",
+    ".config/lefthook.yml",
+    ".config/lefthook.yaml",
+];
+
+/// The hook manager in charge of a clone's pre-push hook.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Manager {
+    /// husky; `script` is the user script (`.husky/pre-push`); `active` when git's
+    /// `core.hooksPath` points into husky's directory (else husky is set up in the project
+    /// but not yet installed in this clone).
+    Husky { script: PathBuf, active: bool },
+    /// lefthook; `local` is the per-clone config it merges; `active` when its script is the
+    /// pre-push hook.
+    Lefthook { local: PathBuf, active: bool },
+    /// pre-commit or prek (same conventions); `tool` is its name.
+    PreCommit { tool: &'static str },
+    /// No manager pushguard knows: a plain hook, another tool's, or none.
+    None,
+}
+
+impl Manager {
+    /// The manager's name as users know it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Manager::Husky { .. } => "husky",
+            Manager::Lefthook { .. } => "lefthook",
+            Manager::PreCommit { tool } => tool,
+            Manager::None => "none",
+        }
+    }
+}
+
+/// What a hook script's text says about who wrote it.
+pub fn script_owner(text: &str) -> Option<&'static str> {
+    if text.contains(PREK_ID) {
+        Some("prek")
+    } else if PRE_COMMIT_IDS.iter().any(|id| text.contains(id)) {
+        Some("pre-commit")
+    } else if text.contains("call_lefthook") || text.contains("lefthook run") {
+        Some("lefthook")
+    } else {
+        None
+    }
+}
+
+fn read_text(path: &Path) -> Option<String> {
+    fs::read(path)
+        .ok()
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+}
+
+/// Finds the manager of the pre-push hook in `hooks_dir`, for the work tree at `root`.
+pub fn detect(hooks_dir: &Path, root: Option<&Path>) -> Manager {
+    if let Some(owner) = read_text(&hooks_dir.join("pre-push"))
+        .as_deref()
+        .and_then(script_owner)
+    {
+        return match owner {
+            "lefthook" => Manager::Lefthook {
+                local: lefthook_local(root.unwrap_or(hooks_dir)),
+                active: true,
+            },
+            tool => Manager::PreCommit { tool },
+        };
+    }
+    // husky v9: hooksPath is `<dir>/_` holding its helper `h`; v5–v8: hooksPath is `<dir>`
+    // holding `_/husky.sh`. The user script is `<dir>/pre-push` either way.
+    if hooks_dir.file_name().is_some_and(|n| n == "_") && hooks_dir.join("h").is_file() {
+        if let Some(dir) = hooks_dir.parent() {
+            return Manager::Husky {
+                script: dir.join("pre-push"),
+                active: true,
+            };
+        }
+    }
+    if hooks_dir.join("_").join("husky.sh").is_file() {
+        return Manager::Husky {
+            script: hooks_dir.join("pre-push"),
+            active: true,
+        };
+    }
+    let Some(root) = root else {
+        return Manager::None;
+    };
+    if LEFTHOOK_CONFIGS.iter().any(|c| root.join(c).is_file()) {
+        return Manager::Lefthook {
+            local: lefthook_local(root),
+            active: false,
+        };
+    }
+    let husky = root.join(".husky");
+    let uses_husky = read_text(&root.join("package.json")).is_some_and(|p| p.contains("husky"));
+    if husky.is_dir() && uses_husky {
+        return Manager::Husky {
+            script: husky.join("pre-push"),
+            active: false,
+        };
+    }
+    Manager::None
+}
+
+/// The per-clone lefthook config that goes with the project's main one.
+fn lefthook_local(root: &Path) -> PathBuf {
+    for name in LEFTHOOK_CONFIGS {
+        if root.join(name).is_file() {
+            let local = name
+                .replace("lefthook.yml", "lefthook-local.yml")
+                .replace("lefthook.yaml", "lefthook-local.yaml");
+            return root.join(local);
+        }
+    }
+    root.join("lefthook-local.yml")
+}
+
+/// The work tree's root, asked from git (hooks and commands may run in a subdirectory).
+pub fn work_tree_root() -> Option<PathBuf> {
+    let out = Command::new("git")
+        .args(["rev-parse", "--show-toplevel"])
+        .output()
+        .ok()?;
+    out.status
+        .success()
+        .then(|| PathBuf::from(String::from_utf8_lossy(&out.stdout).trim_end_matches('\n')))
+}
+
+/// Where the per-clone shim lives that husky's block and lefthook's command run.
+pub fn clone_shim() -> Result<PathBuf> {
+    Ok(crate::git::common_dir_via_git()?
+        .join("pushguard")
+        .join("hooks")
+        .join("pre-push"))
+}
+
+/// The block that runs pushguard from a husky user script. It keeps git's ref lines for the
+/// rest of the script (pushguard reads all of stdin, the commands after it may read it too).
+pub fn husky_block(created: bool) -> String {
+    let start = if created {
+        BLOCK_START_CREATED
+    } else {
+        BLOCK_START
+    };
+    format!(
+        r#"{start}: gates pushes to environment branches; `pushguard uninstall` removes this block >>>
+pushguard_hook="$(git rev-parse --path-format=absolute --git-common-dir)/pushguard/hooks/pre-push"
+if [ -x "$pushguard_hook" ]; then
+  pushguard_in="$(mktemp)" || exit 1
+  cat >"$pushguard_in"
+  PUSHGUARD_VIA=husky "$pushguard_hook" "$@" <"$pushguard_in" || {{ pushguard_rc=$?; rm -f "$pushguard_in"; exit "$pushguard_rc"; }}
+  exec <"$pushguard_in"
+  rm -f "$pushguard_in"
+else
+  echo "pushguard: not installed in this clone, so environment pushes are not gated here (run \`pushguard install\`)" >&2
+fi
+{BLOCK_END}
+"#
+    )
+}
+
+/// Quotes a string as a YAML single-quoted scalar.
+fn yaml_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
+/// Quotes a string for a POSIX shell.
+fn sh_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', r"'\''"))
+}
+
+/// The lefthook config that runs pushguard: `command` is what runs it (`{1} {2}` are git's
+/// arguments); `use_stdin` hands it git's ref lines, `no_tty` stops lefthook's spinner from
+/// drawing over the question pushguard asks on `/dev/tty`. lefthook skips a pre-push command
+/// when the push changes no files (a branch deletion, a promotion of commits the remote has):
+/// `files` names `config_file` (the file this snippet lives in, so it exists) and `run`
+/// references it after a shell comment, so pushguard runs on every push.
+pub fn lefthook_snippet(command: &str, config_file: &str) -> String {
+    format!(
+        "no_tty: true\npre-push:\n  commands:\n    pushguard:\n      run: {}\n      files: {}\n      use_stdin: true\n",
+        yaml_quote(&format!("{command} {{1}} {{2}} # {{files}}")),
+        yaml_quote(&format!("echo {}", sh_quote(config_file)))
+    )
+}
+
+/// The snippet for the team's committed lefthook config (pushguard from `PATH`).
+pub fn lefthook_team_snippet(config_file: &str) -> String {
+    lefthook_snippet(
+        "PUSHGUARD_VIA=lefthook pushguard hook pre-push",
+        config_file,
+    )
+}
+
+/// Prints the committed snippet for the manager of this clone (`pushguard install --print`).
+pub fn print_snippet() -> Result<crate::Exit> {
+    let dir = install::hooks_dir()?;
+    let root = work_tree_root();
+    match detect(&dir, root.as_deref()) {
+        Manager::Husky { script, .. } => {
+            println!("# at the top of {} (after a `#!` line):", script.display());
+            print!("{}", husky_block(false));
+        }
+        Manager::Lefthook { .. } => {
+            let main = root
+                .as_deref()
+                .and_then(|r| LEFTHOOK_CONFIGS.iter().find(|c| r.join(c).is_file()))
+                .copied()
+                .unwrap_or("lefthook.yml");
+            println!("# in {main} (merge with an existing `pre-push:` section):");
+            print!("{}", lefthook_team_snippet(main));
+        }
+        Manager::PreCommit { tool } => {
+            println!("# {tool}: nothing to commit; each clone runs `pushguard install`, which installs pushguard as {tool}'s legacy hook ({LEGACY_HOOK})");
+        }
+        Manager::None => {
+            println!(
+                "# no hook manager found: `pushguard install` installs the pre-push hook itself"
+            );
+        }
+    }
+    Ok(crate::Exit::Success)
+}
+
+/// Installs the pre-push hook the way the clone's manager expects. Returns `false` when no
+/// manager is in charge (the caller chains as before).
+pub fn install(dir: &Path, force: bool) -> Result<bool> {
+    let root = work_tree_root();
+    restore_chained_manager(dir)?;
+    match detect(dir, root.as_deref()) {
+        Manager::None => Ok(false),
+        Manager::PreCommit { tool } => {
+            install_legacy(dir, tool, force)?;
+            Ok(true)
+        }
+        Manager::Husky { script, active } => {
+            write_clone_shim(force)?;
+            install_husky_block(&script)?;
+            if !active {
+                // husky is in the project but not installed in this clone yet: guard through
+                // git's own hooks until it is (then git stops looking there).
+                install::install_kind(Kind::PrePush, dir, force)?;
+            }
+            eprintln!("pushguard: husky runs pushguard from {}", script.display());
+            Ok(true)
+        }
+        Manager::Lefthook { local, active } => {
+            if lefthook_main_text(root.as_deref()).contains("pushguard hook pre-push") {
+                eprintln!("pushguard: the project's lefthook config already runs pushguard for the team; nothing to add");
+            } else {
+                write_clone_shim(force)?;
+                install_lefthook_local(&local)?;
+            }
+            remove_if_ours(&dir.join("pre-push.old"))?;
+            if !active {
+                install::install_kind(Kind::PrePush, dir, force)?;
+            }
+            eprintln!(
+                "pushguard: lefthook runs pushguard from {} (this clone only; for the whole team: `pushguard install --print`)",
+                local.display()
+            );
+            Ok(true)
+        }
+    }
+}
+
+/// Uninstalls what [`install`] did for the clone's manager; `false` when none is in charge.
+pub fn uninstall(dir: &Path) -> Result<bool> {
+    let root = work_tree_root();
+    let manager = detect(dir, root.as_deref());
+    let handled = match &manager {
+        Manager::None => false,
+        Manager::PreCommit { tool } => {
+            uninstall_legacy(dir, tool)?;
+            true
+        }
+        Manager::Husky { script, active } => {
+            remove_husky_block(script)?;
+            // Installed before husky, pushguard's hook is still in git's own hooks directory,
+            // which git no longer reads: it goes too.
+            let own = if *active {
+                crate::git::common_dir_via_git()?.join("hooks")
+            } else {
+                dir.to_path_buf()
+            };
+            if matches!(
+                install::hook_state(&own)?,
+                install::HookState::Current | install::HookState::Outdated
+            ) {
+                install::uninstall_kind(Kind::PrePush, &own)?;
+            }
+            true
+        }
+        Manager::Lefthook { local, active } => {
+            remove_lefthook_local(local)?;
+            remove_if_ours(&dir.join("pre-push.old"))?;
+            if !active {
+                install::uninstall_kind(Kind::PrePush, dir)?;
+            }
+            true
+        }
+    };
+    if handled {
+        let shim = clone_shim()?;
+        if shim.exists() {
+            fs::remove_file(&shim)
+                .with_context(|| format!("failed to remove `{}`", shim.display()))?;
+        }
+    }
+    Ok(handled)
+}
+
+/// The text of the project's lefthook config files (the committed ones, not the local one).
+fn lefthook_main_text(root: Option<&Path>) -> String {
+    let Some(root) = root else {
+        return String::new();
+    };
+    LEFTHOOK_CONFIGS
+        .iter()
+        .filter_map(|c| read_text(&root.join(c)))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Undoes an earlier install that chained a manager's script behind pushguard's hook: the
+/// script goes back to `pre-push`, and pushguard then joins that manager its own way.
+fn restore_chained_manager(dir: &Path) -> Result<()> {
+    let hook = dir.join("pre-push");
+    let chained = dir.join(crate::hook::CHAINED_HOOK);
+    let owner = read_text(&chained).as_deref().and_then(script_owner);
+    if read_text(&hook).is_some_and(|t| install::is_ours(&t)) && owner.is_some() {
+        fs::rename(&chained, &hook)
+            .with_context(|| format!("failed to restore `{}`", chained.display()))?;
+        eprintln!(
+            "pushguard: put {}'s script back as {} (pushguard now joins it the way it expects)",
+            owner.unwrap_or_default(),
+            hook.display()
+        );
+    }
+    Ok(())
+}
+
+/// Writes the per-clone shim that husky's block and lefthook's command run.
+fn write_clone_shim(force: bool) -> Result<()> {
+    let shim = clone_shim()?;
+    let text = install::kind_text(Kind::PrePush, &install::current_binary()?);
+    if !force && read_text(&shim).as_deref() == Some(text.as_str()) {
+        return Ok(());
+    }
+    let dir = shim.parent().expect("the shim path has a directory");
+    fs::create_dir_all(dir).with_context(|| format!("failed to create `{}`", dir.display()))?;
+    install::write_executable(&shim, &text)
+}
+
+/// Removes `path` if it is a pushguard shim (a stale copy a manager moved aside).
+fn remove_if_ours(path: &Path) -> Result<()> {
+    if read_text(path).is_some_and(|t| install::is_ours(&t)) {
+        fs::remove_file(path).with_context(|| format!("failed to remove `{}`", path.display()))?;
+        eprintln!(
+            "pushguard: removed the stale pushguard hook {}",
+            path.display()
+        );
+    }
+    Ok(())
+}
+
+/// Splits a husky user script around pushguard's block: (before, block, after).
+fn split_block(text: &str) -> Option<(String, String, String)> {
+    let lines: Vec<&str> = text.split_inclusive('\n').collect();
+    let start = lines.iter().position(|l| l.starts_with(BLOCK_START))?;
+    let end = start
+        + lines[start..]
+            .iter()
+            .position(|l| l.trim_end() == BLOCK_END)?;
+    Some((
+        lines[..start].concat(),
+        lines[start..=end].concat(),
+        lines[end + 1..].concat(),
+    ))
+}
+
+fn install_husky_block(script: &Path) -> Result<()> {
+    let existing = read_text(script);
+    let text = match existing.as_deref() {
+        None => format!("#!/usr/bin/env sh\n{}", husky_block(true)),
+        Some(text) => match split_block(text) {
+            Some((before, block, after)) => {
+                let created = block.starts_with(BLOCK_START_CREATED);
+                format!("{before}{}{after}", husky_block(created))
+            }
+            None => {
+                // First, so that it runs before anything that reads stdin or exits early.
+                let (head, rest) = match text.split_once('\n') {
+                    Some((first, rest)) if first.starts_with("#!") => (format!("{first}\n"), rest),
+                    _ => (String::new(), text),
+                };
+                format!("{head}{}{rest}", husky_block(false))
+            }
+        },
+    };
+    if existing.as_deref() == Some(text.as_str()) {
+        eprintln!("pushguard: {} already runs pushguard", script.display());
+        return Ok(());
+    }
+    if let Some(dir) = script.parent() {
+        fs::create_dir_all(dir).with_context(|| format!("failed to create `{}`", dir.display()))?;
+    }
+    write_keeping_mode(script, &text)
+        .hint("husky's user script must be writable: pushguard adds its lines there")
+}
+
+/// Writes a user's file, keeping its permissions (a committed mode must not change); a new
+/// file is executable.
+fn write_keeping_mode(path: &Path, text: &str) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt as _;
+    let mode = fs::metadata(path).ok().map(|m| m.permissions().mode());
+    install::write_executable(path, text)?;
+    if let Some(mode) = mode {
+        fs::set_permissions(path, fs::Permissions::from_mode(mode))
+            .with_context(|| format!("failed to restore the mode of `{}`", path.display()))?;
+    }
+    Ok(())
+}
+
+fn remove_husky_block(script: &Path) -> Result<()> {
+    let Some(text) = read_text(script) else {
+        eprintln!(
+            "pushguard: {} does not exist; nothing to do",
+            script.display()
+        );
+        return Ok(());
+    };
+    let Some((before, block, after)) = split_block(&text) else {
+        eprintln!(
+            "pushguard: {} has no pushguard lines; nothing to do",
+            script.display()
+        );
+        return Ok(());
+    };
+    let rest = format!("{before}{after}");
+    let only_shebang = rest
+        .lines()
+        .all(|l| l.trim().is_empty() || l.starts_with("#!"));
+    if block.starts_with(BLOCK_START_CREATED) && only_shebang {
+        fs::remove_file(script)
+            .with_context(|| format!("failed to remove `{}`", script.display()))?;
+        eprintln!(
+            "pushguard: removed {} (pushguard had created it)",
+            script.display()
+        );
+    } else {
+        write_keeping_mode(script, &rest)?;
+        eprintln!(
+            "pushguard: removed pushguard's lines from {}",
+            script.display()
+        );
+    }
+    Ok(())
+}
+
+fn install_lefthook_local(local: &Path) -> Result<()> {
+    let shim = clone_shim()?;
+    let mut name = local
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    if local.parent().is_some_and(|p| p.ends_with(".config")) {
+        name = format!(".config/{name}");
+    }
+    let command = format!(
+        "PUSHGUARD_VIA=lefthook {}",
+        sh_quote(&shim.to_string_lossy())
+    );
+    let text = format!(
+        "{LEFTHOOK_MARK}: written by `pushguard install`, removed by `pushguard uninstall`; this clone only, do not commit\n{}",
+        lefthook_snippet(&command, &name)
+    );
+    match read_text(local) {
+        Some(existing) if existing == text => return Ok(()),
+        Some(existing) if !existing.starts_with(LEFTHOOK_MARK) => {
+            bail!(
+                "`{}` exists and is not pushguard's; pushguard will not merge YAML into it\nadd these lines to it (merging with an existing `pre-push:` section), then run `pushguard doctor`:\n\n{}",
+                local.display(),
+                lefthook_snippet(&command, &name)
+            );
+        }
+        _ => {}
+    }
+    fs::write(local, text).with_context(|| format!("failed to write `{}`", local.display()))
+}
+
+fn remove_lefthook_local(local: &Path) -> Result<()> {
+    match read_text(local) {
+        Some(text) if text.starts_with(LEFTHOOK_MARK) => {
+            fs::remove_file(local)
+                .with_context(|| format!("failed to remove `{}`", local.display()))?;
+            eprintln!("pushguard: removed {}", local.display());
+        }
+        Some(_) => eprintln!(
+            "pushguard: {} is not pushguard's; remove its pushguard command by hand",
+            local.display()
+        ),
+        None => eprintln!(
+            "pushguard: {} does not exist; nothing to do",
+            local.display()
+        ),
+    }
+    Ok(())
+}
+
+/// pre-commit/prek: pushguard as their legacy hook, a legacy hook that was there chained.
+fn install_legacy(dir: &Path, tool: &str, force: bool) -> Result<()> {
+    let legacy = dir.join(LEGACY_HOOK);
+    let chained = dir.join(crate::hook::CHAINED_HOOK);
+    // An earlier install chained the manager's own script; with pushguard as its legacy hook
+    // that copy would run in migration mode and fail every push. The manager runs its hooks
+    // itself, so the copy goes.
+    if read_text(&chained)
+        .as_deref()
+        .and_then(script_owner)
+        .is_some_and(|o| o != "lefthook")
+    {
+        fs::remove_file(&chained)
+            .with_context(|| format!("failed to remove `{}`", chained.display()))?;
+        eprintln!(
+            "pushguard: removed {} (a copy of {tool}'s script, which runs by itself)",
+            chained.display()
+        );
+    }
+    match read_text(&legacy) {
+        Some(text) if install::is_ours(&text) => {}
+        Some(_) => {
+            if chained.exists() {
+                bail!(
+                    "`{}` is another tool's hook, and `{}` already holds a chained hook; pushguard will not choose between them",
+                    legacy.display(),
+                    chained.display()
+                );
+            }
+            fs::rename(&legacy, &chained)
+                .with_context(|| format!("failed to move `{}` aside", legacy.display()))?;
+            eprintln!(
+                "pushguard: kept the existing legacy hook as {}; it runs after pushguard allows a push",
+                chained.display()
+            );
+        }
+        None => {}
+    }
+    let text = install::kind_text(Kind::PrePush, &install::current_binary()?);
+    if !force && read_text(&legacy).as_deref() == Some(text.as_str()) {
+        eprintln!(
+            "pushguard: already installed as {tool}'s legacy hook and current: {}",
+            legacy.display()
+        );
+        return Ok(());
+    }
+    install::write_executable(&legacy, &text)?;
+    eprintln!(
+        "pushguard: installed as {tool}'s legacy hook, which {tool}'s pre-push runs first: {}",
+        legacy.display()
+    );
+    Ok(())
+}
+
+fn uninstall_legacy(dir: &Path, tool: &str) -> Result<()> {
+    let legacy = dir.join(LEGACY_HOOK);
+    let chained = dir.join(crate::hook::CHAINED_HOOK);
+    if !read_text(&legacy).is_some_and(|t| install::is_ours(&t)) {
+        eprintln!("pushguard: pushguard is not {tool}'s legacy hook here; nothing to do");
+        return Ok(());
+    }
+    if chained.exists() {
+        fs::rename(&chained, &legacy)
+            .with_context(|| format!("failed to restore `{}`", chained.display()))?;
+        eprintln!(
+            "pushguard: removed pushguard and restored the legacy hook it had chained: {}",
+            legacy.display()
+        );
+    } else {
+        fs::remove_file(&legacy)
+            .with_context(|| format!("failed to remove `{}`", legacy.display()))?;
+        eprintln!(
+            "pushguard: removed pushguard, {tool}'s legacy hook: {}",
+            legacy.display()
+        );
+    }
+    Ok(())
+}
+
+/// Tells whether a chained hook must not run: pre-commit's or prek's script while pushguard
+/// runs as their legacy hook (it would refuse, "installed in migration mode", and the
+/// manager runs its hooks itself after pushguard).
+pub fn skip_chained(path: &Path) -> bool {
+    running_as_legacy().is_some()
+        && read_text(path)
+            .as_deref()
+            .and_then(script_owner)
+            .is_some_and(|o| o != "lefthook")
+}
+
+/// Which manager runs pushguard as its legacy hook, from the variable each sets for it.
+pub fn running_as_legacy() -> Option<&'static str> {
+    if std::env::var_os("PREK_RUNNING_LEGACY").is_some() {
+        Some("prek")
+    } else if std::env::var_os("PRE_COMMIT_RUNNING_LEGACY").is_some() {
+        Some("pre-commit")
+    } else {
+        None
+    }
+}
+
+/// The variables pre-commit and prek set for a pre-push stage hook.
+pub const STAGE_VARS: &[&str] = &[
+    "PRE_COMMIT_FROM_REF",
+    "PRE_COMMIT_TO_REF",
+    "PRE_COMMIT_REMOTE_BRANCH",
+    "PRE_COMMIT_LOCAL_BRANCH",
+    "PRE_COMMIT_REMOTE_NAME",
+    "PRE_COMMIT_REMOTE_URL",
+];
+
+/// Tells whether pushguard runs as a pre-commit/prek *stage* hook: their variables are set
+/// and git's ref lines are not on stdin (they keep them; their legacy hook gets them).
+pub fn is_stage_hook(input: &[u8]) -> bool {
+    input.iter().all(u8::is_ascii_whitespace)
+        && STAGE_VARS.iter().any(|v| std::env::var_os(v).is_some())
+}
+
+/// Explains why pushguard refuses to run as a pre-commit/prek stage hook.
+pub fn write_stage_refusal(err: &mut impl std::io::Write) -> std::io::Result<()> {
+    writeln!(
+        err,
+        "pushguard: refusing to run as a pre-commit/prek `pre-push` stage hook: that stage shows a hook only the first ref of a push and skips deletions, so environment pushes would pass ungated"
+    )?;
+    writeln!(
+        err,
+        "hint: remove pushguard from .pre-commit-config.yaml and run `pushguard install`: it installs itself as pre-commit's legacy hook, which sees every ref"
+    )
+}
+
+/// One line for `pushguard status`: whether the guard is in the path (cheap checks only,
+/// no push), and the fix when it is not.
+pub fn summary(dir: &Path) -> Result<String> {
+    let root = work_tree_root();
+    let manager = detect(dir, root.as_deref());
+    let shim_ok = || clone_shim().is_ok_and(|s| s.is_file());
+    let (ok, how) = match &manager {
+        Manager::None => match install::hook_state(dir)? {
+            install::HookState::Current | install::HookState::Outdated => {
+                (true, "git runs pushguard's pre-push hook".to_owned())
+            }
+            install::HookState::NotInstalled => {
+                (false, "no pre-push hook runs pushguard".to_owned())
+            }
+            install::HookState::Foreign => (
+                false,
+                "another tool's pre-push hook, which does not run pushguard".to_owned(),
+            ),
+        },
+        Manager::Husky { script, active } => {
+            let block = read_text(script).as_deref().and_then(split_block).is_some();
+            match (block && shim_ok(), active) {
+                (true, true) => (
+                    true,
+                    format!("husky runs pushguard from {}", script.display()),
+                ),
+                (true, false) => (
+                    install::hook_state(dir)? != install::HookState::NotInstalled
+                        && install::hook_state(dir)? != install::HookState::Foreign,
+                    format!(
+                        "husky is not installed in this clone yet; {} is ready for it",
+                        script.display()
+                    ),
+                ),
+                (false, _) => (
+                    false,
+                    format!("husky's {} does not run pushguard", script.display()),
+                ),
+            }
+        }
+        Manager::Lefthook { local, active } => {
+            let main = lefthook_main_text(root.as_deref());
+            let local_text = read_text(local).unwrap_or_default();
+            let ours = local_text.starts_with(LEFTHOOK_MARK) && shim_ok();
+            let shared = main.contains("pushguard hook pre-push");
+            match (ours || shared, active) {
+                (true, true) => (true, "lefthook runs pushguard".to_owned()),
+                (true, false) => (
+                    matches!(
+                        install::hook_state(dir)?,
+                        install::HookState::Current | install::HookState::Outdated
+                    ),
+                    "lefthook is not installed in this clone yet; pushguard's hook guards until it is".to_owned(),
+                ),
+                (false, _) => (false, "lefthook's config does not run pushguard".to_owned()),
+            }
+        }
+        Manager::PreCommit { tool } => {
+            if read_text(&dir.join(LEGACY_HOOK)).is_some_and(|t| install::is_ours(&t)) {
+                (true, format!("{tool} runs pushguard as its legacy hook"))
+            } else {
+                (false, format!("{tool}'s pre-push does not run pushguard"))
+            }
+        }
+    };
+    Ok(if ok {
+        format!("{how} (prove it with `pushguard doctor`)")
+    } else {
+        format!("NOT GATED: {how}; environment pushes pass unchecked (run `pushguard install`, then `pushguard doctor`)")
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn husky_block_round_trips_and_keeps_the_users_lines() {
+        let user = "#!/usr/bin/env sh\nnpm test\n";
+        let (head, rest) = user.split_once('\n').unwrap();
+        let with = format!("{head}\n{}{rest}", husky_block(false));
+        let (before, block, after) = split_block(&with).unwrap();
+        assert_eq!(before, "#!/usr/bin/env sh\n");
+        assert!(block.starts_with(BLOCK_START));
+        assert_eq!(after, "npm test\n");
+        assert_eq!(format!("{before}{after}"), user);
+        assert!(split_block(user).is_none());
+    }
+
+    #[test]
+    fn script_owners_are_told_apart() {
+        assert_eq!(
+            script_owner("# ID: 138fd403232d2ddd5efb44317e38bf03"),
+            Some("pre-commit")
+        );
+        assert_eq!(
+            script_owner("# ID: 182c10f181da4464a3eec51b83331688"),
+            Some("prek")
+        );
+        assert_eq!(
+            script_owner("call_lefthook run \"pre-push\" \"$@\""),
+            Some("lefthook")
+        );
+        assert_eq!(script_owner("#!/bin/sh\nnpm test\n"), None);
+    }
+
+    #[test]
+    fn lefthook_snippet_quotes_the_command_for_yaml() {
+        let s = lefthook_snippet(
+            "PUSHGUARD_VIA=lefthook '/it''s/pre-push'",
+            "lefthook-local.yml",
+        );
+        assert!(
+            s.contains("run: 'PUSHGUARD_VIA=lefthook ''/it''''s/pre-push'' {1} {2} # {files}'"),
+            "{s}"
+        );
+        assert!(s.contains("files: 'echo ''lefthook-local.yml'''"), "{s}");
+        assert!(s.contains("use_stdin: true"));
+        assert!(s.starts_with("no_tty: true\n"));
+    }
+}
