@@ -152,12 +152,42 @@ pub fn write_results(
     st: &Styles,
     results: &[CheckResult],
 ) -> std::io::Result<()> {
-    let width = results
-        .iter()
-        .map(|r| r.id.as_str().len())
-        .max()
-        .unwrap_or(0);
-    for r in results {
+    write_aligned(out, st, results, results.iter().collect())
+}
+
+/// Says that the checks skipped after a failure run now, before a bypass is accepted.
+pub fn write_deferred_heading(out: &mut impl Write) -> std::io::Result<()> {
+    writeln!(
+        out,
+        "  before the bypass is accepted, the checks skipped above run, so the record shows what is bypassed:"
+    )
+}
+
+/// Writes the results of the checks that were skipped after a failure and ran before a
+/// bypass is accepted, aligned with the report above them.
+pub fn write_deferred(
+    out: &mut impl Write,
+    st: &Styles,
+    all: &[CheckResult],
+    ran: &[crate::checks::CheckId],
+) -> std::io::Result<()> {
+    write_aligned(
+        out,
+        st,
+        all,
+        all.iter().filter(|r| ran.contains(&r.id)).collect(),
+    )
+}
+
+/// Writes `shown`, with the check names padded to the widest in `all`.
+fn write_aligned(
+    out: &mut impl Write,
+    st: &Styles,
+    all: &[CheckResult],
+    shown: Vec<&CheckResult>,
+) -> std::io::Result<()> {
+    let width = all.iter().map(|r| r.id.as_str().len()).max().unwrap_or(0);
+    for r in shown {
         let (mark, style) = match r.outcome {
             Outcome::Pass => ("✓", &st.pass),
             Outcome::Fail => ("✗", &st.fail),

@@ -141,8 +141,12 @@ pub fn run(
                     };
                     if goes_ahead {
                         // Show what is bypassed: the checks skipped after a failure run now.
-                        let ran = run_deferred(facts.as_ref(), &mut results);
-                        report::write_results(&mut err, &st, &ran)?;
+                        if results.iter().any(deferred) {
+                            report::write_deferred_heading(&mut err)?;
+                            err.flush()?;
+                            let ran = run_deferred(facts.as_ref(), &mut results);
+                            report::write_deferred(&mut err, &st, &results, &ran)?;
+                        }
                     }
                     match bypass {
                         _ if interaction.interrupted() => {
@@ -259,17 +263,21 @@ fn judge(facts: &dyn LineFacts, environment: &Environment) -> Vec<CheckResult> {
     results
 }
 
-/// Runs the checks that [`judge`] skipped after a failure, in place; returns their new
-/// results.
-fn run_deferred(facts: &dyn LineFacts, results: &mut [CheckResult]) -> Vec<CheckResult> {
+/// Runs the checks that [`judge`] skipped after a failure, in place; returns which ran.
+fn run_deferred(facts: &dyn LineFacts, results: &mut [CheckResult]) -> Vec<CheckId> {
     let mut ran = Vec::new();
     for r in results.iter_mut() {
-        if r.outcome == Outcome::Skip && r.detail == NOT_RUN_AFTER_FAILURE {
+        if deferred(r) {
             *r = facts.check(r.id);
-            ran.push(r.clone());
+            ran.push(r.id);
         }
     }
     ran
+}
+
+/// Tells whether a check was skipped after a failure, to run before a bypass.
+fn deferred(result: &CheckResult) -> bool {
+    result.outcome == Outcome::Skip && result.detail == NOT_RUN_AFTER_FAILURE
 }
 
 fn failed(results: &[CheckResult]) -> impl Iterator<Item = &CheckResult> {
