@@ -139,6 +139,17 @@ pub fn hook_state(dir: &Path) -> Result<HookState> {
     kind_state(Kind::PrePush, dir)
 }
 
+/// Reads the state of a bare repository's server hooks in `dir`: pre-receive, post-receive.
+pub fn server_hook_states(dir: &Path) -> Result<[(&'static str, HookState); 2]> {
+    Ok([
+        (Kind::PreReceive.name(), kind_state(Kind::PreReceive, dir)?),
+        (
+            Kind::PostReceive.name(),
+            kind_state(Kind::PostReceive, dir)?,
+        ),
+    ])
+}
+
 fn kind_state(kind: Kind, dir: &Path) -> Result<HookState> {
     let path = dir.join(kind.name());
     let text = match fs::read(&path) {

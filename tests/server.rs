@@ -744,3 +744,25 @@ fn regression_week1_7_the_server_refuses_a_bypassed_delete_of_an_environment_bra
     );
     assert_eq!(repo.remote_branch("production"), before);
 }
+
+#[test]
+fn regression_week1_9_status_in_a_bare_repository_shows_the_server() {
+    let repo = server(true);
+    let run = repo.pushguard_in(&repo.remote, &["status"]);
+    run.expect_code(0);
+    let out = repo.redact(&run.stdout);
+    assert!(out.contains("server mode"), "{out}");
+    assert!(
+        out.contains("hooks/pre-receive — installed, current"),
+        "{out}"
+    );
+    assert!(
+        out.contains("hooks/post-receive — installed, current"),
+        "{out}"
+    );
+    assert!(out.contains("pushguard.toml"), "{out}");
+    assert!(out.contains("push options accepted"), "{out}");
+    assert!(!out.contains("pre-push"), "{out}");
+    assert!(out.contains("production   production"), "{out}");
+    assert!(!out.contains("origin"), "{out}");
+}

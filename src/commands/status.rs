@@ -9,7 +9,17 @@ use git2::Oid;
 
 use crate::config::{Config, Environment, Source};
 use crate::git::Repo;
-use crate::install::{hook_state, hooks_dir, HookState};
+use crate::install::{hook_state, hooks_dir, server_hook_states, HookState};
+
+/// Which branches `status` shows the environments on.
+enum Branches<'a> {
+    /// A clone's remote-tracking branches of this remote.
+    Remote(&'a str),
+    /// A bare repository's own branches.
+    Own,
+    /// None: the clone has no remote.
+    None,
+}
 use crate::remote::{default_remote, ADD_REMOTE_HINT};
 use crate::testrun::{self, Cache};
 use crate::Exit;
@@ -18,6 +28,11 @@ pub fn run(remote: Option<&str>) -> Result<Exit> {
     let repo = Repo::open_from_env()?;
     let config = crate::config::load(&crate::config::Location::of_repo(&repo))?;
     let mut out = String::new();
+    if repo.git2().is_bare() {
+        write_server(&mut out, &repo, &config)?;
+        print!("{out}");
+        return Ok(Exit::Success);
+    }
 
     let dir = hooks_dir()?;
     let state = match hook_state(&dir)? {
@@ -63,10 +78,54 @@ pub fn run(remote: Option<&str>) -> Result<Exit> {
             None
         }
     };
-    write_environments(&mut out, &repo, &config, remote.as_deref())?;
+    let branches = match remote.as_deref() {
+        Some(r) => Branches::Remote(r),
+        None => Branches::None,
+    };
+    write_environments(&mut out, &repo, &config, branches)?;
     writeln!(out, "tests:   {}", head_tests(&repo, &config)?)?;
     print!("{out}");
     Ok(Exit::Success)
+}
+
+/// The status of a bare repository in server mode: its hooks, its config (the server's
+/// `pushguard.toml`), whether it takes push options, and its own environment branches
+/// (issue 13, item 9).
+fn write_server(out: &mut String, repo: &Repo, config: &Config) -> Result<()> {
+    let dir = hooks_dir()?;
+    writeln!(
+        out,
+        "server:  bare repository {} (server mode)",
+        repo.common_dir().display()
+    )?;
+    for (name, state) in server_hook_states(&dir)? {
+        let state = match state {
+            HookState::NotInstalled => "not installed (run `pushguard install` in this repository)",
+            HookState::Current => "installed, current",
+            HookState::Outdated => {
+                "installed by another pushguard binary (run `pushguard install --force`)"
+            }
+            HookState::Foreign => "another tool's hook (`pushguard install` chains it)",
+        };
+        writeln!(out, "hook:    {} — {state}", dir.join(name).display())?;
+    }
+    let sources: Vec<String> = config.sources.iter().map(Source::to_string).collect();
+    writeln!(out, "config:  {}", sources.join(" + "))?;
+    let options = repo
+        .git2()
+        .config()
+        .and_then(|c| c.get_bool("receive.advertisePushOptions"))
+        .unwrap_or(false);
+    writeln!(
+        out,
+        "options: {}",
+        if options {
+            "push options accepted (`git push -o consulted=…`, `-o bypass=…`)"
+        } else {
+            "push options not advertised: run `git config receive.advertisePushOptions true` here"
+        }
+    )?;
+    write_environments(out, repo, config, Branches::Own)
 }
 
 /// Lists every branch of every environment on `remote` (as last fetched) with its tip, then
@@ -76,15 +135,24 @@ fn write_environments(
     out: &mut String,
     repo: &Repo,
     config: &Config,
-    remote: Option<&str>,
+    branches: Branches,
 ) -> Result<()> {
-    let tracking = match remote {
-        Some(r) => repo.remote_tracking(r).unwrap_or_default(),
-        None => Vec::new(),
-    };
-    let remote = remote.unwrap_or_default();
     // Names from the remote and the config are escaped like everything else printed (issue 10).
     let esc = |text: &str| crate::push::escape(text, 80);
+    let own = matches!(branches, Branches::Own);
+    let (tracking, remote) = match branches {
+        Branches::Remote(r) => (repo.remote_tracking(r).unwrap_or_default(), r),
+        Branches::Own => (repo.branches().unwrap_or_default(), ""),
+        Branches::None => (Vec::new(), ""),
+    };
+    // `origin/main` in a clone; `main` in a bare repository.
+    let shown = |branch: &str| {
+        if own {
+            esc(branch)
+        } else {
+            format!("{}/{}", esc(remote), esc(branch))
+        }
+    };
     let branches_of = |env: &Environment| -> Vec<(String, Oid)> {
         tracking
             .iter()
@@ -96,7 +164,9 @@ fn write_environments(
     for env in &config.environments {
         let branches = branches_of(env);
         if branches.is_empty() {
-            let place = if remote.is_empty() {
+            let place = if own {
+                "no such branch here".to_owned()
+            } else if remote.is_empty() {
                 "no remote to look at".to_owned()
             } else {
                 format!("not on {}", esc(remote))
@@ -117,7 +187,7 @@ fn write_environments(
                 } else {
                     String::new()
                 },
-                format!("{}/{}", esc(remote), esc(branch)),
+                shown(branch),
                 &tip.to_string()[..10],
                 crate::push::escape(&repo.subject(*tip), 60)
             )?;
@@ -139,13 +209,8 @@ fn write_environments(
                 let n = ahead(repo, *from, *to)?;
                 let (a, b) = if named {
                     (
-                        format!(
-                            "{} ({}/{})",
-                            esc(&source.name),
-                            esc(remote),
-                            esc(from_branch)
-                        ),
-                        format!("{} ({}/{})", esc(&env.name), esc(remote), esc(to_branch)),
+                        format!("{} ({})", esc(&source.name), shown(from_branch)),
+                        format!("{} ({})", esc(&env.name), shown(to_branch)),
                     )
                 } else {
                     (esc(&source.name), esc(&env.name))
