@@ -76,6 +76,7 @@ struct Layer {
     tests: Option<RawTests>,
     bypass: Option<RawBypass>,
     wip: Option<RawWip>,
+    trust: Option<RawTrust>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -91,6 +92,7 @@ struct RawEnvironment {
     approvers: Option<Vec<Spanned<String>>>,
     fetch: Option<bool>,
     bypass: Option<bool>,
+    require_signatures: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -122,6 +124,13 @@ struct RawBypass {
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
+struct RawTrust {
+    allowed_signers: Option<String>,
+    require_signatures: Option<bool>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct RawWip {
     patterns: Option<Vec<Spanned<String>>>,
 }
@@ -144,6 +153,8 @@ pub struct Environment {
     pub approvers: Vec<String>,
     pub fetch: bool,
     pub bypass: bool,
+    /// `require_signatures` for this environment; `None` follows `[trust]`.
+    pub require_signatures: Option<bool>,
     matchers: Vec<BranchMatcher>,
 }
 
@@ -183,6 +194,15 @@ pub struct TestsConfig {
     pub commands: Vec<String>,
     pub timeout: Duration,
     pub cache: bool,
+}
+
+/// `[trust]`: the allowed-signers file and whether signatures are required (see
+/// [`crate::signing`]).
+#[derive(Debug, Clone, Default)]
+pub struct TrustConfig {
+    /// As written; `None`: git's `gpg.ssh.allowedSignersFile`.
+    pub allowed_signers: Option<String>,
+    pub require_signatures: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -249,6 +269,7 @@ pub struct Config {
     pub tests: TestsConfig,
     pub bypass: BypassConfig,
     pub wip: WipConfig,
+    pub trust: TrustConfig,
     /// The layers that were read, lowest first.
     pub sources: Vec<Source>,
     pub provenance: Provenance,
@@ -489,6 +510,8 @@ fn merge(layers: &[(Source, String)], parsed: Vec<Layer>) -> Result<Config> {
     let mut cache = None;
     let mut min_length = None;
     let mut wip_patterns = None;
+    let mut allowed_signers = None;
+    let mut require_signatures = None;
 
     // Later layers win; record where each winning value came from.
     macro_rules! take {
@@ -516,6 +539,19 @@ fn merge(layers: &[(Source, String)], parsed: Vec<Layer>) -> Result<Config> {
         take!(min_length, bypass.min_length, "bypass.min_length", i);
         let wip = layer.wip.unwrap_or_default();
         take!(wip_patterns, wip.patterns, "wip.patterns", i);
+        let trust = layer.trust.unwrap_or_default();
+        take!(
+            allowed_signers,
+            trust.allowed_signers,
+            "trust.allowed_signers",
+            i
+        );
+        take!(
+            require_signatures,
+            trust.require_signatures,
+            "trust.require_signatures",
+            i
+        );
     }
 
     let at = |i: usize, span: Range<usize>, msg: &str| {
@@ -577,6 +613,10 @@ fn merge(layers: &[(Source, String)], parsed: Vec<Layer>) -> Result<Config> {
         tests,
         bypass,
         wip: WipConfig::new(patterns),
+        trust: TrustConfig {
+            allowed_signers: allowed_signers.map(|(v, _)| v),
+            require_signatures: require_signatures.is_some_and(|(v, _)| v),
+        },
         sources: layers.iter().map(|(s, _)| s.clone()).collect(),
         provenance,
     })
@@ -682,6 +722,7 @@ fn build_environments(
             approvers: check_globs(env.approvers, "approvers")?,
             fetch: env.fetch.unwrap_or(false),
             bypass: env.bypass.unwrap_or(true),
+            require_signatures: env.require_signatures,
             matchers,
             name,
         });

@@ -142,7 +142,7 @@ fn gate_push(remote_arg: &str, url: &str, updates: &[RefUpdate]) -> Result<Exit>
             environment.bypass,
             &gathered.answers,
         );
-        let record = audit_record(
+        let mut record = audit_record(
             repo.identity(),
             remote.as_deref().unwrap_or(remote_arg),
             url,
@@ -153,6 +153,9 @@ fn gate_push(remote_arg: &str, url: &str, updates: &[RefUpdate]) -> Result<Exit>
             &verdict.results,
             &gathered,
         );
+        if crate::signing::sign_in_hook(&mut err, &repo, &config, environment, &mut record)? {
+            (decision, record.decision) = (Decision::Blocked, Decision::Blocked);
+        }
         report::write_gathered(&mut err, &st, environment, &config, &gathered, decision)?;
         match audit::append(&state_dir, record, audit::lock_timeout()) {
             Err(e) => {

@@ -21,6 +21,7 @@ pub mod prompt;
 pub mod push;
 pub mod report;
 pub mod server;
+pub mod signing;
 pub mod testrun;
 
 use std::fmt;

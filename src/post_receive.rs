@@ -262,6 +262,7 @@ mod tests {
             checklist: Vec::new(),
             justification: None,
             prev: None,
+            signature: None,
         }
     }
 

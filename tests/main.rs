@@ -11,4 +11,5 @@ mod hostile;
 mod human;
 mod install;
 mod server;
+mod signing;
 mod team;

@@ -22,8 +22,12 @@ pub enum Source {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Found {
     pub name: String,
+    /// The approver's identity: the email as written, or with signatures required the
+    /// verified principal.
     pub email: String,
     pub source: Source,
+    /// The principal whose signature verified (shown; with signatures required, `email`).
+    pub signer: Option<String>,
 }
 
 /// How the remote's approvals were brought in before checking.
@@ -97,9 +101,16 @@ pub fn judge(
     }
     let names: Vec<String> = counted
         .iter()
-        .map(|f| match f.source {
-            Source::Note => format!("{} <{}>", f.name, f.email),
-            Source::Trailer => format!("{} <{}> (trailer)", f.name, f.email),
+        .map(|f| {
+            let signed = f
+                .signer
+                .as_ref()
+                .map(|p| format!(" (signed: {p})"))
+                .unwrap_or_default();
+            match f.source {
+                Source::Note => format!("{} <{}>{signed}", f.name, f.email),
+                Source::Trailer => format!("{} <{}> (trailer){signed}", f.name, f.email),
+            }
         })
         .collect();
     let have = counted.len();
@@ -134,7 +145,10 @@ pub fn run(ctx: &Context) -> CheckResult {
         return judge(0, "", &[], &[], &NotesFetch::Fetched, new, &env.name);
     }
     let fetch = fetch_notes(ctx);
-    match found(ctx, new) {
+    if crate::signing::required(ctx.config, env) {
+        return crate::signing::approvals::run(ctx, new, &fetch);
+    }
+    match found(ctx, new).map(|f| crate::signing::approvals::shown_signers(ctx, f)) {
         Ok(found) => judge(
             env.approvals,
             &ctx.pusher().email,
@@ -150,7 +164,7 @@ pub fn run(ctx: &Context) -> CheckResult {
 
 /// Brings in the remote's approvals before checking (`[team].fetch_notes`). A dry run
 /// fetches too, so that `pushguard check` predicts what the hook will decide.
-fn fetch_notes(ctx: &Context) -> NotesFetch {
+pub(crate) fn fetch_notes(ctx: &Context) -> NotesFetch {
     if ctx.mode == Mode::Server {
         // The server's own notes are the ones everybody fetches: nothing to bring in.
         return NotesFetch::Fetched;
@@ -190,6 +204,7 @@ fn found(ctx: &Context, new: &str) -> anyhow::Result<Vec<Found>> {
                 name: a.name,
                 email: a.email,
                 source: Source::Note,
+                signer: None,
             });
         }
     }
@@ -212,6 +227,7 @@ pub fn trailers(message: &str) -> Vec<Found> {
                 name: name.trim().to_owned(),
                 email: email.to_owned(),
                 source: Source::Trailer,
+                signer: None,
             })
         })
         .collect()
@@ -227,6 +243,7 @@ mod tests {
             name: "N".into(),
             email: email.into(),
             source: Source::Note,
+            signer: None,
         }
     }
 

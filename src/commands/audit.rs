@@ -110,7 +110,8 @@ pub fn run(
             }
             branches += 1;
             let chain = first_parent_chain(&repo, tip)?;
-            let covered = covered(&repo, &records, &format!("refs/heads/{branch}"));
+            let counted = crate::signing::audit_counted(&repo, &config, environment, &records);
+            let covered = covered(&repo, &counted, &format!("refs/heads/{branch}"));
             let statuses = classify(&chain, &covered);
             let counts = write_branch(
                 &mut out,

@@ -61,6 +61,9 @@ pub fn render(config: &Config) -> String {
             out += &format!("approvals = {}\n", e.approvals);
             out += &format!("approvers = {}\n", strings(&e.approvers));
         }
+        if let Some(required) = e.require_signatures {
+            out += &format!("require_signatures = {required}\n");
+        }
         out += &format!("fetch = {}\nbypass = {}\n\n", e.fetch, e.bypass);
     }
     let from = |key: &str| format!("  # from the {}", p.source_of(key));
@@ -93,6 +96,7 @@ pub fn render(config: &Config) -> String {
         from("tests.timeout")
     );
     out += &format!("cache = {}{}\n\n", config.tests.cache, from("tests.cache"));
+    out += &crate::signing::render_trust(config, &from);
     out += "[bypass]\n";
     out += &format!(
         "min_length = {}{}\n\n",

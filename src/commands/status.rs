@@ -80,6 +80,9 @@ pub fn run() -> Result<Exit> {
         }
     }
     writeln!(out, "tests:   {}", head_tests(&repo, &config)?)?;
+    for line in crate::signing::status_lines(&repo, &config) {
+        writeln!(out, "{line}")?;
+    }
     print!("{out}");
     Ok(Exit::Success)
 }
