@@ -593,3 +593,75 @@ fn regression_issue_11_an_ecdsa_key_is_verified_through_ssh_keygen() {
         log.stderr
     );
 }
+
+#[test]
+fn regression_issue_11_a_gated_push_starts_at_most_one_ssh_keygen() {
+    // A signed record, a signed approval and a signed commit's trailer checked: one process,
+    // the signing.
+    let t = team(SIGNED_APPROVALS);
+    t.repo
+        .pushguard_in(&t.ada, &["approve", &t.tip, "--env", "production"])
+        .expect_code(0);
+    // Same tree as the approved commit, signed by Pat, with a trailer naming Ada.
+    t.repo.git(&[
+        "commit",
+        "-q",
+        "-S",
+        "--allow-empty",
+        "-m",
+        "release 2\n\nApproved-by: Ada Lead <ada@example.com>",
+    ]);
+    let wrap = t.repo.root.join("wrap");
+    std::fs::create_dir_all(&wrap).unwrap();
+    let calls = t.repo.root.join("calls");
+    let real = String::from_utf8(
+        t.repo
+            .command("sh")
+            .args(["-c", "command -v ssh-keygen"])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    let script = wrap.join("ssh-keygen");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\necho \"$*\" >>'{}'\nexec '{}' \"$@\"\n",
+            calls.display(),
+            real.trim()
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = format!(
+        "{}:{}",
+        wrap.display(),
+        crate::support::hermetic_path().to_string_lossy()
+    );
+    let run = Run::from_output(
+        t.repo
+            .command("git")
+            .env("PATH", path)
+            .args(["push", "origin", "HEAD:refs/heads/production"])
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("the commit is signed by pat@example.com, not by that approver"),
+        "{}",
+        run.stderr
+    );
+    let calls = std::fs::read_to_string(&calls).unwrap_or_default();
+    assert_eq!(
+        calls.lines().collect::<Vec<_>>(),
+        vec![format!(
+            "-Y sign -n pushguard-record -f {}",
+            t.pat.display()
+        )],
+        "{calls}"
+    );
+}
