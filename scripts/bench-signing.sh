@@ -8,6 +8,7 @@
 #                 approval, signatures required), signing key configured, vs the same gated
 #                 push from a clone with no signing key and signatures not required
 #   processes     ssh-keygen processes started by one signed gated push (a PATH wrapper counts)
+#   sign          one `ssh-keygen -Y sign` alone, as a share of the signed gated push
 #   verify        one record signature verified by pushguard (in process; from `pushguard log`
 #                 over 1,000 signed records, minus the same log read without allowed signers)
 #                 vs one `ssh-keygen -Y verify` of the same signature
@@ -110,6 +111,13 @@ reset
 PATH=$scratch/wrap:$PATH git -C "$scratch/signed" push -q origin HEAD:production 2>/dev/null
 calls=$(wc -l <"$scratch/calls")
 echo "| ssh-keygen processes per signed gated push (wrapper count: $(tr '\n' ';' <"$scratch/calls" | cut -c1-60)) | $calls | 0 without signing | - | - |"
+
+# The process signing adds, alone: one `ssh-keygen -Y sign` of a record-sized payload.
+head -c 900 /dev/zero | tr '\0' x >"$scratch/record-sized"
+keygen_sign() { ssh-keygen -Y sign -n pushguard-record -f "$scratch/pat" <"$scratch/record-sized" >/dev/null 2>&1; }
+no_op() { :; }
+paired 50 keygen_sign no_op
+echo "| one \`ssh-keygen -Y sign\` of a 900-byte record (the process signing adds; median of 50) | $(ms "$ma") | $(ms "$sa") the gated push above | $(python3 -c "print(f'{$ma / $sa:.3f}')") | - |"
 
 # Verification: 1,000 copies of one signed record, read by `pushguard log` with and without
 # the allowed signers; per record, against one `ssh-keygen -Y verify`.

@@ -810,6 +810,17 @@ pub fn sign_for_push(
 ) -> Result<Option<String>> {
     let required = required(config, environment);
     match key_state(repo) {
+        KeyState::Ready(signer) if required => {
+            key_is_allowed(repo, config, &signer)
+                .with_context(|| format!("{} requires signatures", environment.name))?;
+            sign_record(record, &signer).with_context(|| {
+                format!(
+                    "{} requires signatures, and the record could not be signed",
+                    environment.name
+                )
+            })?;
+            Ok(None)
+        }
         KeyState::Ready(signer) => match sign_record(record, &signer) {
             Ok(()) => Ok(None),
             Err(e) if required => Err(e.context(format!(
@@ -826,6 +837,28 @@ pub fn sign_for_push(
         KeyState::None(_) if !required => Ok(None),
         KeyState::None(why) => Err(no_key_error(&environment.name, &why)),
     }
+}
+
+/// Checks, before signing, that a signature by `signer` would count: the allowed signers
+/// exist and list its key. A record signed by a key they do not list would be refused by
+/// `pushguard audit`, so the push is refused now instead.
+fn key_is_allowed(repo: &Repo, config: &Config, signer: &Signer) -> Result<()> {
+    let allowed = allowed_signers(repo, config)?
+        .ok_or_else(|| anyhow!("no allowed signers file is configured, so no signature can count"))
+        .hint("set `[trust] allowed_signers` in the config, or `git config gpg.ssh.allowedSignersFile <file>`")?;
+    if allowed.principals_of(&signer.public).is_empty() {
+        return Err(anyhow!(
+            "your signing key `{}` ({}) is not in the allowed signers `{}`, so your record would not count",
+            signer.configured,
+            signer.public.fingerprint(ssh_key::HashAlg::Sha256),
+            allowed.path.display()
+        ))
+        .hint(format!(
+            "ask whoever keeps that file to add the line `<you@example.com> {}`",
+            key_text(signer.public.key_data())
+        ));
+    }
+    Ok(())
 }
 
 /// The hook's call: signs `record` as [`sign_for_push`] does, writes a warning or the

@@ -483,6 +483,18 @@ fn regression_issue_11_no_signing_key_blocks_with_the_git_config_lines() {
         "{}",
         status.stdout
     );
+    // A key that is not in the allowed signers is refused before it signs anything.
+    let stranger = keygen(&repo, "stranger");
+    sign_with(&repo, &repo.work, stranger.to_str().unwrap());
+    let run = push_production(&repo);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("production requires signatures: your signing key `")
+            && run.stderr.contains("is not in the allowed signers `")
+            && run.stderr.contains("hint: ask whoever keeps that file to add the line `<you@example.com> ssh-ed25519 AAAA"),
+        "{}",
+        run.stderr
+    );
     // With the key set up, status names the principal and the push goes through.
     sign_with(&repo, &repo.work, pat.to_str().unwrap());
     let status = repo.pushguard(&["status"]);
