@@ -677,3 +677,38 @@ fn regression_issue_11_a_gated_push_starts_at_most_one_ssh_keygen() {
         "{calls}"
     );
 }
+
+#[test]
+fn regression_issue_11_without_required_signatures_approvals_count_as_before_and_show_the_signer() {
+    let config =
+        SIGNED_APPROVALS.replace("require_signatures = true", "require_signatures = false");
+    let t = team(&config);
+    // An unsigned approval under Ada's name still counts, as before issue 11.
+    let unsigned = t.repo.clone_as("unsigned", "Ada Lead", "ada@example.com");
+    t.repo
+        .pushguard_in(&unsigned, &["approve", &t.tip, "--env", "production"])
+        .expect_code(0);
+    let run = t.repo.pushguard(&["check", "production"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("✓ approvals  1 of 1 approval: Ada Lead <ada@example.com>\n"),
+        "{}",
+        run.stderr
+    );
+    // Olga's signed approval shows who signed it.
+    let olga = t.repo.clone_as("olga", "Olga Ops", "olga@example.com");
+    sign_with(&t.repo, &olga, t.ada_key.to_str().unwrap());
+    t.repo
+        .pushguard_in(&olga, &["approve", &t.tip, "--env", "production"])
+        .expect_code(0);
+    let run = push_production(&t.repo);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stderr.contains(
+            "Ada Lead <ada@example.com>, Olga Ops <olga@example.com> (signed: ada@example.com)"
+        ),
+        "{}",
+        run.stderr
+    );
+}
