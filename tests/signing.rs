@@ -712,3 +712,43 @@ fn regression_issue_11_without_required_signatures_approvals_count_as_before_and
         run.stderr
     );
 }
+
+#[test]
+fn regression_issue_11_signing_errors_name_what_is_missing() {
+    let repo = TestRepo::guarded(SIGNED_PLAIN);
+    let pat = keygen(&repo, "pat");
+    allow(&repo, &[("pat@example.com", &pat)]);
+    // The key file is missing.
+    sign_with(&repo, &repo.work, "/nonexistent/id_ed25519");
+    let run = push_production(&repo);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("production requires signatures, and your signing key cannot be used: cannot read the signing key `/nonexistent/id_ed25519` (`user.signingKey`)")
+            && run.stderr.contains("hint: create one with `ssh-keygen -t ed25519`"),
+        "{}",
+        run.stderr
+    );
+    // ssh-keygen (here `gpg.ssh.program`) is missing.
+    sign_with(&repo, &repo.work, pat.to_str().unwrap());
+    repo.git(&["config", "gpg.ssh.program", "/nonexistent/ssh-keygen"]);
+    let run = push_production(&repo);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("`/nonexistent/ssh-keygen` is not installed (or not on PATH): it makes the SSH signature")
+            && run.stderr.contains("hint: install OpenSSH's client tools"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(repo.remote_branch("production"), None);
+    // Where signatures are not required, the same broken setup only warns.
+    repo.config(&SIGNED_PLAIN.replace("require_signatures = true", "require_signatures = false"));
+    let run = push_production(&repo);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("pushguard: warning: the record is not signed: `/nonexistent/ssh-keygen` is not installed"),
+        "{}",
+        run.stderr
+    );
+}
