@@ -41,6 +41,7 @@ fn sample(i: u64) -> Record {
         }],
         justification: None,
         prev: None,
+        signature: None,
     }
 }
 

@@ -25,8 +25,9 @@ use crate::checks::Outcome;
 use crate::gate::Decision;
 use crate::git::Identity;
 
-/// The record format version.
-pub const VERSION: u32 = 1;
+/// The record format version: 2 carries `signature` (see [`crate::signing`]); lines of
+/// version 1 have none and still verify.
+pub const VERSION: u32 = 2;
 
 /// One check's result as recorded.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -79,6 +80,10 @@ pub struct Record {
     pub justification: Option<String>,
     /// The previous line's hash; `null` for the first line.
     pub prev: Option<String>,
+    /// The SSH signature (namespace `pushguard-record`, base64 of the armour's body) of the
+    /// line up to `,"prev":` closed with `}`; `null` when the pusher has no signing key.
+    #[serde(default)]
+    pub signature: Option<String>,
 }
 
 /// Everything a record says about one gated ref update, for [`Record::new`].
@@ -173,6 +178,7 @@ impl Record {
                 .then(|| f.answers.justification.clone())
                 .flatten(),
             prev: None,
+            signature: None,
         }
     }
 
@@ -329,6 +335,8 @@ mod shape {
         checklist: Vec<ChecklistEntry>,
         justification: Option<Str>,
         pub prev: Option<String>,
+        #[serde(default)]
+        signature: Option<Str>,
     }
 }
 
@@ -634,14 +642,17 @@ pub(crate) mod tests {
             }],
             justification: None,
             prev: None,
+            signature: None,
         }
     }
 
     #[test]
     fn line_is_body_plus_hash_of_body() {
         let (line, hash) = sample().to_line();
-        assert!(line.starts_with(r#"{"version":1,"time":"2026-11-26T12:00:00Z","user":{"name":"Pat","email":"pat@example.com"},"#));
-        assert!(line.ends_with(&format!(r#","prev":null,"hash":"{hash}"}}"#)));
+        assert!(line.starts_with(r#"{"version":2,"time":"2026-11-26T12:00:00Z","user":{"name":"Pat","email":"pat@example.com"},"#));
+        assert!(line.ends_with(&format!(
+            r#","prev":null,"signature":null,"hash":"{hash}"}}"#
+        )));
         // Verify as a reader in another language would: cut the suffix, add `}`, hash.
         let body = &line[..line.len() - HASH_SUFFIX_LEN];
         assert_eq!(sha256_hex(format!("{body}}}").as_bytes()), hash);

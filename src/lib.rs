@@ -27,6 +27,7 @@ pub mod remote;
 pub mod remote_id;
 pub mod report;
 pub mod server;
+pub mod signing;
 pub mod since;
 pub mod sites;
 pub mod terminal;

@@ -90,14 +90,20 @@ pub struct Approval {
     pub environment: String,
     pub commit: String,
     pub tree: String,
+    /// SSH signature (namespace `pushguard-approval`) of the environment, commit and tree
+    /// ([`crate::signing::approval_payload`]); absent when the approver has no signing key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signature: Option<String>,
 }
 
 impl Approval {
-    /// The same person approving the same commit for the same environment.
+    /// The same person approving the same commit for the same environment (a note written
+    /// under someone's email never hides their signed approval).
     fn same_as(&self, other: &Approval) -> bool {
         self.email.eq_ignore_ascii_case(&other.email)
             && self.environment == other.environment
             && self.commit == other.commit
+            && self.signature == other.signature
     }
 }
 
@@ -683,6 +689,7 @@ mod tests {
             environment: env.into(),
             commit: "c".repeat(40),
             tree: "t".repeat(40),
+            signature: None,
         }
     }
 

@@ -264,6 +264,7 @@ mod tests {
             checklist: Vec::new(),
             justification: None,
             prev: None,
+            signature: None,
         }
     }
 

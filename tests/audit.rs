@@ -62,6 +62,7 @@ fn every_field_is_present_and_typed_as_the_spec_says() {
         "checklist",
         "justification",
         "prev",
+        "signature",
         "hash",
     ];
     assert_eq!(rec.len(), order.len(), "{line}");
@@ -74,7 +75,11 @@ fn every_field_is_present_and_typed_as_the_spec_says() {
         })
         .collect();
     assert!(at.windows(2).all(|w| w[0] < w[1]), "{line}");
-    assert_eq!(rec["version"], 1);
+    assert_eq!(rec["version"], 2);
+    assert!(
+        rec["signature"].is_null(),
+        "no signing key configured: {line}"
+    );
     let time = rec["time"].as_str().unwrap();
     assert!(time.ends_with('Z') && time.len() == 20, "{time}");
     assert_eq!(rec["user"]["name"], "Pat Pusher");

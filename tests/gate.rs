@@ -539,6 +539,8 @@ fn status_shows_hook_config_environments_and_tests() {
       production   origin/production       [SHORT]  initial commit
       staging is 2 commits ahead of production
     tests:   HEAD's tree has not passed `true` yet (`pushguard check <env>` runs it)
+    signing: no SSH signing key: `gpg.format` is not set
+    allowed signers: none configured ([trust] allowed_signers or gpg.ssh.allowedSignersFile)
     --- stderr
     ");
     repo.pushguard(&["check", "staging"]).expect_code(0);

@@ -14,6 +14,7 @@ mod install;
 mod managers;
 mod pipeline;
 mod server;
+mod signing;
 mod team;
 mod trail;
 mod week1;

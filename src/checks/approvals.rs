@@ -22,8 +22,12 @@ pub enum Source {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Found {
     pub name: String,
+    /// The approver's identity: the email as written, or with signatures required the
+    /// verified principal.
     pub email: String,
     pub source: Source,
+    /// The principal whose signature verified (shown; with signatures required, `email`).
+    pub signer: Option<String>,
 }
 
 /// How the remote's approvals were brought in before checking.
@@ -100,9 +104,16 @@ pub fn judge(
     }
     let names: Vec<String> = counted
         .iter()
-        .map(|f| match f.source {
-            Source::Note => format!("{} <{}>", f.name, f.email),
-            Source::Trailer => format!("{} <{}> (trailer)", f.name, f.email),
+        .map(|f| {
+            let signed = f
+                .signer
+                .as_ref()
+                .map(|p| format!(" (signed: {p})"))
+                .unwrap_or_default();
+            match f.source {
+                Source::Note => format!("{} <{}>{signed}", f.name, f.email),
+                Source::Trailer => format!("{} <{}> (trailer){signed}", f.name, f.email),
+            }
         })
         .collect();
     let have = counted.len();
@@ -140,7 +151,10 @@ pub fn run(ctx: &Context) -> CheckResult {
         return unknown_pusher(ctx.pusher);
     };
     let fetch = fetch_notes(ctx);
-    match found(ctx, new) {
+    if crate::signing::required(ctx.config, env) {
+        return crate::signing::approvals::run(ctx, new, &fetch);
+    }
+    match found(ctx, new).map(|f| crate::signing::approvals::shown_signers(ctx, f)) {
         Ok(found) => judge(
             env.approvals,
             &pusher,
@@ -175,7 +189,7 @@ fn unknown_pusher(pusher: &super::Pusher) -> CheckResult {
 
 /// Brings in the remote's approvals before checking (`[team].fetch_notes`). A dry run
 /// fetches too, so that `pushguard check` predicts what the hook will decide.
-fn fetch_notes(ctx: &Context) -> NotesFetch {
+pub(crate) fn fetch_notes(ctx: &Context) -> NotesFetch {
     let Refs::Remote { .. } = ctx.refs else {
         // The receiving repository's own notes are the ones everybody fetches.
         return NotesFetch::Fetched;
@@ -215,6 +229,7 @@ fn found(ctx: &Context, new: &str) -> anyhow::Result<Vec<Found>> {
                 name: a.name,
                 email: a.email,
                 source: Source::Note,
+                signer: None,
             });
         }
     }
@@ -237,6 +252,7 @@ pub fn trailers(message: &str) -> Vec<Found> {
                 name: name.trim().to_owned(),
                 email: email.to_owned(),
                 source: Source::Trailer,
+                signer: None,
             })
         })
         .collect()
@@ -252,6 +268,7 @@ mod tests {
             name: "N".into(),
             email: email.into(),
             source: Source::Note,
+            signer: None,
         }
     }
 

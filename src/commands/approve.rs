@@ -42,23 +42,28 @@ pub fn run(rev: Option<&str>, env: Option<&str>, remote: Option<&str>, list: boo
             eprintln!("pushguard: warning: {e:#}");
         }
     }
-    let approval = Approval {
+    let mut approval = Approval {
         name: who.name.clone(),
         email: who.email.clone(),
         time: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
         environment: environment.name.clone(),
         commit: commit.id().to_string(),
         tree: commit.tree_id().to_string(),
+        signature: None,
     };
+    let signed = crate::signing::sign_approval(&repo, &config, environment, &mut approval)?;
     let added = notes::add_approval(&repo, &approval)?;
     let subject = escape(commit.summary().unwrap_or_default(), 80);
     let id = short(&approval.commit).to_owned();
     if added {
         eprintln!(
-            "pushguard: approved {id} ({subject}) for {} as {} <{}>",
+            "pushguard: approved {id} ({subject}) for {} as {} <{}>{}",
             environment.name,
             escape(&who.name, 80),
-            escape(&who.email, 80)
+            escape(&who.email, 80),
+            signed
+                .map(|key| format!(", signed with {}", escape(&key, 120)))
+                .unwrap_or_default()
         );
     } else {
         eprintln!(

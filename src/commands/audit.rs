@@ -184,8 +184,29 @@ pub fn run(
     let all = fetched.unwrap_or_default();
     let (records, foreign) = remote_id::bound_records(&repo, &remote, &all);
 
+    // With signatures required (issue 11), only records a key in the allowed signers signed
+    // count; the others are named on stderr and their tips stay UNRECORDED.
+    let counted: Vec<Record> = config
+        .environments
+        .iter()
+        .flat_map(|environment| {
+            let mine: Vec<Record> = records
+                .iter()
+                .filter(|r| r.environment == environment.name)
+                .map(|r| (*r).clone())
+                .collect();
+            crate::signing::audit_counted(&repo, &config, environment, &mine)
+        })
+        .chain(
+            records
+                .iter()
+                .filter(|r| config.environment(&r.environment).is_none())
+                .filter(|r| !config.trust.require_signatures || r.signature.is_some())
+                .map(|r| (*r).clone()),
+        )
+        .collect();
     let mut trail: BTreeMap<String, Vec<&Record>> = BTreeMap::new();
-    for r in &records {
+    for r in &counted {
         if let Some(branch) = r.remote_ref.strip_prefix("refs/heads/") {
             trail.entry(branch.to_owned()).or_default().push(r);
         }
@@ -443,6 +464,7 @@ mod tests {
             checklist: vec![],
             justification: None,
             prev: None,
+            signature: None,
         }
     }
 

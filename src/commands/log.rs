@@ -88,7 +88,12 @@ pub fn show(filter: &Filter) -> Result<Exit> {
     } else if shown.is_empty() {
         writeln!(out, "no audit records ({source})")?;
     } else {
-        write_table(&mut out, &shown.iter().map(|(r, _)| r).collect::<Vec<_>>())?;
+        let signers = crate::signing::signer_labels(&shown);
+        write_table_signed(
+            &mut out,
+            &shown.iter().map(|(r, _)| r).collect::<Vec<_>>(),
+            signers.as_deref(),
+        )?;
     }
     out.flush()?;
     if bad > 0 {
@@ -202,6 +207,16 @@ fn row(r: &Record) -> [String; 8] {
 
 /// Writes records as an aligned table.
 pub fn write_table(out: &mut impl Write, records: &[&Record]) -> std::io::Result<()> {
+    write_table_signed(out, records, None)
+}
+
+/// Writes records as an aligned table, with a SIGNER column when `signers` is given (one
+/// label per record: the verified principal, or why there is none).
+pub fn write_table_signed(
+    out: &mut impl Write,
+    records: &[&Record],
+    signers: Option<&[String]>,
+) -> std::io::Result<()> {
     const HEAD: [&str; 8] = [
         "TIME",
         "USER",
@@ -212,8 +227,15 @@ pub fn write_table(out: &mut impl Write, records: &[&Record]) -> std::io::Result
         "JUSTIFICATION",
         "COMMIT",
     ];
-    let rows: Vec<[String; 8]> = records.iter().map(|r| row(r)).collect();
-    let mut width = HEAD.map(|h| h.chars().count());
+    let mut head: Vec<&str> = HEAD.to_vec();
+    let mut rows: Vec<Vec<String>> = records.iter().map(|r| row(r).to_vec()).collect();
+    if let Some(signers) = signers {
+        head.insert(2, "SIGNER");
+        for (r, s) in rows.iter_mut().zip(signers) {
+            r.insert(2, escape(s, 40));
+        }
+    }
+    let mut width: Vec<usize> = head.iter().map(|h| h.chars().count()).collect();
     for r in &rows {
         for (w, cell) in width.iter_mut().zip(r) {
             *w = (*w).max(cell.chars().count());
@@ -232,7 +254,7 @@ pub fn write_table(out: &mut impl Write, records: &[&Record]) -> std::io::Result
         }
         text
     };
-    writeln!(out, "{}", line(HEAD.to_vec()))?;
+    writeln!(out, "{}", line(head))?;
     for r in &rows {
         writeln!(out, "{}", line(r.iter().map(String::as_str).collect()))?;
     }

@@ -84,6 +84,9 @@ pub fn run(remote: Option<&str>) -> Result<Exit> {
     };
     write_environments(&mut out, &repo, &config, branches)?;
     writeln!(out, "tests:   {}", head_tests(&repo, &config)?)?;
+    for line in crate::signing::status_lines(&repo, &config) {
+        writeln!(out, "{line}")?;
+    }
     print!("{out}");
     Ok(Exit::Success)
 }

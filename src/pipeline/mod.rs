@@ -204,7 +204,7 @@ pub fn run(
     let mut all_allowed = true;
     for d in decided {
         let mut decision = d.verdict.decision;
-        let record = Record::new(crate::audit::Fields {
+        let mut record = Record::new(crate::audit::Fields {
             user: site.pusher(d.line),
             remote: site.remote().to_owned(),
             url: site.url().to_owned(),
@@ -215,6 +215,10 @@ pub fn run(
             results: &d.results,
             answers: &d.answers,
         });
+        if site.sign(d.line.environment, &mut record, &mut err)? {
+            decision = Decision::Blocked;
+            record.decision = Decision::Blocked;
+        }
         match site.record(record) {
             Ok(written) => {
                 if decision != Decision::Blocked {

@@ -14,6 +14,7 @@ use anyhow::Result;
 use super::Line;
 use crate::audit::Record;
 use crate::checks::{CheckId, CheckResult};
+use crate::config::Environment;
 use crate::gate::{Answers, Rules};
 use crate::git::Identity;
 use crate::terminal::Interaction;
@@ -142,6 +143,16 @@ pub trait Site {
     fn remote(&self) -> &str;
     /// The URL pushed to, as recorded.
     fn url(&self) -> &str;
+    /// Signs the record where the pusher can (issue 11); `Ok(true)` when the push must be
+    /// blocked because the environment requires a signature that cannot be made.
+    fn sign(
+        &self,
+        _environment: &Environment,
+        _record: &mut Record,
+        _out: &mut dyn Write,
+    ) -> Result<bool> {
+        Ok(false)
+    }
     /// Keeps the record (appended to the audit log); returns it as written.
     fn record(&self, record: Record) -> Result<Option<Record>>;
     /// After every ref update is recorded: share the records (notes), or leave them for the

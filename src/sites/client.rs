@@ -287,6 +287,21 @@ impl Site for Client<'_> {
         &self.url
     }
 
+    fn sign(
+        &self,
+        environment: &crate::config::Environment,
+        record: &mut Record,
+        mut out: &mut dyn Write,
+    ) -> Result<bool> {
+        Ok(crate::signing::sign_in_hook(
+            &mut out,
+            self.repo,
+            self.config,
+            environment,
+            record,
+        )?)
+    }
+
     fn record(&self, record: Record) -> Result<Option<Record>> {
         audit::append(&self.state_dir, record, audit::lock_timeout()).map(Some)
     }

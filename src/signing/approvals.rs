@@ -1,0 +1,238 @@
+//! The `approvals` check's signed side: with signatures required, an approval counts only
+//! when its SSH signature verifies against the allowed signers, approvers are counted by
+//! verified principal, the pusher's own key or principal never counts, and `Approved-by:`
+//! trailers count only in a commit signed by that approver. Without the requirement the
+//! check counts as before, and shows the principals whose signatures verify.
+
+use git2::Oid;
+
+use super::{
+    allowed_signers, approval_payload, key_state, key_text, verify, verify_pem, AllowedSigners,
+    KeyState, Verified, APPROVAL_NAMESPACE, COMMIT_NAMESPACE, SETUP_LINES,
+};
+use crate::checks::approvals::{judge, trailers, Found, NotesFetch, Source};
+use crate::checks::{CheckId, CheckResult, Context};
+use crate::notes;
+use crate::push::escape;
+
+/// Who the pusher is, cryptographically: their signing key and its principals.
+struct Pusher {
+    key: String,
+    principals: Vec<String>,
+}
+
+impl Pusher {
+    /// Tells whether a verified signature is the pusher's own (same key, or a shared principal).
+    fn is(&self, v: &Verified) -> bool {
+        v.key == self.key
+            || principals(&v.principal).any(|p| self.principals.iter().any(|q| q == p))
+    }
+}
+
+/// The individual principals of an allowed-signers principals field.
+fn principals(field: &str) -> impl Iterator<Item = &str> {
+    field.split(',').map(str::trim).filter(|p| !p.is_empty())
+}
+
+/// The first principal: the identity approvers are counted by.
+fn first_principal(field: &str) -> String {
+    principals(field).next().unwrap_or(field).to_owned()
+}
+
+fn fail(detail: impl Into<String>) -> CheckResult {
+    CheckResult::fail(CheckId::Approvals, detail)
+}
+
+fn pusher(ctx: &Context, allowed: &AllowedSigners) -> Result<Pusher, CheckResult> {
+    if !matches!(ctx.pusher, crate::checks::Pusher::Configured(_)) {
+        return Err(fail(
+            "signatures are required, and the server cannot tell the pusher's principal (no signed push), so the pusher's own approvals cannot be told apart",
+        )
+        .with_hint("push with `git push --signed` once the server accepts signed pushes"));
+    }
+    match key_state(ctx.repo) {
+        KeyState::Ready(signer) => Ok(Pusher {
+            key: key_text(signer.public.key_data()),
+            principals: allowed
+                .principals_of(&signer.public)
+                .iter()
+                .flat_map(|f| principals(f).map(str::to_owned).collect::<Vec<_>>())
+                .collect(),
+        }),
+        KeyState::None(why) => Err(fail(format!(
+            "signatures are required, and you have no SSH signing key ({why}), so your own approvals cannot be told apart"
+        ))
+        .with_hint(format!("set one up: {}", SETUP_LINES.join("; ")))),
+        KeyState::Broken(e) => Err(fail(format!(
+            "signatures are required, and your signing key cannot be used: {e:#}"
+        ))),
+    }
+}
+
+/// The commit's SSH signature, verified as `git verify-commit` does with the same allowed
+/// signers (namespace `git`, the signed part of the commit object).
+pub fn commit_signer(
+    repo: &git2::Repository,
+    commit: Oid,
+    allowed: &AllowedSigners,
+) -> Result<Verified, String> {
+    let (sig, data) = match repo.extract_signature(&commit, None) {
+        Ok(found) => found,
+        Err(e) if e.code() == git2::ErrorCode::NotFound => {
+            return Err("the commit is not signed".into())
+        }
+        Err(e) => return Err(format!("cannot read the commit's signature ({e})")),
+    };
+    let sig = String::from_utf8_lossy(&sig);
+    if !sig
+        .trim_start()
+        .starts_with("-----BEGIN SSH SIGNATURE-----")
+    {
+        return Err("the commit is signed, but not with an SSH key".into());
+    }
+    verify_pem(allowed, COMMIT_NAMESPACE, &data, &sig)
+}
+
+/// The approvals check with signatures required.
+pub fn run(ctx: &Context, new: &str, fetch: &NotesFetch) -> CheckResult {
+    let env = ctx.environment;
+    let allowed = match allowed_signers(ctx.repo, ctx.config) {
+        Ok(Some(a)) => a,
+        Ok(None) => {
+            return fail("signatures are required, and no allowed signers file is configured")
+                .with_hint("set `[trust] allowed_signers` in the config, or `git config gpg.ssh.allowedSignersFile <file>`")
+        }
+        Err(e) => return fail(format!("{e:#}")),
+    };
+    let pusher = match pusher(ctx, &allowed) {
+        Ok(p) => p,
+        Err(result) => return result,
+    };
+    let git = ctx.repo.git2();
+    let commit = match ctx.repo.peel_commit(new) {
+        Ok(Some(c)) => c,
+        _ => return fail(format!("the pushed object {new} is not in this repository")),
+    };
+    let Ok(commit) = git.find_commit(commit) else {
+        return fail(format!("the pushed object {new} is not a commit"));
+    };
+    let (id, tree) = (commit.id().to_string(), commit.tree_id().to_string());
+    let mut found = Vec::new();
+    let mut refused = Vec::new();
+    let approvals = match notes::all_approvals(ctx.repo) {
+        Ok(a) => a,
+        Err(e) => return fail(format!("cannot read approvals: {e:#}")),
+    };
+    for (_, a) in approvals {
+        // The signed fields decide what was approved, not the commit the note hangs on.
+        if a.environment != env.name || (a.commit != id && a.tree != tree) {
+            continue;
+        }
+        let claimed = format!("{} <{}>", escape(&a.name, 60), escape(&a.email, 80));
+        let Some(sig) = &a.signature else {
+            refused.push(format!(
+                "not counted: {claimed}: the approval is not signed"
+            ));
+            continue;
+        };
+        let payload = approval_payload(&a.environment, &a.commit, &a.tree);
+        match verify(&allowed, APPROVAL_NAMESPACE, &payload, sig) {
+            Err(why) => refused.push(format!("not counted: {claimed}: {why}")),
+            Ok(v) if pusher.is(&v) => refused.push(format!(
+                "not counted: {claimed}: signed by your own key ({}), whatever name the note gives",
+                escape(&v.principal, 80)
+            )),
+            Ok(v) => found.push(Found {
+                name: a.name,
+                email: first_principal(&v.principal),
+                source: Source::Note,
+                signer: Some(v.principal),
+            }),
+        }
+    }
+    let claimed = trailers(commit.message().unwrap_or_default());
+    if !claimed.is_empty() {
+        match commit_signer(git, commit.id(), &allowed) {
+            Err(why) => refused.push(format!(
+                "not counted: {} `Approved-by:` trailer{}: {why}",
+                claimed.len(),
+                if claimed.len() == 1 { "" } else { "s" }
+            )),
+            Ok(v) => {
+                for t in claimed {
+                    let by_approver =
+                        principals(&v.principal).any(|p| p.eq_ignore_ascii_case(&t.email));
+                    if !by_approver || pusher.is(&v) {
+                        refused.push(format!(
+                            "not counted: trailer `Approved-by: {} <{}>`: the commit is signed by {}, not by that approver",
+                            escape(&t.name, 60),
+                            escape(&t.email, 80),
+                            escape(&v.principal, 80)
+                        ));
+                        continue;
+                    }
+                    found.push(Found {
+                        email: first_principal(&v.principal),
+                        signer: Some(v.principal.clone()),
+                        ..t
+                    });
+                }
+            }
+        }
+    }
+    let mut result = judge(
+        env.approvals,
+        &[],
+        &env.approvers,
+        &found,
+        fetch,
+        new,
+        &env.name,
+    );
+    result.more.splice(0..0, refused);
+    result
+}
+
+/// Without signatures required: the same approvals, with the principal shown where an
+/// approval's (or the commit's) signature verifies against the allowed signers.
+pub fn shown_signers(ctx: &Context, mut found: Vec<Found>) -> Vec<Found> {
+    let Ok(Some(allowed)) = allowed_signers(ctx.repo, ctx.config) else {
+        return found;
+    };
+    let env = &ctx.environment.name;
+    let Some(new) = ctx.update.new_oid() else {
+        return found;
+    };
+    let Ok(Some(commit)) = ctx.repo.peel_commit(new) else {
+        return found;
+    };
+    let git = ctx.repo.git2();
+    let tree = git
+        .find_commit(commit)
+        .map(|c| c.tree_id().to_string())
+        .unwrap_or_default();
+    let commit_hex = commit.to_string();
+    let mut signed = Vec::new();
+    for (_, a) in notes::all_approvals(ctx.repo).unwrap_or_default() {
+        if &a.environment != env || (a.commit != commit_hex && a.tree != tree) {
+            continue;
+        }
+        if let Some(sig) = &a.signature {
+            let payload = approval_payload(&a.environment, &a.commit, &a.tree);
+            if let Ok(v) = verify(&allowed, APPROVAL_NAMESPACE, &payload, sig) {
+                signed.push((a.email.clone(), v.principal));
+            }
+        }
+    }
+    let commit_signer = commit_signer(git, commit, &allowed).ok();
+    for f in &mut found {
+        f.signer = match f.source {
+            Source::Note => signed
+                .iter()
+                .find(|(email, _)| email.eq_ignore_ascii_case(&f.email))
+                .map(|(_, p)| p.clone()),
+            Source::Trailer => commit_signer.as_ref().map(|v| v.principal.clone()),
+        };
+    }
+    found
+}
