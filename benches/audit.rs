@@ -40,6 +40,7 @@ fn sample(i: u64) -> Record {
             answer: true,
         }],
         justification: None,
+        attestation: None,
         prev: None,
         signature: None,
     }

@@ -78,6 +78,10 @@ pub struct Record {
     pub consulted: Option<String>,
     pub checklist: Vec<ChecklistEntry>,
     pub justification: Option<String>,
+    /// On a server, where the attestation came from when it is the client hook's signed
+    /// record of the same update (issue 11); absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attestation: Option<String>,
     /// The previous line's hash; `null` for the first line.
     pub prev: Option<String>,
     /// The SSH signature (namespace `pushguard-record`, base64 of the armour's body) of the
@@ -177,6 +181,12 @@ impl Record {
             justification: (f.decision == Decision::Bypassed)
                 .then(|| f.answers.justification.clone())
                 .flatten(),
+            attestation: match &f.answers.source {
+                crate::gate::Source::ClientRecord { hash, signer } => Some(format!(
+                    "the client's signed record {hash}, signed by {signer}"
+                )),
+                _ => None,
+            },
             prev: None,
             signature: None,
         }
@@ -334,6 +344,8 @@ mod shape {
         consulted: Option<Str>,
         checklist: Vec<ChecklistEntry>,
         justification: Option<Str>,
+        #[serde(default)]
+        attestation: Option<Str>,
         pub prev: Option<String>,
         #[serde(default)]
         signature: Option<Str>,
@@ -641,6 +653,7 @@ pub(crate) mod tests {
                 answer: true,
             }],
             justification: None,
+            attestation: None,
             prev: None,
             signature: None,
         }

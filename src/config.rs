@@ -150,6 +150,9 @@ pub struct Environment {
     /// This environment's `[trust].require_signatures`; unset: that value.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub require_signatures: Option<bool>,
+    /// This environment's `[server].require_signed_push`; unset: that value.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub require_signed_push: Option<bool>,
     #[serde(skip)]
     matchers: Vec<BranchMatcher>,
 }
@@ -210,6 +213,8 @@ pub struct ServerConfig {
     /// A server user name (as `GL_USERNAME` or `REMOTE_USER` give it) → the addresses their
     /// approvals use, so that the pusher's own approval is recognised.
     pub users: BTreeMap<String, Vec<String>>,
+    /// Refuse an environment push without a good push certificate (`git push --signed`).
+    pub require_signed_push: bool,
 }
 
 /// `[wip]`: the patterns as written, checked when the config is loaded and compiled on first

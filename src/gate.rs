@@ -118,6 +118,12 @@ pub enum Source {
     },
     /// Given a moment ago for the same commit (git runs the hook once per push URL).
     Reused,
+    /// On a server: the client hook's signed record of the same ref update (issue 11);
+    /// `hash` is that record's line hash, `signer` its verified principal.
+    ClientRecord {
+        hash: String,
+        signer: String,
+    },
 }
 
 /// What the person (or the environment, or the push options) said about a ref update.

@@ -208,6 +208,9 @@ pub fn install(force: bool) -> Result<Exit> {
         eprintln!("pushguard: note: pushers attest with `git push -o consulted=\"Name\"` and `-o bypass=\"why\"`; for git to accept them here, run:");
         eprintln!("    git config receive.advertisePushOptions true");
     }
+    if kinds.contains(&Kind::PreReceive) {
+        signed_push_note();
+    }
     Ok(Exit::Success)
 }
 
@@ -270,6 +273,25 @@ pub(crate) fn install_kind(kind: Kind, dir: &Path, force: bool) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Explains, in a bare repository, how to accept signed pushes (issue 11) when they are not
+/// set up yet.
+fn signed_push_note() {
+    let Ok(repo) = crate::git::Repo::open_from_env() else {
+        return;
+    };
+    let (nonce, signers) = crate::sites::push_cert::server_ready(&repo);
+    if nonce && signers {
+        return;
+    }
+    eprintln!("pushguard: note: signed pushes (`git push --signed`) name the pusher by their SSH key, and `[server] require_signed_push = true` requires them; to accept them here, run:");
+    if !nonce {
+        eprintln!("    {}", crate::sites::push_cert::SERVER_SETUP[0]);
+    }
+    if !signers {
+        eprintln!("    {}", crate::sites::push_cert::SERVER_SETUP[1]);
+    }
 }
 
 /// Tells whether this repository accepts push options (`receive.advertisePushOptions`).

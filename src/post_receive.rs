@@ -263,6 +263,7 @@ mod tests {
             consulted: Some("Ada".into()),
             checklist: Vec::new(),
             justification: None,
+            attestation: None,
             prev: None,
             signature: None,
         }

@@ -298,6 +298,11 @@ pub fn write_answers(
         (Source::PushOptions, Some(name)) => {
             writeln!(out, "  consulted {name} (push option `consulted`)")?
         }
+        (Source::ClientRecord { signer, .. }, Some(name)) => writeln!(
+            out,
+            "  consulted {name} (the client hook's signed record, signed by {})",
+            escape(signer, 80)
+        )?,
         (Source::Prompt, Some(name)) if answers.refusal.is_none() => {
             writeln!(out, "  consulted {name}")?
         }
@@ -305,10 +310,13 @@ pub fn write_answers(
     }
     if verdict.decision == Decision::Bypassed {
         if let Some(why) = &answers.justification {
-            let from = if answers.source == Source::PushOptions {
-                " (push option `bypass`)"
-            } else {
-                ""
+            let from = match &answers.source {
+                Source::PushOptions => " (push option `bypass`)".to_owned(),
+                Source::ClientRecord { signer, .. } => format!(
+                    " (the client hook's signed record, signed by {})",
+                    escape(signer, 80)
+                ),
+                _ => String::new(),
             };
             writeln!(out, "  justification: {}{from}", escape(why, 400))?;
         }

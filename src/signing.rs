@@ -374,6 +374,23 @@ impl AllowedSigners {
             .map(|l| l.principals.clone())
             .collect()
     }
+
+    /// The principals of every line whose key has this fingerprint (`SHA256:…`).
+    pub fn principals_of_fingerprint(&self, fingerprint: &str) -> Vec<String> {
+        self.lines
+            .iter()
+            .filter(|l| fingerprint_of(&l.key).is_some_and(|f| f == fingerprint))
+            .map(|l| l.principals.clone())
+            .collect()
+    }
+}
+
+/// The SHA-256 fingerprint (`SHA256:…`, as git's `GIT_PUSH_CERT_KEY`) of a key given as
+/// `type base64`; `None` when it is not a key.
+pub fn fingerprint_of(key_text: &str) -> Option<String> {
+    PublicKey::from_openssh(key_text.trim())
+        .ok()
+        .map(|k| k.fingerprint(ssh_key::HashAlg::Sha256).to_string())
 }
 
 /// `type base64` of a key, without a comment.

@@ -177,7 +177,9 @@ fn unknown_pusher(pusher: &super::Pusher) -> CheckResult {
             identity.name
         ),
         super::Pusher::Unknown { why } => why.clone(),
-        super::Pusher::Configured(_) => "the pusher is unknown".to_owned(),
+        super::Pusher::Configured(_) | super::Pusher::Certified { .. } => {
+            "the pusher is unknown".to_owned()
+        }
     };
     CheckResult::fail(
         CheckId::Approvals,

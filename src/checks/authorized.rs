@@ -32,7 +32,7 @@ pub fn judge(email: &str, authorized: &[String], environment: &str) -> CheckResu
 
 /// Judges the pusher the site names: on a client git's `user.email`; where a server names
 /// users without an email (`GL_USERNAME`, `REMOTE_USER`), the user name, so `authorized` may
-/// list server user names. A commit's committer says who wrote it, not who pushes it, and
+/// list server user names; for a signed push, the certificate signer's principals. A commit's committer says who wrote it, not who pushes it, and
 /// is never asked.
 pub fn run(ctx: &Context) -> CheckResult {
     let env = ctx.environment;
@@ -48,6 +48,20 @@ pub fn run(ctx: &Context) -> CheckResult {
                 &identity.email
             };
             judge(who, &env.authorized, &env.name)
+        }
+        Pusher::Certified { principal, .. } => {
+            // Any of the signer's principals may be the one `authorized` lists.
+            let all: Vec<&str> = super::principals(principal).collect();
+            all.iter()
+                .map(|p| judge(p, &env.authorized, &env.name))
+                .find(|r| r.outcome == super::Outcome::Pass)
+                .unwrap_or_else(|| {
+                    judge(
+                        all.first().copied().unwrap_or(""),
+                        &env.authorized,
+                        &env.name,
+                    )
+                })
         }
         Pusher::Unknown { why } => CheckResult::skip(CheckId::Authorized, why.clone()),
     }

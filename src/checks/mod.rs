@@ -179,6 +179,10 @@ pub enum Pusher {
         by: &'static str,
         emails: Vec<String>,
     },
+    /// The verified signer of a good push certificate (`git push --signed` on a server):
+    /// `principal` is the allowed-signers principal (`GIT_PUSH_CERT_SIGNER`), `key` the
+    /// key's fingerprint (`GIT_PUSH_CERT_KEY`, `SHA256:…`).
+    Certified { principal: String, key: String },
     /// Nobody says who pushes; `why` explains it in the report.
     Unknown { why: String },
 }
@@ -198,9 +202,18 @@ impl Pusher {
                 }
                 (!all.is_empty()).then_some(all)
             }
+            Pusher::Certified { principal, .. } => {
+                let all: Vec<String> = principals(principal).map(str::to_owned).collect();
+                (!all.is_empty()).then_some(all)
+            }
             Pusher::Unknown { .. } => None,
         }
     }
+}
+
+/// The individual principals of an allowed-signers principals field (`a@x,b@x`).
+pub fn principals(field: &str) -> impl Iterator<Item = &str> {
+    field.split(',').map(str::trim).filter(|p| !p.is_empty())
 }
 
 /// Everything a check may read: the ref update, its environment, the repository, and what

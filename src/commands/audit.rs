@@ -463,6 +463,7 @@ mod tests {
             consulted: None,
             checklist: vec![],
             justification: None,
+            attestation: None,
             prev: None,
             signature: None,
         }

@@ -128,6 +128,9 @@ fn write_server(out: &mut String, repo: &Repo, config: &Config) -> Result<()> {
             "push options not advertised: run `git config receive.advertisePushOptions true` here"
         }
     )?;
+    for line in crate::sites::push_cert::setup_lines(repo, config) {
+        writeln!(out, "{line}")?;
+    }
     write_environments(out, repo, config, Branches::Own)
 }
 

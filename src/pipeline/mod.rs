@@ -112,6 +112,7 @@ pub fn run(
                 .branch()
                 .unwrap_or(&line.update.remote_ref)
                 .to_owned(),
+            old: line.update.old_oid().map(str::to_owned),
             new: line.update.new_oid().map(str::to_owned),
             rules: rules.clone(),
             leads: config.confirm.leads.clone(),

@@ -63,6 +63,8 @@ pub struct Request {
     pub environment: String,
     pub remote_ref: String,
     pub branch: String,
+    /// The tip before the push; `None` for a create.
+    pub old: Option<String>,
     /// The pushed commit; `None` for a delete.
     pub new: Option<String>,
     pub rules: Rules,
@@ -144,7 +146,8 @@ pub trait Site {
     /// The URL pushed to, as recorded.
     fn url(&self) -> &str;
     /// Signs the record where the pusher can (issue 11); `Ok(true)` when the push must be
-    /// blocked because the environment requires a signature that cannot be made.
+    /// blocked because the environment requires a signature that cannot be made (on a
+    /// server: a signed push that is not there).
     fn sign(
         &self,
         _environment: &Environment,

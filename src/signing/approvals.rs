@@ -7,31 +7,39 @@
 use git2::Oid;
 
 use super::{
-    allowed_signers, approval_payload, key_state, key_text, verify, verify_pem, AllowedSigners,
-    KeyState, Verified, APPROVAL_NAMESPACE, COMMIT_NAMESPACE, SETUP_LINES,
+    allowed_signers, approval_payload, fingerprint_of, key_state, verify, verify_pem,
+    AllowedSigners, KeyState, Verified, APPROVAL_NAMESPACE, COMMIT_NAMESPACE, SETUP_LINES,
 };
 use crate::checks::approvals::{judge, trailers, Found, NotesFetch, Source};
-use crate::checks::{CheckId, CheckResult, Context};
+use crate::checks::{principals, CheckId, CheckResult, Context};
 use crate::notes;
 use crate::push::escape;
 
-/// Who the pusher is, cryptographically: their signing key and its principals.
-struct Pusher {
-    key: String,
+/// Who the pusher is, cryptographically: their signing key's fingerprint and its principals.
+pub struct Pusher {
+    fingerprint: String,
     principals: Vec<String>,
 }
 
 impl Pusher {
     /// Tells whether a verified signature is the pusher's own (same key, or a shared principal).
-    fn is(&self, v: &Verified) -> bool {
-        v.key == self.key
+    pub fn is(&self, v: &Verified) -> bool {
+        fingerprint_of(&v.key).is_some_and(|f| f == self.fingerprint)
             || principals(&v.principal).any(|p| self.principals.iter().any(|q| q == p))
     }
-}
 
-/// The individual principals of an allowed-signers principals field.
-fn principals(field: &str) -> impl Iterator<Item = &str> {
-    field.split(',').map(str::trim).filter(|p| !p.is_empty())
+    /// The certified pusher of a signed push: the certificate's principal, and every
+    /// principal the allowed signers give its key.
+    pub fn certified(principal: &str, fingerprint: &str, allowed: &AllowedSigners) -> Pusher {
+        let mut all: Vec<String> = principals(principal).map(str::to_owned).collect();
+        for field in allowed.principals_of_fingerprint(fingerprint) {
+            all.extend(principals(&field).map(str::to_owned));
+        }
+        Pusher {
+            fingerprint: fingerprint.to_owned(),
+            principals: all,
+        }
+    }
 }
 
 /// The first principal: the identity approvers are counted by.
@@ -44,15 +52,21 @@ fn fail(detail: impl Into<String>) -> CheckResult {
 }
 
 fn pusher(ctx: &Context, allowed: &AllowedSigners) -> Result<Pusher, CheckResult> {
-    if !matches!(ctx.pusher, crate::checks::Pusher::Configured(_)) {
-        return Err(fail(
-            "signatures are required, and the server cannot tell the pusher's principal (no signed push), so the pusher's own approvals cannot be told apart",
-        )
-        .with_hint("push with `git push --signed` once the server accepts signed pushes"));
+    match ctx.pusher {
+        crate::checks::Pusher::Configured(_) => {}
+        crate::checks::Pusher::Certified { principal, key } => {
+            return Ok(Pusher::certified(principal, key, allowed))
+        }
+        _ => {
+            return Err(fail(
+                "signatures are required, and the server cannot tell the pusher's principal (no signed push), so the pusher's own approvals cannot be told apart",
+            )
+            .with_hint("push with `git push --signed` (the server needs `receive.certNonceSeed` and `gpg.ssh.allowedSignersFile`)"))
+        }
     }
     match key_state(ctx.repo) {
         KeyState::Ready(signer) => Ok(Pusher {
-            key: key_text(signer.public.key_data()),
+            fingerprint: signer.public.fingerprint(ssh_key::HashAlg::Sha256).to_string(),
             principals: allowed
                 .principals_of(&signer.public)
                 .iter()

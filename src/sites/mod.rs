@@ -2,8 +2,10 @@
 //! (and `pushguard check`, its dry run), the server's hooks, and a SHA-256 repository that
 //! libgit2 cannot read. A new place is a new file here.
 
+pub mod attested;
 pub mod chained;
 pub mod client;
+pub mod push_cert;
 pub mod server;
 pub mod sha256;
 

@@ -3,9 +3,11 @@
 //!
 //! Facts come from the repository's own branches and notes (nothing is fetched); the
 //! client-only checks (`clean-worktree`, `tests`) are skipped and say so; the pusher is the
-//! one the server names (never a commit's committer, which anyone can set); nobody can be
-//! asked, so the attestation comes from push options (`git push -o consulted="Name"`,
-//! `-o bypass="why"`); records go to the server's own log and, through the post-receive
+//! one the server names (never a commit's committer, which anyone can set), or the signer of
+//! a good push certificate (`git push --signed`, [`super::push_cert`]); nobody can be asked,
+//! so the attestation comes from push options (`git push -o consulted="Name"`,
+//! `-o bypass="why"`), else from the client hook's signed record of the same update
+//! ([`super::attested`]); records go to the server's own log and, through the post-receive
 //! hook, to `refs/notes/pushguard-audit`.
 
 use std::io::Write;
@@ -14,10 +16,12 @@ use std::sync::atomic::AtomicBool;
 
 use anyhow::Result;
 
+use super::attested::{self, Update};
+use super::push_cert::{self, PushCert};
 use super::ChainedHook;
 use crate::audit::{self, Record};
 use crate::checks::{self, CheckId, CheckResult, Context, Pusher, Refs};
-use crate::config::Config;
+use crate::config::{Config, Environment};
 use crate::gate::{Answers, Block, Source};
 use crate::git::{Identity, Repo};
 use crate::pipeline::{
@@ -130,6 +134,13 @@ pub fn recorded(pusher: &Pusher) -> Identity {
             name: format!("{} (pusher, from {by})", identity.name),
             email: identity.email.clone(),
         },
+        Pusher::Certified { principal, key } => Identity {
+            name: format!("{principal} (pusher, from a signed push, key {key})"),
+            email: checks::principals(principal)
+                .find(|p| p.contains('@'))
+                .unwrap_or_default()
+                .to_owned(),
+        },
         Pusher::Unknown { .. } => Identity {
             name: "(unknown: the server did not name the pusher)".to_owned(),
             email: String::new(),
@@ -158,6 +169,8 @@ pub struct Server<'r> {
     given: Attestation,
     options: PushOptions,
     pusher: Pusher,
+    /// The push certificate, as git verified it.
+    cert: PushCert,
     url: String,
     state_dir: PathBuf,
     chained: Option<ChainedHook>,
@@ -187,12 +200,18 @@ impl<'r> Server<'r> {
             (Hook::PreReceive, false) => PushOptions::NotAdvertised,
         };
         let users = |name: &str| config.server.users.get(name).cloned().unwrap_or_default();
+        // A good push certificate is the best evidence of who pushes, required or not.
+        let cert = PushCert::from_env();
+        let pusher = cert
+            .pusher()
+            .unwrap_or_else(|| pusher_from(crate::terminal::env_value, &users));
         Server {
             repo,
             config,
             given,
             options,
-            pusher: pusher_from(crate::terminal::env_value, &users),
+            pusher,
+            cert,
             url: repo
                 .common_dir()
                 .to_string_lossy()
@@ -200,6 +219,50 @@ impl<'r> Server<'r> {
                 .to_owned(),
             state_dir: repo.state_dir(),
             chained,
+        }
+    }
+}
+
+impl Server<'_> {
+    /// The attestation of one ref update: the push options first, else the client hook's
+    /// signed record of exactly this update (why a record of it was not accepted is shown).
+    fn answers(&self, request: &Request) -> Answers {
+        let from_options = Answers {
+            consulted: self.given.consulted.clone(),
+            justification: self.given.bypass.clone(),
+            ..Answers::none(Source::PushOptions)
+        };
+        if self.given.consulted.is_some() || self.given.bypass.is_some() {
+            return from_options;
+        }
+        let Some(new) = request.new.as_deref() else {
+            return from_options;
+        };
+        let update = Update {
+            environment: &request.environment,
+            remote_ref: &request.remote_ref,
+            old: request.old.as_deref(),
+            new,
+        };
+        match attested::client_record(self.repo, self.config, &update, &self.pusher) {
+            Ok(found) => Answers {
+                consulted: found.consulted,
+                checklist: found.checklist,
+                justification: found.justification,
+                refusal: None,
+                source: Source::ClientRecord {
+                    hash: found.hash,
+                    signer: found.signer,
+                },
+            },
+            Err(refused) => {
+                // The report goes to stderr (git relays it as `remote:` lines).
+                let mut err = std::io::stderr().lock();
+                for why in refused {
+                    let _ = writeln!(err, "  not accepted as the attestation: {why}");
+                }
+                from_options
+            }
         }
     }
 }
@@ -249,22 +312,14 @@ impl Site for Server<'_> {
         false
     }
 
-    fn confirmation(&self, _request: &Request, _interaction: &mut Interaction) -> Answers {
+    fn confirmation(&self, request: &Request, _interaction: &mut Interaction) -> Answers {
         // A bypass given for a push that needs none is not recorded as one (`gate::decide`).
-        Answers {
-            consulted: self.given.consulted.clone(),
-            justification: self.given.bypass.clone(),
-            ..Answers::none(Source::PushOptions)
-        }
+        self.answers(request)
     }
 
-    fn bypass(&self, _request: &Request, _interaction: &mut Interaction) -> Bypass {
-        let answers = Answers {
-            consulted: self.given.consulted.clone(),
-            justification: self.given.bypass.clone(),
-            ..Answers::none(Source::PushOptions)
-        };
-        match &self.given.bypass {
+    fn bypass(&self, request: &Request, _interaction: &mut Interaction) -> Bypass {
+        let answers = self.answers(request);
+        match &answers.justification {
             Some(_) => Bypass::Given(answers),
             None => Bypass::No(Answers {
                 refusal: Some(Block::ChecksFailed),
@@ -291,6 +346,24 @@ impl Site for Server<'_> {
 
     fn url(&self) -> &str {
         &self.url
+    }
+
+    fn sign(
+        &self,
+        environment: &Environment,
+        _record: &mut Record,
+        out: &mut dyn Write,
+    ) -> Result<bool> {
+        // The server has no key of its own: its records stay unsigned. What it checks here is
+        // the pusher's signature on the push itself, where the environment requires one.
+        if !push_cert::required(self.config, environment) || self.cert.pusher().is_some() {
+            return Ok(false);
+        }
+        let ready = push_cert::server_ready(self.repo);
+        for line in push_cert::refusal(&environment.name, &self.cert, ready) {
+            writeln!(out, "  {line}")?;
+        }
+        Ok(true)
     }
 
     fn record(&self, record: Record) -> Result<Option<Record>> {
