@@ -14,6 +14,7 @@ mod install;
 mod managers;
 mod pipeline;
 mod server;
+mod signed_push;
 mod signing;
 mod team;
 mod trail;

@@ -147,13 +147,14 @@ pub fn run(ctx: &Context) -> CheckResult {
     if env.approvals == 0 {
         return judge(0, &[], &[], &[], &NotesFetch::Fetched, new, &env.name);
     }
+    let fetch = fetch_notes(ctx);
+    if crate::signing::required(ctx.config, env) {
+        // Only a key tells the pusher apart here (a signed push on a server).
+        return crate::signing::approvals::run(ctx, new, &fetch);
+    }
     let Some(pusher) = ctx.pusher.emails() else {
         return unknown_pusher(ctx.pusher);
     };
-    let fetch = fetch_notes(ctx);
-    if crate::signing::required(ctx.config, env) {
-        return crate::signing::approvals::run(ctx, new, &fetch);
-    }
     match found(ctx, new).map(|f| crate::signing::approvals::shown_signers(ctx, f)) {
         Ok(found) => judge(
             env.approvals,
