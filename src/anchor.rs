@@ -94,10 +94,10 @@ impl std::fmt::Display for Mismatch {
                 f,
                 "the record {} ({}, {} push of {} to {}) that this clone shared is not in the log: the log was rewritten, cut short or deleted",
                 &hash[..hash.len().min(12)],
-                crate::push::escape(&record.time, 25),
+                crate::text::escape(&record.time, 25),
                 record.decision,
-                crate::push::escape(&record.remote_ref, 60),
-                crate::push::escape(&record.remote, 60),
+                crate::text::escape(&record.remote_ref, 60),
+                crate::text::escape(&record.remote, 60),
             ),
             Mismatch::Genesis { expected, found } => match found {
                 Some(found) => write!(

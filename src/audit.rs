@@ -21,11 +21,14 @@ use anyhow::{Context as _, Result};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::checks::Outcome;
-use crate::gate::Decision;
 use crate::git::Identity;
+pub use crate::model::ChecklistEntry;
+use crate::model::{CheckResult, Decision, Outcome};
 
 /// The record format version: 2 carries `signature` (see [`crate::signing`]); lines of
+/// What a server's records put in `remote`: the server cannot know the pusher's name for it.
+pub const SERVER_REMOTE: &str = "(server)";
+
 /// version 1 have none and still verify.
 pub const VERSION: u32 = 2;
 
@@ -37,21 +40,14 @@ pub struct CheckEntry {
     pub detail: String,
 }
 
-impl From<&crate::checks::CheckResult> for CheckEntry {
-    fn from(r: &crate::checks::CheckResult) -> Self {
+impl From<&CheckResult> for CheckEntry {
+    fn from(r: &CheckResult) -> Self {
         CheckEntry {
             id: r.id.as_str().to_owned(),
             outcome: r.outcome,
             detail: r.detail.clone(),
         }
     }
-}
-
-/// One checklist answer as recorded.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ChecklistEntry {
-    pub item: String,
-    pub answer: bool,
 }
 
 /// One gated ref update, as recorded. Field order is the line's order.
@@ -102,8 +98,14 @@ pub struct Fields<'a> {
     /// Commits in the pushed range.
     pub commits: u64,
     pub decision: Decision,
-    pub results: &'a [crate::checks::CheckResult],
-    pub answers: &'a crate::gate::Answers,
+    pub results: &'a [CheckResult],
+    /// Who was consulted, as answered.
+    pub consulted: Option<String>,
+    pub checklist: Vec<ChecklistEntry>,
+    /// Kept only when the decision is a bypass.
+    pub justification: Option<String>,
+    /// Where a server's attestation came from, when not from the push itself.
+    pub attestation: Option<String>,
 }
 
 /// The length of the `,"hash":"<64 hex>"}` suffix of a line.
@@ -176,17 +178,10 @@ impl Record {
             commits: f.commits,
             decision: f.decision,
             checks: f.results.iter().map(CheckEntry::from).collect(),
-            consulted: f.answers.consulted.clone(),
-            checklist: f.answers.checklist.clone(),
-            justification: (f.decision == Decision::Bypassed)
-                .then(|| f.answers.justification.clone())
-                .flatten(),
-            attestation: match &f.answers.source {
-                crate::gate::Source::ClientRecord { hash, signer } => Some(format!(
-                    "the client's signed record {hash}, signed by {signer}"
-                )),
-                _ => None,
-            },
+            consulted: f.consulted,
+            checklist: f.checklist,
+            justification: f.justification.filter(|_| f.decision == Decision::Bypassed),
+            attestation: f.attestation,
             prev: None,
             signature: None,
         }
@@ -280,8 +275,7 @@ mod shape {
     use serde::de::{Deserializer, Visitor};
     use serde::Deserialize;
 
-    use crate::checks::Outcome;
-    use crate::gate::Decision;
+    use crate::model::{Decision, Outcome};
 
     /// Any JSON string, not kept.
     pub struct Str;

@@ -26,7 +26,7 @@ use globset::{Glob, GlobBuilder, GlobMatcher};
 use regex::Regex;
 use serde::{Deserialize, Serialize};
 
-use crate::checks::CheckId;
+use crate::model::CheckId;
 use layers::Layers;
 pub use location::Location;
 

@@ -5,32 +5,11 @@
 //! and the answers around it; every site (client hook, server hooks, dry run) decides here,
 //! so bypass policy exists once and its whole matrix is unit-tested in microseconds.
 
-use serde::{Deserialize, Serialize};
-
-use crate::audit::ChecklistEntry;
 use crate::checks::{CheckId, CheckResult, Outcome};
 use crate::config::{Config, Environment};
+pub use crate::model::{ChecklistEntry, Decision};
 use crate::push::Change;
 pub use crate::terminal::Stop;
-
-/// What happened to one gated ref update.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Decision {
-    Allowed,
-    Blocked,
-    Bypassed,
-}
-
-impl std::fmt::Display for Decision {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Decision::Allowed => "allowed",
-            Decision::Blocked => "blocked",
-            Decision::Bypassed => "bypassed",
-        })
-    }
-}
 
 /// What an environment asks of a push, taken from its config.
 #[derive(Debug, Clone, PartialEq, Eq)]

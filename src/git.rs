@@ -319,7 +319,7 @@ impl GitOutput {
         if lines.is_empty() {
             "git exited with an error".to_owned()
         } else {
-            crate::push::escape(&lines.join("; "), 300)
+            crate::text::escape(&lines.join("; "), 300)
         }
     }
 }

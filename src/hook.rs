@@ -28,7 +28,7 @@ pub fn pre_push(remote: &str, url: &str, hook_dir: Option<&Path>) -> Result<Exit
         .read_to_end(&mut input)
         .context("failed to read the pre-push input from stdin")?;
     // A probe of `pushguard doctor`, or pushguard run as a pre-commit stage hook.
-    if let Some(exit) = crate::doctor::intercept(&input, remote, url, hook_dir)? {
+    if let Some(exit) = crate::commands::doctor::intercept(&input, remote, url, hook_dir)? {
         return Ok(exit);
     }
     let updates = push::parse(&input)?;

@@ -12,14 +12,13 @@ pub mod checks;
 pub mod cli;
 pub mod commands;
 pub mod config;
-pub mod config_hooks;
-pub mod doctor;
 pub mod gate;
 pub mod git;
 pub mod hook;
 pub mod install;
-pub mod managers;
+pub mod model;
 pub mod notes;
+pub mod pending;
 pub mod pipeline;
 pub mod post_receive;
 pub mod push;
@@ -32,6 +31,7 @@ pub mod since;
 pub mod sites;
 pub mod terminal;
 pub mod testrun;
+pub mod text;
 
 use std::fmt;
 use std::process::ExitCode;
@@ -115,15 +115,15 @@ pub fn with_hint(mut err: anyhow::Error, hint: impl Into<String>) -> anyhow::Err
 /// Runs a parsed command line.
 pub fn run(cli: Cli) -> anyhow::Result<Exit> {
     match cli.command {
-        Command::Install { print: true, .. } => managers::print_snippet(),
+        Command::Install { print: true, .. } => install::managers::print_snippet(),
         Command::Install {
             config_hooks: true,
             force,
             ..
-        } => config_hooks::install(force),
+        } => install::config_hooks::install(force),
         Command::Install { force, .. } => install::install(force),
         Command::Uninstall => install::uninstall(),
-        Command::Doctor => doctor::run(),
+        Command::Doctor => commands::doctor::run(),
         Command::Hook {
             hook:
                 HookCommand::PrePush {

@@ -6,6 +6,8 @@
 
 use std::fmt;
 
+use crate::text::escape;
+
 /// What a ref update does to the remote ref.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Change {
@@ -156,23 +158,6 @@ pub fn is_object_name(s: &str) -> bool {
 /// Tells whether an object name is git's all-zero "no object".
 pub fn is_zero(oid: &str) -> bool {
     oid.bytes().all(|b| b == b'0')
-}
-
-/// Escapes control characters and cuts `text` to `max` characters, for safe display.
-pub fn escape(text: &str, max: usize) -> String {
-    let mut out = String::new();
-    for (n, c) in text.chars().enumerate() {
-        if n == max {
-            out.push('…');
-            break;
-        }
-        if c.is_control() {
-            out.extend(c.escape_default());
-        } else {
-            out.push(c);
-        }
-    }
-    out
 }
 
 #[cfg(test)]

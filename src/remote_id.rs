@@ -109,7 +109,7 @@ pub fn bound_records<'a>(repo: &Repo, remote: &str, all: &'a [Record]) -> (Vec<&
     let mut bound = Vec::new();
     let mut foreign = 0;
     for r in all {
-        let ok = r.remote == crate::sites::server::RECORD_REMOTE
+        let ok = r.remote == crate::audit::SERVER_REMOTE
             || *seen
                 .entry(r.url.as_str())
                 .or_insert_with(|| bound_to(&r.url, &keys));

@@ -11,10 +11,39 @@ use console::Style;
 use crate::checks::{CheckResult, Outcome};
 use crate::config::{Config, Environment};
 use crate::gate::{Answers, Block, Decision, Source, Stop, Verdict};
-use crate::pipeline::{PushOptions, Wording};
-use crate::push::{escape, Change, RefUpdate};
+use crate::push::{Change, RefUpdate};
 use crate::terminal::{BYPASS_ENV, CONSULTED_ENV, NONINTERACTIVE_ENV};
+use crate::text::{escape, short};
 use crate::Hinted;
+
+/// How the report speaks of where the push goes and how to answer without a terminal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Wording {
+    /// The client hook: `origin/staging`, environment variables and `pushguard confirm`.
+    Client { remote: String },
+    /// The server: the branch alone, push options (`git push -o …`).
+    Server { options: PushOptions },
+    /// `pushguard check`: the client's heading, nothing asked, nothing recorded.
+    DryRun { remote: String },
+}
+
+impl Wording {
+    /// Tells whether this is a dry run.
+    pub fn is_dry_run(&self) -> bool {
+        matches!(self, Wording::DryRun { .. })
+    }
+}
+
+/// Whether the server can receive the pusher's attestation as push options.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PushOptions {
+    /// `receive.advertisePushOptions` is set and the pre-receive hook reads them.
+    Accepted,
+    /// The repository does not advertise push options: `git push -o` fails.
+    NotAdvertised,
+    /// git gives the update hook no push options.
+    UpdateHook,
+}
 
 /// Styles for the report; all plain when colour is off.
 pub struct Styles {
@@ -91,11 +120,6 @@ fn without_controls(text: &str) -> String {
         }
     }
     out
-}
-
-/// A short object name for display.
-pub fn short(oid: &str) -> &str {
-    &oid[..oid.len().min(10)]
 }
 
 /// What a ref update does, in short: `create at X`, `delete (was X)` or `X..Y`.

@@ -15,10 +15,11 @@ use anyhow::{Context as _, Result};
 
 use crate::config::{self, Location};
 use crate::git::{Ancestry, Repo};
-use crate::push::{escape, ParseError, RefUpdate};
+use crate::push::{ParseError, RefUpdate};
 use crate::sites::server::{Hook, Server};
 use crate::sites::ChainedHook;
 use crate::terminal::Interaction;
+use crate::text::escape;
 use crate::{pipeline, Exit};
 
 /// File name, beside the installed pre-receive hook, of a foreign hook that pushguard chains.

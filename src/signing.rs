@@ -12,8 +12,6 @@
 //! `valid-after`/`valid-before`), so every case OpenSSH accepts is still accepted. A principal
 //! of the allowed-signers file is an identity; a name or an email in a note is not.
 
-pub mod approvals;
-
 use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -799,9 +797,9 @@ pub fn audit_counted(
             Some(why) if r.environment == environment.name => eprintln!(
                 "pushguard: not counted ({} requires signatures): the record of {} by {} at {}: {why}",
                 environment.name,
-                crate::report::short(r.new.as_deref().unwrap_or("-")),
-                crate::push::escape(&r.user.name, 60),
-                crate::push::escape(&r.time, 30),
+                crate::text::short(r.new.as_deref().unwrap_or("-")),
+                crate::text::escape(&r.user.name, 60),
+                crate::text::escape(&r.time, 30),
             ),
             Some(_) => {}
         }

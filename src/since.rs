@@ -5,7 +5,7 @@ use std::time::SystemTime;
 
 use anyhow::Result;
 
-use crate::push::escape;
+use crate::text::escape;
 use crate::WithHint;
 
 /// Parses `--since`: `2026-01-31` (midnight UTC), `2026-01-31T12:00:00Z`, or an age such as

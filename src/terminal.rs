@@ -21,7 +21,7 @@ use dialoguer::theme::{ColorfulTheme, SimpleTheme, Theme};
 use dialoguer::{Confirm, Input, Select};
 
 use crate::audit::ChecklistEntry;
-use crate::push::escape;
+use crate::text::escape;
 
 /// Set (to anything) to never prompt, even when a terminal is there.
 pub const NONINTERACTIVE_ENV: &str = "PUSHGUARD_NONINTERACTIVE";

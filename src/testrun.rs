@@ -351,7 +351,7 @@ const PLAIN_EVERY: Duration = Duration::from_secs(15);
 
 impl Progress {
     fn new(command: &str, dir: &Path) -> Progress {
-        let command = crate::push::escape(command, 60);
+        let command = crate::text::escape(command, 60);
         let tty = std::env::var_os("PUSHGUARD_NONINTERACTIVE")
             .is_none()
             .then(|| fs::OpenOptions::new().write(true).open("/dev/tty").ok())
@@ -392,7 +392,7 @@ impl Progress {
                     "{} tests {}s: {}  ({command})",
                     FRAMES[*frame],
                     elapsed.as_secs(),
-                    crate::push::escape(&line, 200)
+                    crate::text::escape(&line, 200)
                 );
                 // One terminal row: a wrapped line would not be cleared by the next frame.
                 let width = rustix::termios::tcgetwinsize(&*tty)
@@ -412,7 +412,7 @@ impl Progress {
                     eprintln!(
                         "pushguard: tests: `{command}` still running ({}s): {}",
                         elapsed.as_secs(),
-                        crate::push::escape(&line, 80)
+                        crate::text::escape(&line, 80)
                     );
                 }
             }

@@ -547,7 +547,7 @@ fn config_hooks_need_git_2_54_issue_12() {
     let repo = TestRepo::new();
     let r = repo.pushguard(&["install", "--config-hooks"]);
     let version = repo.git(&["version"]);
-    let (major, minor) = pushguard::config_hooks::parse_version(&version).unwrap();
+    let (major, minor) = pushguard::install::config_hooks::parse_version(&version).unwrap();
     if (major, minor) >= (2, 54) {
         eprintln!("skipped: the refusal needs a git older than 2.54 ({version})");
         return;

@@ -3,6 +3,8 @@
 //! `pushguard approve` notes or `Approved-by:` trailers on the pushed tip; only the
 //! `approvers` (emails or globs) count when that list is set.
 
+pub mod signed;
+
 use git2::Oid;
 
 use super::{CheckId, CheckResult, Context, Refs};
@@ -133,7 +135,7 @@ pub fn judge(
         .with_more(more)
         .with_hint(format!(
             "ask an approver to run `pushguard approve {} --env {environment}`, then push again",
-            crate::report::short(commit)
+            crate::text::short(commit)
         ))
     }
 }
@@ -150,12 +152,12 @@ pub fn run(ctx: &Context) -> CheckResult {
     let fetch = fetch_notes(ctx);
     if crate::signing::required(ctx.config, env) {
         // Only a key tells the pusher apart here (a signed push on a server).
-        return crate::signing::approvals::run(ctx, new, &fetch);
+        return signed::run(ctx, new, &fetch);
     }
     let Some(pusher) = ctx.pusher.emails() else {
         return unknown_pusher(ctx.pusher);
     };
-    match found(ctx, new).map(|f| crate::signing::approvals::shown_signers(ctx, f)) {
+    match found(ctx, new).map(|f| signed::shown_signers(ctx, f)) {
         Ok(found) => judge(
             env.approvals,
             &pusher,

@@ -7,9 +7,9 @@ use anyhow::{bail, Result};
 use crate::config::{self, Location};
 use crate::git::Repo;
 use crate::notes::{self, Approval};
-use crate::push::escape;
 use crate::remote::{default_remote, ADD_REMOTE_HINT};
-use crate::report::short;
+use crate::text::escape;
+use crate::text::short;
 use crate::{Exit, WithHint};
 
 pub fn run(rev: Option<&str>, env: Option<&str>, remote: Option<&str>, list: bool) -> Result<Exit> {

@@ -23,8 +23,8 @@ use crate::audit::Record;
 use crate::config::{self, Config, Location};
 use crate::gate::Decision;
 use crate::git::Repo;
-use crate::push::escape;
-use crate::report::short;
+use crate::text::escape;
+use crate::text::short;
 use crate::{notes, remote_id};
 use crate::{Exit, WithHint};
 

@@ -7,7 +7,7 @@ use anyhow::Result;
 
 use crate::audit::{self, Record};
 use crate::git::Repo;
-use crate::push::escape;
+use crate::text::escape;
 use crate::{Exit, WithHint};
 
 /// What `pushguard log` shows.

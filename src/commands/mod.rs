@@ -6,6 +6,7 @@ pub mod audit;
 pub mod check;
 pub mod config;
 pub mod confirm;
+pub mod doctor;
 pub mod init;
 pub mod log;
 pub mod status;

@@ -44,7 +44,7 @@ pub fn run(remote: Option<&str>) -> Result<Exit> {
         HookState::Foreign => "another tool's hook, not pushguard's (see `path:` below)",
     };
     writeln!(out, "hook:    {} — {state}", dir.join("pre-push").display())?;
-    writeln!(out, "path:    {}", crate::managers::summary(&dir)?)?;
+    writeln!(out, "path:    {}", crate::install::managers::summary(&dir)?)?;
     let sources: Vec<String> = config.sources.iter().map(Source::to_string).collect();
     writeln!(out, "config:  {}", sources.join(" + "))?;
 
@@ -57,7 +57,7 @@ pub fn run(remote: Option<&str>) -> Result<Exit> {
             writeln!(
                 out,
                 "remote:  {} (as last fetched)",
-                crate::push::escape(&remote, 80)
+                crate::text::escape(&remote, 80)
             )?;
             Some(remote)
         }
@@ -144,7 +144,7 @@ fn write_environments(
     branches: Branches,
 ) -> Result<()> {
     // Names from the remote and the config are escaped like everything else printed (issue 10).
-    let esc = |text: &str| crate::push::escape(text, 80);
+    let esc = |text: &str| crate::text::escape(text, 80);
     let own = matches!(branches, Branches::Own);
     let (tracking, remote) = match branches {
         Branches::Remote(r) => (repo.remote_tracking(r).unwrap_or_default(), r),
@@ -195,7 +195,7 @@ fn write_environments(
                 },
                 shown(branch),
                 &tip.to_string()[..10],
-                crate::push::escape(&repo.subject(*tip), 60)
+                crate::text::escape(&repo.subject(*tip), 60)
             )?;
         }
     }

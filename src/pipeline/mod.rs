@@ -214,7 +214,15 @@ pub fn run(
             commits: d.pushed.commits as u64,
             decision,
             results: &d.results,
-            answers: &d.answers,
+            consulted: d.answers.consulted.clone(),
+            checklist: d.answers.checklist.clone(),
+            justification: d.answers.justification.clone(),
+            attestation: match &d.answers.source {
+                gate::Source::ClientRecord { hash, signer } => Some(format!(
+                    "the client's signed record {hash}, signed by {signer}"
+                )),
+                _ => None,
+            },
         });
         if site.sign(d.line.environment, &mut record, &mut err)? {
             decision = Decision::Blocked;

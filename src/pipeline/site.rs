@@ -20,34 +20,7 @@ use crate::git::Identity;
 use crate::terminal::Interaction;
 use crate::Exit;
 
-/// How the report speaks of where the push goes and how to answer without a terminal.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Wording {
-    /// The client hook: `origin/staging`, environment variables and `pushguard confirm`.
-    Client { remote: String },
-    /// The server: the branch alone, push options (`git push -o …`).
-    Server { options: PushOptions },
-    /// `pushguard check`: the client's heading, nothing asked, nothing recorded.
-    DryRun { remote: String },
-}
-
-impl Wording {
-    /// Tells whether this is a dry run.
-    pub fn is_dry_run(&self) -> bool {
-        matches!(self, Wording::DryRun { .. })
-    }
-}
-
-/// Whether the server can receive the pusher's attestation as push options.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PushOptions {
-    /// `receive.advertisePushOptions` is set and the pre-receive hook reads them.
-    Accepted,
-    /// The repository does not advertise push options: `git push -o` fails.
-    NotAdvertised,
-    /// git gives the update hook no push options.
-    UpdateHook,
-}
+pub use crate::report::{PushOptions, Wording};
 
 /// The commits a ref update pushes, for the summary and the record.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

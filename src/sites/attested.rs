@@ -18,8 +18,8 @@ use crate::config::Config;
 use crate::gate::Decision;
 use crate::git::Repo;
 use crate::notes;
-use crate::push::escape;
 use crate::signing::{self, RecordSignature};
+use crate::text::escape;
 
 /// The ref update whose attestation is looked for.
 #[derive(Debug, Clone, Copy)]
@@ -94,7 +94,7 @@ pub fn client_record(
     let certified = match pusher {
         Pusher::Certified { principal, key } => Some((
             principal,
-            signing::approvals::Pusher::certified(principal, key, &allowed),
+            crate::checks::approvals::signed::Pusher::certified(principal, key, &allowed),
         )),
         _ => None,
     };

@@ -41,7 +41,7 @@ impl ChainedHook {
     /// Runs the hook if it exists; a missing one passes.
     pub fn run(&self) -> Result<Chained> {
         // pre-commit's or prek's own script, run as their legacy hook, is not run again.
-        if !self.path.is_file() || crate::managers::skip_chained(&self.path) {
+        if !self.path.is_file() || crate::install::managers::skip_chained(&self.path) {
             return Ok(Chained::passed());
         }
         let path = &self.path;

@@ -19,7 +19,6 @@ use crate::config::Config;
 use crate::gate::{self, Answers, Block, Need, Plan, Source, Sources};
 use crate::git::{Identity, Repo};
 use crate::pipeline::{Bypass, Chained, Line, LineFacts, Pushed, Request, Site, Wording};
-use crate::report;
 use crate::terminal::{self, env_value, Interaction, Summary, BYPASS_ENV, CONSULTED_ENV};
 
 /// The client hook (or its dry run) for one push.
@@ -142,7 +141,7 @@ pub fn pushed(ctx: &Context) -> Pushed {
             .take(10)
             .map(|oid| {
                 (
-                    report::short(&oid.to_string()).to_owned(),
+                    crate::text::short(&oid.to_string()).to_owned(),
                     ctx.repo.subject(*oid),
                 )
             })

@@ -30,7 +30,7 @@ use crate::pipeline::{
 use crate::terminal::Interaction;
 
 /// What the audit records of the server put in `remote`.
-pub const RECORD_REMOTE: &str = "(server)";
+pub use crate::audit::SERVER_REMOTE as RECORD_REMOTE;
 
 /// The variables by which git servers name the authenticated pusher, in the order tried:
 /// Gitea/Forgejo, GitLab, Gitolite, and the web server in front of `git http-backend`.
@@ -376,7 +376,7 @@ impl Site for Server<'_> {
         }
         // The notes ref cannot be written while the pushed objects are quarantined: the
         // post-receive hook attaches these records once the refs are updated.
-        if let Err(e) = crate::post_receive::remember(&self.state_dir, records) {
+        if let Err(e) = crate::pending::remember(&self.state_dir, records) {
             writeln!(
                 out,
                 "pushguard: warning: the record will not be attached to {} (the post-receive hook will not find it): {e:#}",

@@ -6,14 +6,14 @@
 
 use git2::Oid;
 
-use super::{
+use super::{judge, trailers, Found, NotesFetch, Source};
+use crate::checks::{principals, CheckId, CheckResult, Context};
+use crate::notes;
+use crate::signing::{
     allowed_signers, approval_payload, fingerprint_of, key_state, verify, verify_pem,
     AllowedSigners, KeyState, Verified, APPROVAL_NAMESPACE, COMMIT_NAMESPACE, SETUP_LINES,
 };
-use crate::checks::approvals::{judge, trailers, Found, NotesFetch, Source};
-use crate::checks::{principals, CheckId, CheckResult, Context};
-use crate::notes;
-use crate::push::escape;
+use crate::text::escape;
 
 /// Who the pusher is, cryptographically: their signing key's fingerprint and its principals.
 pub struct Pusher {

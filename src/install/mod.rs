@@ -6,6 +6,9 @@
 //! `<hook>.pushguard-chained`, run after every allowing decision, and restored by
 //! `uninstall`.
 
+pub mod config_hooks;
+pub mod managers;
+
 use std::fs;
 use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
@@ -18,13 +21,13 @@ use crate::hook::CHAINED_HOOK;
 use crate::{Exit, WithHint};
 
 /// The hook shim, with `@PUSHGUARD_BIN@` standing for the quoted binary path.
-pub const HOOK_TEMPLATE: &str = include_str!("../hooks/pre-push");
+pub const HOOK_TEMPLATE: &str = include_str!("../../hooks/pre-push");
 
 /// The server's hook shim, installed in a bare repository.
-pub const SERVER_HOOK_TEMPLATE: &str = include_str!("../hooks/pre-receive");
+pub const SERVER_HOOK_TEMPLATE: &str = include_str!("../../hooks/pre-receive");
 
 /// The server's post-receive shim, installed beside the pre-receive one.
-pub const POST_RECEIVE_TEMPLATE: &str = include_str!("../hooks/post-receive");
+pub const POST_RECEIVE_TEMPLATE: &str = include_str!("../../hooks/post-receive");
 
 /// Which hook pushguard installs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -199,7 +202,7 @@ pub fn install(force: bool) -> Result<Exit> {
         .with_context(|| format!("failed to create the hooks directory `{}`", dir.display()))?;
     for &kind in kinds {
         // A hook manager in charge of pre-push gets pushguard its own way.
-        if kind == Kind::PrePush && crate::managers::install(&dir, force)? {
+        if kind == Kind::PrePush && crate::install::managers::install(&dir, force)? {
             continue;
         }
         install_kind(kind, &dir, force)?;
@@ -305,9 +308,9 @@ fn advertises_push_options() -> bool {
 /// `pushguard uninstall`.
 pub fn uninstall() -> Result<Exit> {
     let dir = hooks_dir()?;
-    crate::config_hooks::uninstall()?;
+    crate::install::config_hooks::uninstall()?;
     for &kind in Kind::for_repository()? {
-        if kind == Kind::PrePush && crate::managers::uninstall(&dir)? {
+        if kind == Kind::PrePush && crate::install::managers::uninstall(&dir)? {
             continue;
         }
         uninstall_kind(kind, &dir)?;

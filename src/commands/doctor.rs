@@ -5,7 +5,7 @@
 //! writes down that it ran, through which manager, what it read on stdin and whether it
 //! could open a terminal, then refuses the push: a probe can only block, never allow, and a
 //! dry run sends nothing in any case. The hook's side is [`intercept`], which also refuses
-//! to run as a pre-commit/prek stage hook ([`crate::managers::is_stage_hook`]).
+//! to run as a pre-commit/prek stage hook ([`crate::install::managers::is_stage_hook`]).
 
 use std::fs;
 use std::io::{Read as _, Write as _};
@@ -16,7 +16,8 @@ use anyhow::{bail, Context as _, Result};
 use serde::{Deserialize, Serialize};
 
 use crate::git::Repo;
-use crate::{managers, Exit, WithHint};
+use crate::install::managers;
+use crate::{Exit, WithHint};
 
 /// The variable that carries the probe token into the hook.
 pub const PROBE_ENV: &str = "PUSHGUARD_PROBE";
