@@ -14,36 +14,10 @@ use std::path::Path;
 
 use anyhow::{Context as _, Result};
 
-use crate::audit::{self, Record};
-
-/// The git config key holding the hash of the log's first record.
-pub const GENESIS_KEY: &str = "pushguard.auditGenesis";
+use crate::audit::{self, Record, GENESIS_KEY};
 
 /// Length of a line's `,"hash":"<64 hex>"}` suffix.
 const SUFFIX: usize = 75;
-
-/// Remembers `hash` as the log's first record, unless one is remembered already (a log
-/// deleted and started again must not move its anchor). Best effort: `log --verify`
-/// remembers the first record it sees when nothing is.
-pub fn remember_genesis(state_dir: &Path, hash: &str) {
-    let Some(common) = state_dir.parent() else {
-        return;
-    };
-    if let Ok(mut config) = git2::Config::open(&common.join("config")) {
-        if config.get_string(GENESIS_KEY).is_err() {
-            let _ = config.set_str(GENESIS_KEY, hash);
-        }
-    }
-}
-
-/// The remembered first record's hash, if any.
-pub fn genesis(state_dir: &Path) -> Option<String> {
-    let common = state_dir.parent()?;
-    git2::Config::open(&common.join("config"))
-        .ok()?
-        .get_string(GENESIS_KEY)
-        .ok()
-}
 
 /// The hash of each line of the log, in order (lines without a hash suffix are skipped: the
 /// chain check reports them).

@@ -25,6 +25,32 @@ use crate::git::Identity;
 pub use crate::model::ChecklistEntry;
 use crate::model::{CheckResult, Decision, Outcome};
 
+/// The git config key holding the hash of the log's first record.
+pub const GENESIS_KEY: &str = "pushguard.auditGenesis";
+
+/// Remembers `hash` as the log's first record, unless one is remembered already (a log
+/// deleted and started again must not move its anchor). Best effort: `log --verify`
+/// remembers the first record it sees when nothing is.
+pub fn remember_genesis(state_dir: &Path, hash: &str) {
+    let Some(common) = state_dir.parent() else {
+        return;
+    };
+    if let Ok(mut config) = git2::Config::open(&common.join("config")) {
+        if config.get_string(GENESIS_KEY).is_err() {
+            let _ = config.set_str(GENESIS_KEY, hash);
+        }
+    }
+}
+
+/// The remembered first record's hash, if any.
+pub fn genesis(state_dir: &Path) -> Option<String> {
+    let common = state_dir.parent()?;
+    git2::Config::open(&common.join("config"))
+        .ok()?
+        .get_string(GENESIS_KEY)
+        .ok()
+}
+
 /// The record format version: 2 carries `signature` (see [`crate::signing`]); lines of
 /// What a server's records put in `remote`: the server cannot know the pusher's name for it.
 pub const SERVER_REMOTE: &str = "(server)";
@@ -418,7 +444,7 @@ pub fn append(state_dir: &Path, mut record: Record, lock_timeout: Duration) -> R
             .with_context(|| format!("failed to write the audit log `{}`", path.display()));
     }
     if record.prev.is_none() {
-        crate::anchor::remember_genesis(state_dir, &hash);
+        remember_genesis(state_dir, &hash);
     }
     // The lock is released when the file is closed.
     Ok(record)

@@ -17,8 +17,7 @@ use crate::sites::{ChainedHook, Client, Sha256};
 use crate::terminal::Interaction;
 use crate::{pipeline, push, Exit};
 
-/// File name, beside the installed hook, of a foreign hook that pushguard chains.
-pub const CHAINED_HOOK: &str = "pre-push.pushguard-chained";
+pub use crate::install::CHAINED_HOOK;
 
 /// Runs the pre-push hook: `remote` and `url` are git's `$1` and `$2`; `hook_dir` is where
 /// the installed shim lives (and a chained hook beside it).

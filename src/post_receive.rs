@@ -28,8 +28,7 @@ use crate::push::RefUpdate;
 use crate::sites::ChainedHook;
 use crate::{notes, Exit};
 
-/// File name, beside the installed post-receive hook, of a foreign hook that pushguard chains.
-pub const CHAINED_HOOK: &str = "post-receive.pushguard-chained";
+pub use crate::install::CHAINED_POST_RECEIVE as CHAINED_HOOK;
 
 /// Attaches each record to its tip in `refs/notes/pushguard-audit`; returns what failed.
 fn attach(repo: &Repo, records: &[Record]) -> Vec<String> {

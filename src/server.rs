@@ -22,8 +22,7 @@ use crate::terminal::Interaction;
 use crate::text::escape;
 use crate::{pipeline, Exit};
 
-/// File name, beside the installed pre-receive hook, of a foreign hook that pushguard chains.
-pub const CHAINED_HOOK: &str = "pre-receive.pushguard-chained";
+pub use crate::install::CHAINED_PRE_RECEIVE as CHAINED_HOOK;
 
 /// What the reports and hints call the pusher's remote, whose name the server cannot know.
 pub const REMOTE_PLACEHOLDER: &str = "<remote>";

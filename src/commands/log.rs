@@ -322,12 +322,12 @@ fn anchor_check(
     let Ok(repo) = Repo::open_from_env() else {
         return Ok(Ok(None));
     };
-    let genesis = match anchor::genesis(dir) {
+    let genesis = match audit::genesis(dir) {
         Some(g) => Some(g),
         None => {
             // Logs written before the genesis was remembered: trust the first record now.
             if let Some(first) = log.first() {
-                anchor::remember_genesis(dir, first);
+                audit::remember_genesis(dir, first);
             }
             log.first().cloned()
         }

@@ -377,7 +377,7 @@ fn lefthook_main_text(root: Option<&Path>) -> String {
 /// script goes back to `pre-push`, and pushguard then joins that manager its own way.
 fn restore_chained_manager(dir: &Path) -> Result<()> {
     let hook = dir.join("pre-push");
-    let chained = dir.join(crate::hook::CHAINED_HOOK);
+    let chained = dir.join(super::CHAINED_HOOK);
     let owner = read_text(&chained).as_deref().and_then(script_owner);
     if read_text(&hook).is_some_and(|t| install::is_ours(&t)) && owner.is_some() {
         fs::rename(&chained, &hook)
@@ -562,7 +562,7 @@ fn remove_lefthook_local(local: &Path) -> Result<()> {
 /// pre-commit/prek: pushguard as their legacy hook, a legacy hook that was there chained.
 fn install_legacy(dir: &Path, tool: &str, force: bool) -> Result<()> {
     let legacy = dir.join(LEGACY_HOOK);
-    let chained = dir.join(crate::hook::CHAINED_HOOK);
+    let chained = dir.join(super::CHAINED_HOOK);
     // An earlier install chained the manager's own script; with pushguard as its legacy hook
     // that copy would run in migration mode and fail every push. The manager runs its hooks
     // itself, so the copy goes.
@@ -615,7 +615,7 @@ fn install_legacy(dir: &Path, tool: &str, force: bool) -> Result<()> {
 
 fn uninstall_legacy(dir: &Path, tool: &str) -> Result<()> {
     let legacy = dir.join(LEGACY_HOOK);
-    let chained = dir.join(crate::hook::CHAINED_HOOK);
+    let chained = dir.join(super::CHAINED_HOOK);
     if !read_text(&legacy).is_some_and(|t| install::is_ours(&t)) {
         eprintln!("pushguard: pushguard is not {tool}'s legacy hook here; nothing to do");
         return Ok(());

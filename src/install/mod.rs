@@ -17,7 +17,12 @@ use std::process::Command;
 
 use anyhow::{bail, Context as _, Result};
 
-use crate::hook::CHAINED_HOOK;
+/// File name, beside the installed pre-push hook, of a foreign hook that pushguard chains.
+pub const CHAINED_HOOK: &str = "pre-push.pushguard-chained";
+/// The same beside the server's pre-receive hook.
+pub const CHAINED_PRE_RECEIVE: &str = "pre-receive.pushguard-chained";
+/// The same beside the server's post-receive hook.
+pub const CHAINED_POST_RECEIVE: &str = "post-receive.pushguard-chained";
 use crate::{Exit, WithHint};
 
 /// The hook shim, with `@PUSHGUARD_BIN@` standing for the quoted binary path.
@@ -61,8 +66,8 @@ impl Kind {
     fn chained(self) -> &'static str {
         match self {
             Kind::PrePush => CHAINED_HOOK,
-            Kind::PreReceive => crate::server::CHAINED_HOOK,
-            Kind::PostReceive => crate::post_receive::CHAINED_HOOK,
+            Kind::PreReceive => CHAINED_PRE_RECEIVE,
+            Kind::PostReceive => CHAINED_POST_RECEIVE,
         }
     }
 

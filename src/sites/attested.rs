@@ -11,7 +11,7 @@
 
 use git2::Oid;
 
-use super::server::RECORD_REMOTE;
+use crate::audit::SERVER_REMOTE as RECORD_REMOTE;
 use crate::audit::{self, ChecklistEntry, Record};
 use crate::checks::Pusher;
 use crate::config::Config;
