@@ -5,9 +5,12 @@
 //! changes directory: git sets `GIT_DIR` (sometimes relative) for hooks in linked worktrees,
 //! submodules and `--git-dir` pushes, and `discover(".")` would find the wrong repository.
 
+use std::cell::RefCell;
+use std::collections::HashSet;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context as _, Result};
@@ -73,9 +76,16 @@ pub enum Ancestry {
     NotAncestor,
 }
 
+/// A remote's remote-tracking refs, `(name without the remote prefix, commit)`, sorted by name.
+pub type TrackingRefs = Rc<Vec<(String, Oid)>>;
+
 /// An opened repository and the facts read from it.
 pub struct Repo {
     inner: Repository,
+    /// The last remote's remote-tracking refs, listed once per process (a push of many gated
+    /// lines, or a `promoted` and a range check on one line, reads them once); dropped by
+    /// every fetch run through [`run_bounded`].
+    tracking: RefCell<Option<(String, TrackingRefs)>>,
 }
 
 impl Repo {
@@ -84,14 +94,21 @@ impl Repo {
         let inner = Repository::open_from_env().map_err(|e| {
             anyhow::anyhow!("{}", e.message()).context("failed to open the git repository")
         })?;
-        Ok(Repo { inner })
+        Ok(Repo::wrap(inner))
+    }
+
+    fn wrap(inner: Repository) -> Repo {
+        Repo {
+            inner,
+            tracking: RefCell::new(None),
+        }
     }
 
     /// Opens the repository at `path` (used by tests and benchmarks).
     pub fn open(path: &Path) -> Result<Repo> {
         let inner = Repository::open(path)
             .with_context(|| format!("failed to open the git repository `{}`", path.display()))?;
-        Ok(Repo { inner })
+        Ok(Repo::wrap(inner))
     }
 
     /// The underlying libgit2 handle, for the facts this module does not wrap.
@@ -157,12 +174,67 @@ impl Repo {
         }
     }
 
-    /// The remote-tracking refs of `remote`: `(short name without the remote prefix, commit)`.
-    pub fn remote_tracking(&self, remote: &str) -> Result<Vec<(String, Oid)>> {
+    /// The remote-tracking refs of `remote`: `(short name without the remote prefix, commit)`,
+    /// sorted by name. Listed once and kept until the next fetch (issue 14: a push of 100 new
+    /// gated branches listed 100,000 tracking refs 100 times).
+    pub fn remote_tracking(&self, remote: &str) -> Result<TrackingRefs> {
+        if let Some((cached, refs)) = self.tracking.borrow().as_ref() {
+            if cached == remote {
+                return Ok(Rc::clone(refs));
+            }
+        }
         let mut refs =
             self.refs_under(&format!("refs/remotes/{remote}/"), "remote-tracking refs")?;
         refs.retain(|(name, _)| name != "HEAD");
+        let refs = Rc::new(refs);
+        *self.tracking.borrow_mut() = Some((remote.to_owned(), Rc::clone(&refs)));
         Ok(refs)
+    }
+
+    /// Forgets the listed remote-tracking refs (a fetch may have moved them).
+    pub fn forget_remote_tracking(&self) {
+        self.tracking.borrow_mut().take();
+    }
+
+    /// Which of `candidates` (refs named `<namespace><name>`, e.g. `refs/remotes/origin/`)
+    /// contain `commit`: the first by name, if any.
+    ///
+    /// One `git for-each-ref --contains` for all of them, limited to `patterns` (ref-name
+    /// prefixes under `namespace` that cover every candidate): git answers for every ref in
+    /// one walk, using the commit-graph's generation numbers, where one `git merge-base`
+    /// per candidate cost a process each (issue 14). `Ok(None)` when git could not answer
+    /// (git missing, an object missing): callers fall back to asking one ref at a time.
+    pub fn first_containing(
+        &self,
+        commit: Oid,
+        namespace: &str,
+        patterns: &[String],
+        candidates: &[(String, Oid)],
+    ) -> Result<Option<Option<String>>> {
+        let mut cmd = git_command(self.common_dir());
+        keep_quarantine(&mut cmd);
+        cmd.arg("--git-dir")
+            .arg(self.common_dir())
+            .args(["for-each-ref", "--format=%(refname)"])
+            .arg(format!("--contains={commit}"))
+            .args(patterns.iter().map(|p| format!("{namespace}{p}")))
+            .stdin(Stdio::null())
+            .stderr(Stdio::null());
+        let Ok(out) = cmd.output() else {
+            return Ok(None);
+        };
+        if !out.status.success() {
+            return Ok(None);
+        }
+        let wanted: HashSet<&str> = candidates.iter().map(|(n, _)| n.as_str()).collect();
+        let text = String::from_utf8_lossy(&out.stdout);
+        let first = text
+            .lines()
+            .filter_map(|l| l.strip_prefix(namespace))
+            .filter(|name| wanted.contains(name))
+            .min()
+            .map(str::to_owned);
+        Ok(Some(first))
     }
 
     /// The refs under `prefix` that peel to a commit: `(name without the prefix, commit)`,
@@ -216,8 +288,8 @@ impl Repo {
             (Some(old), _) => vec![old],
             (None, Some(remote)) => self
                 .remote_tracking(remote)?
-                .into_iter()
-                .map(|(_, t)| t)
+                .iter()
+                .map(|(_, t)| *t)
                 .collect(),
             (None, None) => Vec::new(),
         };
@@ -300,8 +372,35 @@ impl GitOutput {
     }
 }
 
+/// The variables with which git shows a pre-receive hook the pushed objects (quarantine).
+const QUARANTINE_VARS: [&str; 3] = [
+    "GIT_QUARANTINE_PATH",
+    "GIT_OBJECT_DIRECTORY",
+    "GIT_ALTERNATE_OBJECT_DIRECTORIES",
+];
+
+/// Gives a child back the quarantine variables that [`scrub_env`] removed.
+///
+/// In a pre-receive hook the pushed objects wait in a quarantine directory that git names in
+/// these variables; a git child asked about the pushed commits needs them (a client has none).
+pub fn keep_quarantine(cmd: &mut Command) -> &mut Command {
+    if std::env::var_os("GIT_QUARANTINE_PATH").is_some() {
+        for var in QUARANTINE_VARS {
+            if let Some(value) = std::env::var_os(var) {
+                cmd.env(var, value);
+            }
+        }
+    }
+    cmd
+}
+
 /// Runs `git --git-dir=<repo> <args>` with a scrubbed environment, killed after `timeout`.
+///
+/// A fetch drops the remote-tracking refs [`Repo::remote_tracking`] listed.
 pub fn run_bounded(repo: &Repo, args: &[&str], timeout: Duration) -> Result<GitOutput> {
+    if args.first() == Some(&"fetch") {
+        repo.forget_remote_tracking();
+    }
     let mut cmd = Command::new("git");
     scrub_env(&mut cmd);
     cmd.arg("--git-dir")
@@ -356,4 +455,45 @@ pub fn common_dir_via_git() -> Result<PathBuf> {
     Ok(PathBuf::from(
         String::from_utf8_lossy(&out.stdout).trim_end_matches('\n'),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn git(dir: &Path, args: &[&str]) {
+        let ok = git_command(dir)
+            .args(args)
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .env("GIT_AUTHOR_NAME", "T")
+            .env("GIT_AUTHOR_EMAIL", "t@example.com")
+            .env("GIT_COMMITTER_NAME", "T")
+            .env("GIT_COMMITTER_EMAIL", "t@example.com")
+            .stdout(Stdio::null())
+            .status()
+            .expect("run git")
+            .success();
+        assert!(ok, "git {args:?}");
+    }
+
+    #[test]
+    fn tracking_refs_are_listed_once_until_a_fetch_issue_14() {
+        let tmp = tempfile::tempdir().expect("temp dir");
+        let dir = tmp.path();
+        git(dir, &["init", "-q"]);
+        git(dir, &["commit", "-q", "--allow-empty", "-m", "one"]);
+        git(dir, &["update-ref", "refs/remotes/origin/a", "HEAD"]);
+        let repo = Repo::open(dir).expect("open");
+        let first = repo.remote_tracking("origin").expect("list");
+        assert_eq!(first.len(), 1);
+        git(dir, &["update-ref", "refs/remotes/origin/b", "HEAD"]);
+        let again = repo.remote_tracking("origin").expect("list");
+        assert!(Rc::ptr_eq(&first, &again), "listed twice");
+        // A fetch through the adapter (here of nothing: the remote does not exist) forgets.
+        let _ = run_bounded(&repo, &["fetch", "nowhere"], Duration::from_secs(10));
+        let after = repo.remote_tracking("origin").expect("list");
+        assert_eq!(after.len(), 2);
+        assert!(repo.remote_tracking("other").expect("list").is_empty());
+    }
 }

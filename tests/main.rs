@@ -10,5 +10,6 @@ mod hook;
 mod hostile;
 mod human;
 mod install;
+mod scale;
 mod server;
 mod team;

@@ -104,7 +104,7 @@ pub fn run(
         if env.is_some_and(|e| e != environment.name) {
             continue;
         }
-        for (branch, tip) in repo.remote_tracking(&remote)? {
+        for (branch, tip) in repo.remote_tracking(&remote)?.iter().cloned() {
             if !environment.matches(&branch) {
                 continue;
             }

@@ -90,8 +90,8 @@ fn resolve<'c>(
     if let Some(env) = config.environment(target) {
         let fetched = repo
             .remote_tracking(remote)?
-            .into_iter()
-            .map(|(name, _)| name)
+            .iter()
+            .map(|(name, _)| name.clone())
             .find(|name| env.matches(name));
         let branch = fetched
             .or_else(|| {
