@@ -104,3 +104,57 @@ fn promoted_with_a_few_candidates_still_names_them_issue_14() {
         run.stderr
     );
 }
+
+#[test]
+fn log_n_reads_from_the_end_of_the_log_issue_14() {
+    let repo = TestRepo::guarded(
+        r#"[environments.staging]
+branches = ["staging"]
+confirm = false
+checks = ["no-delete"]
+"#,
+    );
+    let mut tips = Vec::new();
+    for i in 0..3 {
+        tips.push(repo.commit(&format!("change {i}")));
+        repo.push(&["origin", "HEAD:refs/heads/staging"])
+            .expect_code(0);
+    }
+    // A broken line at the start of the log: `-n 2` never reads that far.
+    let path = repo.work.join(".git/pushguard/audit.jsonl");
+    let log = std::fs::read_to_string(&path).expect("read the audit log");
+    std::fs::write(&path, format!("not a record\n{log}")).expect("write the audit log");
+
+    let run = repo.pushguard(&["log", "-n", "2", "--json"]);
+    run.expect_code(0);
+    let newest: Vec<String> = run
+        .stdout
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).expect("a JSON line");
+            v["new"].as_str().expect("new").to_owned()
+        })
+        .collect();
+    assert_eq!(newest, [tips[2].clone(), tips[1].clone()]);
+    assert_eq!(run.stderr, "");
+
+    // Reading it all does meet the broken line, and says so.
+    let run = repo.pushguard(&["log", "--json"]);
+    run.expect_code(0);
+    assert_eq!(run.stdout.lines().count(), 3);
+    assert!(
+        run.stderr
+            .contains("1 line of the audit log is not a valid record"),
+        "{}",
+        run.stderr
+    );
+
+    // Filters stream too: the oldest staging record is the third match.
+    let run = repo.pushguard(&["log", "--env", "staging", "-n", "3", "--json"]);
+    assert_eq!(run.stdout.lines().count(), 3);
+    assert!(run
+        .stdout
+        .lines()
+        .last()
+        .is_some_and(|l| l.contains(&tips[0])));
+}
