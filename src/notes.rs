@@ -20,6 +20,8 @@ use crate::audit::{self, Record};
 use crate::git::{self, Repo};
 use crate::WithHint;
 
+mod fanout;
+
 /// The notes ref holding approvals.
 pub const APPROVALS: NotesRef = NotesRef("pushguard-approvals");
 /// The notes ref holding audit record lines.
@@ -381,11 +383,7 @@ fn signature(repo: &Repo) -> Result<Signature<'static>> {
 
 /// Writes (replaces) the note on `oid`; callers merge first.
 fn write_note(repo: &Repo, notes_ref: &str, oid: Oid, text: &str) -> Result<()> {
-    let sig = signature(repo)?;
-    repo.git2()
-        .note(&sig, &sig, Some(notes_ref), oid, text, true)
-        .with_context(|| format!("failed to write the note on {oid} in `{notes_ref}`"))?;
-    Ok(())
+    fanout::write_note(repo.git2(), notes_ref, oid, text, &signature(repo)?)
 }
 
 /// Merges the notes commit `theirs_ref` points at into `ours_ref`, note by note.
