@@ -151,7 +151,7 @@ fn split(git: &Repository, tree: &Tree<'_>, len: usize) -> Result<Oid> {
 mod tests {
     use std::io::Write as _;
     use std::path::Path;
-    use std::process::{Command, Stdio};
+    use std::process::Stdio;
 
     use super::*;
 
