@@ -316,6 +316,53 @@ impl Repo {
         walk.map(|r| r.context("failed to walk history")).collect()
     }
 
+    /// The tracked files that differ from HEAD in the index or the work tree, as
+    /// `git status --porcelain -uno` sees them: `(mark, staged, path)` with mark `A`, `D`,
+    /// `U` (unmerged) or `M`, sorted by path. `None` when git could not answer.
+    ///
+    /// git's own status uses the index's stat data and its preloading, where libgit2's
+    /// status was 4× slower at 200,000 files (issue 14).
+    pub fn tracked_changes_via_git(&self) -> Option<Vec<(&'static str, bool, String)>> {
+        let dir = self.work_tree()?;
+        let out = git_command(dir)
+            .args([
+                "status",
+                "--porcelain=v1",
+                "-z",
+                "--untracked-files=no",
+                "--ignore-submodules=all",
+                "--no-renames",
+            ])
+            .env("GIT_OPTIONAL_LOCKS", "0")
+            .stdin(Stdio::null())
+            .stderr(Stdio::null())
+            .output()
+            .ok()?;
+        if !out.status.success() {
+            return None;
+        }
+        let mut changes = Vec::new();
+        for entry in out.stdout.split(|&b| b == 0).filter(|e| !e.is_empty()) {
+            let (&[x, y, b' '], path) = entry.split_at_checked(3)? else {
+                return None;
+            };
+            let unmerged =
+                x == b'U' || y == b'U' || (x, y) == (b'A', b'A') || (x, y) == (b'D', b'D');
+            let mark = if unmerged {
+                "U"
+            } else if x == b'A' {
+                "A"
+            } else if x == b'D' || y == b'D' {
+                "D"
+            } else {
+                "M"
+            };
+            let staged = !unmerged && x != b' ';
+            changes.push((mark, staged, String::from_utf8_lossy(path).into_owned()));
+        }
+        Some(changes)
+    }
+
     /// This repository's own branches: `(name without refs/heads/, commit)` (on the server).
     pub fn branches(&self) -> Result<Vec<(String, Oid)>> {
         self.refs_under("refs/heads/", "branches")
