@@ -10,6 +10,7 @@ mod hook;
 mod hostile;
 mod human;
 mod install;
+mod load;
 mod scale;
 mod server;
 mod team;
