@@ -16,6 +16,9 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context as _, Result};
 use git2::{ErrorCode, ObjectType, Oid, Repository};
 
+mod added;
+pub use added::AddedLine;
+
 /// Git's repository-local environment variables (`git rev-parse --local-env-vars`).
 ///
 /// A child process that inherits them writes into the repository that ran the hook, not the
