@@ -17,7 +17,9 @@ use anyhow::{bail, Context as _, Result};
 use git2::{ErrorCode, ObjectType, Oid, Repository};
 
 mod added;
+mod messages;
 pub use added::AddedLine;
+pub use messages::summary;
 
 /// Git's repository-local environment variables (`git rev-parse --local-env-vars`).
 ///
