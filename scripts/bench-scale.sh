@@ -9,7 +9,7 @@
 #                                          records, 1,000–100,000 notes, 2k–200k files) and
 #                                          the load test at 20 clones × 10 pushes
 #   SCALE_RUNS=N                           pairs per measurement (default 11)
-#   SCALE_ROWS="promoted log notes clean load"   which rows to run
+#   SCALE_ROWS="promoted lines log notes clean range load"   which rows to run
 #
 # Run by scripts/bench.sh (PUSHGUARD_BIN, BENCH_DIR set); prints table rows
 # `| section | measured | baseline | ratio | peak RSS |` and progress lines.
@@ -24,7 +24,7 @@ fi
 bin=${PUSHGUARD_BIN:-$root/target/release/pushguard}
 runs=${SCALE_RUNS:-11}
 scale=${SCALE:-quick}
-wanted=${SCALE_ROWS:-promoted log notes clean load}
+wanted=${SCALE_ROWS:-promoted lines log notes clean range load}
 [ -x /usr/bin/time ] || { echo "bench-scale.sh: needs GNU time at /usr/bin/time (apt-get install time)" >&2; exit 2; }
 
 tmp=${BENCH_DIR:-$(mktemp -d)}
@@ -36,11 +36,11 @@ export GIT_COMMITTER_NAME=Bench GIT_COMMITTER_EMAIL=bench@example.com
 mkdir -p "$HOME"
 
 if [ "$scale" = full ]; then
-    ref_sizes="1000 10000 100000"; log_sizes="10000 100000 1000000"
+    ref_sizes="1000 10000 100000"; log_sizes="10000 100000 1000000"; range_sizes="2000 20000 200000"
     note_sizes="1000 10000 100000"; file_sizes="2000 20000 200000"
     load_clones=20 load_pushes=10
 else
-    ref_sizes="100 1000 10000"; log_sizes="10000 100000 1000000"
+    ref_sizes="100 1000 10000"; log_sizes="10000 100000 1000000"; range_sizes="1000 10000 100000"
     note_sizes="100 1000 10000"; file_sizes="1000 10000 100000"
     load_clones=4 load_pushes=3
 fi
@@ -117,6 +117,30 @@ TOML
         row "promoted, $n tracking refs matching \`topic/**\`, commit on none" "$(ms "$ma")" \
             "$(ms "$mb") \`git for-each-ref --contains\`" "**$(ratio "$ma" "$mb")**" \
             "$(mib "$(rss "$bin" check production --rev "$hotfix")") (git $(mib "$(rss git for-each-ref --contains "$hotfix" refs/remotes/origin/topic)"))"
+    done
+fi
+
+# --- 100 new gated branches in one push, N remote-tracking refs ---------------------------
+if want lines; then
+    for n in 10 $ref_sizes; do
+        d=$tmp/lines-$n; rm -rf "$d" "$d.git"; git init -q --bare "$d.git"; git init -q "$d"; cd "$d"
+        git remote add origin "$d.git"
+        history 200
+        git rev-list --max-count=200 main | awk -v n="$n" '{ c[NR] = $1 } END {
+            for (i = 1; i <= n; i++) printf "create refs/remotes/origin/topic/t%07d %s\n", i, c[(i % 200) + 1] }' |
+            git update-ref --stdin
+        git pack-refs --all
+        printf '[environments.release]\nbranches = ["release/*"]\nconfirm = false\nchecks = ["no-wip"]\n' >.pushguard.toml
+        "$bin" install >/dev/null
+        tip=$(git rev-parse main)
+        for i in $(seq 100); do printf 'refs/heads/release/%d %s refs/heads/release/%d %040d\n' "$i" "$tip" "$i" 0; done >"$tmp/lines"
+        pg() { .git/hooks/pre-push origin "$d.git" <"$tmp/lines"; }
+        gi() { git rev-list --count main --not --remotes=origin; }
+        pair pg gi
+        if [ "$n" -eq 10 ]; then lines_base=$ma; fi
+        row "hook, 100 new \`release/*\` lines, $n tracking refs" "$(ms "$ma")" \
+            "$(ms "$mb") \`git rev-list main --not --remotes\`; 10 refs: $(ms "$lines_base")" \
+            "**$(ratio "$ma" "$lines_base")** vs 10 refs" "$(mib "$(rss .git/hooks/pre-push origin "$d.git" <"$tmp/lines")")"
     done
 fi
 
@@ -205,6 +229,42 @@ if want clean; then
         pair pg gi
         row "clean-worktree, $n files, one changed" "$(ms "$ma")" "$(ms "$mb") \`git status --porcelain -uno\`" \
             "**$(ratio "$ma" "$mb")**" "$(mib "$(rss "$bin" check staging --rev HEAD)") (git $(mib "$(rss git status --porcelain -uno)"))"
+    done
+fi
+
+# --- range checks: a first push of an N-commit history (every commit in the range) --------
+if want range; then
+    for n in $range_sizes; do
+        d=$tmp/range-$n; rm -rf "$d"; git init -q "$d"; cd "$d"
+        # Each commit changes a line of one of 100 files: the diff of every commit is small.
+        awk -v n="$n" 'BEGIN {
+            for (i = 1; i <= n; i++) {
+                body = "line " i "\n";
+                printf "commit refs/heads/main\nmark :%d\ncommitter B <b@x> %d +0000\ndata 9\ncommit %d\n", i, 1500000000 + i, i % 10;
+                printf "M 644 inline f%d.txt\ndata %d\n%s\n", i % 100, length(body), body;
+            }
+        }' | git fast-import --quiet
+        git repack -adq; git commit-graph write --reachable 2>/dev/null
+        git remote add origin "$tmp/nowhere.git"
+        for check in no-wip no-conflict-markers; do
+            printf '[environments.staging]\nbranches = ["staging"]\nconfirm = false\nchecks = ["%s"]\n' "$check" >.pushguard.toml
+            pg() { "$bin" check staging --rev main; }
+            if [ "$check" = no-wip ]; then
+                gi() { git log --format=%B main | grep -E '^(WIP|wip|fixup!|squash!)'; }
+                what="\`git log --format=%B | grep\`"
+            else
+                gi() { git log -p --diff-merges=first-parent main | grep -E '^\+(<<<<<<< |=======$|>>>>>>> )'; }
+                what="\`git log -p | grep\`"
+            fi
+            pair pg gi
+            if [ "$check" = no-wip ]; then
+                gmem=$(rss sh -c "git log --format=%B main | grep -E '^(WIP|wip)'")
+            else
+                gmem=$(rss sh -c "git log -p --diff-merges=first-parent main | grep -E '^\+<<<<<<< '")
+            fi
+            row "$check, first push of $n commits" "$(ms "$ma")" "$(ms "$mb") $what" \
+                "**$(ratio "$ma" "$mb")**" "$(mib "$(rss "$bin" check staging --rev main)") (git $(mib "$gmem"))"
+        done
     done
 fi
 
