@@ -30,6 +30,8 @@ wanted=${SCALE_ROWS:-promoted lines log notes clean range load}
 tmp=${BENCH_DIR:-$(mktemp -d)}
 mkdir -p "$tmp"
 [ -n "${BENCH_DIR:-}" ] || trap 'rm -rf "$tmp"' EXIT
+# cargo (the load row) keeps finding the toolchain through its own variables.
+export RUSTUP_HOME=${RUSTUP_HOME:-$HOME/.rustup} CARGO_HOME=${CARGO_HOME:-$HOME/.cargo}
 export HOME="$tmp/home" GIT_CONFIG_NOSYSTEM=1 GIT_CONFIG_GLOBAL=/dev/null PUSHGUARD_NONINTERACTIVE=1 NO_COLOR=1
 export GIT_AUTHOR_NAME=Bench GIT_AUTHOR_EMAIL=bench@example.com
 export GIT_COMMITTER_NAME=Bench GIT_COMMITTER_EMAIL=bench@example.com
