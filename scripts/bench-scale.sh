@@ -279,5 +279,5 @@ if want load; then
     echo "$line"
     row "load: $load_clones clones × $load_pushes gated pushes via git daemon" \
         "$(printf '%s' "$line" | sed 's/.*p50 \([0-9]*\) ms, p95 \([0-9]*\) ms.*/p50 \1 ms, p95 \2 ms/')" "-" \
-        "$(printf '%s' "$line" | sed 's/.*note-push retries \([0-9]*\).*/\1 note-push retries/')" "-"
+        "$(printf '%s' "$line" | sed 's/.*note-push retries \([0-9]*\), pushes whose notes were shared later \([0-9]*\).*/\1 note-push retries, \2 shared later/')" "-"
 fi

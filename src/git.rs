@@ -539,9 +539,9 @@ pub fn run_bounded(repo: &Repo, args: &[&str], timeout: Duration) -> Result<GitO
             let _ = child.kill();
             let _ = child.wait();
             bail!(
-                "`git {}` did not finish within {}s and was stopped",
+                "`git {}` did not finish within {:.1}s and was stopped",
                 args.first().copied().unwrap_or_default(),
-                timeout.as_secs()
+                timeout.as_secs_f64()
             );
         }
         std::thread::sleep(Duration::from_millis(10));

@@ -56,6 +56,10 @@ impl Daemon {
                     "--listen=127.0.0.1",
                     &format!("--port={port}"),
                     "--reuseaddr",
+                    // The default 32 connections drop clients' fetches and pushes past it
+                    // ("Could not read from remote repository"): a server's capacity, not
+                    // pushguard's; 20 clones each fetching and pushing notes exceed it.
+                    "--max-connections=0",
                     "--verbose",
                     "--export-all",
                     "--enable=receive-pack",
@@ -160,9 +164,17 @@ fn clone_for(repo: &TestRepo, daemon: &Daemon, i: usize) -> PathBuf {
     dir
 }
 
-/// Person `i` pushes `pushes` gated updates of their own staging branch; returns latencies.
-fn pushes_of(repo: &TestRepo, dir: &Path, i: usize, pushes: usize, end: Instant) -> Vec<Duration> {
+/// Person `i` pushes `pushes` gated updates of their own staging branch; returns the
+/// latencies and how many pushes left their audit notes to be shared later.
+fn pushes_of(
+    repo: &TestRepo,
+    dir: &Path,
+    i: usize,
+    pushes: usize,
+    end: Instant,
+) -> (Vec<Duration>, usize) {
     let mut latencies = Vec::new();
+    let mut deferred = 0;
     for n in 0..pushes {
         assert!(Instant::now() < end, "the load test ran out of time");
         repo.git_in(
@@ -182,13 +194,13 @@ fn pushes_of(repo: &TestRepo, dir: &Path, i: usize, pushes: usize, end: Instant)
         let run = bounded(push);
         latencies.push(start.elapsed());
         assert_eq!(run.code, 0, "push {i}.{n} failed:\n{}", run.stderr);
-        assert!(
-            !run.stderr.contains("were not shared"),
-            "push {i}.{n}: the audit notes were not shared:\n{}",
-            run.stderr
-        );
+        // Past the notes push's time bound the hook says so and keeps the remote pending
+        // for the next push, `log --remote` or `audit` (SPEC); counted and drained below.
+        if run.stderr.contains("were not shared") {
+            deferred += 1;
+        }
     }
-    latencies
+    (latencies, deferred)
 }
 
 #[test]
@@ -203,7 +215,7 @@ fn concurrent_gated_pushes_all_reach_the_remote_notes_issue_14() {
     let served_before = daemon.receive_packs();
 
     let started = Instant::now();
-    let mut latencies: Vec<Duration> = std::thread::scope(|s| {
+    let results: Vec<(Vec<Duration>, usize)> = std::thread::scope(|s| {
         let handles: Vec<_> = dirs
             .iter()
             .enumerate()
@@ -214,10 +226,12 @@ fn concurrent_gated_pushes_all_reach_the_remote_notes_issue_14() {
             .collect();
         handles
             .into_iter()
-            .flat_map(|h| h.join().expect("a pushing thread panicked"))
+            .map(|h| h.join().expect("a pushing thread panicked"))
             .collect()
     });
     let wall = started.elapsed();
+    let mut latencies: Vec<Duration> = results.iter().flat_map(|r| r.0.clone()).collect();
+    let deferred: usize = results.iter().map(|r| r.1).sum();
 
     // Every push is one receive-pack for the branch and at least one for the notes; the rest
     // are notes pushes that lost a race with another clone's and were retried.
@@ -228,6 +242,15 @@ fn concurrent_gated_pushes_all_reach_the_remote_notes_issue_14() {
         "{served} receive-packs for {total} pushes"
     );
     let retries = served - 2 * total;
+
+    // Notes pushes that ran out of time are pushed by the next command that shares notes.
+    for dir in &dirs {
+        let mut drain = repo.command(bin());
+        drain.current_dir(dir).args(["log", "--remote", "-n", "1"]);
+        let run = bounded(drain);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        assert!(!run.stderr.contains("were not shared"), "{}", run.stderr);
+    }
 
     // Every record of every clone is on the remote, attached to the commit it records.
     let mut records = 0;
@@ -274,7 +297,7 @@ fn concurrent_gated_pushes_all_reach_the_remote_notes_issue_14() {
 
     latencies.sort();
     println!(
-        "load: {clones} clones x {pushes} pushes over git daemon: wall {:.2} s, gated push p50 {:.0} ms, p95 {:.0} ms, max {:.0} ms, note-push retries {retries}",
+        "load: {clones} clones x {pushes} pushes over git daemon: wall {:.2} s, gated push p50 {:.0} ms, p95 {:.0} ms, max {:.0} ms, note-push retries {retries}, pushes whose notes were shared later {deferred}",
         wall.as_secs_f64(),
         percentile(&latencies, 0.5).as_secs_f64() * 1e3,
         percentile(&latencies, 0.95).as_secs_f64() * 1e3,
