@@ -9,8 +9,8 @@
 //! a torn last line (a crash mid-write) is closed with a newline and skipped by the chain, and
 //! a write that fails part-way (a full disk) is cut off again. Lines hold no raw control
 //! character (C0, DEL and C1 are escaped), so a stored line is safe on a terminal.
-//! [`verify`] checks every line's hash and the chain; [`read`] returns the records for
-//! `pushguard log`.
+//! [`verify`] checks every line's hash and the chain; [`read`] returns the records, and
+//! [`read_newest_first`] streams them from the end of the file for `pushguard log`.
 
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
@@ -641,6 +641,123 @@ pub fn read(state_dir: &Path) -> Result<Vec<Entry>> {
     Ok(out)
 }
 
+/// How much of the log [`NewestFirst`] reads at a time.
+const BACK_CHUNK: u64 = 64 * 1024;
+
+/// Opens the log in `state_dir` for reading newest first; a missing log has no lines.
+///
+/// `pushguard log -n 10` on a million-record log reads the last few chunks only: time and
+/// memory grow with the lines read, not with the log (issue 14).
+pub fn read_newest_first(state_dir: &Path) -> Result<NewestFirst> {
+    let path = log_path(state_dir);
+    let file = match File::open(&path) {
+        Ok(f) => Some(f),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => {
+            return Err(e)
+                .with_context(|| format!("failed to open the audit log `{}`", path.display()))
+        }
+    };
+    let start = match &file {
+        Some(f) => f
+            .metadata()
+            .with_context(|| format!("failed to read the audit log `{}`", path.display()))?
+            .len(),
+        None => 0,
+    };
+    Ok(NewestFirst {
+        file,
+        path,
+        start,
+        buf: Vec::new(),
+        started: false,
+        done: false,
+    })
+}
+
+/// The lines of the log, newest first, each parsed as [`parse_line`] does; see
+/// [`read_newest_first`]. Yields the same lines as [`read`], in reverse.
+pub struct NewestFirst {
+    file: Option<File>,
+    path: PathBuf,
+    /// Where in the file `buf` starts: everything before it is still unread.
+    start: u64,
+    /// The unread tail of the region read so far (whole lines, the first maybe partial).
+    buf: Vec<u8>,
+    started: bool,
+    done: bool,
+}
+
+impl NewestFirst {
+    /// The next line, newest first, without its newline.
+    ///
+    /// The unread part of the file is `file[..start] + buf`. The newline that ends the file
+    /// is dropped once, as a forward split drops the empty piece after it; after that every
+    /// line is what follows the last newline of the unread part.
+    fn next_line(&mut self) -> std::io::Result<Option<Vec<u8>>> {
+        if self.done {
+            return Ok(None);
+        }
+        if !self.started {
+            self.started = true;
+            if self.start == 0 {
+                self.done = true;
+                return Ok(None);
+            }
+            self.read_chunk()?;
+            if self.buf.last() == Some(&b'\n') {
+                self.buf.pop();
+            }
+        }
+        loop {
+            if let Some(i) = self.buf.iter().rposition(|&b| b == b'\n') {
+                let line = self.buf.split_off(i + 1);
+                self.buf.pop();
+                return Ok(Some(line));
+            }
+            if self.start == 0 {
+                self.done = true;
+                return Ok(Some(std::mem::take(&mut self.buf)));
+            }
+            self.read_chunk()?;
+        }
+    }
+
+    /// Reads the chunk before `start` and puts it in front of `buf`.
+    fn read_chunk(&mut self) -> std::io::Result<()> {
+        let Some(file) = self.file.as_mut() else {
+            self.start = 0;
+            return Ok(());
+        };
+        let from = self.start.saturating_sub(BACK_CHUNK);
+        let mut chunk = vec![0; (self.start - from) as usize];
+        file.seek(SeekFrom::Start(from))?;
+        file.read_exact(&mut chunk)?;
+        chunk.extend_from_slice(&self.buf);
+        self.buf = chunk;
+        self.start = from;
+        Ok(())
+    }
+}
+
+impl Iterator for NewestFirst {
+    type Item = Result<Result<(Record, Vec<u8>), LineError>>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        match self.next_line() {
+            Ok(Some(line)) => Some(Ok(parse_line(&line).map(|(r, _)| (r, line)))),
+            Ok(None) => None,
+            Err(e) => {
+                self.done = true;
+                Some(Err(anyhow::Error::new(e).context(format!(
+                    "failed to read the audit log `{}`",
+                    self.path.display()
+                ))))
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
@@ -677,6 +794,69 @@ pub(crate) mod tests {
             prev: None,
             signature: None,
         }
+    }
+
+    #[test]
+    fn newest_first_yields_the_lines_of_read_in_reverse_issue_14() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let long = "x".repeat(3 * BACK_CHUNK as usize / 2);
+        let cases: [&[u8]; 9] = [
+            b"",
+            b"\n",
+            b"a",
+            b"a\n",
+            b"a\n\n",
+            b"\nb",
+            b"a\nb\nc",
+            b"a\n\nb\n",
+            long.as_bytes(),
+        ];
+        for content in cases
+            .iter()
+            .copied()
+            .chain([format!("{long}\ny\n{long}\n").as_bytes()])
+        {
+            std::fs::write(log_path(dir.path()), content).expect("write");
+            let forward: Vec<Vec<u8>> = read(dir.path())
+                .expect("read")
+                .into_iter()
+                .map(|(_, e)| e.map(|(_, l)| l).unwrap_or_default())
+                .collect();
+            let raw: Vec<Vec<u8>> = std::io::BufRead::split(content, b'\n')
+                .map(|l| l.expect("in memory"))
+                .collect();
+            let mut backward = Vec::new();
+            let mut reader = read_newest_first(dir.path()).expect("open");
+            while let Some(line) = reader.next_line().expect("read") {
+                backward.push(line);
+            }
+            backward.reverse();
+            assert_eq!(
+                backward,
+                raw,
+                "{:?}",
+                String::from_utf8_lossy(&content[..content.len().min(20)])
+            );
+            assert_eq!(forward.len(), backward.len());
+        }
+        let mut lines = Vec::new();
+        let mut prev = None;
+        for i in 0..3000 {
+            let mut r = sample();
+            r.commits = i;
+            r.prev = prev.clone();
+            let (line, hash) = r.to_line();
+            prev = Some(hash);
+            lines.push(line);
+        }
+        std::fs::write(log_path(dir.path()), lines.join("\n") + "\n").expect("write");
+        let newest: Vec<u64> = read_newest_first(dir.path())
+            .expect("open")
+            .take(3)
+            .map(|e| e.expect("io").expect("valid").0.commits)
+            .collect();
+        assert_eq!(newest, [2999, 2998, 2997]);
+        assert_eq!(read_newest_first(dir.path()).expect("open").count(), 3000);
     }
 
     #[test]

@@ -245,6 +245,9 @@ pub enum Ended {
     Interrupted,
 }
 
+/// How often the progress is drawn and the interrupt flag looked at while tests run.
+const TICK: Duration = Duration::from_millis(50);
+
 /// Runs `command` with `sh -c` in `dir`, its output (stdout and stderr) going to `log`.
 ///
 /// `interrupted` is the run's interrupt flag ([`crate::terminal::Interaction`]): Ctrl-C
@@ -275,35 +278,51 @@ pub fn run(
         .spawn()
         .with_context(|| format!("failed to run `sh -c {command}`"))?;
     let pgid = child.id() as libc::pid_t;
+    // A thread waits on the child, so its end is seen at once (a 50 ms polling floor cost
+    // every cached-miss test run that much, issue 14); the loop wakes on that, or to draw
+    // the progress and look at the interrupt flag and the timeout.
+    let (done_tx, done) = std::sync::mpsc::channel();
+    let waiter = std::thread::spawn(move || {
+        let _ = done_tx.send(child.wait());
+    });
     let mut progress = Progress::new(command, dir);
     let start = Instant::now();
+    let stopped = |why: Ended| {
+        kill_group(pgid);
+        let _ = done.recv();
+        why
+    };
     let ended = loop {
-        if let Some(status) = child.try_wait().context("failed to wait for the tests")? {
-            let elapsed = start.elapsed();
-            // Children the command left behind go with it.
-            kill_group(pgid);
-            break if status.success() {
-                Ended::Passed(elapsed)
-            } else {
-                Ended::Failed {
-                    code: status.code(),
-                    elapsed,
-                }
-            };
+        let left = timeout.saturating_sub(start.elapsed());
+        match done.recv_timeout(TICK.min(left)) {
+            Ok(status) => {
+                let status = status.context("failed to wait for the tests")?;
+                let elapsed = start.elapsed();
+                // Children the command left behind go with it.
+                kill_group(pgid);
+                break if status.success() {
+                    Ended::Passed(elapsed)
+                } else {
+                    Ended::Failed {
+                        code: status.code(),
+                        elapsed,
+                    }
+                };
+            }
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                anyhow::bail!("failed to wait for the tests: the waiting thread ended")
+            }
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
         }
         if flag.load(Ordering::SeqCst) {
-            kill_group(pgid);
-            let _ = child.wait();
-            break Ended::Interrupted;
+            break stopped(Ended::Interrupted);
         }
         if start.elapsed() >= timeout {
-            kill_group(pgid);
-            let _ = child.wait();
-            break Ended::TimedOut(start.elapsed());
+            break stopped(Ended::TimedOut(start.elapsed()));
         }
         progress.tick(start.elapsed(), log);
-        std::thread::sleep(Duration::from_millis(50));
     };
+    let _ = waiter.join();
     progress.finish();
     Ok(ended)
 }

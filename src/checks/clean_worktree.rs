@@ -44,6 +44,21 @@ pub fn judge(facts: Facts) -> CheckResult {
 
 /// Lists staged and unstaged changes to tracked files (untracked files are ignored).
 pub fn tracked_changes(repo: &Repo) -> Result<Vec<String>> {
+    // git answers as fast as `git status -uno` (issue 14); libgit2 if git cannot.
+    if let Some(changes) = repo.tracked_changes_via_git() {
+        return Ok(changes
+            .into_iter()
+            .map(|(mark, staged, path)| {
+                let staged = if staged { "staged" } else { "unstaged" };
+                format!("{mark} {path} ({staged})")
+            })
+            .collect());
+    }
+    tracked_changes_libgit2(repo)
+}
+
+/// [`tracked_changes`] through libgit2's status.
+fn tracked_changes_libgit2(repo: &Repo) -> Result<Vec<String>> {
     let mut opts = StatusOptions::new();
     opts.include_untracked(false)
         .include_ignored(false)
@@ -125,5 +140,57 @@ mod tests {
         let r = judge(Facts::Changes(vec!["M a.txt (unstaged)".into()]));
         assert_eq!(r.outcome, Outcome::Fail);
         assert_eq!(r.more, vec!["M a.txt (unstaged)"]);
+    }
+}
+
+#[cfg(test)]
+mod status_tests {
+    use std::path::Path;
+    use std::process::Stdio;
+
+    use super::*;
+
+    fn git(dir: &Path, args: &[&str]) {
+        let ok = crate::git::git_command(dir)
+            .args(args)
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .env("GIT_AUTHOR_NAME", "T")
+            .env("GIT_AUTHOR_EMAIL", "t@example.com")
+            .env("GIT_COMMITTER_NAME", "T")
+            .env("GIT_COMMITTER_EMAIL", "t@example.com")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .expect("run git")
+            .success();
+        assert!(ok, "git {args:?}");
+    }
+
+    #[test]
+    fn git_and_libgit2_see_the_same_changes_issue_14() {
+        let tmp = tempfile::tempdir().expect("temp dir");
+        let dir = tmp.path();
+        git(dir, &["init", "-q"]);
+        for name in ["a", "b", "c", "d", "e", "f g", "h"] {
+            std::fs::write(dir.join(name), format!("{name}\n")).expect("write");
+        }
+        git(dir, &["add", "."]);
+        git(dir, &["commit", "-q", "-m", "one"]);
+        std::fs::write(dir.join("a"), "changed\n").expect("write");
+        std::fs::write(dir.join("b"), "staged\n").expect("write");
+        git(dir, &["add", "b"]);
+        std::fs::remove_file(dir.join("c")).expect("remove");
+        git(dir, &["rm", "-q", "d"]);
+        std::fs::write(dir.join("new"), "new\n").expect("write");
+        git(dir, &["add", "new"]);
+        git(dir, &["mv", "e", "moved"]);
+        std::fs::write(dir.join("f g"), "spaced\n").expect("write");
+        std::fs::write(dir.join("untracked"), "u\n").expect("write");
+        let repo = Repo::open(dir).expect("open");
+        let by_git = tracked_changes(&repo).expect("git status");
+        let by_libgit2 = tracked_changes_libgit2(&repo).expect("libgit2 status");
+        assert_eq!(by_git, by_libgit2);
+        assert_eq!(by_git.len(), 8, "{by_git:?}");
     }
 }

@@ -96,8 +96,21 @@ pub fn run(ctx: &Context) -> CheckResult {
     let id = CheckId::NoConflictMarkers;
     let found = ctx.pushed_commits().and_then(|commits| {
         let mut markers = Vec::new();
-        for oid in commits {
-            markers_in(ctx.repo.git2(), *oid, &mut markers)?;
+        // One streamed `git log -p` for the whole range (issue 14); libgit2 if git cannot.
+        let streamed = ctx.repo.added_lines(commits, &mut |added| {
+            if is_marker(added.content) {
+                markers.push(Marker {
+                    commit: added.commit.to_string()[..10].to_owned(),
+                    path: String::from_utf8_lossy(added.path).into_owned(),
+                    line: added.line,
+                });
+            }
+        })?;
+        if !streamed {
+            markers.clear();
+            for oid in commits {
+                markers_in(ctx.repo.git2(), *oid, &mut markers)?;
+            }
         }
         Ok((markers, commits.len()))
     });
@@ -134,5 +147,97 @@ mod tests {
         assert_eq!(r.outcome, Outcome::Fail);
         assert_eq!(r.more, vec!["src/a.rs:3 (added in abc1234567)"]);
         assert_eq!(judge(&[], 2).outcome, Outcome::Pass);
+    }
+}
+
+#[cfg(test)]
+mod streamed_tests {
+    use std::path::Path;
+    use std::process::Stdio;
+
+    use super::*;
+    use crate::git::Repo;
+
+    fn git(dir: &Path, args: &[&str]) -> String {
+        let out = crate::git::git_command(dir)
+            .args(args)
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .env("GIT_AUTHOR_NAME", "T")
+            .env("GIT_AUTHOR_EMAIL", "t@example.com")
+            .env("GIT_COMMITTER_NAME", "T")
+            .env("GIT_COMMITTER_EMAIL", "t@example.com")
+            .stdin(Stdio::null())
+            .stderr(Stdio::null())
+            .output()
+            .expect("run git");
+        assert!(out.status.success(), "git {args:?}");
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    }
+
+    fn commit_all(dir: &Path, message: &str) {
+        git(dir, &["add", "-A"]);
+        git(dir, &["commit", "-q", "-m", message]);
+    }
+
+    #[test]
+    fn git_log_and_libgit2_find_the_same_markers_issue_14() {
+        let tmp = tempfile::tempdir().expect("temp dir");
+        let dir = tmp.path();
+        let write = |name: &str, text: &[u8]| std::fs::write(dir.join(name), text).expect("write");
+        git(dir, &["init", "-q", "-b", "main"]);
+        write("a.txt", b"one\n<<<<<<< root\n");
+        commit_all(dir, "root");
+        write("a.txt", b"one\n=======\r\ntwo\n");
+        write("tab\there é.txt", b"x\n>>>>>>> theirs\n");
+        write("bin.dat", b"\0\0=======\n<<<<<<< bin\n");
+        commit_all(dir, "second");
+        git(dir, &["checkout", "-q", "-b", "side", "HEAD~1"]);
+        write("side.txt", b"side\n");
+        commit_all(dir, "side");
+        git(dir, &["checkout", "-q", "main"]);
+        git(dir, &["merge", "-q", "--no-commit", "side"]);
+        write("a.txt", b"one\n=======\r\ntwo\n>>>>>>> left by the merge\n");
+        commit_all(dir, "merge");
+        git(dir, &["mv", "a.txt", "renamed.txt"]);
+        commit_all(dir, "rename");
+        let repo = Repo::open(dir).expect("open");
+        let commits: Vec<Oid> = git(dir, &["rev-list", "main"])
+            .lines()
+            .map(|l| Oid::from_str(l).expect("oid"))
+            .collect();
+        let mut streamed = Vec::new();
+        let answered = repo
+            .added_lines(&commits, &mut |a| {
+                if is_marker(a.content) {
+                    streamed.push(Marker {
+                        commit: a.commit.to_string()[..10].to_owned(),
+                        path: String::from_utf8_lossy(a.path).into_owned(),
+                        line: a.line,
+                    });
+                }
+            })
+            .expect("git log");
+        assert!(answered);
+        let mut by_libgit2 = Vec::new();
+        for oid in &commits {
+            markers_in(repo.git2(), *oid, &mut by_libgit2).expect("libgit2 diff");
+        }
+        assert_eq!(streamed, by_libgit2);
+        let places: Vec<String> = streamed
+            .iter()
+            .map(|m| format!("{}:{}", m.path, m.line))
+            .collect();
+        assert_eq!(
+            places,
+            [
+                "renamed.txt:2",
+                "renamed.txt:4",
+                "a.txt:4",
+                "a.txt:2",
+                "tab\there é.txt:2",
+                "a.txt:2"
+            ]
+        );
     }
 }

@@ -53,21 +53,35 @@ pub fn run(ctx: &Context) -> CheckResult {
         Ok(o) => o,
         Err(e) => return CheckResult::fail(CheckId::NoWip, format!("cannot read history: {e:#}")),
     };
-    let git = ctx.repo.git2();
-    let commits: Vec<Commit> = oids
-        .iter()
+    let mut commits: Vec<Commit> = Vec::with_capacity(oids.len());
+    // One streamed `git log` for the whole range (issue 14); libgit2 if git cannot.
+    let streamed = ctx.repo.messages(oids, &mut |oid, message| {
+        commits.push(Commit {
+            short: oid.to_string()[..10].to_owned(),
+            subject: String::from_utf8_lossy(&crate::git::summary(message)).into_owned(),
+            message: String::from_utf8_lossy(message).into_owned(),
+        });
+    });
+    if !matches!(streamed, Ok(true)) {
+        commits = libgit2_commits(ctx.repo.git2(), oids);
+    }
+    match ctx.config.wip.regexes() {
+        Ok(patterns) => judge(&commits, patterns),
+        Err(e) => CheckResult::fail(CheckId::NoWip, format!("{e:#}"))
+            .with_hint("fix `[wip].patterns` in the config (`pushguard config --check`)"),
+    }
+}
+
+/// The commits through libgit2, when git cannot list them.
+fn libgit2_commits(git: &git2::Repository, oids: &[git2::Oid]) -> Vec<Commit> {
+    oids.iter()
         .filter_map(|oid| git.find_commit(*oid).ok())
         .map(|c| Commit {
             short: c.id().to_string()[..10].to_owned(),
             subject: String::from_utf8_lossy(c.summary_bytes().unwrap_or_default()).into_owned(),
             message: String::from_utf8_lossy(c.message_bytes()).into_owned(),
         })
-        .collect();
-    match ctx.config.wip.regexes() {
-        Ok(patterns) => judge(&commits, patterns),
-        Err(e) => CheckResult::fail(CheckId::NoWip, format!("{e:#}"))
-            .with_hint("fix `[wip].patterns` in the config (`pushguard config --check`)"),
-    }
+        .collect()
 }
 
 #[cfg(test)]
@@ -105,5 +119,80 @@ mod tests {
             "{}",
             r.detail
         );
+    }
+}
+
+#[cfg(test)]
+mod streamed_tests {
+    use std::path::Path;
+    use std::process::Stdio;
+
+    use super::*;
+    use crate::git::Repo;
+
+    fn git(dir: &Path, args: &[&str]) -> String {
+        let out = crate::git::git_command(dir)
+            .args(args)
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .env("GIT_AUTHOR_NAME", "T")
+            .env("GIT_AUTHOR_EMAIL", "t@example.com")
+            .env("GIT_COMMITTER_NAME", "T")
+            .env("GIT_COMMITTER_EMAIL", "t@example.com")
+            .stdin(Stdio::null())
+            .stderr(Stdio::null())
+            .output()
+            .expect("run git");
+        assert!(out.status.success(), "git {args:?}");
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    }
+
+    #[test]
+    fn git_log_and_libgit2_read_the_same_messages_issue_14() {
+        let tmp = tempfile::tempdir().expect("temp dir");
+        let dir = tmp.path();
+        git(dir, &["init", "-q"]);
+        let messages = [
+            "plain subject",
+            "WIP: two\nline subject\n\nbody\nmore",
+            "fixup! x\n\n\n",
+            "  spaced   subject \t\n  continued\n \t \nbody",
+            "unicode é subject\r\n\r\nbody",
+        ];
+        for m in messages {
+            git(
+                dir,
+                &[
+                    "commit",
+                    "-q",
+                    "--allow-empty",
+                    "--cleanup=verbatim",
+                    "-m",
+                    m,
+                ],
+            );
+        }
+        let repo = Repo::open(dir).expect("open");
+        let oids: Vec<git2::Oid> = git(dir, &["rev-list", "HEAD"])
+            .lines()
+            .map(|l| git2::Oid::from_str(l).expect("oid"))
+            .collect();
+        let mut streamed = Vec::new();
+        let answered = repo
+            .messages(&oids, &mut |oid, message| {
+                streamed.push((
+                    oid.to_string()[..10].to_owned(),
+                    String::from_utf8_lossy(&crate::git::summary(message)).into_owned(),
+                    String::from_utf8_lossy(message).into_owned(),
+                ));
+            })
+            .expect("git log");
+        assert!(answered);
+        let by_libgit2: Vec<(String, String, String)> = libgit2_commits(repo.git2(), &oids)
+            .into_iter()
+            .map(|c| (c.short, c.subject, c.message))
+            .collect();
+        assert_eq!(streamed, by_libgit2);
+        assert_eq!(streamed[3].1, "WIP: two line subject");
     }
 }

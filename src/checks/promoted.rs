@@ -13,14 +13,11 @@ use git2::Oid;
 use super::range::pushed_commit;
 use super::{CheckId, CheckResult, Context, Refs};
 use crate::config::Environment;
-use crate::git::{git_command, Ancestry, Repo};
+use crate::git::{git_command, keep_quarantine, Ancestry, Repo};
 
-/// The variables with which git shows a pre-receive hook the pushed objects (quarantine).
-const QUARANTINE_VARS: [&str; 3] = [
-    "GIT_QUARANTINE_PATH",
-    "GIT_OBJECT_DIRECTORY",
-    "GIT_ALTERNATE_OBJECT_DIRECTORIES",
-];
+/// How many of the branches compared with a failure names; more are summarised by their
+/// count and the patterns they match, so records and notes stay bounded (issue 14).
+pub const NAMED: usize = 3;
 
 /// How long `fetch = true` may spend fetching the source branch.
 pub const FETCH_TIMEOUT: Duration = Duration::from_secs(30);
@@ -38,8 +35,13 @@ pub enum Facts {
     Contained(String),
     /// The pushed tip's tree equals this remote-tracking branch tip's tree.
     SameTree(String),
-    /// Not contained in any of these branches; `shallow` when the clone's history is cut.
-    NotPromoted { checked: Vec<String>, shallow: bool },
+    /// Not contained in any of the `count` candidate branches, of which `checked` are the
+    /// first few by name (at most [`NAMED`]); `shallow` when the clone's history is cut.
+    NotPromoted {
+        checked: Vec<String>,
+        count: usize,
+        shallow: bool,
+    },
     /// `fetch = true` and the fetch failed.
     FetchFailed(String),
 }
@@ -100,20 +102,20 @@ pub fn judge(facts: Facts, source: Option<&Environment>, at: At) -> CheckResult 
             id,
             format!("on {name}: same tree as {} (a promotion merge)", at.name(&branch)),
         ),
-        Facts::NotPromoted { checked, shallow: true } => CheckResult::fail(
+        Facts::NotPromoted { checked, count, shallow: true } => CheckResult::fail(
             id,
             format!("cannot tell whether this commit is on {name}: this clone is shallow and its history is cut"),
         )
-        .with_more(vec![format!("compared with {}", qualified(at, &checked))])
+        .with_more(vec![format!("compared with {}", compared(at, &checked, count, &patterns))])
         .with_hint("run `git fetch --unshallow`, then push again"),
-        Facts::NotPromoted { checked, .. } => {
+        Facts::NotPromoted { checked, count, .. } => {
             let stale = match at {
                 At::Remote(_) => format!("; if {remote}/{first_branch} is stale, run `git fetch {remote}`"),
                 At::Server => String::new(),
             };
             CheckResult::fail(
                 id,
-                format!("not on {name}: the pushed commit is not in {} (promote through {name} first)", qualified(at, &checked)),
+                format!("not on {name}: the pushed commit is not in {} (promote through {name} first)", compared(at, &checked, count, &patterns)),
             )
             .with_hint(format!(
                 "push it to {name} first (`git push {remote} <rev>:{first_branch}`){stale}"
@@ -127,35 +129,129 @@ pub fn judge(facts: Facts, source: Option<&Environment>, at: At) -> CheckResult 
     }
 }
 
-fn qualified(at: At, branches: &[String]) -> String {
-    branches
-        .iter()
-        .map(|b| at.name(b))
-        .collect::<Vec<_>>()
-        .join(", ")
+/// The branches a failure was compared with: named when there are few, else summarised
+/// (`any of 1,000 branches matching `topic/**``), so the detail does not grow with them.
+fn compared(at: At, named: &[String], count: usize, patterns: &str) -> String {
+    if count <= NAMED && named.len() == count {
+        return named
+            .iter()
+            .map(|b| at.name(b))
+            .collect::<Vec<_>>()
+            .join(", ");
+    }
+    let place = match at {
+        At::Remote(remote) => format!("{remote}/{{{patterns}}}"),
+        At::Server => format!("{{{patterns}}}"),
+    };
+    format!("any of {} branches matching `{place}`", thousands(count))
 }
 
-/// Finds whether `pushed` is contained in, or has the tree of, one of `candidates`.
-pub fn locate(repo: &Repo, pushed: Oid, candidates: &[(String, Oid)]) -> Result<Facts> {
-    for (name, tip) in candidates {
-        if contains(repo, pushed, *tip)? {
-            return Ok(Facts::Contained(name.clone()));
+/// `1000` as `1,000`.
+fn thousands(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
         }
+        out.push(c);
+    }
+    out
+}
+
+/// The ref-name prefixes (under the namespace) that cover every branch a glob can match:
+/// its literal part up to the last `/` before the first wildcard, as `git for-each-ref`
+/// matches a literal pattern up to a slash. Empty means the whole namespace.
+fn ref_prefixes(globs: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for glob in globs {
+        let literal = glob
+            .find(['*', '?', '[', '{', '\\'])
+            .map_or(glob.as_str(), |i| &glob[..i]);
+        let prefix = if literal.len() == glob.len() {
+            literal
+        } else {
+            literal.rfind('/').map_or("", |i| &literal[..i])
+        };
+        if prefix.is_empty() {
+            return Vec::new();
+        }
+        if !out.iter().any(|p| p == prefix) {
+            out.push(prefix.to_owned());
+        }
+    }
+    out
+}
+
+/// Finds whether `pushed` is contained in, or has the tree of, one of `candidates` (refs
+/// `<namespace><name>` matching `source`'s globs).
+pub fn locate(
+    repo: &Repo,
+    pushed: Oid,
+    candidates: &[(String, Oid)],
+    namespace: &str,
+    source: &Environment,
+) -> Result<Facts> {
+    if let Some(hit) = candidates.iter().find(|(_, tip)| *tip == pushed) {
+        return Ok(Facts::Contained(hit.0.clone()));
+    }
+    let found = match candidates {
+        // One candidate: `git merge-base --is-ancestor` is the cheapest question.
+        [(name, tip)] => contains(repo, pushed, *tip)?.then(|| name.clone()),
+        _ => {
+            let prefixes = ref_prefixes(&source.branches);
+            let patterns: Vec<String> = if prefixes.is_empty() {
+                vec![String::new()]
+            } else {
+                prefixes
+            };
+            match repo.first_containing(pushed, namespace, &patterns, candidates)? {
+                Some(found) => found,
+                None => one_by_one(repo, pushed, candidates)?,
+            }
+        }
+    };
+    if let Some(name) = found {
+        return Ok(Facts::Contained(name));
     }
     let git = repo.git2();
     let tree = git
         .find_commit(pushed)
         .context("failed to read the pushed commit")?
         .tree_id();
+    // Each tip's tree from its raw object (`tree <id>` is its first line): no parse and no
+    // object cache for 100,000 candidates.
+    let odb = git.odb().context("failed to read the object database")?;
+    let tree_line = format!("tree {tree}\n");
     for (name, tip) in candidates {
-        if git.find_commit(*tip).is_ok_and(|c| c.tree_id() == tree) {
+        let same = match odb.read(*tip) {
+            Ok(raw) => raw.data().starts_with(tree_line.as_bytes()),
+            Err(_) => git.find_commit(*tip).is_ok_and(|c| c.tree_id() == tree),
+        };
+        if same {
             return Ok(Facts::SameTree(name.clone()));
         }
     }
     Ok(Facts::NotPromoted {
-        checked: candidates.iter().map(|(n, _)| n.clone()).collect(),
+        checked: candidates
+            .iter()
+            .take(NAMED)
+            .map(|(n, _)| n.clone())
+            .collect(),
+        count: candidates.len(),
         shallow: repo.is_shallow(),
     })
+}
+
+/// The first candidate containing `pushed`, asked one at a time (when git cannot answer for
+/// all of them at once).
+fn one_by_one(repo: &Repo, pushed: Oid, candidates: &[(String, Oid)]) -> Result<Option<String>> {
+    for (name, tip) in candidates {
+        if contains(repo, pushed, *tip)? {
+            return Ok(Some(name.clone()));
+        }
+    }
+    Ok(None)
 }
 
 /// Tells whether `commit` is reachable from `tip`.
@@ -168,15 +264,7 @@ fn contains(repo: &Repo, commit: Oid, tip: Oid) -> Result<bool> {
         return Ok(true);
     }
     let mut cmd = git_command(repo.common_dir());
-    // In a pre-receive hook the pushed objects wait in a quarantine directory that git names
-    // in these variables; `git_command` scrubs them, so give them back (a client has none).
-    if std::env::var_os("GIT_QUARANTINE_PATH").is_some() {
-        for var in QUARANTINE_VARS {
-            if let Some(value) = std::env::var_os(var) {
-                cmd.env(var, value);
-            }
-        }
-    }
+    keep_quarantine(&mut cmd);
     let status = cmd
         .arg("--git-dir")
         .arg(repo.common_dir())
@@ -223,9 +311,12 @@ fn fetch(repo: &Repo, remote: &str, source: &Environment) -> Result<(), String> 
 }
 
 fn facts(ctx: &Context, source: &Environment) -> Result<Facts> {
-    let branches = match ctx.refs {
+    let (branches, namespace) = match ctx.refs {
         // The receiving repository's own branches are the truth: nothing to fetch.
-        Refs::Own => ctx.repo.branches()?,
+        Refs::Own => (
+            std::rc::Rc::new(ctx.repo.branches()?),
+            "refs/heads/".to_owned(),
+        ),
         Refs::Remote { name: None, .. } => return Ok(Facts::NoRemote),
         Refs::Remote {
             name: Some(remote), ..
@@ -235,17 +326,27 @@ fn facts(ctx: &Context, source: &Environment) -> Result<Facts> {
                     return Ok(Facts::FetchFailed(why));
                 }
             }
-            ctx.repo.remote_tracking(remote)?
+            (
+                ctx.repo.remote_tracking(remote)?,
+                format!("refs/remotes/{remote}/"),
+            )
         }
     };
     let candidates: Vec<(String, Oid)> = branches
-        .into_iter()
+        .iter()
         .filter(|(name, _)| source.matches(name))
+        .cloned()
         .collect();
     if candidates.is_empty() {
         return Ok(Facts::NoTrackingRef);
     }
-    locate(ctx.repo, pushed_commit(ctx)?, &candidates)
+    locate(
+        ctx.repo,
+        pushed_commit(ctx)?,
+        &candidates,
+        &namespace,
+        source,
+    )
 }
 
 pub fn run(ctx: &Context) -> CheckResult {
@@ -264,5 +365,28 @@ pub fn run(ctx: &Context) -> CheckResult {
     match facts(ctx, source) {
         Ok(f) => judge(f, Some(source), at),
         Err(e) => CheckResult::fail(CheckId::Promoted, format!("cannot read history: {e:#}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefixes_cover_every_branch_a_glob_matches() {
+        let globs = |g: &[&str]| ref_prefixes(&g.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+        assert_eq!(globs(&["staging"]), ["staging"]);
+        assert_eq!(globs(&["topic/**", "staging"]), ["topic", "staging"]);
+        assert_eq!(globs(&["release/v1/*"]), ["release/v1"]);
+        assert!(globs(&["rel-*"]).is_empty());
+        assert!(globs(&["staging", "*"]).is_empty());
+    }
+
+    #[test]
+    fn counts_read_with_thousands_separators() {
+        assert_eq!(thousands(7), "7");
+        assert_eq!(thousands(1000), "1,000");
+        assert_eq!(thousands(100_000), "100,000");
+        assert_eq!(thousands(1_234_567), "1,234,567");
     }
 }

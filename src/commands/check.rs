@@ -133,8 +133,8 @@ fn resolve<'c>(
             };
             let fetched: Vec<String> = repo
                 .remote_tracking(&remote)?
-                .into_iter()
-                .map(|(name, _)| name)
+                .iter()
+                .map(|(name, _)| name.clone())
                 .filter(|name| env.matches(name))
                 .collect();
             let branch = match fetched.as_slice() {

@@ -24,8 +24,8 @@ pub fn run(force: bool, remote: Option<&str>) -> Result<Exit> {
     let remote = crate::remote::require(&repo, remote, "init", "branches to map environments to")?;
     let branches: Vec<String> = repo
         .remote_tracking(&remote)?
-        .into_iter()
-        .map(|(name, _)| name)
+        .iter()
+        .map(|(name, _)| name.clone())
         .collect();
     let text = render(&remote, &branches)?;
     // Validate what we are about to write: init must never produce a broken config.

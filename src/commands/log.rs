@@ -39,21 +39,28 @@ pub fn show(filter: &Filter) -> Result<Exit> {
         .as_deref()
         .map(crate::since::parse)
         .transpose()?;
-    let (entries, source) = match &filter.remote {
-        Some(remote) => remote_entries(remote.as_deref())?,
+    // Newest first, streamed: `-n N` stops after N matches, so it reads the end of the log
+    // only, and filters keep just the records they show (issue 14).
+    let (entries, source): (Box<dyn Iterator<Item = Result<Entry>>>, String) = match &filter.remote
+    {
+        Some(remote) => {
+            let (entries, source) = remote_entries(remote.as_deref())?;
+            (Box::new(entries.into_iter().rev().map(Ok)), source)
+        }
         None => {
             let dir = state_dir()?;
-            let entries = audit::read(&dir)?
-                .into_iter()
-                .map(|(_, entry)| entry.map_err(|_| ()))
-                .collect();
-            (entries, audit::log_path(&dir).display().to_string())
+            let entries = audit::read_newest_first(&dir)?
+                .map(|entry| entry.map(|parsed| parsed.map_err(|_| ())));
+            (
+                Box::new(entries),
+                audit::log_path(&dir).display().to_string(),
+            )
         }
     };
     let mut bad = 0;
     let mut shown: Vec<(Record, Vec<u8>)> = Vec::new();
-    for entry in entries.into_iter().rev() {
-        let Ok((record, line)) = entry else {
+    for entry in entries {
+        let Ok((record, line)) = entry? else {
             bad += 1;
             continue;
         };
@@ -98,9 +105,9 @@ pub fn show(filter: &Filter) -> Result<Exit> {
     out.flush()?;
     if bad > 0 {
         eprintln!(
-            "pushguard: warning: {bad} line{} of the audit log {} not valid records and {} not shown\nhint: `pushguard log --verify` names the first one",
+            "pushguard: warning: {bad} line{} of the audit log {} and {} not shown\nhint: `pushguard log --verify` names the first one",
             if bad == 1 { "" } else { "s" },
-            if bad == 1 { "is" } else { "are" },
+            if bad == 1 { "is not a valid record" } else { "are not valid records" },
             if bad == 1 { "is" } else { "are" },
         );
     }

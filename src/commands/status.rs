@@ -148,8 +148,8 @@ fn write_environments(
     let own = matches!(branches, Branches::Own);
     let (tracking, remote) = match branches {
         Branches::Remote(r) => (repo.remote_tracking(r).unwrap_or_default(), r),
-        Branches::Own => (repo.branches().unwrap_or_default(), ""),
-        Branches::None => (Vec::new(), ""),
+        Branches::Own => (std::rc::Rc::new(repo.branches().unwrap_or_default()), ""),
+        Branches::None => (std::rc::Rc::default(), ""),
     };
     // `origin/main` in a clone; `main` in a bare repository.
     let shown = |branch: &str| {

@@ -1,0 +1,160 @@
+//! Issue 14, costs that grow with the team: `promoted` over many candidate branches (one git
+//! walk for all, a bounded failure detail), `log -n` read from the end of a long log, audit
+//! notes written with git's fan-out, and the team layer under concurrent pushes.
+
+use crate::support::TestRepo;
+
+/// production must come from any `topic/**` branch.
+fn topic_config() -> &'static str {
+    r#"[environments.topic]
+branches = ["topic/**"]
+confirm = false
+checks = ["no-delete"]
+
+[environments.production]
+branches = ["production"]
+promote_from = "topic"
+confirm = false
+checks = ["no-delete", "promoted"]
+"#
+}
+
+/// Points `count` remote-tracking refs `origin/topic/b000…` at `commit`.
+fn many_topic_refs(repo: &TestRepo, count: usize, commit: &str) {
+    let mut script = String::new();
+    for i in 0..count {
+        script.push_str(&format!(
+            "create refs/remotes/origin/topic/b{i:03} {commit}\n"
+        ));
+    }
+    let mut child = repo
+        .command("git")
+        .args(["update-ref", "--stdin"])
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .expect("run git update-ref");
+    std::io::Write::write_all(
+        &mut child.stdin.take().expect("piped stdin"),
+        script.as_bytes(),
+    )
+    .expect("write to git update-ref");
+    assert!(child.wait().expect("wait for git").success());
+}
+
+#[test]
+fn promoted_with_many_candidates_summarises_the_failure_issue_14() {
+    let repo = TestRepo::guarded(topic_config());
+    let base = repo.head();
+    many_topic_refs(&repo, 200, &base);
+    repo.commit_file("fix.txt", "quick\n", "hotfix");
+    let run = repo.push(&["origin", "HEAD:refs/heads/production"]);
+    run.expect_code(1);
+    assert!(
+        run.stderr.contains(
+            "not on topic: the pushed commit is not in any of 200 branches matching `origin/{topic/**}` (promote through topic first)"
+        ),
+        "{}",
+        run.stderr
+    );
+    // The detail does not list the candidates, neither on screen nor in the audit log.
+    assert!(!run.stderr.contains("topic/b001"), "{}", run.stderr);
+    let log = std::fs::read_to_string(repo.work.join(".git/pushguard/audit.jsonl"))
+        .expect("read the audit log");
+    assert!(!log.contains("topic/b001"), "{log}");
+    assert!(log.len() < 4096, "record grew with the candidates: {log}");
+    assert_eq!(repo.remote_branch("production"), None);
+}
+
+#[test]
+fn promoted_with_many_candidates_names_the_first_that_contains_issue_14() {
+    let repo = TestRepo::guarded(topic_config());
+    let base = repo.head();
+    many_topic_refs(&repo, 200, &base);
+    let fix = repo.commit_file("fix.txt", "quick\n", "fix");
+    let above = repo.commit("above the fix");
+    // Two branches contain the fix; the first by name is the one reported.
+    repo.git(&["update-ref", "refs/remotes/origin/topic/b150", &above]);
+    repo.git(&["update-ref", "refs/remotes/origin/topic/b042", &above]);
+    // A branch outside the globs never counts, even when it contains the fix.
+    repo.git(&["update-ref", "refs/remotes/origin/other/a", &above]);
+    let run = repo.push(&["origin", &format!("{fix}:refs/heads/production")]);
+    run.expect_code(0);
+    assert!(
+        run.stderr
+            .contains("✓ promoted   on topic: contained in origin/topic/b042"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(repo.remote_branch("production"), Some(fix));
+}
+
+#[test]
+fn promoted_with_a_few_candidates_still_names_them_issue_14() {
+    let repo = TestRepo::guarded(topic_config());
+    let base = repo.head();
+    many_topic_refs(&repo, 2, &base);
+    repo.commit_file("fix.txt", "quick\n", "hotfix");
+    let run = repo.push(&["origin", "HEAD:refs/heads/production"]);
+    run.expect_code(1);
+    assert!(
+        run.stderr.contains(
+            "not on topic: the pushed commit is not in origin/topic/b000, origin/topic/b001 (promote"
+        ),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn log_n_reads_from_the_end_of_the_log_issue_14() {
+    let repo = TestRepo::guarded(
+        r#"[environments.staging]
+branches = ["staging"]
+confirm = false
+checks = ["no-delete"]
+"#,
+    );
+    let mut tips = Vec::new();
+    for i in 0..3 {
+        tips.push(repo.commit(&format!("change {i}")));
+        repo.push(&["origin", "HEAD:refs/heads/staging"])
+            .expect_code(0);
+    }
+    // A broken line at the start of the log: `-n 2` never reads that far.
+    let path = repo.work.join(".git/pushguard/audit.jsonl");
+    let log = std::fs::read_to_string(&path).expect("read the audit log");
+    std::fs::write(&path, format!("not a record\n{log}")).expect("write the audit log");
+
+    let run = repo.pushguard(&["log", "-n", "2", "--json"]);
+    run.expect_code(0);
+    let newest: Vec<String> = run
+        .stdout
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).expect("a JSON line");
+            v["new"].as_str().expect("new").to_owned()
+        })
+        .collect();
+    assert_eq!(newest, [tips[2].clone(), tips[1].clone()]);
+    assert_eq!(run.stderr, "");
+
+    // Reading it all does meet the broken line, and says so.
+    let run = repo.pushguard(&["log", "--json"]);
+    run.expect_code(0);
+    assert_eq!(run.stdout.lines().count(), 3);
+    assert!(
+        run.stderr
+            .contains("1 line of the audit log is not a valid record"),
+        "{}",
+        run.stderr
+    );
+
+    // Filters stream too: the oldest staging record is the third match.
+    let run = repo.pushguard(&["log", "--env", "staging", "-n", "3", "--json"]);
+    assert_eq!(run.stdout.lines().count(), 3);
+    assert!(run
+        .stdout
+        .lines()
+        .last()
+        .is_some_and(|l| l.contains(&tips[0])));
+}
