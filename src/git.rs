@@ -593,6 +593,48 @@ pub fn common_dir_via_git() -> Result<PathBuf> {
     ))
 }
 
+/// `git log` over a list of commits given on its stdin (`--no-walk=unsorted --stdin`), in
+/// the repository (the quarantine kept, for a server's pre-receive): `read` consumes its
+/// output as it streams. `Ok(false)` when git could not answer (missing, failing, or `read`
+/// found output it could not parse): the caller falls back to libgit2.
+pub(crate) fn log_over_commits(
+    repo: &Repo,
+    config: &[&str],
+    args: &[&str],
+    commits: &[Oid],
+    read: impl FnOnce(&mut dyn std::io::BufRead) -> bool,
+) -> Result<bool> {
+    let mut cmd = git_command(repo.common_dir());
+    keep_quarantine(&mut cmd);
+    cmd.arg("--git-dir").arg(repo.git2().path());
+    for c in config {
+        cmd.args(["-c", c]);
+    }
+    cmd.args(["log", "--no-walk=unsorted", "--stdin"])
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    let Ok(mut child) = cmd.spawn() else {
+        return Ok(false);
+    };
+    let mut stdin = child.stdin.take().expect("stdin is piped");
+    let list: Vec<u8> = commits
+        .iter()
+        .flat_map(|c| format!("{c}\n").into_bytes())
+        .collect();
+    // Written from a thread: git starts answering before it has read every commit.
+    let writer = std::thread::spawn(move || {
+        use std::io::Write as _;
+        let _ = stdin.write_all(&list);
+    });
+    let stdout = child.stdout.take().expect("stdout is piped");
+    let parsed = read(&mut std::io::BufReader::with_capacity(256 * 1024, stdout));
+    let _ = writer.join();
+    let status = child.wait().context("failed to wait for `git log`")?;
+    Ok(parsed && status.success())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

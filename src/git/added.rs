@@ -4,13 +4,12 @@
 //! its memory grow with the range (issue 14). The output is read line by line, so memory
 //! stays bounded whatever the range.
 
-use std::io::{BufRead, BufReader, Write};
-use std::process::Stdio;
+use std::io::BufRead;
 
-use anyhow::{Context as _, Result};
+use anyhow::Result;
 use git2::Oid;
 
-use super::{git_command, keep_quarantine, Repo};
+use super::Repo;
 
 /// One line a commit adds, with the file and the line number in the commit's version.
 pub struct AddedLine<'a> {
@@ -39,20 +38,14 @@ impl Repo {
         commits: &[Oid],
         each: &mut dyn FnMut(AddedLine<'_>),
     ) -> Result<bool> {
-        let mut cmd = git_command(self.common_dir());
-        keep_quarantine(&mut cmd);
-        cmd.arg("--git-dir")
-            .arg(self.git2().path())
-            .args([
-                "-c",
+        super::log_over_commits(
+            self,
+            &[
                 "log.showSignature=false",
-                "-c",
                 "log.showRoot=true",
-                "-c",
                 "core.quotePath=false",
-                "log",
-                "--no-walk=unsorted",
-                "--stdin",
+            ],
+            &[
                 "--format=%x01%H",
                 "--patch",
                 "--unified=0",
@@ -63,26 +56,10 @@ impl Repo {
                 "--diff-merges=first-parent",
                 "--src-prefix=a/",
                 "--dst-prefix=b/",
-            ])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null());
-        let Ok(mut child) = cmd.spawn() else {
-            return Ok(false);
-        };
-        let mut stdin = child.stdin.take().expect("stdin is piped");
-        let list: Vec<u8> = commits
-            .iter()
-            .flat_map(|c| format!("{c}\n").into_bytes())
-            .collect();
-        let writer = std::thread::spawn(move || {
-            let _ = stdin.write_all(&list);
-        });
-        let stdout = child.stdout.take().expect("stdout is piped");
-        let parsed = parse(BufReader::with_capacity(256 * 1024, stdout), each);
-        let _ = writer.join();
-        let status = child.wait().context("failed to wait for `git log`")?;
-        Ok(parsed.is_ok() && status.success())
+            ],
+            commits,
+            |out| parse(out, each).is_ok(),
+        )
     }
 }
 

@@ -2,86 +2,56 @@
 //! libgit2 looked up and parsed each commit into its object cache, whose memory grew with
 //! the pushed range (issue 14).
 
-use std::io::{BufRead, BufReader, Write};
-use std::process::Stdio;
+use std::io::BufRead;
 
-use anyhow::{Context as _, Result};
+use anyhow::Result;
 use git2::Oid;
 
-use super::{git_command, keep_quarantine, Repo};
+use super::Repo;
 
 impl Repo {
     /// Calls `each(commit, message)` for every one of `commits`, in the order given.
     /// `Ok(false)` when git could not answer: the caller falls back to libgit2.
     pub fn messages(&self, commits: &[Oid], each: &mut dyn FnMut(Oid, &[u8])) -> Result<bool> {
-        let mut cmd = git_command(self.common_dir());
-        keep_quarantine(&mut cmd);
-        cmd.arg("--git-dir")
-            .arg(self.git2().path())
-            .args([
-                "-c",
-                "log.showSignature=false",
-                "-c",
-                "i18n.logOutputEncoding=UTF-8",
-                "log",
-                "--no-walk=unsorted",
-                "--stdin",
-                "-z",
-                "--format=%H%n%B",
-            ])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null());
-        let Ok(mut child) = cmd.spawn() else {
-            return Ok(false);
-        };
-        let mut stdin = child.stdin.take().expect("stdin is piped");
-        let list: Vec<u8> = commits
-            .iter()
-            .flat_map(|c| format!("{c}\n").into_bytes())
-            .collect();
-        let writer = std::thread::spawn(move || {
-            let _ = stdin.write_all(&list);
-        });
-        let mut out = BufReader::with_capacity(256 * 1024, child.stdout.take().expect("piped"));
-        let mut record = Vec::with_capacity(4096);
-        let mut ok = true;
-        loop {
-            record.clear();
-            match out.read_until(0, &mut record) {
-                Ok(0) => break,
-                Ok(_) => {}
-                Err(_) => {
-                    ok = false;
-                    break;
-                }
-            }
-            if record.last() == Some(&0) {
-                record.pop();
-            }
-            let Some((hex, message)) = record.split_at_checked(40) else {
-                ok = false;
-                break;
-            };
-            let Some(oid) = std::str::from_utf8(hex)
-                .ok()
-                .and_then(|h| Oid::from_str(h).ok())
-            else {
-                ok = false;
-                break;
-            };
-            // As libgit2 gives a message: after the header's blank line, leading newlines
-            // skipped.
-            let message = message.strip_prefix(b"\n").unwrap_or(message);
-            let start = message
-                .iter()
-                .position(|&b| b != b'\n')
-                .unwrap_or(message.len());
-            each(oid, &message[start..]);
+        super::log_over_commits(
+            self,
+            &["log.showSignature=false", "i18n.logOutputEncoding=UTF-8"],
+            &["-z", "--format=%H%n%B"],
+            commits,
+            |out| read_messages(out, each),
+        )
+    }
+}
+
+/// Reads `git log -z --format=%H%n%B` output; `false` on anything it cannot parse.
+fn read_messages(out: &mut dyn BufRead, each: &mut dyn FnMut(Oid, &[u8])) -> bool {
+    let mut record = Vec::with_capacity(4096);
+    loop {
+        record.clear();
+        match out.read_until(0, &mut record) {
+            Ok(0) => return true,
+            Ok(_) => {}
+            Err(_) => return false,
         }
-        let _ = writer.join();
-        let status = child.wait().context("failed to wait for `git log`")?;
-        Ok(ok && status.success())
+        if record.last() == Some(&0) {
+            record.pop();
+        }
+        let Some((hex, message)) = record.split_at_checked(40) else {
+            return false;
+        };
+        let Some(oid) = std::str::from_utf8(hex)
+            .ok()
+            .and_then(|h| Oid::from_str(h).ok())
+        else {
+            return false;
+        };
+        // As libgit2 gives a message: after the header's blank line, leading newlines skipped.
+        let message = message.strip_prefix(b"\n").unwrap_or(message);
+        let start = message
+            .iter()
+            .position(|&b| b != b'\n')
+            .unwrap_or(message.len());
+        each(oid, &message[start..]);
     }
 }
 
