@@ -20,4 +20,5 @@ mod signed_push;
 mod signing;
 mod team;
 mod trail;
+mod transports;
 mod week1;

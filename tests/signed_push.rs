@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use crate::support::{Run, TestRepo};
 
 /// Makes an Ed25519 key pair `<root>/keys/<name>` (no passphrase); returns the private key.
-fn keygen(repo: &TestRepo, name: &str) -> PathBuf {
+pub(crate) fn keygen(repo: &TestRepo, name: &str) -> PathBuf {
     let dir = repo.root.join("keys");
     std::fs::create_dir_all(&dir).unwrap();
     let key = dir.join(name);
@@ -26,7 +26,7 @@ fn keygen(repo: &TestRepo, name: &str) -> PathBuf {
     key
 }
 
-fn public(key: &Path) -> String {
+pub(crate) fn public(key: &Path) -> String {
     std::fs::read_to_string(key.with_extension("pub"))
         .unwrap()
         .trim()
@@ -79,7 +79,7 @@ fn setup(server_config: &str) -> Setup {
     }
 }
 
-fn sign_with(repo: &TestRepo, dir: &Path, key: &Path) {
+pub(crate) fn sign_with(repo: &TestRepo, dir: &Path, key: &Path) {
     repo.git_in(dir, &["config", "gpg.format", "ssh"]);
     repo.git_in(dir, &["config", "user.signingKey", key.to_str().unwrap()]);
 }

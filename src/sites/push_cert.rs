@@ -18,6 +18,12 @@ pub const SERVER_SETUP: [&str; 2] = [
     "git config gpg.ssh.allowedSignersFile /srv/git/allowed_signers   # one line per pusher: principal ssh-ed25519 AAAA…",
 ];
 
+/// The git configuration a server reached over smart HTTP (`git http-backend`) needs as well:
+/// each HTTP request runs its own `receive-pack`, so the certificate's nonce comes from the
+/// advertisement's, and git calls it `SLOP` (not `OK`) when that was in an earlier second,
+/// unless it is within `receive.certNonceSlop` seconds.
+pub const HTTP_SETUP: &str = "git config receive.certNonceSlop 60   # over smart HTTP (git http-backend): accept the nonce of the ref advertisement up to 60 s later";
+
 /// What the push certificate says, as git verified it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PushCert {
@@ -44,6 +50,13 @@ impl PushCert {
                 "the certificate's signature is not good ({}; GIT_PUSH_CERT_STATUS={})",
                 status_meaning(&status),
                 if status.is_empty() { "unset" } else { &status }
+            ));
+        }
+        if nonce == "SLOP" {
+            let slop = get("GIT_PUSH_CERT_NONCE_SLOP").unwrap_or_default();
+            return PushCert::Bad(format!(
+                "the certificate's nonce was issued by this server {} s before this request (GIT_PUSH_CERT_NONCE_STATUS=SLOP): over smart HTTP the ref advertisement and the push are separate requests, and git accepts an earlier request's nonce only within receive.certNonceSlop seconds",
+                if slop.is_empty() { "some" } else { slop.trim() }
             ));
         }
         if nonce != "OK" {
@@ -112,6 +125,15 @@ pub fn server_ready(repo: &Repo) -> (bool, bool) {
     )
 }
 
+/// Tells whether the receiving repository accepts a nonce issued by an earlier request
+/// (`receive.certNonceSlop`, needed over smart HTTP).
+fn slop_set(repo: &Repo) -> bool {
+    repo.git2()
+        .config()
+        .and_then(|c| c.get_i64("receive.certNonceSlop"))
+        .is_ok_and(|s| s > 0)
+}
+
 /// The refusal of a push that is not signed (or whose certificate proves nothing) where
 /// `environment` requires a signed push: why, then what to run and what the server needs.
 pub fn refusal(environment: &str, cert: &PushCert, ready: (bool, bool)) -> Vec<String> {
@@ -125,6 +147,13 @@ pub fn refusal(environment: &str, cert: &PushCert, ready: (bool, bool)) -> Vec<S
         "  hint: push with `git push --signed …` (git signs the push certificate with your SSH key: `gpg.format = ssh`, `user.signingKey`)".to_owned(),
     ];
     let (nonce, signers) = ready;
+    if why.contains("NONCE_STATUS=SLOP") {
+        out.push(
+            "  note: the push came over smart HTTP, slower than this server allows; its administrator can allow more time, in the bare repository:"
+                .to_owned(),
+        );
+        out.push(format!("      {HTTP_SETUP}"));
+    }
     if !nonce || !signers {
         out.push(
             "  note: this server is not set up for signed pushes yet: its administrator must run, in the bare repository:"
@@ -170,6 +199,11 @@ pub fn setup_lines(repo: &Repo, config: &Config) -> Vec<String> {
         );
     } else {
         out.push(format!("  required for: {}", requiring.join(", ")));
+    }
+    if nonce && !slop_set(repo) {
+        out.push(format!(
+            "  served over smart HTTP (git http-backend)? then also run here: {HTTP_SETUP}"
+        ));
     }
     if !(nonce && signers) {
         out.push("  to accept `git push --signed`, run here:".to_owned());
@@ -221,6 +255,8 @@ mod tests {
             ("GIT_PUSH_CERT_KEY", "SHA256:abc"),
         ]));
         assert!(matches!(&stale, PushCert::Bad(why) if why.contains("SLOP")));
+        let lines = refusal("production", &stale, (true, true)).join("\n");
+        assert!(lines.contains("receive.certNonceSlop 60"), "{lines}");
         assert_eq!(stale.pusher(), None);
         let unknown = PushCert::from(vars(&[
             ("GIT_PUSH_CERT", "0123"),
