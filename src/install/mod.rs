@@ -300,6 +300,9 @@ fn signed_push_note() {
     if !signers {
         eprintln!("    {}", crate::sites::push_cert::SERVER_SETUP[1]);
     }
+    if !nonce {
+        eprintln!("    {}", crate::sites::push_cert::HTTP_SETUP);
+    }
 }
 
 /// Tells whether this repository accepts push options (`receive.advertisePushOptions`).
