@@ -50,7 +50,8 @@ pub enum Command {
         #[arg(long)]
         remote: Option<String>,
     },
-    /// Show the hook's install state, the config in force, and each environment on the remote
+    /// Show the hook's install state, the config in force, each environment on the remote, and
+    /// the signing state (in a bare repository: the server's hooks, config and branches)
     Status {
         /// The remote whose environment branches to show (default: the current branch's upstream remote, else origin, else the only remote)
         #[arg(long)]
@@ -94,7 +95,8 @@ pub enum Command {
         #[arg(long)]
         list: bool,
     },
-    /// List environment-branch updates on the remote that no audit record covers
+    /// Judge each environment branch's tip on the remote: it must be what a push through the
+    /// gate left there (a recorded allowed or bypassed push of that branch to that remote)
     Audit {
         /// The remote to audit (default: the current branch's upstream remote, else origin, else the only remote)
         #[arg(long)]
@@ -102,10 +104,11 @@ pub enum Command {
         /// Only this environment
         #[arg(long)]
         env: Option<String>,
-        /// Only commits committed on or after DATE (YYYY-MM-DD or RFC 3339)
+        /// List only commits since DATE (a date, an RFC 3339 time, or an age such as 7d); the
+        /// tips are judged whatever it says
         #[arg(long, value_name = "DATE")]
         since: Option<String>,
-        /// Exit 1 when any update is unrecorded (for a deploy pipeline)
+        /// Exit 1 when any environment tip is UNRECORDED (for a deploy pipeline)
         #[arg(long)]
         fail_on_unrecorded: bool,
     },
@@ -123,7 +126,7 @@ pub enum Command {
         #[arg(long, value_name = "DURATION", default_value = "30m")]
         valid_for: String,
     },
-    /// Show the audit log, newest first, or verify its hash chain
+    /// Show the audit log, newest first, or verify it (hash chain, and the records this clone shared)
     Log {
         /// Show at most N records
         #[arg(short = 'n', value_name = "N")]
