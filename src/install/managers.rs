@@ -4,6 +4,8 @@
 //!
 //! - husky (v5–v9: `core.hooksPath` is `.husky` or `.husky/_`): a marked block at the top of
 //!   the user script `.husky/pre-push`; `.husky/_` is never written.
+//! - husky v4 (hooks in `package.json`, its stubs in `.git/hooks`): pushguard's own hook, with
+//!   husky's runner chained behind it under the name `pre-push` ([`super::husky4`]).
 //! - lefthook: a `lefthook-local.yml` (per clone, merged by lefthook) with `use_stdin` and
 //!   `no_tty`, or a snippet for the team's `lefthook.yml` (`pushguard install --print`).
 //! - pre-commit and prek: their legacy hook, `pre-push.legacy`, which their script runs first
