@@ -30,6 +30,7 @@ fn manager(tool: &str) -> Option<PathBuf> {
     let path = match tool {
         "pre-commit" | "prek" => dir.join("venv/bin").join(tool),
         "husky8" => dir.join("npm-husky8/node_modules/.bin/husky"),
+        "husky4" => dir.join("npm-husky4/node_modules/husky/husky.js"),
         _ => dir.join("npm/node_modules/.bin").join(tool),
     };
     if path.exists() {
@@ -733,4 +734,174 @@ fn husky_v8_layout_issue_12() {
     repo.pushguard(&["uninstall"]).expect_code(0);
     assert_eq!(repo.git(&["status", "--porcelain", ".husky"]), "");
     assert_not_gated(&repo, "husky8 uninstalled");
+}
+
+/// A project with husky v4: its pre-push command in `package.json` (it records git's
+/// arguments and the ref lines husky hands it in `HUSKY_GIT_STDIN`), and husky 4's package
+/// from `scripts/install-managers.sh` as its `node_modules`.
+fn husky4_repo(husky4: &Path) -> TestRepo {
+    let repo = TestRepo::new();
+    let mark = marker(&repo);
+    let command = format!(
+        "echo manager-hook $HUSKY_GIT_PARAMS >> '{m}' && printf '%s\\n' \"$HUSKY_GIT_STDIN\" >> '{m}'",
+        m = mark.display()
+    );
+    let package = serde_json::json!({
+        "name": "app",
+        "devDependencies": {"husky": "4.3.8"},
+        "husky": {"hooks": {"pre-push": command}},
+    });
+    repo.write("package.json", &format!("{package:#}\n"));
+    repo.write(".gitignore", "node_modules\n");
+    let modules = husky4
+        .parent()
+        .and_then(Path::parent)
+        .expect("husky.js sits in node_modules/husky/");
+    std::os::unix::fs::symlink(modules, repo.work.join("node_modules")).unwrap();
+    repo.git(&["add", "package.json", ".gitignore"]);
+    repo.git(&["commit", "-q", "-m", "husky 4"]);
+    repo.config(CONFIG);
+    repo
+}
+
+/// husky 4's install script as `npm install` runs it (npm sets `INIT_CWD`, from which husky
+/// finds the clone, and the user agent, from which it picks `npx` to run its hooks).
+#[track_caller]
+fn husky4_install(repo: &TestRepo) -> String {
+    let mut cmd = repo.command("npm");
+    cmd.args([
+        "rebuild",
+        "husky",
+        "--offline",
+        "--foreground-scripts",
+        "--no-update-notifier",
+    ]);
+    let r = run(cmd);
+    r.expect_code(0);
+    let out = format!("{}{}", r.stdout, r.stderr);
+    assert!(out.contains("husky > Done"), "{out}");
+    out
+}
+
+#[test]
+fn husky_v4_issue_12_gated_in_both_install_orders_and_after_npm_install() {
+    let Some(husky4) = manager("husky4") else {
+        return;
+    };
+    let via = "git's pre-push hook";
+    let hooks_of = |repo: &TestRepo| repo.work.join(".git/hooks");
+    let read = |path: PathBuf| std::fs::read_to_string(path).unwrap_or_default();
+
+    // husky first (npm install), then pushguard.
+    let repo = husky4_repo(&husky4);
+    let hooks = hooks_of(&repo);
+    husky4_install(&repo);
+    let stub = read(hooks.join("pre-push"));
+    assert!(stub.contains("# husky"), "{stub}");
+    // husky alone runs the package.json command (the setup is real).
+    repo.push(&["origin", "HEAD:refs/heads/husky-alone"])
+        .expect_code(0);
+    assert!(take_marker(&repo).contains("manager-hook origin"));
+    repo.install();
+    assert!(read(hooks.join("pre-push")).contains("# pushguard-managed-hook"));
+    let adapter = read(hooks.join("pre-push.pushguard-chained"));
+    assert!(
+        adapter.starts_with("#!/bin/sh\n# pushguard-husky4-adapter"),
+        "{adapter}"
+    );
+    assert_gated(&repo, via, "husky4-first");
+    // husky's command still gets git's ref lines (through HUSKY_GIT_STDIN).
+    repo.push(&["origin", "HEAD:refs/heads/stdin-check"])
+        .expect_code(0);
+    let seen = take_marker(&repo);
+    assert!(seen.contains(" refs/heads/stdin-check "), "{seen}");
+
+    // `npm install` again: husky skips the hook it did not write; pushguard stays in the path.
+    let out = husky4_install(&repo);
+    assert!(
+        out.contains("skipping existing user hook: pre-push"),
+        "{out}"
+    );
+    assert_gated(&repo, via, "husky4-reinstalled");
+
+    // Out of the path: the hook removed, then husky's install writes its own stub back.
+    std::fs::remove_file(hooks.join("pre-push")).unwrap();
+    husky4_install(&repo);
+    assert_not_gated(&repo, "husky4 stub back");
+    repo.install();
+    assert_gated(&repo, via, "husky4-repaired");
+
+    // uninstall puts husky's own hook back, which runs the package.json command alone.
+    repo.pushguard(&["uninstall"]).expect_code(0);
+    assert!(read(hooks.join("pre-push")).contains("# husky"));
+    assert!(!hooks.join("pre-push.pushguard-chained").exists());
+    assert_not_gated(&repo, "husky4 uninstalled");
+    repo.push(&["origin", "HEAD:refs/heads/after-uninstall"])
+        .expect_code(0);
+    assert!(take_marker(&repo).contains("manager-hook origin"));
+
+    // pushguard first (husky configured in package.json, not installed yet), then husky.
+    let repo = husky4_repo(&husky4);
+    let hooks = hooks_of(&repo);
+    repo.install();
+    let r = repo.push(&["origin", "HEAD:production"]);
+    assert!(
+        r.stderr.contains("push to production blocked"),
+        "{}",
+        r.stderr
+    );
+    let out = husky4_install(&repo);
+    assert!(
+        out.contains("skipping existing user hook: pre-push"),
+        "{out}"
+    );
+    assert_gated(&repo, via, "then-husky4");
+    husky4_install(&repo);
+    assert_gated(&repo, via, "then-husky4-reinstalled");
+    repo.pushguard(&["uninstall"]).expect_code(0);
+    assert!(read(hooks.join("pre-push")).contains("# husky"));
+    repo.push(&["origin", "HEAD:refs/heads/after-uninstall"])
+        .expect_code(0);
+    assert!(take_marker(&repo).contains("manager-hook origin"));
+    // husky's next install takes its (recognised) stub back as its own.
+    husky4_install(&repo);
+    assert!(!read(hooks.join("pre-push")).contains("pushguard"));
+}
+
+#[test]
+fn husky_v4_stub_chained_by_an_older_install_runs_again_issue_12() {
+    let Some(husky4) = manager("husky4") else {
+        return;
+    };
+    let repo = husky4_repo(&husky4);
+    husky4_install(&repo);
+    // What today's generic chaining did: husky's stub renamed, where it looks up the
+    // command for `pre-push.pushguard-chained`, finds none and runs nothing.
+    let hooks = repo.work.join(".git/hooks");
+    std::fs::rename(
+        hooks.join("pre-push"),
+        hooks.join("pre-push.pushguard-chained"),
+    )
+    .unwrap();
+    std::fs::write(
+        hooks.join("pre-push"),
+        pushguard::install::hook_text(&crate::support::bin()),
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        hooks.join("pre-push"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    repo.push(&["origin", "HEAD:refs/heads/silent"])
+        .expect_code(0);
+    assert_eq!(take_marker(&repo), "", "husky's command ran after all");
+    let status = repo.pushguard(&["status"]);
+    assert!(
+        status.stdout.contains("not husky v4's pre-push command"),
+        "{}",
+        status.stdout
+    );
+    repo.install();
+    assert_gated(&repo, "git's pre-push hook", "husky4-layout-repaired");
 }

@@ -4,6 +4,8 @@
 //!
 //! - husky (v5–v9: `core.hooksPath` is `.husky` or `.husky/_`): a marked block at the top of
 //!   the user script `.husky/pre-push`; `.husky/_` is never written.
+//! - husky v4 (hooks in `package.json`, its stubs in `.git/hooks`): pushguard's own hook, with
+//!   husky's runner chained behind it under the name `pre-push` ([`super::husky4`]).
 //! - lefthook: a `lefthook-local.yml` (per clone, merged by lefthook) with `use_stdin` and
 //!   `no_tty`, or a snippet for the team's `lefthook.yml` (`pushguard install --print`).
 //! - pre-commit and prek: their legacy hook, `pre-push.legacy`, which their script runs first
@@ -20,7 +22,7 @@ use std::process::Command;
 
 use anyhow::{bail, Context as _, Result};
 
-use crate::install::{self, Kind};
+use crate::install::{self, husky4, Kind};
 use crate::WithHint;
 
 /// pre-commit's (and prek's) name for the hook that ran there before them.
@@ -64,6 +66,9 @@ pub enum Manager {
     /// `core.hooksPath` points into husky's directory (else husky is set up in the project
     /// but not yet installed in this clone).
     Husky { script: PathBuf, active: bool },
+    /// husky v4 (hooks in `package.json`), which writes its stubs into git's own hooks
+    /// directory; `active` when it is installed there ([`crate::install::husky4`]).
+    HuskyV4 { active: bool },
     /// lefthook; `local` is the per-clone config it merges; `active` when its script is the
     /// pre-push hook.
     Lefthook { local: PathBuf, active: bool },
@@ -78,6 +83,7 @@ impl Manager {
     pub fn name(&self) -> &'static str {
         match self {
             Manager::Husky { .. } => "husky",
+            Manager::HuskyV4 { .. } => "husky v4",
             Manager::Lefthook { .. } => "lefthook",
             Manager::PreCommit { tool } => tool,
             Manager::None => "none",
@@ -118,6 +124,9 @@ pub fn detect(hooks_dir: &Path, root: Option<&Path>) -> Manager {
             tool => Manager::PreCommit { tool },
         };
     }
+    if husky4::installed_in(hooks_dir) {
+        return Manager::HuskyV4 { active: true };
+    }
     // husky v9: hooksPath is `<dir>/_` holding its helper `h`; v5–v8: hooksPath is `<dir>`
     // holding `_/husky.sh`. The user script is `<dir>/pre-push` either way.
     if hooks_dir.file_name().is_some_and(|n| n == "_") && hooks_dir.join("h").is_file() {
@@ -142,6 +151,9 @@ pub fn detect(hooks_dir: &Path, root: Option<&Path>) -> Manager {
             local: lefthook_local(root),
             active: false,
         };
+    }
+    if husky4::configured_in(root) {
+        return Manager::HuskyV4 { active: false };
     }
     let husky = root.join(".husky");
     let uses_husky = read_text(&root.join("package.json")).is_some_and(|p| p.contains("husky"));
@@ -261,6 +273,9 @@ pub fn print_snippet() -> Result<crate::Exit> {
             println!("# in {main} (merge with an existing `pre-push:` section):");
             print!("{}", lefthook_team_snippet(main));
         }
+        Manager::HuskyV4 { .. } => {
+            println!("# husky v4: nothing to commit; each clone runs `pushguard install`, which installs pushguard's pre-push hook in git's hooks directory and runs husky's pre-push after it");
+        }
         Manager::PreCommit { tool } => {
             println!("# {tool}: nothing to commit; each clone runs `pushguard install`, which installs pushguard as {tool}'s legacy hook ({LEGACY_HOOK})");
         }
@@ -282,6 +297,10 @@ pub fn install(dir: &Path, force: bool) -> Result<bool> {
         Manager::None => Ok(false),
         Manager::PreCommit { tool } => {
             install_legacy(dir, tool, force)?;
+            Ok(true)
+        }
+        Manager::HuskyV4 { .. } => {
+            husky4::install(dir, force)?;
             Ok(true)
         }
         Manager::Husky { script, active } => {
@@ -323,6 +342,10 @@ pub fn uninstall(dir: &Path) -> Result<bool> {
         Manager::None => false,
         Manager::PreCommit { tool } => {
             uninstall_legacy(dir, tool)?;
+            true
+        }
+        Manager::HuskyV4 { .. } => {
+            husky4::uninstall(dir)?;
             true
         }
         Manager::Husky { script, active } => {
@@ -746,6 +769,7 @@ pub fn summary(dir: &Path) -> Result<String> {
                 (false, _) => (false, "lefthook's config does not run pushguard".to_owned()),
             }
         }
+        Manager::HuskyV4 { .. } => husky4::summary(dir)?,
         Manager::PreCommit { tool } => {
             if read_text(&dir.join(LEGACY_HOOK)).is_some_and(|t| install::is_ours(&t)) {
                 (true, format!("{tool} runs pushguard as its legacy hook"))

@@ -7,6 +7,7 @@
 //! `uninstall`.
 
 pub mod config_hooks;
+pub mod husky4;
 pub mod managers;
 
 use std::fs;
