@@ -3,44 +3,74 @@
 
 use regex::Regex;
 
-use super::range::capped;
 use super::{CheckId, CheckResult, Context};
 
-/// A commit in the pushed range: short id, subject, full message.
+/// A commit read through libgit2: short id, subject, full message.
 pub struct Commit {
     pub short: String,
     pub subject: String,
     pub message: String,
 }
 
-/// Judges the pushed commits' messages against the WIP patterns.
-pub fn judge(commits: &[Commit], patterns: &[Regex]) -> CheckResult {
+/// How many offending commits are listed; the rest are counted.
+const SHOWN: usize = 20;
+
+/// What the pushed range's messages showed, gathered as they stream: the number of commits,
+/// and the offending ones (the first [`SHOWN`] by short id and subject). Bounded in memory
+/// whatever the range (issue 14).
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Found {
+    pub total: usize,
+    pub offending: usize,
+    pub shown: Vec<String>,
+}
+
+impl Found {
+    /// Adds one pushed commit; `subject` is worked out only for an offending one.
+    pub fn add(
+        &mut self,
+        patterns: &[Regex],
+        short: &str,
+        message: &str,
+        subject: impl FnOnce() -> String,
+    ) {
+        self.total += 1;
+        if patterns.iter().any(|p| p.is_match(message)) {
+            self.offending += 1;
+            if self.shown.len() < SHOWN {
+                self.shown.push(format!("{short} {}", subject()));
+            }
+        }
+    }
+}
+
+/// Judges what the pushed commits' messages showed.
+pub fn judge(found: &Found) -> CheckResult {
     let id = CheckId::NoWip;
-    let offending: Vec<String> = commits
-        .iter()
-        .filter(|c| patterns.iter().any(|p| p.is_match(&c.message)))
-        .map(|c| format!("{} {}", c.short, c.subject))
-        .collect();
-    if offending.is_empty() {
+    if found.offending == 0 {
         return CheckResult::pass(
             id,
             format!(
                 "no work-in-progress commits among {} pushed",
-                plural(commits.len())
+                plural(found.total)
             ),
         );
     }
-    let n = offending.len();
+    let n = found.offending;
+    let mut more = found.shown.clone();
+    if n > more.len() {
+        more.push(format!("… and {} more", n - more.len()));
+    }
     CheckResult::fail(
         id,
         format!(
             "{} of {} pushed {} work in progress (WIP, fixup!, squash!, …)",
             plural(n),
-            commits.len(),
+            found.total,
             if n == 1 { "is" } else { "are" }
         ),
     )
-    .with_more(capped(offending, 20))
+    .with_more(more)
     .with_hint("squash or reword them first: `git rebase -i --autosquash <base>`")
 }
 
@@ -53,23 +83,30 @@ pub fn run(ctx: &Context) -> CheckResult {
         Ok(o) => o,
         Err(e) => return CheckResult::fail(CheckId::NoWip, format!("cannot read history: {e:#}")),
     };
-    let mut commits: Vec<Commit> = Vec::with_capacity(oids.len());
+    let patterns = match ctx.config.wip.regexes() {
+        Ok(p) => p,
+        Err(e) => {
+            return CheckResult::fail(CheckId::NoWip, format!("{e:#}"))
+                .with_hint("fix `[wip].patterns` in the config (`pushguard config --check`)")
+        }
+    };
+    let mut found = Found::default();
     // One streamed `git log` for the whole range (issue 14); libgit2 if git cannot.
     let streamed = ctx.repo.messages(oids, &mut |oid, message| {
-        commits.push(Commit {
-            short: oid.to_string()[..10].to_owned(),
-            subject: String::from_utf8_lossy(&crate::git::summary(message)).into_owned(),
-            message: String::from_utf8_lossy(message).into_owned(),
-        });
+        found.add(
+            patterns,
+            &oid.to_string()[..10],
+            &String::from_utf8_lossy(message),
+            || String::from_utf8_lossy(&crate::git::summary(message)).into_owned(),
+        );
     });
     if !matches!(streamed, Ok(true)) {
-        commits = libgit2_commits(ctx.repo.git2(), oids);
+        found = Found::default();
+        for c in libgit2_commits(ctx.repo.git2(), oids) {
+            found.add(patterns, &c.short, &c.message, || c.subject.clone());
+        }
     }
-    match ctx.config.wip.regexes() {
-        Ok(patterns) => judge(&commits, patterns),
-        Err(e) => CheckResult::fail(CheckId::NoWip, format!("{e:#}"))
-            .with_hint("fix `[wip].patterns` in the config (`pushguard config --check`)"),
-    }
+    judge(&found)
 }
 
 /// The commits through libgit2, when git cannot list them.
@@ -89,6 +126,14 @@ mod tests {
     use super::*;
     use crate::checks::Outcome;
 
+    fn judge_all(commits: &[Commit], patterns: &[Regex]) -> CheckResult {
+        let mut found = Found::default();
+        for c in commits {
+            found.add(patterns, &c.short, &c.message, || c.subject.clone());
+        }
+        judge(&found)
+    }
+
     fn commit(subject: &str) -> Commit {
         Commit {
             short: "abc1234567".into(),
@@ -98,14 +143,39 @@ mod tests {
     }
 
     #[test]
+    fn many_offenders_are_counted_not_kept() {
+        let patterns = vec![Regex::new(r"^WIP").unwrap()];
+        let mut found = Found::default();
+        for i in 0..1000 {
+            found.add(&patterns, "abc1234567", &format!("WIP {i}"), || {
+                format!("WIP {i}")
+            });
+            found.add(&patterns, "abc1234567", "fine", || {
+                unreachable!("a subject only for offenders")
+            });
+        }
+        assert_eq!(
+            (found.total, found.offending, found.shown.len()),
+            (2000, 1000, SHOWN)
+        );
+        let r = judge(&found);
+        assert!(
+            r.detail.starts_with("1000 commits of 2000 pushed are"),
+            "{}",
+            r.detail
+        );
+        assert_eq!(r.more.last().map(String::as_str), Some("… and 980 more"));
+    }
+
+    #[test]
     fn wip_and_fixup_fail_with_their_subjects() {
         let patterns = vec![
             Regex::new(r"^(WIP|wip)\b").unwrap(),
             Regex::new(r"^fixup! ").unwrap(),
         ];
-        let ok = judge(&[commit("add login")], &patterns);
+        let ok = judge_all(&[commit("add login")], &patterns);
         assert_eq!(ok.outcome, Outcome::Pass);
-        let r = judge(
+        let r = judge_all(
             &[commit("WIP login"), commit("add"), commit("fixup! add")],
             &patterns,
         );
