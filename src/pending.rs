@@ -164,6 +164,16 @@ mod tests {
     const A: &str = "1111111111111111111111111111111111111111";
     const B: &str = "2222222222222222222222222222222222222222";
 
+    /// A ref update as the server receives it: `old new refs/heads/production`.
+    fn received(old: &str, new: &str) -> RefUpdate {
+        RefUpdate {
+            local_ref: "refs/heads/production".into(),
+            local_oid: new.into(),
+            remote_ref: "refs/heads/production".into(),
+            remote_oid: old.into(),
+        }
+    }
+
     fn record(time: &str, old: Option<&str>, new: &str) -> Record {
         Record {
             version: audit::VERSION,
@@ -200,17 +210,12 @@ mod tests {
             other.to_line().0,
             stale.to_line().0
         );
-        let update = crate::server::ref_update(
-            "refs/heads/production",
-            "0000000000000000000000000000000000000000",
-            A,
-        )
-        .unwrap();
+        let update = received("0000000000000000000000000000000000000000", A);
         let (taken, kept) = take(&text, &[update], now, PENDING_MAX_AGE);
         assert_eq!(taken, vec![mine]);
         assert_eq!(kept, vec![other.to_line().0]);
         // Same ref and tip, another old tip: not this push's record.
-        let update = crate::server::ref_update("refs/heads/production", B, A).unwrap();
+        let update = received(B, A);
         assert!(take(&text, &[update], now, PENDING_MAX_AGE).0.is_empty());
     }
 }
