@@ -1,9 +1,18 @@
 //! pushguard guards pushes to a team's environment branches.
 //!
 //! git runs the binary as the pre-push hook. Pushes to ordinary branches pass after a parse
-//! of git's input and a glance at the config; pushes to environment branches run the gate
-//! ([`gate`]): the promotion checks ([`checks`]) and the confirmation that a lead or senior was
-//! consulted. The binary (`main.rs`) only dispatches to [`run`].
+//! of git's input and a glance at the config; pushes to environment branches run the gate.
+//! The binary (`main.rs`) only dispatches to [`run`].
+//!
+//! The layers, top down (a module never imports from a layer above its own):
+//! - entry points: [`cli`], [`commands`], [`hook`] (pre-push), [`server`] (pre-receive,
+//!   update), [`post_receive`], [`install`];
+//! - [`pipeline`], the one gate sequence every caller runs, and [`report`], its wording;
+//! - [`sites`]: what differs between the places the gate runs (client, server, SHA-256);
+//! - policy: [`gate`] (the pure decision core) and [`checks`];
+//! - adapters: [`git`], [`audit`], [`anchor`], [`pending`], [`notes`], [`remote_id`],
+//!   [`signing`], [`terminal`], [`testrun`], [`answers`], [`remote`], [`since`];
+//! - the shared vocabulary: [`model`], [`config`], [`push`], [`text`].
 
 pub mod anchor;
 pub mod answers;
