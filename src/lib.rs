@@ -6,7 +6,7 @@
 //!
 //! The layers, top down (a module never imports from a layer above its own):
 //! - entry points: [`cli`], [`commands`], [`hook`] (pre-push), [`server`] (pre-receive,
-//!   update), [`post_receive`], [`install`];
+//!   update), [`post_receive`], [`mod@install`];
 //! - [`pipeline`], the one gate sequence every caller runs, and [`report`], its wording;
 //! - [`sites`]: what differs between the places the gate runs (client, server, SHA-256);
 //! - policy: [`gate`] (the pure decision core) and [`checks`];

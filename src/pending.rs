@@ -4,7 +4,7 @@
 //! The pre-receive hook cannot write `refs/notes/pushguard-audit` itself (the pushed objects
 //! are quarantined while it runs), so it appends the records of an allowed push here;
 //! post-receive ([`crate::post_receive`]) takes the ones whose ref, old and new tip match a
-//! line it receives. Entries no post-receive takes are dropped after [`PENDING_MAX_AGE`].
+//! line it receives. Entries no post-receive takes are dropped after `PENDING_MAX_AGE`.
 
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};

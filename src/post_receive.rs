@@ -10,7 +10,7 @@
 //! old and new tip match a line it receives, merges each into the note on its tip
 //! ([`notes::record_audit`]), and removes them from the file, all under the file's lock.
 //! Entries that no post-receive takes (a chained pre-receive hook refused the push, or git
-//! failed to update the ref) are dropped after [`PENDING_MAX_AGE`]; the server's own audit
+//! failed to update the ref) are dropped after [`crate::pending::PENDING_MAX_AGE`]; the server's own audit
 //! log keeps them regardless.
 //!
 //! Git ignores post-receive's exit status, so this hook never fails: what goes wrong is

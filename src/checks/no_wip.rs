@@ -16,7 +16,7 @@ pub struct Commit {
 const SHOWN: usize = 20;
 
 /// What the pushed range's messages showed, gathered as they stream: the number of commits,
-/// and the offending ones (the first [`SHOWN`] by short id and subject). Bounded in memory
+/// and the offending ones (the first `SHOWN` by short id and subject). Bounded in memory
 /// whatever the range (issue 14).
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Found {

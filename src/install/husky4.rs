@@ -165,7 +165,7 @@ pub fn install(dir: &Path, force: bool) -> Result<()> {
     Ok(())
 }
 
-/// Undoes [`install`]: husky's stub goes back in place of pushguard's hook.
+/// Undoes [`install()`]: husky's stub goes back in place of pushguard's hook.
 pub fn uninstall(dir: &Path) -> Result<()> {
     let hook = dir.join(Kind::PrePush.name());
     let chained = dir.join(CHAINED_HOOK);

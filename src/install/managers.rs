@@ -334,7 +334,7 @@ pub fn install(dir: &Path, force: bool) -> Result<bool> {
     }
 }
 
-/// Uninstalls what [`install`] did for the clone's manager; `false` when none is in charge.
+/// Uninstalls what [`install()`] did for the clone's manager; `false` when none is in charge.
 pub fn uninstall(dir: &Path) -> Result<bool> {
     let root = work_tree_root();
     let manager = detect(dir, root.as_deref());
