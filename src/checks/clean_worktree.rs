@@ -146,25 +146,11 @@ mod tests {
 #[cfg(test)]
 mod status_tests {
     use std::path::Path;
-    use std::process::Stdio;
 
     use super::*;
 
     fn git(dir: &Path, args: &[&str]) {
-        let ok = crate::git::git_command(dir)
-            .args(args)
-            .env("GIT_CONFIG_NOSYSTEM", "1")
-            .env("GIT_CONFIG_GLOBAL", "/dev/null")
-            .env("GIT_AUTHOR_NAME", "T")
-            .env("GIT_AUTHOR_EMAIL", "t@example.com")
-            .env("GIT_COMMITTER_NAME", "T")
-            .env("GIT_COMMITTER_EMAIL", "t@example.com")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .expect("run git")
-            .success();
-        assert!(ok, "git {args:?}");
+        crate::git::test_git(dir, args);
     }
 
     #[test]

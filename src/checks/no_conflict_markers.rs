@@ -153,26 +153,12 @@ mod tests {
 #[cfg(test)]
 mod streamed_tests {
     use std::path::Path;
-    use std::process::Stdio;
 
     use super::*;
     use crate::git::Repo;
 
     fn git(dir: &Path, args: &[&str]) -> String {
-        let out = crate::git::git_command(dir)
-            .args(args)
-            .env("GIT_CONFIG_NOSYSTEM", "1")
-            .env("GIT_CONFIG_GLOBAL", "/dev/null")
-            .env("GIT_AUTHOR_NAME", "T")
-            .env("GIT_AUTHOR_EMAIL", "t@example.com")
-            .env("GIT_COMMITTER_NAME", "T")
-            .env("GIT_COMMITTER_EMAIL", "t@example.com")
-            .stdin(Stdio::null())
-            .stderr(Stdio::null())
-            .output()
-            .expect("run git");
-        assert!(out.status.success(), "git {args:?}");
-        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+        crate::git::test_git(dir, args)
     }
 
     fn commit_all(dir: &Path, message: &str) {
