@@ -26,6 +26,8 @@ installed() {
         npm-husky4/node_modules/husky/husky.js; do
         [ -e "$dir/$f" ] || return 1
     done
+    # A virtualenv records its own path: one that was moved or copied no longer runs.
+    "$dir/venv/bin/pre-commit" --version >/dev/null 2>&1 || return 1
 }
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && installed; then
     echo "hook managers already in $dir: $want"
@@ -35,7 +37,8 @@ mkdir -p "$dir"
 rm -f "$stamp"
 
 if command -v python3 >/dev/null 2>&1; then
-    [ -x "$dir/venv/bin/pip" ] || python3 -m venv "$dir/venv"
+    # A moved or copied virtualenv's scripts point at its old path: make it anew.
+    "$dir/venv/bin/pip" --version >/dev/null 2>&1 || { rm -rf "$dir/venv"; python3 -m venv "$dir/venv"; }
     "$dir/venv/bin/pip" install -q --disable-pip-version-check \
         "pre-commit==$PRE_COMMIT_VERSION" "prek==$PREK_VERSION"
 else
