@@ -10,6 +10,8 @@
 #   BENCH_RUNS     runs per side for the hook (default 300); doctor runs a tenth
 # Needs bash >= 5 ($EPOCHREALTIME), git, python3.
 set -euo pipefail
+# shellcheck source=scripts/bench-lib.sh
+. "$(dirname "$0")/bench-lib.sh"
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 runs=${BENCH_RUNS:-300}
@@ -37,20 +39,6 @@ git push -q --no-verify origin main
 head=$(git rev-parse HEAD)
 printf 'refs/heads/feature %s refs/heads/feature %040d\n' "$head" 0 >"$scratch/line"
 
-# paired N A B: runs A and B alternately N times; sets $ma and $mb to the median seconds.
-paired() {
-    local n=$1 fa=$2 fb=$3 stamps=() t0 t1 t2
-    for _ in $(seq "$n"); do
-        t0=$EPOCHREALTIME; "$fa"; t1=$EPOCHREALTIME; "$fb"; t2=$EPOCHREALTIME
-        stamps+=("$t0 $t1 $t2")
-    done
-    read -r ma mb < <(printf '%s\n' "${stamps[@]}" | python3 -c '
-import statistics, sys
-rows = [[float(x) for x in l.split()] for l in sys.stdin]
-print(statistics.median(r[1] - r[0] for r in rows), statistics.median(r[2] - r[1] for r in rows))')
-}
-ms() { python3 -c "print(f'{$1 * 1000:.2f} ms')"; }
-ratio() { python3 -c "print(f'{$1 / $2:.2f}')"; }
 
 echo "| section | measured | baseline | ratio |"
 echo "|---|---|---|---|"

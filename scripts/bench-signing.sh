@@ -13,6 +13,8 @@
 #                 over 1,000 signed records, minus the same log read without allowed signers)
 #                 vs one `ssh-keygen -Y verify` of the same signature
 set -euo pipefail
+# shellcheck source=scripts/bench-lib.sh
+. "$(dirname "$0")/bench-lib.sh"
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 bin=${PUSHGUARD_BIN:-$root/target/release/pushguard}
@@ -30,19 +32,6 @@ unset SSH_AUTH_SOCK
 mkdir -p "$HOME"
 : >"$GIT_CONFIG_GLOBAL"
 
-paired() {
-    local n=$1 fa=$2 fb=$3 stamps=() t0 t1 t2
-    for _ in $(seq "$n"); do
-        t0=$EPOCHREALTIME; "$fa"; t1=$EPOCHREALTIME; "$fb"; t2=$EPOCHREALTIME
-        stamps+=("$t0 $t1 $t2")
-    done
-    read -r ma mb < <(printf '%s\n' "${stamps[@]}" | python3 -c '
-import statistics, sys
-rows = [[float(x) for x in l.split()] for l in sys.stdin]
-print(statistics.median(r[1] - r[0] for r in rows), statistics.median(r[2] - r[1] for r in rows))')
-}
-ms() { python3 -c "print(f'{$1 * 1000:.2f} ms')"; }
-ratio() { python3 -c "print(f'{$1 / $2:.2f}')"; }
 rss() { /usr/bin/time -f %M -o "$scratch/rss" "$@" >/dev/null 2>&1 || true; tail -1 "$scratch/rss"; }
 
 ssh-keygen -q -t ed25519 -N "" -C pat -f "$scratch/pat"

@@ -26,6 +26,8 @@
 # (hyperfine 1.15, Debian's, cannot feed stdin without a shell, whose start-up it then
 # subtracts by estimate: too noisy for a 2 ms process on a shared machine.)
 set -euo pipefail
+# shellcheck source=scripts/bench-lib.sh
+. "$(dirname "$0")/bench-lib.sh"
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 runs=${BENCH_RUNS:-300}
@@ -67,19 +69,6 @@ head=$(git rev-parse HEAD)
 zero=0000000000000000000000000000000000000000
 printf 'refs/heads/feature %s refs/heads/feature %s\n' "$head" "$zero" >"$scratch/line"
 
-# paired N A B: runs functions A and B alternately N times; sets $ma and $mb to the median
-# seconds of each (timestamps are kept raw and subtracted once at the end).
-paired() {
-    local n=$1 fa=$2 fb=$3 stamps=() t0 t1 t2
-    for _ in $(seq "$n"); do
-        t0=$EPOCHREALTIME; "$fa"; t1=$EPOCHREALTIME; "$fb"; t2=$EPOCHREALTIME
-        stamps+=("$t0 $t1 $t2")
-    done
-    read -r ma mb < <(printf '%s\n' "${stamps[@]}" | python3 -c '
-import statistics, sys
-rows = [[float(x) for x in l.split()] for l in sys.stdin]
-print(statistics.median(r[1] - r[0] for r in rows), statistics.median(r[2] - r[1] for r in rows))')
-}
 # peak_rss_kib COMMAND... (stdin passed through) -> peak RSS in KiB
 peak_rss_kib() {
     if [ -x /usr/bin/time ]; then
@@ -92,7 +81,6 @@ peak_rss_kib() {
 
 rows=()
 row() { rows+=("| $1 | $2 | $3 | $4 | $5 |"); }
-ms() { python3 -c "print(f'{$1 * 1000:.2f} ms')"; }
 
 # --- hook: the shim with an ordinary line vs a plain shell hook that reads its stdin ----
 run_hook() { "$hook" origin "$remote" <"$scratch/line" >/dev/null 2>&1; }
