@@ -5,13 +5,12 @@
 //! `cargo test` runs it small (4 clones × 3 pushes); `scripts/bench.sh` runs it at full size
 //! (PUSHGUARD_LOAD_CLONES=20, PUSHGUARD_LOAD_PUSHES=10) and reads the `load:` line it prints.
 
-use std::io::Read as _;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::support::{bin, Run, TestRepo};
+use crate::support::{bin, run_bounded, Run, TestRepo};
 
 /// How long the whole load test may run before it stops itself.
 const DEADLINE: Duration = Duration::from_secs(600);
@@ -99,40 +98,7 @@ impl Daemon {
 
 /// Runs `cmd`, killed after [`COMMAND_TIMEOUT`].
 fn bounded(mut cmd: Command) -> Run {
-    let mut child = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    let mut out = child.stdout.take().expect("piped");
-    let mut err = child.stderr.take().expect("piped");
-    let reader = std::thread::spawn(move || {
-        let mut text = Vec::new();
-        let _ = out.read_to_end(&mut text);
-        text
-    });
-    let err_reader = std::thread::spawn(move || {
-        let mut text = Vec::new();
-        let _ = err.read_to_end(&mut text);
-        text
-    });
-    let start = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait") {
-            break status;
-        }
-        if start.elapsed() > COMMAND_TIMEOUT {
-            let _ = child.kill();
-            panic!("a command took longer than {COMMAND_TIMEOUT:?}: {cmd:?}");
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    };
-    Run::from_output(std::process::Output {
-        status,
-        stdout: reader.join().unwrap_or_default(),
-        stderr: err_reader.join().unwrap_or_default(),
-    })
+    run_bounded(&mut cmd, COMMAND_TIMEOUT)
 }
 
 fn size(var: &str, default: usize) -> usize {

@@ -7,14 +7,14 @@
 //! [`SERVER_LIFETIME`], and are killed with their whole process group when the test ends,
 //! passing or failing (a `Drop` guard). Every git command is bounded by [`COMMAND_TIMEOUT`].
 
-use std::io::{BufRead as _, BufReader, Read as _};
+use std::io::{BufRead as _, BufReader};
 use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::signed_push::{keygen, public, sign_with};
-use crate::support::{Run, TestRepo};
+use crate::support::{run_bounded, Run, TestRepo};
 
 /// How long a server may live if nothing kills it (the test process died, say).
 const SERVER_LIFETIME: Duration = Duration::from_secs(60);
@@ -187,41 +187,7 @@ fn http_backend(repo: &TestRepo, user: &str, push_delay: &str) -> Option<Served>
 
 /// Runs `cmd`, killed (and the test failed) after [`COMMAND_TIMEOUT`].
 fn bounded(cmd: &mut Command) -> Run {
-    let mut child = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    let mut out = child.stdout.take().expect("piped");
-    let mut err = child.stderr.take().expect("piped");
-    let reader = std::thread::spawn(move || {
-        let mut text = Vec::new();
-        let _ = out.read_to_end(&mut text);
-        text
-    });
-    let err_reader = std::thread::spawn(move || {
-        let mut text = Vec::new();
-        let _ = err.read_to_end(&mut text);
-        text
-    });
-    let start = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait") {
-            break status;
-        }
-        if start.elapsed() > COMMAND_TIMEOUT {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("a command took longer than {COMMAND_TIMEOUT:?}: {cmd:?}");
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    };
-    Run::from_output(std::process::Output {
-        status,
-        stdout: reader.join().unwrap_or_default(),
-        stderr: err_reader.join().unwrap_or_default(),
-    })
+    run_bounded(cmd, COMMAND_TIMEOUT)
 }
 
 /// `git push <args>` in the work clone, bounded.
