@@ -349,6 +349,9 @@ pub fn write_answers(
         return Ok(());
     };
     let min = config.bypass.min_length;
+    if write_block_anywhere(out, block, env)? {
+        return Ok(());
+    }
     if let Wording::Server { options } = wording {
         return write_server_block(out, block, env, min, *options);
     }
@@ -365,14 +368,6 @@ pub fn write_answers(
             out,
             "  checklist item answered No: {}",
             escape(item, 200)
-        ),
-        Block::BypassDisabled => writeln!(
-            out,
-            "  bypass is disabled for {env} (`bypass = false`): only fixing the cause of the failed checks gets this push through"
-        ),
-        Block::DeleteNotBypassable => writeln!(
-            out,
-            "  deleting the {env} branch is not covered by a bypass (set `bypass_delete = true` in [environments.{env}] to allow it)"
         ),
         Block::BypassRefused(problem) => writeln!(
             out,
@@ -412,10 +407,31 @@ pub fn write_answers(
                 )
             }
         }
-        Block::Stopped(stop) => write_stop(out, stop),
-        // Said after the chained hook ran, with the decision.
-        Block::ChainedRefused(_) => Ok(()),
+        // Written by `write_block_anywhere`.
+        Block::BypassDisabled
+        | Block::DeleteNotBypassable
+        | Block::Stopped(_)
+        | Block::ChainedRefused(_) => Ok(()),
     }
+}
+
+/// Writes a block that reads the same at every site; `false` for one that does not.
+fn write_block_anywhere(out: &mut impl Write, block: &Block, env: &str) -> std::io::Result<bool> {
+    match block {
+        Block::BypassDisabled => writeln!(
+            out,
+            "  bypass is disabled for {env} (`bypass = false`): only fixing the cause of the failed checks gets this push through"
+        )?,
+        Block::DeleteNotBypassable => writeln!(
+            out,
+            "  deleting the {env} branch is not covered by a bypass (set `bypass_delete = true` in [environments.{env}] to allow it)"
+        )?,
+        Block::Stopped(stop) => write_stop(out, stop)?,
+        // Said after the chained hook ran, with the decision.
+        Block::ChainedRefused(_) => {}
+        _ => return Ok(false),
+    }
+    Ok(true)
 }
 
 /// Writes how a dialogue (or a running check) was cut short.
@@ -452,20 +468,6 @@ fn write_server_block(
             out,
             "  the push option `bypass` was refused: {problem}\n  hint: give a real reason, at least {min_length} characters: git push -o bypass=\"<why this push cannot wait>\" …"
         )?,
-        Block::BypassDisabled => {
-            return writeln!(
-                out,
-                "  bypass is disabled for {environment} (`bypass = false`): only fixing the cause of the failed checks gets this push through"
-            )
-        }
-        Block::DeleteNotBypassable => {
-            return writeln!(
-                out,
-                "  deleting the {environment} branch is not covered by a bypass (set `bypass_delete = true` in [environments.{environment}] to allow it)"
-            )
-        }
-        Block::Stopped(stop) => return write_stop(out, stop),
-        Block::ChainedRefused(_) => return Ok(()),
         _ => writeln!(
             out,
             "  fix the failed checks, or bypass them with a justification (at least {min_length} characters; it is recorded):\n      git push -o bypass=\"<why this push cannot wait>\" …"
