@@ -46,13 +46,11 @@ pub fn pre_push(remote: &str, url: &str, hook_dir: Option<&Path>) -> Result<Exit
         return ChainedHook::run_alone(chained.as_ref());
     }
     let mut interaction = Interaction::for_person();
-    let ran = if lines.iter().any(|l| l.update.local_oid.len() == 64) {
+    if lines.iter().any(|l| l.update.local_oid.len() == 64) {
         let site = Sha256::new(remote, url, chained)?;
-        pipeline::run(&site, &config, &lines, &mut interaction)?
-    } else {
-        let repo = Repo::open_from_env()?;
-        let site = Client::new(&repo, &config, remote, url, chained);
-        pipeline::run(&site, &config, &lines, &mut interaction)?
-    };
-    Ok(ran.exit)
+        return pipeline::run(&site, &config, &lines, &mut interaction);
+    }
+    let repo = Repo::open_from_env()?;
+    let site = Client::new(&repo, &config, remote, url, chained);
+    pipeline::run(&site, &config, &lines, &mut interaction)
 }

@@ -125,7 +125,7 @@ fn gate(hook: Hook, updates: &[RefUpdate], chained: Option<ChainedHook>) -> Resu
     }
     let site = Server::from_env(&repo, &config, hook, chained);
     let mut interaction = Interaction::nobody();
-    Ok(pipeline::run(&site, &config, &lines, &mut interaction)?.exit)
+    pipeline::run(&site, &config, &lines, &mut interaction)
 }
 
 /// Why a push that deletes or rewinds one of the trail's notes refs is refused, if it is.

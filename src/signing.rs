@@ -12,7 +12,6 @@
 //! `valid-after`/`valid-before`), so every case OpenSSH accepts is still accepted. A principal
 //! of the allowed-signers file is an identity; a name or an email in a note is not.
 
-use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -44,29 +43,6 @@ pub fn required(config: &Config, environment: &Environment) -> bool {
     environment
         .require_signatures
         .unwrap_or(config.trust.require_signatures)
-}
-
-/// Renders `[trust]` for `pushguard config`; `from` names a key's source.
-pub fn render_trust(config: &Config, from: &dyn Fn(&str) -> String) -> String {
-    let mut out = String::from("[trust]\n");
-    match &config.trust.allowed_signers {
-        Some(path) => {
-            let _ = writeln!(
-                out,
-                "allowed_signers = {}{}",
-                toml::Value::String(path.display().to_string()),
-                from("trust.allowed_signers")
-            );
-        }
-        None => out += "# allowed_signers: git's gpg.ssh.allowedSignersFile\n",
-    }
-    let _ = writeln!(
-        out,
-        "require_signatures = {}{}\n",
-        config.trust.require_signatures,
-        from("trust.require_signatures")
-    );
-    out
 }
 
 // ---------------------------------------------------------------------------------------

@@ -213,11 +213,6 @@ impl Interaction {
         self.stopped.as_ref()
     }
 
-    /// Whether the terminal draws in colour.
-    pub fn colorful(&self) -> bool {
-        self.tty.as_ref().is_some_and(|t| t.colorful)
-    }
-
     /// Runs a dialogue on the terminal under the watchdog: each answer (`tick`) restarts
     /// `timeout`. Ctrl-C, end of input or no answer in time ends it and every later one.
     pub fn ask<T: Send + 'static>(

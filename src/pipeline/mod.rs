@@ -55,15 +55,6 @@ pub fn classify<'a>(config: &'a Config, updates: &'a [RefUpdate]) -> Result<Vec<
     Ok(gated)
 }
 
-/// How a run of the gate ended.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Ran {
-    /// The hook's exit: success when every ref update is allowed (or bypassed).
-    pub exit: Exit,
-    /// The records written, one per gated ref update (none for a dry run).
-    pub records: Vec<Record>,
-}
-
 /// One ref update decided, waiting for the chained hook and its record.
 struct Decided<'a> {
     line: Line<'a>,
@@ -74,13 +65,14 @@ struct Decided<'a> {
     request: Request,
 }
 
-/// Runs the gate on the gated ref updates of one push (see [`classify`]).
+/// Runs the gate on the gated ref updates of one push (see [`classify`]); the exit is
+/// success when every one is allowed (or bypassed).
 pub fn run(
     site: &dyn Site,
     config: &Config,
     lines: &[Line],
     interaction: &mut Interaction,
-) -> Result<Ran> {
+) -> Result<Exit> {
     let st = Styles::stderr();
     let mut err = std::io::stderr().lock();
     let wording = site.wording();
@@ -176,10 +168,7 @@ pub fn run(
         } else {
             Exit::Blocked
         };
-        return Ok(Ran {
-            exit,
-            records: Vec::new(),
-        });
+        return Ok(exit);
     }
 
     // The chained hook runs after pushguard's allowing decision and before the records, so
@@ -252,7 +241,7 @@ pub fn run(
     if !all_allowed && exit == Exit::Success {
         exit = Exit::Blocked;
     }
-    Ok(Ran { exit, records })
+    Ok(exit)
 }
 
 /// Runs an environment's checks in order (cheapest first).
