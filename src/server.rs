@@ -97,11 +97,13 @@ fn gate(hook: Hook, updates: &[RefUpdate], chained: Option<ChainedHook>) -> Resu
         return ChainedHook::run_alone(chained.as_ref());
     }
     let dir = std::env::var_os("GIT_DIR").map(PathBuf::from);
+    // Everything below sees the refs an update really moves: an alias of an environment
+    // branch or of the trail is gated and guarded as what it points to.
+    let aliased = resolve_symbolic(dir.as_deref(), updates);
+    let updates = aliased.as_deref().unwrap_or(updates);
     let touches_trail = updates
         .iter()
         .any(|u| TRAIL_REFS.contains(&u.remote_ref.as_str()));
-    let aliased = resolve_symbolic(dir.as_deref(), updates);
-    let updates = aliased.as_deref().unwrap_or(updates);
     let config = config::load(&Location::for_server())?;
     let lines = pipeline::classify(&config, updates)?;
     if lines.is_empty() && !touches_trail {

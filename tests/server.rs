@@ -766,3 +766,42 @@ fn regression_week1_9_status_in_a_bare_repository_shows_the_server() {
     assert!(out.contains("production   production"), "{out}");
     assert!(!out.contains("origin"), "{out}");
 }
+
+#[test]
+fn regression_trail_8_the_trail_cannot_be_rewound_through_a_symbolic_ref() {
+    // A colleague who wants the trail gone finds (or talks an admin into) an alias of the
+    // notes ref under refs/heads and force-pushes an unrelated commit through it.
+    let repo = server(true);
+    let audit = repo.git_in(
+        &repo.remote,
+        &["rev-parse", "--verify", "refs/notes/pushguard-audit"],
+    );
+    repo.git_in(
+        &repo.remote,
+        &[
+            "symbolic-ref",
+            "refs/heads/trail",
+            "refs/notes/pushguard-audit",
+        ],
+    );
+    let orphan = repo.git(&[
+        "commit-tree",
+        "-m",
+        "forged",
+        "4b825dc642cb6eb9a060e54bf8d69288fbee4904",
+    ]);
+    let run = repo.push(&["-f", "origin", &format!("{orphan}:refs/heads/trail")]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("rewinds refs/notes/pushguard-audit"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(
+        repo.git_in(
+            &repo.remote,
+            &["rev-parse", "--verify", "refs/notes/pushguard-audit"]
+        ),
+        audit
+    );
+}
