@@ -111,6 +111,11 @@ pub enum Command {
         /// Exit 1 when any environment tip is UNRECORDED (for a deploy pipeline)
         #[arg(long)]
         fail_on_unrecorded: bool,
+        /// The deploy pipeline's policy (environments and trust root) to judge by, instead of
+        /// the audited checkout's .pushguard.toml (also PUSHGUARD_CONFIG); it must lie outside
+        /// the checkout
+        #[arg(long, value_name = "FILE")]
+        config: Option<std::path::PathBuf>,
     },
     /// Record ahead of time that a lead or senior was consulted, for a push without a terminal
     Confirm {

@@ -27,6 +27,7 @@ use regex::Regex;
 use serde::{Deserialize, Serialize};
 
 use crate::model::CheckId;
+use crate::WithHint;
 use layers::Layers;
 pub use location::Location;
 
@@ -68,6 +69,8 @@ pub enum Source {
     Repository(PathBuf),
     /// The file named by `PUSHGUARD_CONFIG`.
     Env(PathBuf),
+    /// The deploy pipeline's policy file, named by `pushguard audit --config`.
+    Policy(PathBuf),
 }
 
 impl fmt::Display for Source {
@@ -77,6 +80,7 @@ impl fmt::Display for Source {
             Source::User(p) => write!(f, "user config `{}`", p.display()),
             Source::Repository(p) => write!(f, "repository config `{}`", p.display()),
             Source::Env(p) => write!(f, "`{}` (from {CONFIG_ENV})", p.display()),
+            Source::Policy(p) => write!(f, "deploy policy `{}` (--config)", p.display()),
         }
     }
 }
@@ -85,7 +89,19 @@ impl Source {
     fn name(&self) -> String {
         match self {
             Source::Embedded => "<built-in default>".to_owned(),
-            Source::User(p) | Source::Repository(p) | Source::Env(p) => p.display().to_string(),
+            Source::User(p) | Source::Repository(p) | Source::Env(p) | Source::Policy(p) => {
+                p.display().to_string()
+            }
+        }
+    }
+
+    /// The file of a layer read from one (`None` for the built-in default).
+    pub fn path(&self) -> Option<&std::path::Path> {
+        match self {
+            Source::Embedded => None,
+            Source::User(p) | Source::Repository(p) | Source::Env(p) | Source::Policy(p) => {
+                Some(p)
+            }
         }
     }
 }
@@ -206,6 +222,19 @@ pub struct TrustConfig {
     pub require_signatures: bool,
 }
 
+impl TrustConfig {
+    /// The directory a relative `allowed_signers` is taken from: that of the file that set it
+    /// (the work-tree root for `.pushguard.toml`, the bare repository for its
+    /// `pushguard.toml`, the pipeline's policy file's own directory). `None` when no file did.
+    pub fn base<'c>(&self, config: &'c Config) -> Option<&'c std::path::Path> {
+        config
+            .provenance
+            .source_of("trust.allowed_signers")
+            .path()
+            .and_then(std::path::Path::parent)
+    }
+}
+
 /// `[server]`: what only server mode reads.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -215,6 +244,9 @@ pub struct ServerConfig {
     pub users: BTreeMap<String, Vec<String>>,
     /// Refuse an environment push without a good push certificate (`git push --signed`).
     pub require_signed_push: bool,
+    /// The addresses clients push to this repository by (as in their `git remote -v`): a
+    /// client's record counts as the attestation only when it was made for one of them.
+    pub urls: Vec<String>,
 }
 
 /// `[wip]`: the patterns as written, checked when the config is loaded and compiled on first
@@ -309,6 +341,111 @@ pub fn load(location: &Location) -> Result<Config> {
                 BROKEN_CONFIG_HINTS[0],
             ),
         })
+}
+
+/// The configuration `pushguard audit` judges by, and what it says about where it came from.
+pub struct AuditPolicy {
+    pub config: Config,
+    /// The deploy pipeline's policy file, when one was given.
+    pub file: Option<PathBuf>,
+    /// Settings of the audited checkout that were not used, for a warning.
+    pub ignored: Vec<String>,
+}
+
+/// Loads the policy `pushguard audit` judges by (issue 23): the policy that judges a push
+/// never comes from the commit being judged.
+///
+/// With a policy file the deploy pipeline owns (`--config FILE`, else `PUSHGUARD_CONFIG`):
+/// the built-in default, the user file and that file; the checkout's `.pushguard.toml` is not
+/// read at all. Without one: the checkout's environments (the trail adds the branches it
+/// has records of), but the trust root — `[trust]` and each environment's
+/// `require_signatures` — only from the layers outside the checkout (the built-in default
+/// and the user file, plus git's `gpg.ssh.allowedSignersFile`); what the checkout says about
+/// them is listed in `ignored`.
+pub fn load_for_audit(location: &Location, file: Option<&std::path::Path>) -> Result<AuditPolicy> {
+    let named = file.map(std::path::Path::to_path_buf).or_else(|| {
+        std::env::var_os(CONFIG_ENV)
+            .filter(|p| !p.is_empty())
+            .map(PathBuf::from)
+    });
+    let broken = |e: anyhow::Error| {
+        crate::with_hint(
+            e.context("the pushguard configuration is invalid, so nothing can be audited"),
+            "fix the file (`pushguard config --check` shows the error for the checkout's)",
+        )
+    };
+    let mut outside = vec![(Source::Embedded, DEFAULT_TOML.to_owned())];
+    if let Some(path) = user_config_path() {
+        if let Some(text) = layers::read(&path, "")? {
+            outside.push((Source::User(path), text));
+        }
+    }
+    if let Some(path) = named {
+        let path = std::path::absolute(&path).unwrap_or(path);
+        if let Location::WorkTree(root) = location {
+            if within(&path, root) {
+                return Err(anyhow::anyhow!(
+                    "the deploy policy `{}` is inside the checkout of the audited commit, which would choose its own judge",
+                    path.display()
+                ))
+                .hint("keep the policy outside the checkout: write it from the CI's settings (a variable or a secret) to a temporary directory, and pass that file with --config");
+            }
+        }
+        let text = layers::read(&path, " (the deploy policy, --config or PUSHGUARD_CONFIG)")?
+            .unwrap_or_default();
+        outside.push((Source::Policy(path.clone()), text));
+        let config = Config::from_layers(outside).map_err(broken)?;
+        return Ok(AuditPolicy {
+            config,
+            file: Some(path),
+            ignored: Vec::new(),
+        });
+    }
+    let trusted = Config::from_layers(outside).map_err(broken)?;
+    let mut config = read_layers(location)
+        .and_then(Config::from_layers)
+        .map_err(broken)?;
+    let mut ignored = Vec::new();
+    let from_checkout = |key: &str, config: &Config| {
+        matches!(config.provenance.source_of(key), Source::Repository(_))
+    };
+    for key in ["trust.allowed_signers", "trust.require_signatures"] {
+        if from_checkout(key, &config) {
+            ignored.push(format!("[trust] {}", &key["trust.".len()..]));
+        }
+    }
+    let environments_from_checkout = from_checkout(ENVIRONMENTS, &config);
+    for env in &mut config.environments {
+        if environments_from_checkout && env.require_signatures.is_some() {
+            ignored.push(format!("[environments.{}] require_signatures", env.name));
+        }
+        env.require_signatures = trusted
+            .environment(&env.name)
+            .and_then(|e| e.require_signatures);
+    }
+    config.trust = trusted.trust.clone();
+    config.provenance.parts.retain(|key, _| !key.starts_with("trust."));
+    for (key, source) in &trusted.provenance.parts {
+        if key.starts_with("trust.") {
+            config.provenance.parts.insert(key.clone(), source.clone());
+        }
+    }
+    Ok(AuditPolicy {
+        config,
+        file: None,
+        ignored,
+    })
+}
+
+/// Tells whether `path` is inside the directory `root` (both made absolute and, where they
+/// exist, with symbolic links resolved).
+pub fn within(path: &std::path::Path, root: &std::path::Path) -> bool {
+    let resolve = |p: &std::path::Path| {
+        p.canonicalize()
+            .or_else(|_| std::path::absolute(p))
+            .unwrap_or_else(|_| p.to_path_buf())
+    };
+    resolve(path).starts_with(resolve(root))
 }
 
 /// Reads the layers that apply at `location`, lowest first; optional files that do not

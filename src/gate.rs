@@ -97,11 +97,12 @@ pub enum Source {
     },
     /// Given a moment ago for the same commit (git runs the hook once per push URL).
     Reused,
-    /// On a server: the client hook's signed record of the same ref update (issue 11);
-    /// `hash` is that record's line hash, `signer` its verified principal.
+    /// On a server: the client hook's record of the same ref update (issue 11); `hash` is
+    /// that record's line hash, `signer` its verified principal, `None` for an unsigned
+    /// record, accepted where signatures are not required (issue 22).
     ClientRecord {
         hash: String,
-        signer: String,
+        signer: Option<String>,
     },
 }
 

@@ -163,11 +163,13 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
             env,
             since,
             fail_on_unrecorded,
+            config,
         } => commands::audit::run(
             remote.as_deref(),
             env.as_deref(),
             since.as_deref(),
             fail_on_unrecorded,
+            config.as_deref(),
         ),
         Command::Confirm {
             environment,

@@ -322,11 +322,9 @@ pub fn write_answers(
         (Source::PushOptions, Some(name)) => {
             writeln!(out, "  consulted {name} (push option `consulted`)")?
         }
-        (Source::ClientRecord { signer, .. }, Some(name)) => writeln!(
-            out,
-            "  consulted {name} (the client hook's signed record, signed by {})",
-            escape(signer, 80)
-        )?,
+        (Source::ClientRecord { signer, .. }, Some(name)) => {
+            writeln!(out, "  consulted {name} ({})", client_record_words(signer))?
+        }
         (Source::Prompt, Some(name)) if answers.refusal.is_none() => {
             writeln!(out, "  consulted {name}")?
         }
@@ -336,10 +334,9 @@ pub fn write_answers(
         if let Some(why) = &answers.justification {
             let from = match &answers.source {
                 Source::PushOptions => " (push option `bypass`)".to_owned(),
-                Source::ClientRecord { signer, .. } => format!(
-                    " (the client hook's signed record, signed by {})",
-                    escape(signer, 80)
-                ),
+                Source::ClientRecord { signer, .. } => {
+                    format!(" ({})", client_record_words(signer))
+                }
                 _ => String::new(),
             };
             writeln!(out, "  justification: {}{from}", escape(why, 400))?;
@@ -550,6 +547,34 @@ pub fn write_dry_run(
         if names.len() == 1 { "" } else { "s" },
         names.join(", ")
     )
+}
+
+/// How the report names a client's record taken as the attestation: signed by a verified
+/// principal, or unsigned (self-asserted, like a push option).
+pub fn client_record_words(signer: &Option<String>) -> String {
+    match signer {
+        Some(s) => format!("the client hook's signed record, signed by {}", escape(s, 80)),
+        None => "the client hook's unsigned record: self-asserted, like a push option".to_owned(),
+    }
+}
+
+/// The `attestation` field of a server's record: where the answers came from, when not
+/// from nowhere (issue 22: a push option and an unsigned client record are both the pusher's
+/// own word, and the record says which it was).
+pub fn attestation_field(source: &Source) -> Option<String> {
+    match source {
+        Source::ClientRecord {
+            hash,
+            signer: Some(signer),
+        } => Some(format!(
+            "the client's signed record {hash}, signed by {signer}"
+        )),
+        Source::ClientRecord { hash, signer: None } => Some(format!(
+            "the client's unsigned record {hash} (self-asserted, like a push option)"
+        )),
+        Source::PushOptions => Some("push options (self-asserted)".to_owned()),
+        _ => None,
+    }
 }
 
 #[cfg(test)]

@@ -93,6 +93,7 @@ pub fn update(refname: &str, old: &str, new: &str) -> Result<Exit> {
 /// Guards the trail, then gates every environment ref update; `Exit::Success` when all are
 /// allowed.
 fn gate(hook: Hook, updates: &[RefUpdate], chained: Option<ChainedHook>) -> Result<Exit> {
+    let received = updates;
     if updates.is_empty() {
         return ChainedHook::run_alone(chained.as_ref());
     }
@@ -125,7 +126,7 @@ fn gate(hook: Hook, updates: &[RefUpdate], chained: Option<ChainedHook>) -> Resu
     if lines.is_empty() {
         return ChainedHook::run_alone(chained.as_ref());
     }
-    let site = Server::from_env(&repo, &config, hook, chained);
+    let site = Server::from_env(&repo, &config, hook, received, chained);
     let mut interaction = Interaction::nobody();
     pipeline::run(&site, &config, &lines, &mut interaction)
 }

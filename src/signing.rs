@@ -305,11 +305,93 @@ struct Line {
     key: String,
 }
 
-/// An SSH allowed-signers file (`man ssh-keygen`, ALLOWED SIGNERS), as read.
+/// An SSH allowed-signers file (`man ssh-keygen`, ALLOWED SIGNERS), as read, with the
+/// revoked keys git's `gpg.ssh.revocationFile` names.
 #[derive(Debug, Clone)]
 pub struct AllowedSigners {
     pub path: PathBuf,
     lines: Vec<Line>,
+    /// A key listed there proves nothing, whatever the allowed signers say.
+    pub revoked: Option<Revoked>,
+}
+
+/// git's `gpg.ssh.revocationFile`: a list of public keys, or an OpenSSH key revocation list
+/// (KRL, binary; asked through `ssh-keygen -Q`, as `ssh-keygen -Y verify -r` reads it).
+#[derive(Debug, Clone)]
+pub struct Revoked {
+    pub path: PathBuf,
+    /// The listed keys, `type base64`; empty for a KRL.
+    keys: Vec<String>,
+    krl: bool,
+}
+
+/// The magic that opens an OpenSSH KRL.
+const KRL_MAGIC: &[u8] = b"SSHKRL\n\0";
+
+impl Revoked {
+    /// Reads the file; a line that is not a public key is an error naming it.
+    pub fn load(path: &Path) -> Result<Revoked> {
+        let bytes = std::fs::read(path)
+            .with_context(|| format!("cannot read the revoked keys `{}` (gpg.ssh.revocationFile)", path.display()))
+            .hint("a revoked key must count for nothing: fix gpg.ssh.revocationFile, or unset it")?;
+        if bytes.starts_with(KRL_MAGIC) {
+            return Ok(Revoked {
+                path: path.to_owned(),
+                keys: Vec::new(),
+                krl: true,
+            });
+        }
+        let text = String::from_utf8_lossy(&bytes);
+        let mut keys = Vec::new();
+        for (i, raw) in text.lines().enumerate() {
+            let raw = raw.trim();
+            if raw.is_empty() || raw.starts_with('#') {
+                continue;
+            }
+            let key = PublicKey::from_openssh(raw)
+                .map(|k| key_text(k.key_data()))
+                .map_err(|_| {
+                    anyhow!(
+                        "{}:{}: not a public key (gpg.ssh.revocationFile lists one `ssh-ed25519 AAAA…` per line, or is a KRL)",
+                        path.display(),
+                        i + 1
+                    )
+                })?;
+            keys.push(key);
+        }
+        Ok(Revoked {
+            path: path.to_owned(),
+            keys,
+            krl: false,
+        })
+    }
+
+    /// Tells whether `key` is revoked; `Err` when a KRL cannot be asked.
+    pub fn contains(&self, key: &ssh_key::public::KeyData) -> Result<bool, String> {
+        let text = key_text(key);
+        if !self.krl {
+            return Ok(self.keys.iter().any(|k| *k == text));
+        }
+        let file = tempfile_with(&text).map_err(|e| format!("{e:#}"))?;
+        let mut cmd = Command::new("ssh-keygen");
+        scrub_env(&mut cmd);
+        let out = cmd
+            .args(["-Q", "-f"])
+            .arg(&self.path)
+            .arg(file.path())
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| format!("cannot run `ssh-keygen -Q` to read the KRL `{}` ({e})", self.path.display()))?;
+        match out.status.code() {
+            Some(0) => Ok(false),
+            Some(1) if String::from_utf8_lossy(&out.stdout).contains("REVOKED") => Ok(true),
+            _ => Err(format!(
+                "`ssh-keygen -Q` cannot read the KRL `{}`: {}",
+                self.path.display(),
+                String::from_utf8_lossy(&out.stderr).trim()
+            )),
+        }
+    }
 }
 
 impl AllowedSigners {
@@ -336,6 +418,7 @@ impl AllowedSigners {
         Ok(AllowedSigners {
             path: path.to_owned(),
             lines,
+            revoked: None,
         })
     }
 
@@ -456,23 +539,80 @@ fn parse_options(text: &str) -> Vec<(String, Option<String>)> {
     out
 }
 
-/// Where the allowed signers are: `[trust] allowed_signers` (relative to the work-tree root,
-/// or the bare repository), else git's `gpg.ssh.allowedSignersFile`; `None` when neither is set.
+/// Where the allowed signers are: `[trust] allowed_signers` (relative to the directory of the
+/// file that set it), else git's `gpg.ssh.allowedSignersFile` (relative to the work-tree root,
+/// or the bare repository); `None` when neither is set.
+///
+/// A `.pushguard.toml` in the work tree that names another file than git's setting wins, and
+/// says so once (issue 23): a file inside the repository does not override a setting outside
+/// it silently.
 pub fn allowed_signers_path(repo: &Repo, config: &Config) -> Option<PathBuf> {
     let base = repo.work_tree().unwrap_or_else(|| repo.common_dir());
-    if let Some(p) = &config.trust.allowed_signers {
-        return Some(expand_home(&p.to_string_lossy(), Some(base)));
+    let from_git = repo
+        .git2()
+        .config()
+        .ok()
+        .and_then(|git| git.get_string("gpg.ssh.allowedsignersfile").ok())
+        .filter(|p| !p.trim().is_empty())
+        .map(|p| expand_home(&p, Some(base)));
+    let Some(p) = &config.trust.allowed_signers else {
+        return from_git;
+    };
+    let own_base = config.trust.base(config).unwrap_or(base);
+    let path = expand_home(&p.to_string_lossy(), Some(own_base));
+    let source = config.provenance.source_of("trust.allowed_signers");
+    if let (Some(git), crate::config::Source::Repository(file)) = (&from_git, source) {
+        if repo.work_tree().is_some() && !same_file(git, &path) {
+            warn_once(&format!(
+                "`[trust] allowed_signers` in `{}` ({}) is used instead of git's gpg.ssh.allowedSignersFile ({}), which is set outside the repository",
+                file.display(),
+                path.display(),
+                git.display()
+            ));
+        }
     }
-    let git = repo.git2().config().ok()?;
-    let p = git.get_string("gpg.ssh.allowedsignersfile").ok()?;
-    Some(expand_home(&p, Some(base)))
+    Some(path)
 }
 
-/// Loads the allowed signers the configuration names; `Ok(None)` when none is configured.
+/// Tells whether two paths name the same file (or the same path when either is missing).
+fn same_file(a: &Path, b: &Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => a == b,
+    }
+}
+
+/// Prints a warning once per process.
+fn warn_once(text: &str) {
+    static SAID: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+    let Ok(mut said) = SAID.lock() else { return };
+    if !said.iter().any(|s| s == text) {
+        eprintln!("pushguard: warning: {text}");
+        said.push(text.to_owned());
+    }
+}
+
+/// Where git's `gpg.ssh.revocationFile` is (relative to the work-tree root, or the bare
+/// repository); `None` when it is not set.
+pub fn revocation_path(repo: &Repo) -> Option<PathBuf> {
+    let base = repo.work_tree().unwrap_or_else(|| repo.common_dir());
+    let git = repo.git2().config().ok()?;
+    let p = git.get_string("gpg.ssh.revocationfile").ok()?;
+    (!p.trim().is_empty()).then(|| expand_home(&p, Some(base)))
+}
+
+/// Loads the allowed signers the configuration names, with git's `gpg.ssh.revocationFile`
+/// (a revoked key counts for nobody, as for `git verify-commit`); `Ok(None)` when none is
+/// configured.
 pub fn allowed_signers(repo: &Repo, config: &Config) -> Result<Option<AllowedSigners>> {
-    allowed_signers_path(repo, config)
-        .map(|p| AllowedSigners::load(&p))
-        .transpose()
+    let Some(path) = allowed_signers_path(repo, config) else {
+        return Ok(None);
+    };
+    let mut allowed = AllowedSigners::load(&path)?;
+    if let Some(revoked) = revocation_path(repo) {
+        allowed.revoked = Some(Revoked::load(&revoked)?);
+    }
+    Ok(Some(allowed))
 }
 
 // ---------------------------------------------------------------------------------------
@@ -515,6 +655,19 @@ pub fn verify_pem(
         ));
     }
     let key = key_text(sig.public_key());
+    if let Some(revoked) = &allowed.revoked {
+        match revoked.contains(sig.public_key()) {
+            Ok(false) => {}
+            Ok(true) => {
+                return Err(format!(
+                    "signed by a revoked key ({}, listed in `{}`)",
+                    fingerprint(sig.public_key()),
+                    revoked.path.display()
+                ))
+            }
+            Err(why) => return Err(why),
+        }
+    }
     if !matches!(sig.public_key(), ssh_key::public::KeyData::Ed25519(_)) {
         return verify_with_ssh_keygen(allowed, namespace, msg, pem);
     }
@@ -610,10 +763,15 @@ fn verify_with_ssh_keygen(
             allowed.path.display()
         ));
     }
-    let checked = run(
-        &["-Y", "verify", "-n", namespace, "-I", &principal],
-        Some(msg),
-    )?;
+    let revoked = allowed
+        .revoked
+        .as_ref()
+        .map(|r| r.path.to_string_lossy().into_owned());
+    let mut args = vec!["-Y", "verify", "-n", namespace, "-I", &principal];
+    if let Some(r) = &revoked {
+        args.extend(["-r", r.as_str()]);
+    }
+    let checked = run(&args, Some(msg))?;
     if !checked.status.success() {
         return Err(format!(
             "the signature does not verify: {}",
@@ -746,38 +904,58 @@ pub fn signer_labels(shown: &[(Record, Vec<u8>)]) -> Option<Vec<String>> {
     )
 }
 
-/// The records `pushguard audit` counts for `environment`: all of them, or with signatures
-/// required only those whose signature verifies against the allowed signers. Each record of
-/// this environment that is refused is named on stderr, with why.
-pub fn audit_counted(
-    repo: &Repo,
-    config: &Config,
-    environment: &Environment,
-    records: &[Record],
-) -> Vec<Record> {
-    if !required(config, environment) {
-        return records.to_vec();
-    }
-    let allowed = match allowed_signers(repo, config) {
-        Ok(a) => a,
-        Err(e) => {
-            eprintln!("pushguard: {}: no record counts: {e:#}", environment.name);
-            None
+/// The allowed signers `pushguard audit` checks records against: as [`allowed_signers`], but
+/// never a file inside the audited checkout (issue 23: the commit being judged would choose
+/// its own judge).
+pub fn audit_allowed_signers(repo: &Repo, config: &Config) -> Result<Option<AllowedSigners>> {
+    if let (Some(path), Some(root)) = (allowed_signers_path(repo, config), repo.work_tree()) {
+        if crate::config::within(&path, root) {
+            return Err(anyhow!(
+                "the allowed signers `{}` are inside the checkout of the audited commit, which would choose its own judge",
+                path.display()
+            ))
+            .hint("name an allowed signers file outside the checkout: `[trust] allowed_signers` in the deploy policy (--config), or `git config gpg.ssh.allowedSignersFile <file outside the checkout>`");
         }
-    };
+    }
+    allowed_signers(repo, config)
+}
+
+/// Tells whether signatures are required for records of `environment` by name: its own
+/// `require_signatures` in `config`, else `[trust]` (also for an environment `config` does
+/// not know, issue 23).
+pub fn required_for(config: &Config, environment: &str) -> bool {
+    match config.environment(environment) {
+        Some(e) => required(config, e),
+        None => config.trust.require_signatures,
+    }
+}
+
+/// The records `pushguard audit` counts. Where signatures are required for a record's
+/// environment ([`required_for`]), only a record whose signature verifies against `allowed`
+/// counts, and each one refused is named on stderr with why; elsewhere every record counts (a
+/// signature that does not verify makes it an unsigned record, which counts there).
+pub fn audit_counted(
+    config: &Config,
+    allowed: Option<&AllowedSigners>,
+    records: &[&Record],
+) -> Vec<Record> {
     let mut out = Vec::new();
     for r in records {
-        let (line, _) = r.to_line();
-        match audit_refusal(line.as_bytes(), r, allowed.as_ref()) {
-            None => out.push(r.clone()),
-            Some(why) if r.environment == environment.name => eprintln!(
+        let why = if required_for(config, &r.environment) {
+            let (line, _) = r.to_line();
+            audit_refusal(line.as_bytes(), r, allowed)
+        } else {
+            None
+        };
+        match why {
+            None => out.push((*r).clone()),
+            Some(why) => eprintln!(
                 "pushguard: not counted ({} requires signatures): the record of {} by {} at {}: {why}",
-                environment.name,
+                crate::text::escape(&r.environment, 40),
                 crate::text::short(r.new.as_deref().unwrap_or("-")),
                 crate::text::escape(&r.user.name, 60),
                 crate::text::escape(&r.time, 30),
             ),
-            Some(_) => {}
         }
     }
     out

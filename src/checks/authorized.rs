@@ -49,9 +49,19 @@ pub fn run(ctx: &Context) -> CheckResult {
             };
             judge(who, &env.authorized, &env.name)
         }
-        Pusher::Certified { principal, .. } => {
-            // Any of the signer's principals may be the one `authorized` lists.
-            let all: Vec<&str> = super::principals(principal).collect();
+        Pusher::Certified {
+            principal, account, ..
+        } => {
+            // Any of the signer's principals may be the one `authorized` lists, and so may the
+            // server's name for the pusher (matched with the principal, issue 24).
+            let mut all: Vec<&str> = super::principals(principal).collect();
+            if let Some(a) = account {
+                all.push(&a.identity.name);
+                all.extend(a.emails.iter().map(String::as_str));
+                if !a.identity.email.is_empty() {
+                    all.push(&a.identity.email);
+                }
+            }
             all.iter()
                 .map(|p| judge(p, &env.authorized, &env.name))
                 .find(|r| r.outcome == super::Outcome::Pass)

@@ -60,9 +60,14 @@ pub enum Pusher {
         emails: Vec<String>,
     },
     /// The verified signer of a good push certificate (`git push --signed` on a server):
-    /// `principal` is the allowed-signers principal (`GIT_PUSH_CERT_SIGNER`), `key` the
-    /// key's fingerprint (`GIT_PUSH_CERT_KEY`, `SHA256:…`).
-    Certified { principal: String, key: String },
+    /// `principal` is the allowed-signers principal that vouches for the certificate's key,
+    /// `key` the key's fingerprint (`SHA256:…`); `account` the server's own name for the
+    /// pusher when it gives one, matched with the principal through `[server] users`.
+    Certified {
+        principal: String,
+        key: String,
+        account: Option<Account>,
+    },
     /// Nobody says who pushes; `why` explains it in the report.
     Unknown { why: String },
 }
@@ -82,12 +87,40 @@ impl Pusher {
                 }
                 (!all.is_empty()).then_some(all)
             }
-            Pusher::Certified { principal, .. } => {
-                let all: Vec<String> = principals(principal).map(str::to_owned).collect();
+            Pusher::Certified {
+                principal, account, ..
+            } => {
+                let mut all: Vec<String> = principals(principal).map(str::to_owned).collect();
+                if let Some(a) = account {
+                    all.extend(a.emails());
+                }
                 (!all.is_empty()).then_some(all)
             }
             Pusher::Unknown { .. } => None,
         }
+    }
+}
+
+/// The account a server authenticated the pusher as (`GL_USER`, `REMOTE_USER`, …), beside a
+/// signed push's principal (issue 24: one identity per pusher).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Account {
+    /// The user name (and, from Gitea, the email) the server gives.
+    pub identity: Identity,
+    /// The variable that named it.
+    pub by: &'static str,
+    /// The addresses `[server] users` maps the user name to.
+    pub emails: Vec<String>,
+}
+
+impl Account {
+    /// Every address the account is known by: the mapped ones and the server's own.
+    pub fn emails(&self) -> Vec<String> {
+        let mut all = self.emails.clone();
+        if !self.identity.email.is_empty() {
+            all.push(self.identity.email.clone());
+        }
+        all
     }
 }
 

@@ -14,6 +14,7 @@
 
 use std::collections::BTreeMap;
 use std::io::Write;
+use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context as _, Result};
@@ -161,9 +162,26 @@ pub fn run(
     env: Option<&str>,
     since: Option<&str>,
     fail_on_unrecorded: bool,
+    policy: Option<&Path>,
 ) -> Result<Exit> {
     let repo = Repo::open_from_env()?;
-    let config = config::load(&Location::of_repo(&repo))?;
+    let policy = config::load_for_audit(&Location::of_repo(&repo), policy)?;
+    if !policy.ignored.is_empty() {
+        let what = format!(
+            "{} from the audited checkout's {} (the commit being judged would choose its own judge)",
+            policy.ignored.join(", "),
+            config::REPO_FILE
+        );
+        if fail_on_unrecorded {
+            // A deploy pipeline that relies on signatures must say so itself: passing here with
+            // a weaker trust root than the team set up would be a false "recorded".
+            return Err(anyhow::anyhow!("audit --fail-on-unrecorded does not take {what}"))
+                .hint("give the deploy pipeline's own policy, kept outside the checkout: `pushguard audit --config FILE` (or PUSHGUARD_CONFIG), with the [trust] and environments it judges by");
+        }
+        eprintln!("pushguard: warning: audit does not take {what}; the trust root here is the user config and git's gpg.ssh.allowedSignersFile");
+        eprintln!("  hint: give the deploy pipeline's own policy, kept outside the checkout: `pushguard audit --config FILE` (or PUSHGUARD_CONFIG)");
+    }
+    let config = policy.config;
     let remote = crate::remote::require(&repo, remote, "audit", "environment branches to audit")?;
     let since = since.map(crate::since::parse).transpose()?;
     let shown_remote = escape(&remote, 80);
@@ -184,27 +202,18 @@ pub fn run(
     let all = fetched.unwrap_or_default();
     let (records, foreign) = remote_id::bound_records(&repo, &remote, &all);
 
-    // With signatures required (issue 11), only records a key in the allowed signers signed
+    // Where the policy requires signatures (issue 11; for every environment, also one the
+    // policy does not know, issue 23), only records a key in the allowed signers signed
     // count; the others are named on stderr and their tips stay UNRECORDED.
-    let counted: Vec<Record> = config
-        .environments
+    let needs_signers = records
         .iter()
-        .flat_map(|environment| {
-            let mine: Vec<Record> = records
-                .iter()
-                .filter(|r| r.environment == environment.name)
-                .map(|r| (*r).clone())
-                .collect();
-            crate::signing::audit_counted(&repo, &config, environment, &mine)
-        })
-        .chain(
-            records
-                .iter()
-                .filter(|r| config.environment(&r.environment).is_none())
-                .filter(|r| !config.trust.require_signatures || r.signature.is_some())
-                .map(|r| (*r).clone()),
-        )
-        .collect();
+        .any(|r| crate::signing::required_for(&config, &r.environment));
+    let allowed = if needs_signers {
+        crate::signing::audit_allowed_signers(&repo, &config)?
+    } else {
+        None
+    };
+    let counted = crate::signing::audit_counted(&config, allowed.as_ref(), &records);
     let mut trail: BTreeMap<String, Vec<&Record>> = BTreeMap::new();
     for r in &counted {
         if let Some(branch) = r.remote_ref.strip_prefix("refs/heads/") {

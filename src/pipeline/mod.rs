@@ -207,10 +207,12 @@ pub fn run(
             checklist: d.answers.checklist.clone(),
             justification: d.answers.justification.clone(),
             attestation: match &d.answers.source {
-                gate::Source::ClientRecord { hash, signer } => Some(format!(
-                    "the client's signed record {hash}, signed by {signer}"
-                )),
-                _ => None,
+                gate::Source::PushOptions
+                    if d.answers.consulted.is_none() && d.answers.justification.is_none() =>
+                {
+                    None
+                }
+                source => report::attestation_field(source),
             },
         });
         if site.sign(d.line.environment, &mut record, &mut err)? {

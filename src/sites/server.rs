@@ -20,7 +20,9 @@ use super::attested::{self, Update};
 use super::push_cert::{self, PushCert};
 use super::ChainedHook;
 use crate::audit::{self, Record};
-use crate::checks::{self, CheckId, CheckResult, Context, Pusher, Refs};
+use crate::checks::{self, Account, CheckId, CheckResult, Context, Pusher, Refs};
+use crate::push::RefUpdate;
+use crate::text::escape;
 use crate::config::{Config, Environment};
 use crate::gate::{Answers, Block, Source};
 use crate::git::{Identity, Repo};
@@ -127,19 +129,39 @@ pub fn pusher_from(
         })
 }
 
-/// The pusher as the audit record shows it: the name says where it came from.
+/// The pusher as the audit record shows it: the name says where it came from; the email is
+/// the server's, else the first address `[server] users` maps the user to (issue 24).
 pub fn recorded(pusher: &Pusher) -> Identity {
     match pusher {
-        Pusher::Named { identity, by, .. } => Identity {
+        Pusher::Named {
+            identity,
+            by,
+            emails,
+        } => Identity {
             name: format!("{} (pusher, from {by})", identity.name),
-            email: identity.email.clone(),
+            email: if identity.email.is_empty() {
+                emails.first().cloned().unwrap_or_default()
+            } else {
+                identity.email.clone()
+            },
         },
-        Pusher::Certified { principal, key } => Identity {
-            name: format!("{principal} (pusher, from a signed push, key {key})"),
+        Pusher::Certified {
+            principal,
+            key,
+            account,
+        } => Identity {
+            name: match account {
+                Some(a) => format!(
+                    "{principal} (pusher, from a signed push, key {key}; server user {} from {})",
+                    a.identity.name, a.by
+                ),
+                None => format!("{principal} (pusher, from a signed push, key {key})"),
+            },
             email: checks::principals(principal)
                 .find(|p| p.contains('@'))
-                .unwrap_or_default()
-                .to_owned(),
+                .map(str::to_owned)
+                .or_else(|| account.as_ref().and_then(|a| a.emails().first().cloned()))
+                .unwrap_or_default(),
         },
         Pusher::Unknown { .. } => Identity {
             name: "(unknown: the server did not name the pusher)".to_owned(),
@@ -147,6 +169,62 @@ pub fn recorded(pusher: &Pusher) -> Identity {
         },
         Pusher::Configured(identity) => identity.clone(),
     }
+}
+
+/// The server's account of the pusher, from a [`Pusher::Named`].
+fn account(named: &Pusher) -> Option<Account> {
+    match named {
+        Pusher::Named {
+            identity,
+            by,
+            emails,
+        } => Some(Account {
+            identity: identity.clone(),
+            by,
+            emails: emails.clone(),
+        }),
+        _ => None,
+    }
+}
+
+/// One identity per pusher (issue 24): why the account the server authenticated and the
+/// principal of a signed push cannot be the same person, if they cannot. They match when
+/// `[server] users` (or the server itself) gives the account one of the certificate's
+/// principals; an account the mapping does not list matches only when there is no mapping
+/// at all (then the certificate alone names the pusher).
+pub fn identity_mismatch(pusher: &Pusher, mapping_in_use: bool) -> Option<String> {
+    let Pusher::Certified {
+        principal,
+        account: Some(account),
+        ..
+    } = pusher
+    else {
+        return None;
+    };
+    let known = account.emails();
+    if known.is_empty() && !mapping_in_use {
+        return None;
+    }
+    let same = checks::principals(principal).any(|p| known.iter().any(|k| k.eq_ignore_ascii_case(p)));
+    if same {
+        return None;
+    }
+    Some(if known.is_empty() {
+        format!(
+            "the server's user {} (from {}) is not in `[server] users`, so this push's certificate, signed by {}, cannot be told to be theirs",
+            escape(&account.identity.name, 60),
+            account.by,
+            escape(principal, 80)
+        )
+    } else {
+        format!(
+            "the server's user {} (from {}) pushed with a certificate signed by {}, who is not them (`[server] users` gives them {})",
+            escape(&account.identity.name, 60),
+            account.by,
+            escape(principal, 80),
+            escape(&known.join(", "), 120)
+        )
+    })
 }
 
 /// Why a check cannot run on the server, if it cannot.
@@ -183,10 +261,12 @@ impl<'r> Server<'r> {
         repo: &'r Repo,
         config: &'r Config,
         hook: Hook,
+        received: &[RefUpdate],
         chained: Option<ChainedHook>,
     ) -> Server<'r> {
+        let options = push_options();
         let given = match hook {
-            Hook::PreReceive => attestation(&push_options()),
+            Hook::PreReceive => attestation(&options),
             Hook::Update => Attestation::default(),
         };
         let advertised = repo
@@ -194,22 +274,34 @@ impl<'r> Server<'r> {
             .config()
             .and_then(|c| c.get_bool("receive.advertisePushOptions"))
             .unwrap_or(false);
-        let options = match (hook, advertised) {
+        let options_state = match (hook, advertised) {
             (Hook::Update, _) => PushOptions::UpdateHook,
             (Hook::PreReceive, true) => PushOptions::Accepted,
             (Hook::PreReceive, false) => PushOptions::NotAdvertised,
         };
         let users = |name: &str| config.server.users.get(name).cloned().unwrap_or_default();
-        // A good push certificate is the best evidence of who pushes, required or not.
-        let cert = PushCert::from_env();
-        let pusher = cert
-            .pusher()
-            .unwrap_or_else(|| pusher_from(crate::terminal::env_value, &users));
+        // A good push certificate is the best evidence of who pushes, required or not; it is
+        // checked itself, never taken from the variables (issue 23).
+        let lines: Vec<String> = received
+            .iter()
+            .map(|u| format!("{} {} {}", u.remote_oid, u.local_oid, u.remote_ref))
+            .collect();
+        let cert = PushCert::from_env(
+            repo,
+            config,
+            hook == Hook::Update,
+            push_cert::Received {
+                lines: &lines,
+                options: &options,
+            },
+        );
+        let named = pusher_from(crate::terminal::env_value, &users);
+        let pusher = cert.pusher(account(&named)).unwrap_or(named);
         Server {
             repo,
             config,
             given,
-            options,
+            options: options_state,
             pusher,
             cert,
             url: repo
@@ -238,8 +330,11 @@ impl Server<'_> {
         let Some(new) = request.new.as_deref() else {
             return from_options;
         };
+        let Some(environment) = self.config.environment(&request.environment) else {
+            return from_options;
+        };
         let update = Update {
-            environment: &request.environment,
+            environment,
             remote_ref: &request.remote_ref,
             old: request.old.as_deref(),
             new,
@@ -355,8 +450,17 @@ impl Site for Server<'_> {
         out: &mut dyn Write,
     ) -> Result<bool> {
         // The server has no key of its own: its records stay unsigned. What it checks here is
-        // the pusher's signature on the push itself, where the environment requires one.
-        if !push_cert::required(self.config, environment) || self.cert.pusher().is_some() {
+        // that the pusher is one person (issue 24), and the pusher's signature on the push
+        // itself, where the environment requires one.
+        if let Some(why) = identity_mismatch(&self.pusher, !self.config.server.users.is_empty()) {
+            writeln!(out, "  ✗ refused: {why}")?;
+            writeln!(
+                out,
+                "    hint: push with your own key, or map your server user to your principal in `[server] users` of the server's pushguard.toml"
+            )?;
+            return Ok(true);
+        }
+        if !push_cert::required(self.config, environment) || self.cert.pusher(None).is_some() {
             return Ok(false);
         }
         let ready = push_cert::server_ready(self.repo);

@@ -54,8 +54,16 @@ fn fail(detail: impl Into<String>) -> CheckResult {
 fn pusher(ctx: &Context, allowed: &AllowedSigners) -> Result<Pusher, CheckResult> {
     match ctx.pusher {
         crate::checks::Pusher::Configured(_) => {}
-        crate::checks::Pusher::Certified { principal, key } => {
-            return Ok(Pusher::certified(principal, key, allowed))
+        crate::checks::Pusher::Certified {
+            principal,
+            key,
+            account,
+        } => {
+            let mut pusher = Pusher::certified(principal, key, allowed);
+            if let Some(a) = account {
+                pusher.principals.extend(a.emails());
+            }
+            return Ok(pusher);
         }
         _ => {
             return Err(fail(
