@@ -294,7 +294,11 @@ fn regression_issue_11_the_clients_signed_record_is_the_attestation_for_the_same
 
 #[test]
 fn regression_issue_11_a_record_signed_by_a_key_the_server_does_not_trust_is_not_accepted() {
-    let s = setup(SERVER_CONFIRM);
+    // Where signatures are not required, a record whose signature proves nothing counts as
+    // an unsigned one (issue 22, item 3); where they are, it does not count at all.
+    let s = setup(&format!(
+        "{SERVER_CONFIRM}\n[trust]\nrequire_signatures = true\n"
+    ));
     let repo = &s.repo;
     repo.install();
     repo.config(CLIENT_CONFIRM);

@@ -388,9 +388,18 @@ fn forge(repo: &TestRepo, real: &str, signature: Option<Sign>) -> String {
 
 fn audit_in_ci(repo: &TestRepo) -> Run {
     let ci = repo.clone_as("ci", "CI", "ci@example.com");
-    // The deploy pipeline's checkout: production, with its config and allowed signers.
+    // The deploy pipeline's checkout: production. Its policy is its own (issue 23): the
+    // team's config and allowed signers, kept outside the checkout.
     repo.git_in(&ci, &["checkout", "-q", "production"]);
-    repo.pushguard_in(&ci, &["audit", "--fail-on-unrecorded"])
+    let policy = repo.root.join("ci-policy");
+    std::fs::create_dir_all(&policy).unwrap();
+    std::fs::write(policy.join("pushguard.toml"), SIGNED_PLAIN).unwrap();
+    std::fs::copy(ci.join(".allowed_signers"), policy.join(".allowed_signers")).unwrap();
+    let file = policy.join("pushguard.toml");
+    repo.pushguard_in(
+        &ci,
+        &["audit", "--config", file.to_str().unwrap(), "--fail-on-unrecorded"],
+    )
 }
 
 #[test]

@@ -8,7 +8,8 @@
 //! So the hook reads the certificate git stored (the blob `GIT_PUSH_CERT` names), checks its
 //! SSH signature (namespace `git`, as git does) against the server's allowed signers and
 //! revoked keys, its nonce against the server's `receive.certNonceSeed` (git's nonce is
-//! `<stamp>-<HMAC(seed, "<path>:<stamp>")>`, issued within [`CERT_MAX_AGE`]), its `pushee`
+//! `<stamp>-<HMAC-SHA1 keyed with "<path>:<stamp>" over the seed>`, issued within
+//! [`CERT_MAX_AGE`]), its `pushee`
 //! against `[server] urls` when they are set, and that its ref updates and push options are
 //! exactly the ones this hook received (with a signed push, receive-pack takes the updates
 //! from the certificate itself). git's own verdict in the variables can only refuse. The
@@ -331,8 +332,8 @@ pub fn service_path(url: &str) -> Option<String> {
     }
 }
 
-/// Checks that `nonce` is one this server issued (`<stamp>-<hex HMAC-SHA1(seed,
-/// "<path>:<stamp>")>` for one of `paths`) no longer than `max_age` before `now` (pure).
+/// Checks that `nonce` is one this server issued ([`nonce_for`] one of `paths`) no longer
+/// than `max_age` before `now` (pure).
 pub fn nonce_issued_here(
     seed: &str,
     nonce: Option<&str>,
@@ -363,11 +364,12 @@ pub fn nonce_issued_here(
     Ok(())
 }
 
-/// git's nonce for `path` at `stamp` (`prepare_push_cert_nonce` in receive-pack).
+/// git's nonce for `path` at `stamp` (`prepare_push_cert_nonce` in receive-pack, which keys
+/// the HMAC with `<path>:<stamp>` and hashes the seed).
 pub fn nonce_for(seed: &str, path: &str, stamp: &str) -> String {
-    let mut mac = Hmac::<sha1::Sha1>::new_from_slice(seed.as_bytes())
+    let mut mac = Hmac::<sha1::Sha1>::new_from_slice(format!("{path}:{stamp}").as_bytes())
         .expect("HMAC takes a key of any length");
-    mac.update(format!("{path}:{stamp}").as_bytes());
+    mac.update(seed.as_bytes());
     let hash = mac.finalize().into_bytes();
     let hex: String = hash.iter().map(|b| format!("{b:02x}")).collect();
     format!("{stamp}-{hex}")
@@ -553,10 +555,10 @@ mod tests {
 
     #[test]
     fn nonces_are_gits_hmac_of_path_and_stamp() {
-        // The value git 2.47 computes: HMAC-SHA1("test-seed", ".:1767225600"), checked with
-        // `printf '.:1767225600' | openssl dgst -sha1 -hmac test-seed`.
+        // The value git 2.47 computes for seed `test-seed`, path `.` and that stamp (its HMAC is
+        // keyed with `<path>:<stamp>`): `printf test-seed | openssl dgst -sha1 -hmac .:1767225600`.
         let nonce = nonce_for("test-seed", ".", "1767225600");
-        assert_eq!(nonce, "1767225600-4f4ae35d160f5d703ab3b71800f1a471a2c167f7");
+        assert_eq!(nonce, "1767225600-4a69e6e1c7bcd92a4ecbf9f5f7650cb8b7f065d5");
         let at = UNIX_EPOCH + Duration::from_secs(1_767_225_600);
         let paths = vec![".".to_owned()];
         let age = Duration::from_secs(3600);
