@@ -99,9 +99,7 @@ impl Source {
     pub fn path(&self) -> Option<&std::path::Path> {
         match self {
             Source::Embedded => None,
-            Source::User(p) | Source::Repository(p) | Source::Env(p) | Source::Policy(p) => {
-                Some(p)
-            }
+            Source::User(p) | Source::Repository(p) | Source::Env(p) | Source::Policy(p) => Some(p),
         }
     }
 }
@@ -424,7 +422,10 @@ pub fn load_for_audit(location: &Location, file: Option<&std::path::Path>) -> Re
             .and_then(|e| e.require_signatures);
     }
     config.trust = trusted.trust.clone();
-    config.provenance.parts.retain(|key, _| !key.starts_with("trust."));
+    config
+        .provenance
+        .parts
+        .retain(|key, _| !key.starts_with("trust."));
     for (key, source) in &trusted.provenance.parts {
         if key.starts_with("trust.") {
             config.provenance.parts.insert(key.clone(), source.clone());

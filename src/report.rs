@@ -553,7 +553,10 @@ pub fn write_dry_run(
 /// principal, or unsigned (self-asserted, like a push option).
 pub fn client_record_words(signer: &Option<String>) -> String {
     match signer {
-        Some(s) => format!("the client hook's signed record, signed by {}", escape(s, 80)),
+        Some(s) => format!(
+            "the client hook's signed record, signed by {}",
+            escape(s, 80)
+        ),
         None => "the client hook's unsigned record: self-asserted, like a push option".to_owned(),
     }
 }

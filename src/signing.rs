@@ -332,8 +332,15 @@ impl Revoked {
     /// Reads the file; a line that is not a public key is an error naming it.
     pub fn load(path: &Path) -> Result<Revoked> {
         let bytes = std::fs::read(path)
-            .with_context(|| format!("cannot read the revoked keys `{}` (gpg.ssh.revocationFile)", path.display()))
-            .hint("a revoked key must count for nothing: fix gpg.ssh.revocationFile, or unset it")?;
+            .with_context(|| {
+                format!(
+                    "cannot read the revoked keys `{}` (gpg.ssh.revocationFile)",
+                    path.display()
+                )
+            })
+            .hint(
+                "a revoked key must count for nothing: fix gpg.ssh.revocationFile, or unset it",
+            )?;
         if bytes.starts_with(KRL_MAGIC) {
             return Ok(Revoked {
                 path: path.to_owned(),
@@ -381,7 +388,12 @@ impl Revoked {
             .arg(file.path())
             .stdin(Stdio::null())
             .output()
-            .map_err(|e| format!("cannot run `ssh-keygen -Q` to read the KRL `{}` ({e})", self.path.display()))?;
+            .map_err(|e| {
+                format!(
+                    "cannot run `ssh-keygen -Q` to read the KRL `{}` ({e})",
+                    self.path.display()
+                )
+            })?;
         match out.status.code() {
             Some(0) => Ok(false),
             Some(1) if String::from_utf8_lossy(&out.stdout).contains("REVOKED") => Ok(true),

@@ -398,7 +398,12 @@ fn audit_in_ci(repo: &TestRepo) -> Run {
     let file = policy.join("pushguard.toml");
     repo.pushguard_in(
         &ci,
-        &["audit", "--config", file.to_str().unwrap(), "--fail-on-unrecorded"],
+        &[
+            "audit",
+            "--config",
+            file.to_str().unwrap(),
+            "--fail-on-unrecorded",
+        ],
     )
 }
 

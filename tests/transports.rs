@@ -28,9 +28,9 @@ const PASSWORD: &str = "s3cret";
 const SERVER_CONFIG: &str = "[environments.production]\nbranches = [\"production\"]\nconfirm = true\nchecks = [\"no-delete\", \"authorized\"]\nauthorized = [\"pat@example.com\"]\n\n[server]\nrequire_signed_push = true\n";
 
 /// A server process group (the server and everything it started), killed when dropped.
-struct Served {
+pub(crate) struct Served {
     child: Child,
-    url: String,
+    pub(crate) url: String,
     log: PathBuf,
 }
 
@@ -48,7 +48,7 @@ impl Drop for Served {
 
 impl Served {
     /// What the server logged so far (for failure messages).
-    fn log(&self) -> String {
+    pub(crate) fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 }
@@ -84,7 +84,7 @@ fn wait_for(repo: &TestRepo, served: &Served) {
 }
 
 /// `git daemon` serving the test's root with pushes enabled, on a free port of 127.0.0.1.
-fn daemon(repo: &TestRepo) -> Served {
+pub(crate) fn daemon(repo: &TestRepo) -> Served {
     for attempt in 0..5 {
         // The port is free when asked; another process may take it before the daemon binds it.
         let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -141,7 +141,7 @@ fn python() -> Option<PathBuf> {
 
 /// `git http-backend` behind `tests/http_cgi.py` on 127.0.0.1, serving the test's root; the
 /// clone's credentials are `user` and [`PASSWORD`]. `None` when there is no python3.
-fn http_backend(repo: &TestRepo, user: &str, push_delay: &str) -> Option<Served> {
+pub(crate) fn http_backend(repo: &TestRepo, user: &str, push_delay: &str) -> Option<Served> {
     let python = python()?;
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/http_cgi.py");
     let log = repo.root.join("http.log");
@@ -186,7 +186,7 @@ fn http_backend(repo: &TestRepo, user: &str, push_delay: &str) -> Option<Served>
 }
 
 /// Runs `cmd`, killed (and the test failed) after [`COMMAND_TIMEOUT`].
-fn bounded(cmd: &mut Command) -> Run {
+pub(crate) fn bounded(cmd: &mut Command) -> Run {
     run_bounded(cmd, COMMAND_TIMEOUT)
 }
 

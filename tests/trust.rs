@@ -14,13 +14,12 @@ use crate::support::{bin, hermetic_path, Run, TestRepo};
 const TEAM: &str = "[environments.production]\nbranches = [\"production\"]\nchecks = [\"no-delete\"]\nconfirm = false\n\n[trust]\nallowed_signers = \".allowed_signers\"\nrequire_signatures = true\n";
 
 /// The deploy pipeline's own policy (a CI variable): the same rule, with the allowed signers
-/// beside the policy file.
-const POLICY: &str = "[environments.production]\nbranches = [\"production\"]\nchecks = [\"no-delete\"]\nconfirm = false\n\n[trust]\nallowed_signers = \"allowed_signers\"\nrequire_signatures = true\n";
+/// beside the policy file (the README's example, checked below).
+const POLICY: &str = "[environments.production]\nbranches = [\"production\"]\n\n[trust]\nallowed_signers = \"allowed_signers\"   # beside the policy file\nrequire_signatures = true\n";
 
 /// Pat and Ada are the team (their keys in the committed allowed signers); Mallory is not.
 struct Team {
     repo: TestRepo,
-    ada: PathBuf,
     mallory: PathBuf,
     /// The team's allowed signers, as the pipeline keeps them.
     signers: String,
@@ -51,7 +50,6 @@ fn team() -> Team {
     let record = log.lines().last().unwrap().to_owned();
     Team {
         repo,
-        ada,
         mallory,
         signers,
         record,
@@ -69,7 +67,11 @@ fn sign_record(repo: &TestRepo, key: &Path, payload: &[u8]) -> String {
         .arg(&file)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let pem = std::fs::read_to_string(file.with_extension("sig")).unwrap();
     std::fs::remove_file(file.with_extension("sig")).unwrap();
     pem.lines().filter(|l| !l.starts_with("-----")).collect()
@@ -227,18 +229,36 @@ const RECIPES: [&str; 2] = ["GitHub Actions:", "GitLab CI:"];
 fn recipes_pass_then_fail(t: &Team, before: &[Run], attack: impl FnOnce(&Team)) {
     for (title, run) in RECIPES.iter().zip(before) {
         assert_eq!(run.code, 0, "{title}\n{}\n{}", run.stdout, run.stderr);
-        assert!(run.stdout.contains("(production): recorded"), "{title}\n{}", run.stdout);
+        assert!(
+            run.stdout.contains("(production): recorded"),
+            "{title}\n{}",
+            run.stdout
+        );
     }
     attack(t);
     for title in RECIPES {
         let run = run_recipe(t, title);
         assert_eq!(run.code, 1, "{title}\n{}\n{}", run.stdout, run.stderr);
-        assert!(run.stdout.contains("(production): UNRECORDED"), "{title}\n{}", run.stdout);
-        assert!(!run.stdout.contains("by Ada Lead"), "{title}\n{}", run.stdout);
+        assert!(
+            run.stdout.contains("(production): UNRECORDED"),
+            "{title}\n{}",
+            run.stdout
+        );
+        assert!(
+            !run.stdout.contains("by Ada Lead"),
+            "{title}\n{}",
+            run.stdout
+        );
     }
 }
 
 fn honest_runs(t: &Team) -> Vec<Run> {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
+        .expect("read the README");
+    assert!(
+        readme.contains(&format!("```toml\n{POLICY}```")),
+        "the README's example policy is the one tested"
+    );
     RECIPES.iter().map(|title| run_recipe(t, title)).collect()
 }
 
@@ -276,26 +296,40 @@ fn regression_issue_23_the_audited_commit_cannot_bring_its_own_allowed_signers()
     let inside = ci.join(".pushguard.toml");
     let run = t.repo.pushguard_in(
         &ci,
-        &["audit", "--config", inside.to_str().unwrap(), "--fail-on-unrecorded"],
+        &[
+            "audit",
+            "--config",
+            inside.to_str().unwrap(),
+            "--fail-on-unrecorded",
+        ],
     );
     assert_eq!(run.code, 2, "{}", run.stderr);
     assert!(
-        run.stderr.contains("is inside the checkout of the audited commit"),
+        run.stderr
+            .contains("is inside the checkout of the audited commit"),
         "{}",
         run.stderr
     );
     // And git's gpg.ssh.allowedSignersFile pointing into the checkout is refused too.
     let policy = t.repo.root.join("policy-git.toml");
     std::fs::write(&policy, "[trust]\nrequire_signatures = true\n").unwrap();
-    t.repo.git_in(&ci, &["config", "gpg.ssh.allowedSignersFile", ".evil_signers"]);
+    t.repo.git_in(
+        &ci,
+        &["config", "gpg.ssh.allowedSignersFile", ".evil_signers"],
+    );
     let run = t.repo.pushguard_in(
         &ci,
-        &["audit", "--config", policy.to_str().unwrap(), "--fail-on-unrecorded"],
+        &[
+            "audit",
+            "--config",
+            policy.to_str().unwrap(),
+            "--fail-on-unrecorded",
+        ],
     );
     assert_eq!(run.code, 2, "{}", run.stderr);
     assert!(
-        run.stderr
-            .contains("the allowed signers `") && run.stderr.contains("are inside the checkout"),
+        run.stderr.contains("the allowed signers `")
+            && run.stderr.contains("are inside the checkout"),
         "{}",
         run.stderr
     );
@@ -354,9 +388,14 @@ fn regression_issue_23_a_record_of_an_environment_the_config_does_not_know_is_ve
             .unwrap(),
     );
     assert_eq!(run.code, 1, "{}\n{}", run.stdout, run.stderr);
-    assert!(run.stdout.contains("(production): UNRECORDED"), "{}", run.stdout);
     assert!(
-        run.stderr.contains("not counted (production requires signatures)")
+        run.stdout.contains("(production): UNRECORDED"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stderr
+            .contains("not counted (production requires signatures)")
             && run.stderr.contains("by Ada Lead"),
         "{}",
         run.stderr
@@ -369,10 +408,15 @@ fn regression_issue_23_a_file_in_the_repository_does_not_silently_override_gits_
     let outside = repo.root.join("allowed_signers");
     std::fs::write(&outside, "").unwrap();
     repo.write(".allowed_signers", "");
-    repo.git(&["config", "gpg.ssh.allowedSignersFile", outside.to_str().unwrap()]);
+    repo.git(&[
+        "config",
+        "gpg.ssh.allowedSignersFile",
+        outside.to_str().unwrap(),
+    ]);
     let run = repo.pushguard(&["status"]);
     assert!(
-        run.stderr.contains("warning: `[trust] allowed_signers` in `")
+        run.stderr
+            .contains("warning: `[trust] allowed_signers` in `")
             && run
                 .stderr
                 .contains("is used instead of git's gpg.ssh.allowedSignersFile"),
@@ -427,11 +471,19 @@ fn regression_issue_23_a_revoked_approver_key_counts_for_nothing() {
         .arg(ada_key.with_extension("pub"))
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     repo.git(&["config", "gpg.ssh.revocationFile", krl.to_str().unwrap()]);
     let run = repo.push(&["origin", "HEAD:refs/heads/production"]);
     assert_eq!(run.code, 1, "{}", run.stderr);
-    assert!(run.stderr.contains("signed by a revoked key"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("signed by a revoked key"),
+        "{}",
+        run.stderr
+    );
     // Without the revocation, Ada's approval counts.
     repo.git(&["config", "--unset", "gpg.ssh.revocationFile"]);
     let run = repo.push(&["origin", "HEAD:refs/heads/production"]);

@@ -163,44 +163,47 @@ pub fn client_record(
             ));
             continue;
         }
-        let why_unsigned = match signing::record_signature(line.as_bytes(), &record, allowed.as_ref()) {
-            RecordSignature::Verified(v) => {
-                let mine = match (pusher, &known) {
-                    (Pusher::Certified { principal, key, .. }, Some(addresses)) => {
-                        let certified = crate::checks::approvals::signed::Pusher::certified(
-                            principal,
-                            key,
-                            allowed.as_ref().expect("a verified record had allowed signers"),
-                        );
-                        certified.is(&v) || names_one_of(&v.principal, addresses)
-                    }
-                    (_, Some(addresses)) => names_one_of(&v.principal, addresses),
-                    (_, None) => true,
-                };
-                if !mine {
-                    let pusher = match pusher {
-                        Pusher::Certified { principal, .. } => {
-                            format!("the signer of this push ({})", escape(principal, 80))
+        let why_unsigned =
+            match signing::record_signature(line.as_bytes(), &record, allowed.as_ref()) {
+                RecordSignature::Verified(v) => {
+                    let mine = match (pusher, &known) {
+                        (Pusher::Certified { principal, key, .. }, Some(addresses)) => {
+                            let certified = crate::checks::approvals::signed::Pusher::certified(
+                                principal,
+                                key,
+                                allowed
+                                    .as_ref()
+                                    .expect("a verified record had allowed signers"),
+                            );
+                            certified.is(&v) || names_one_of(&v.principal, addresses)
                         }
-                        _ => format!(
-                            "the pusher ({})",
-                            escape(&known.as_deref().unwrap_or_default().join(", "), 120)
-                        ),
+                        (_, Some(addresses)) => names_one_of(&v.principal, addresses),
+                        (_, None) => true,
                     };
-                    refused.push(format!(
-                        "the client's record {short} is signed by {}, not by {pusher}",
-                        escape(&v.principal, 80),
-                    ));
-                    continue;
+                    if !mine {
+                        let pusher = match pusher {
+                            Pusher::Certified { principal, .. } => {
+                                format!("the signer of this push ({})", escape(principal, 80))
+                            }
+                            _ => format!(
+                                "the pusher ({})",
+                                escape(&known.as_deref().unwrap_or_default().join(", "), 120)
+                            ),
+                        };
+                        refused.push(format!(
+                            "the client's record {short} is signed by {}, not by {pusher}",
+                            escape(&v.principal, 80),
+                        ));
+                        continue;
+                    }
+                    return Ok(accepted(record, hash, Some(v.principal)));
                 }
-                return Ok(accepted(record, hash, Some(v.principal)));
-            }
-            RecordSignature::Unsigned => "is not signed".to_owned(),
-            RecordSignature::Invalid(why) => format!("proves nothing: {why}"),
-            RecordSignature::Unchecked => {
-                "cannot be checked: the server has no allowed signers file".to_owned()
-            }
-        };
+                RecordSignature::Unsigned => "is not signed".to_owned(),
+                RecordSignature::Invalid(why) => format!("proves nothing: {why}"),
+                RecordSignature::Unchecked => {
+                    "cannot be checked: the server has no allowed signers file".to_owned()
+                }
+            };
         if required {
             refused.push(format!(
                 "the client's record {short} (by {who}) {why_unsigned} ({} requires signatures)",

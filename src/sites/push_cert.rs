@@ -201,7 +201,9 @@ impl PushCert {
             .and_then(|c| c.get_string("receive.certnonceseed").ok())
             .filter(|s| !s.is_empty());
         let Some(seed) = seed else {
-            return refuse("this server has no receive.certNonceSeed, so no nonce can be its own".into());
+            return refuse(
+                "this server has no receive.certNonceSeed, so no nonce can be its own".into(),
+            );
         };
         let slop = git
             .as_ref()
@@ -222,7 +224,9 @@ impl PushCert {
             return refuse("the certificate's ref updates are not the ones this push makes: it was signed for another push".into());
         }
         if cert.options != received.options {
-            return refuse("the certificate's push options are not the ones this push carries".into());
+            return refuse(
+                "the certificate's push options are not the ones this push carries".into(),
+            );
         }
         if !config.server.urls.is_empty() {
             let ours = crate::sites::attested::server_addresses(repo, config);
@@ -320,11 +324,17 @@ pub fn service_path(url: &str) -> Option<String> {
         return Some(rest.to_owned());
     }
     if let Some((scheme, rest)) = url.split_once("://") {
-        if !scheme.eq_ignore_ascii_case("ssh") && !scheme.starts_with("git+ssh") && !scheme.starts_with("ssh+git") {
+        if !scheme.eq_ignore_ascii_case("ssh")
+            && !scheme.starts_with("git+ssh")
+            && !scheme.starts_with("ssh+git")
+        {
             return None;
         }
         let path = &rest[rest.find('/')?..];
-        return Some(path.strip_prefix("/~").map_or(path.to_owned(), |p| format!("~{p}")));
+        return Some(
+            path.strip_prefix("/~")
+                .map_or(path.to_owned(), |p| format!("~{p}")),
+        );
     }
     match url.split_once(':') {
         Some((host, path)) if !host.contains('/') && !url.starts_with('/') => Some(path.to_owned()),
@@ -342,10 +352,14 @@ pub fn nonce_issued_here(
     max_age: Duration,
 ) -> Result<(), String> {
     let nonce = nonce.ok_or("the certificate carries no nonce")?;
-    let bad = || "the certificate's nonce was not issued by this server (its HMAC does not match this repository's receive.certNonceSeed): it was signed for another server or repository".to_owned();
+    let bad = || {
+        "the certificate's nonce was not issued by this server (its HMAC does not match this repository's receive.certNonceSeed): it was signed for another server or repository".to_owned()
+    };
     let (stamp_text, _) = nonce.split_once('-').ok_or_else(bad)?;
     let stamp: u64 = stamp_text.parse().map_err(|_| bad())?;
-    let ours = paths.iter().any(|path| nonce_for(seed, path, stamp_text) == nonce);
+    let ours = paths
+        .iter()
+        .any(|path| nonce_for(seed, path, stamp_text) == nonce);
     if !ours {
         return Err(bad());
     }
@@ -567,9 +581,11 @@ mod tests {
             Ok(())
         );
         let later = at + Duration::from_secs(3601);
-        assert!(nonce_issued_here("test-seed", Some(&nonce), &paths, later, age)
-            .unwrap_err()
-            .contains("3601 s"));
+        assert!(
+            nonce_issued_here("test-seed", Some(&nonce), &paths, later, age)
+                .unwrap_err()
+                .contains("3601 s")
+        );
         let other = nonce_issued_here("another-seed", Some(&nonce), &paths, at, age).unwrap_err();
         assert!(other.contains("not issued by this server"), "{other}");
         let elsewhere = vec!["/srv/git/mirror.git".to_owned()];
@@ -581,11 +597,26 @@ mod tests {
 
     #[test]
     fn the_path_receive_pack_gets_follows_the_pushee() {
-        assert_eq!(service_path("/srv/git/app.git").as_deref(), Some("/srv/git/app.git"));
-        assert_eq!(service_path("file:///srv/git/app.git").as_deref(), Some("/srv/git/app.git"));
-        assert_eq!(service_path("git@host:team/app.git").as_deref(), Some("team/app.git"));
-        assert_eq!(service_path("ssh://git@host:2222/srv/app.git").as_deref(), Some("/srv/app.git"));
-        assert_eq!(service_path("ssh://host/~/app.git").as_deref(), Some("~/app.git"));
+        assert_eq!(
+            service_path("/srv/git/app.git").as_deref(),
+            Some("/srv/git/app.git")
+        );
+        assert_eq!(
+            service_path("file:///srv/git/app.git").as_deref(),
+            Some("/srv/git/app.git")
+        );
+        assert_eq!(
+            service_path("git@host:team/app.git").as_deref(),
+            Some("team/app.git")
+        );
+        assert_eq!(
+            service_path("ssh://git@host:2222/srv/app.git").as_deref(),
+            Some("/srv/app.git")
+        );
+        assert_eq!(
+            service_path("ssh://host/~/app.git").as_deref(),
+            Some("~/app.git")
+        );
         assert_eq!(service_path("git://host/app.git"), None);
         assert_eq!(service_path("https://host/app.git"), None);
     }

@@ -21,15 +21,15 @@ use super::push_cert::{self, PushCert};
 use super::ChainedHook;
 use crate::audit::{self, Record};
 use crate::checks::{self, Account, CheckId, CheckResult, Context, Pusher, Refs};
-use crate::push::RefUpdate;
-use crate::text::escape;
 use crate::config::{Config, Environment};
 use crate::gate::{Answers, Block, Source};
 use crate::git::{Identity, Repo};
 use crate::pipeline::{
     Bypass, Chained, Line, LineFacts, PushOptions, Pushed, Request, Site, Wording,
 };
+use crate::push::RefUpdate;
 use crate::terminal::Interaction;
+use crate::text::escape;
 
 /// What the audit records of the server put in `remote`.
 pub use crate::audit::SERVER_REMOTE as RECORD_REMOTE;
@@ -205,7 +205,8 @@ pub fn identity_mismatch(pusher: &Pusher, mapping_in_use: bool) -> Option<String
     if known.is_empty() && !mapping_in_use {
         return None;
     }
-    let same = checks::principals(principal).any(|p| known.iter().any(|k| k.eq_ignore_ascii_case(p)));
+    let same =
+        checks::principals(principal).any(|p| known.iter().any(|k| k.eq_ignore_ascii_case(p)));
     if same {
         return None;
     }
