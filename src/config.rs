@@ -368,8 +368,8 @@ pub fn load_for_audit(location: &Location, file: Option<&std::path::Path>) -> Re
     });
     let broken = |e: anyhow::Error| {
         crate::with_hint(
-            e.context("the pushguard configuration is invalid, so nothing can be audited"),
-            "fix the file (`pushguard config --check` shows the error for the checkout's)",
+            e.context("the configuration audit judges by is invalid, so nothing can be audited"),
+            "fix the file named above (the deploy policy, or the user config)",
         )
     };
     let mut outside = vec![(Source::Embedded, DEFAULT_TOML.to_owned())];
@@ -400,9 +400,7 @@ pub fn load_for_audit(location: &Location, file: Option<&std::path::Path>) -> Re
         });
     }
     let trusted = Config::from_layers(outside).map_err(broken)?;
-    let mut config = read_layers(location)
-        .and_then(Config::from_layers)
-        .map_err(broken)?;
+    let mut config = load(location)?;
     let mut ignored = Vec::new();
     let from_checkout = |key: &str, config: &Config| {
         matches!(config.provenance.source_of(key), Source::Repository(_))

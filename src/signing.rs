@@ -377,7 +377,7 @@ impl Revoked {
     pub fn contains(&self, key: &ssh_key::public::KeyData) -> Result<bool, String> {
         let text = key_text(key);
         if !self.krl {
-            return Ok(self.keys.iter().any(|k| *k == text));
+            return Ok(self.keys.contains(&text));
         }
         let file = tempfile_with(&text).map_err(|e| format!("{e:#}"))?;
         let mut cmd = Command::new("ssh-keygen");

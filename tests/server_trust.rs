@@ -442,11 +442,27 @@ fn regression_issue_23_a_server_knows_the_addresses_it_answers_to_from_server_ur
         "{}",
         run.stderr
     );
+    let status = repo.pushguard_in(&repo.remote, &["status"]);
+    assert!(
+        status.stdout.contains(
+            "client records: only of pushes over this repository's path (set `[server] urls`"
+        ),
+        "{}",
+        status.stdout
+    );
     std::fs::write(
         repo.remote.join("pushguard.toml"),
         format!("{SERVER_CONFIRM}\n[server]\nurls = [\"{url}\"]\n"),
     )
     .unwrap();
+    let status = repo.pushguard_in(&repo.remote, &["status"]);
+    assert!(
+        status.stdout.contains(&format!(
+            "client records: of pushes to this repository's path or {url}"
+        )),
+        "{}",
+        status.stdout
+    );
     let run = push();
     assert_eq!(run.code, 0, "{}\n{}", run.stderr, served.log());
     assert!(

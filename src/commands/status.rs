@@ -131,6 +131,7 @@ fn write_server(out: &mut String, repo: &Repo, config: &Config) -> Result<()> {
     for line in crate::sites::push_cert::setup_lines(repo, config) {
         writeln!(out, "{line}")?;
     }
+    writeln!(out, "{}", crate::sites::attested::status_line(config))?;
     write_environments(out, repo, config, Branches::Own)
 }
 

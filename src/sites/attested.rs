@@ -65,6 +65,18 @@ pub fn server_addresses(repo: &Repo, config: &Config) -> Vec<String> {
     out
 }
 
+/// `pushguard status` in a bare repository: which clients' records this server takes.
+pub fn status_line(config: &Config) -> String {
+    if config.server.urls.is_empty() {
+        "client records: only of pushes over this repository's path (set `[server] urls` in pushguard.toml to the addresses clients push to)".to_owned()
+    } else {
+        format!(
+            "client records: of pushes to this repository's path or {}",
+            config.server.urls.join(", ")
+        )
+    }
+}
+
 /// The notes the client hooks shared on `commit`: the one place the server reads them from.
 fn client_notes(repo: &Repo, commit: Oid) -> anyhow::Result<Option<String>> {
     notes::read_note(repo, &notes::AUDIT.full(), commit)
