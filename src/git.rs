@@ -18,6 +18,7 @@ use git2::{ErrorCode, ObjectType, Oid, Repository};
 
 mod added;
 mod messages;
+pub mod ownership;
 pub use added::AddedLine;
 pub use messages::summary;
 
@@ -120,6 +121,11 @@ impl Repo {
         let inner = Repository::open_from_env().map_err(|e| {
             if e.code() == ErrorCode::NotFound {
                 return not_in_a_clone();
+            }
+            if e.code() == ErrorCode::Owner {
+                return ownership::refusal().unwrap_or_else(|| {
+                    anyhow::anyhow!("{}", e.message()).context("failed to open the git repository")
+                });
             }
             anyhow::anyhow!("{}", e.message()).context("failed to open the git repository")
         })?;
