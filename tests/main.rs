@@ -11,6 +11,7 @@ mod hook;
 mod hosted;
 mod hostile;
 mod hosting;
+mod hosts;
 mod human;
 mod install;
 mod load;
