@@ -478,3 +478,35 @@ fn regression_issue_24_every_command_in_a_repository_owned_by_another_user_says_
     assert_eq!(run.code, 2, "{}", run.stderr);
     assert!(run.stderr.contains("pushguard.toml:3:"), "{}", run.stderr);
 }
+
+/// The pre-receive script of the README's GitHub Enterprise Server recipe, with the binary's
+/// path where the hook environment has it.
+const GHES_SCRIPT: &str = "#!/bin/sh\n# pushguard as a GitHub Enterprise Server pre-receive hook\nexec @BIN@ hook pre-receive\n";
+
+#[test]
+fn regression_issue_20_the_github_enterprise_script_names_the_pusher_from_github_user_login() {
+    let repo = TestRepo::new();
+    let dir = bare(&repo, "ghes.git");
+    write_executable(
+        &dir.join("hooks/pre-receive"),
+        &GHES_SCRIPT.replace("@BIN@", &crate::support::bin().display().to_string()),
+    );
+    let env = [
+        ("GITHUB_USER_LOGIN", "octo"),
+        ("GITHUB_REPO_NAME", "team/app"),
+    ];
+    let run = push_to(&repo, &dir, &env, &[]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("✗ push to production blocked"),
+        "{}",
+        run.stderr
+    );
+    let run = push_to(&repo, &dir, &env, &["-o", "consulted=Lead"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let log = std::fs::read_to_string(dir.join("pushguard/audit.jsonl")).unwrap();
+    assert!(
+        log.contains("\"name\":\"octo (pusher, from GITHUB_USER_LOGIN)\""),
+        "{log}"
+    );
+}
