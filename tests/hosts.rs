@@ -481,15 +481,22 @@ fn regression_issue_24_every_command_in_a_repository_owned_by_another_user_says_
 
 /// The pre-receive script of the README's GitHub Enterprise Server recipe, with the binary's
 /// path where the hook environment has it.
-const GHES_SCRIPT: &str = "#!/bin/sh\n# pushguard as a GitHub Enterprise Server pre-receive hook\nexec @BIN@ hook pre-receive\n";
+const GHES_SCRIPT: &str = "#!/bin/sh\n# pushguard as a GitHub Enterprise Server pre-receive hook\nPUSHGUARD_CONFIG=@CONFIG@ exec @BIN@ hook pre-receive\n";
 
 #[test]
 fn regression_issue_20_the_github_enterprise_script_names_the_pusher_from_github_user_login() {
     let repo = TestRepo::new();
     let dir = bare(&repo, "ghes.git");
+    // The policy comes with the hook environment, not from the repository.
+    std::fs::remove_file(dir.join("pushguard.toml")).unwrap();
+    let policy = repo.root.join("environment/etc/pushguard/pushguard.toml");
+    std::fs::create_dir_all(policy.parent().unwrap()).unwrap();
+    std::fs::write(&policy, CONFIG).unwrap();
     write_executable(
         &dir.join("hooks/pre-receive"),
-        &GHES_SCRIPT.replace("@BIN@", &crate::support::bin().display().to_string()),
+        &GHES_SCRIPT
+            .replace("@BIN@", &crate::support::bin().display().to_string())
+            .replace("@CONFIG@", &policy.display().to_string()),
     );
     let env = [
         ("GITHUB_USER_LOGIN", "octo"),

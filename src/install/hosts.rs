@@ -492,11 +492,8 @@ pub mod gitolite {
         steps += &format!(
             "pushguard: to gate `{repo}` through gitolite, as the account gitolite runs as:\n"
         );
-        match &rc {
-            None => {
-                steps += "  (`gitolite query-rc` could not be run here: run `pushguard install` as the account gitolite runs as, with gitolite on its PATH)\n";
-            }
-            Some(_) => {}
+        if rc.is_none() {
+            steps += "  (`gitolite query-rc` could not be run here: run `pushguard install` as the account gitolite runs as, with gitolite on its PATH)\n";
         }
         let rc_has_local = rc.as_ref().is_some_and(|r| r.local_code.is_some());
         let enabled = rc.as_ref().is_some_and(|r| r.enabled);
