@@ -39,7 +39,7 @@ export GIT_CONFIG_NOSYSTEM=1 GIT_CONFIG_GLOBAL=$scratch/gitconfig NO_COLOR=1
 printf '[init]\n\tdefaultBranch = main\n[user]\n\tname = Bench\n\temail = bench@example.com\n' >"$GIT_CONFIG_GLOBAL"
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 wait_port() { for _ in $(seq 300); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.05; done; return 1; }
-start() { setsid timeout 600 "$@" >/dev/null 2>>"$scratch/servers.log" & pids+=($!); }
+start() { setsid timeout 600 "$@" >/dev/null 2>>"$scratch/servers.log" & pids+=($!); disown; }
 config='[environments.production]
 branches = ["production"]
 confirm = true
