@@ -36,6 +36,12 @@ pub enum Command {
         /// file in the hooks directory
         #[arg(long)]
         config_hooks: bool,
+        /// In a bare repository: the host that runs its hooks (default: detected from the
+        /// repository's files). gitolite: pushguard's hooks go to gitolite's LOCAL_CODE and the
+        /// administrator's steps are printed; gitlab: custom_hooks/<hook>.d/; gitea (Gitea,
+        /// Forgejo): hooks/<hook>.d/; plain: hooks/<hook>, a hook there kept and chained
+        #[arg(long, value_enum, conflicts_with_all = ["print", "config_hooks"])]
+        host: Option<crate::install::hosts::Host>,
     },
     /// Remove the pre-push (or, in a bare repository, pre-receive and post-receive) hook, restoring any hook it had chained
     Uninstall,

@@ -18,6 +18,7 @@ use git2::{ErrorCode, ObjectType, Oid, Repository};
 
 mod added;
 mod messages;
+pub mod ownership;
 pub use added::AddedLine;
 pub use messages::summary;
 
@@ -120,6 +121,11 @@ impl Repo {
         let inner = Repository::open_from_env().map_err(|e| {
             if e.code() == ErrorCode::NotFound {
                 return not_in_a_clone();
+            }
+            if e.code() == ErrorCode::Owner {
+                return ownership::refusal().unwrap_or_else(|| {
+                    anyhow::anyhow!("{}", e.message()).context("failed to open the git repository")
+                });
             }
             anyhow::anyhow!("{}", e.message()).context("failed to open the git repository")
         })?;
@@ -481,6 +487,31 @@ impl Repo {
         Identity {
             name: get("user.name"),
             email: get("user.email"),
+        }
+    }
+
+    /// `user.name` and `user.email` as git itself reads them for a command run here, with
+    /// the overrides libgit2 does not see: `git -c user.email=…` (an alias running pushguard
+    /// gets it as `GIT_CONFIG_PARAMETERS`) and `GIT_CONFIG_COUNT` pairs (issue 24, item 5).
+    /// Falls back to [`Repo::identity`] when git cannot be asked.
+    pub fn identity_as_git_reads_it(&self) -> Identity {
+        let dir = self.work_tree().unwrap_or_else(|| self.common_dir());
+        let get = |key: &str| -> Option<String> {
+            // Not scrubbed: the caller's own overrides are the point.
+            let out = Command::new("git")
+                .current_dir(dir)
+                .args(["config", "--get", key])
+                .stdin(Stdio::null())
+                .stderr(Stdio::null())
+                .output()
+                .ok()?;
+            // Exit 1: the key is not set anywhere, which is an answer too.
+            matches!(out.status.code(), Some(0 | 1))
+                .then(|| String::from_utf8_lossy(&out.stdout).trim_end().to_owned())
+        };
+        match (get("user.name"), get("user.email")) {
+            (Some(name), Some(email)) => Identity { name, email },
+            _ => self.identity(),
         }
     }
 }

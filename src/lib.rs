@@ -123,6 +123,14 @@ pub fn with_hint(mut err: anyhow::Error, hint: impl Into<String>) -> anyhow::Err
 
 /// Runs a parsed command line.
 pub fn run(cli: Cli) -> anyhow::Result<Exit> {
+    // git runs the hooks in a repository it opened itself; every command a person runs first
+    // says why a repository git will not open for its owner cannot be read (issue 24, item 3),
+    // instead of carrying on as if there were none.
+    if !matches!(cli.command, Command::Hook { .. }) {
+        if let Some(refused) = git::ownership::refusal() {
+            return Err(refused);
+        }
+    }
     match cli.command {
         Command::Install { print: true, .. } => install::managers::print_snippet(),
         Command::Install {
@@ -130,7 +138,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
             force,
             ..
         } => install::config_hooks::install(force),
-        Command::Install { force, .. } => install::install(force),
+        Command::Install { force, host, .. } => install::install(force, host),
         Command::Uninstall => install::uninstall(),
         Command::Doctor => commands::doctor::run(),
         Command::Hook {

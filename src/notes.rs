@@ -111,6 +111,21 @@ impl Approval {
     }
 }
 
+/// How many entries of the approvals note on `commit` are not approvals pushguard can read
+/// (a note written by hand); a note that is not a JSON list counts as one.
+pub fn unreadable_approvals(repo: &Repo, commit: Oid) -> usize {
+    let Ok(Some(text)) = read_note(repo, &APPROVALS.full(), commit) else {
+        return 0;
+    };
+    match serde_json::from_str::<Vec<serde_json::Value>>(&text) {
+        Ok(values) => values
+            .into_iter()
+            .filter(|v| serde_json::from_value::<Approval>(v.clone()).is_err())
+            .count(),
+        Err(_) => usize::from(!text.trim().is_empty()),
+    }
+}
+
 /// Parses an approvals note; unreadable entries are dropped rather than failing the check.
 pub fn parse_approvals(text: &str) -> Vec<Approval> {
     serde_json::from_str::<Vec<serde_json::Value>>(text)

@@ -349,8 +349,11 @@ pub fn write_answers(
     if write_block_anywhere(out, block, env)? {
         return Ok(());
     }
+    // A push refused for its checks meets the confirmation next (issue 24, item 5): say so
+    // now, unless it was given or the environment needs none.
+    let confirmation_next = environment.confirm && answers.consulted.is_none();
     if let Wording::Server { options } = wording {
-        return write_server_block(out, block, env, min, *options);
+        return write_server_block(out, block, env, min, *options, confirmation_next);
     }
     match block {
         Block::ChecksFailed | Block::BypassDeclined => writeln!(
@@ -370,10 +373,19 @@ pub fn write_answers(
             out,
             "  {BYPASS_ENV} was refused: {problem}\n  hint: give a real reason, at least {min} characters: {BYPASS_ENV}=\"<why this push cannot wait>\" git push …"
         ),
-        Block::NeedsBypass => writeln!(
-            out,
-            "  no terminal to ask on (no /dev/tty, or {NONINTERACTIVE_ENV} is set)\n  hint: fix the failed checks, or bypass them with a justification (at least {min} characters; it is recorded):\n      {BYPASS_ENV}=\"<why this push cannot wait>\" git push …"
-        ),
+        Block::NeedsBypass => {
+            writeln!(
+                out,
+                "  no terminal to ask on (no /dev/tty, or {NONINTERACTIVE_ENV} is set)\n  hint: fix the failed checks, or bypass them with a justification (at least {min} characters; it is recorded):\n      {BYPASS_ENV}=\"<why this push cannot wait>\" git push …"
+            )?;
+            if confirmation_next {
+                writeln!(
+                    out,
+                    "  once the checks pass, {env} also needs confirmation that a lead or senior was consulted (a bypass covers it):\n      {CONSULTED_ENV}=\"Name\" git push …"
+                )?;
+            }
+            Ok(())
+        }
         Block::CannotCheck => writeln!(
             out,
             "hint: to push anyway, set {BYPASS_ENV}=\"<why this push is needed>\" (at least {min} characters; it is recorded)"
@@ -455,6 +467,7 @@ fn write_server_block(
     environment: &str,
     min_length: usize,
     options: PushOptions,
+    confirmation_next: bool,
 ) -> std::io::Result<()> {
     match block {
         Block::NotConsulted | Block::SaidNotConsulted | Block::ChecklistNo(_) => writeln!(
@@ -465,10 +478,18 @@ fn write_server_block(
             out,
             "  the push option `bypass` was refused: {problem}\n  hint: give a real reason, at least {min_length} characters: git push -o bypass=\"<why this push cannot wait>\" …"
         )?,
-        _ => writeln!(
-            out,
-            "  fix the failed checks, or bypass them with a justification (at least {min_length} characters; it is recorded):\n      git push -o bypass=\"<why this push cannot wait>\" …"
-        )?,
+        _ => {
+            writeln!(
+                out,
+                "  fix the failed checks, or bypass them with a justification (at least {min_length} characters; it is recorded):\n      git push -o bypass=\"<why this push cannot wait>\" …"
+            )?;
+            if confirmation_next {
+                writeln!(
+                    out,
+                    "  once the checks pass, {environment} also needs confirmation that a lead or senior was consulted (a bypass covers it):\n      git push -o consulted=\"Name\" …"
+                )?;
+            }
+        }
     }
     match options {
         PushOptions::Accepted => Ok(()),

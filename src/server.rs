@@ -114,13 +114,10 @@ fn gate(hook: Hook, updates: &[RefUpdate], chained: Option<ChainedHook>) -> Resu
         anyhow::bail!("this repository uses SHA-256 object names, which pushguard's git library (libgit2) cannot read yet, so its server mode cannot check environment branches here");
     }
     let repo = Repo::open_from_env()?;
-    if let Some(refusal) = trail_refusal(&repo, updates) {
+    if let Some((refusal, hint)) = trail_refusal(&repo, updates) {
         let mut err = std::io::stderr().lock();
         writeln!(err, "pushguard: {refusal}")?;
-        writeln!(
-            err,
-            "hint: the trail is append-only: fetch it, merge, and push again (`pushguard log --remote` does this)"
-        )?;
+        writeln!(err, "hint: {hint}")?;
         return Ok(Exit::Blocked);
     }
     if lines.is_empty() {
@@ -131,8 +128,14 @@ fn gate(hook: Hook, updates: &[RefUpdate], chained: Option<ChainedHook>) -> Resu
     pipeline::run(&site, &config, &lines, &mut interaction)
 }
 
-/// Why a push that deletes or rewinds one of the trail's notes refs is refused, if it is.
-pub fn trail_refusal(repo: &Repo, updates: &[RefUpdate]) -> Option<String> {
+/// The way forward after a rewind of the trail was refused.
+const REWIND_HINT: &str = "the trail is append-only: fetch it, merge, and push again (`pushguard log --remote` does this)";
+/// The way forward after a deletion of the trail was refused (issue 24, item 5).
+const DELETE_HINT: &str = "the trail is append-only and no push deletes it: leave the ref on the server (an administrator who must remove it does so in the repository itself, where `pushguard audit` then lists the branches it covered as unrecorded)";
+
+/// Why a push that deletes or rewinds one of the trail's notes refs is refused, if it is,
+/// with the way forward.
+pub fn trail_refusal(repo: &Repo, updates: &[RefUpdate]) -> Option<(String, &'static str)> {
     for u in updates {
         if !TRAIL_REFS.contains(&u.remote_ref.as_str()) {
             continue;
@@ -140,8 +143,9 @@ pub fn trail_refusal(repo: &Repo, updates: &[RefUpdate]) -> Option<String> {
         let name = escape(&u.remote_ref, 200);
         let (Some(old), Some(new)) = (u.old_oid(), u.new_oid()) else {
             if u.new_oid().is_none() {
-                return Some(format!(
-                    "refused: deleting {name} would erase the team's trail"
+                return Some((
+                    format!("refused: deleting {name} would erase the team's trail"),
+                    DELETE_HINT,
                 ));
             }
             continue;
@@ -155,8 +159,9 @@ pub fn trail_refusal(repo: &Repo, updates: &[RefUpdate]) -> Option<String> {
             repo.ancestry(old, new).ok()
         })();
         if ancestry != Some(Ancestry::Ancestor) {
-            return Some(format!(
-                "refused: this push rewinds {name} (not a fast-forward), which would drop records from the team's trail"
+            return Some((
+                format!("refused: this push rewinds {name} (not a fast-forward), which would drop records from the team's trail"),
+                REWIND_HINT,
             ));
         }
     }

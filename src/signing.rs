@@ -95,6 +95,11 @@ pub fn key_state(repo: &Repo) -> KeyState {
     let Ok(configured) = config.get_string("user.signingkey") else {
         return KeyState::None("`user.signingKey` is not set".into());
     };
+    if configured.trim().is_empty() {
+        // An empty value (often a repository's way to clear a global one) names no key, not
+        // the current directory (issue 24, item 5).
+        return KeyState::None("`user.signingKey` is set but empty".into());
+    }
     let program = config
         .get_string("gpg.ssh.program")
         .unwrap_or_else(|_| "ssh-keygen".into());

@@ -727,6 +727,50 @@ fn regression_trail_8_the_server_refuses_deleting_or_rewinding_the_trail() {
 }
 
 #[test]
+fn regression_issue_24_a_refusal_for_failed_checks_says_a_confirmation_comes_next() {
+    let repo = server(true);
+    repo.commit_file("fix.txt", "fix\n", "hotfix straight to production");
+    let run = repo.push(&["origin", "HEAD:refs/heads/production"]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("once the checks pass, production also needs confirmation that a lead or senior was consulted (a bypass covers it):"),
+        "{}",
+        run.stderr
+    );
+    // Given already: not said again.
+    let run = repo.push(&[
+        "-o",
+        "consulted=Ada Lead",
+        "origin",
+        "HEAD:refs/heads/production",
+    ]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        !run.stderr.contains("once the checks pass"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn regression_issue_24_deleting_a_trail_ref_is_not_answered_with_the_rewind_hint() {
+    let repo = server(true);
+    let run = repo.push(&["origin", ":refs/notes/pushguard-audit"]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("hint: the trail is append-only and no push deletes it"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        !run.stderr.contains("merge, and push again"),
+        "a deletion is not a rewind: {}",
+        run.stderr
+    );
+}
+
+#[test]
 fn regression_week1_7_the_server_refuses_a_bypassed_delete_of_an_environment_branch() {
     let repo = server(true);
     let before = repo.remote_branch("production");

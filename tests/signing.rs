@@ -768,3 +768,92 @@ fn regression_issue_11_signing_errors_name_what_is_missing() {
         run.stderr
     );
 }
+
+#[test]
+fn regression_issue_24_a_hand_written_approval_that_is_dropped_is_named() {
+    let t = team(SIGNED_APPROVALS);
+    // Pat writes "Ada approved" by hand, in no format pushguard writes, and shares it.
+    t.repo.git(&[
+        "notes",
+        "--ref",
+        "pushguard-approvals",
+        "add",
+        "-m",
+        r#"{"name":"Ada Lead","email":"ada@example.com","environment":"production"}"#,
+        &t.tip,
+    ]);
+    t.repo
+        .push(&["--no-verify", "origin", "refs/notes/pushguard-approvals"])
+        .expect_code(0);
+    let run = push_production(&t.repo);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("✗ approvals  0 of 1 approval"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains(&format!(
+            "not counted: 1 entry in the approvals note on {} that pushguard cannot read (not written by `pushguard approve`)",
+            &t.tip[..10]
+        )),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn regression_issue_24_approve_reads_the_identity_git_reads() {
+    let repo = TestRepo::new();
+    let tip = repo.head();
+    // An alias run as `git -c user.email=… approve`, and a CI job's GIT_CONFIG_COUNT pair.
+    let run = repo.pushguard_with(
+        &["approve", &tip, "--env", "production"],
+        None,
+        &[(
+            "GIT_CONFIG_PARAMETERS",
+            "'user.email'='lead@example.com' 'user.name'='Ada Lead'",
+        )],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("as Ada Lead <lead@example.com>"),
+        "{}",
+        run.stderr
+    );
+    let run = repo.pushguard_with(&["approve", "--list", &tip], None, &[]);
+    assert!(run.stdout.contains("lead@example.com"), "{}", run.stdout);
+    let other = repo.commit("second");
+    let run = repo.pushguard_with(
+        &["approve", &other, "--env", "production"],
+        None,
+        &[
+            ("GIT_CONFIG_COUNT", "1"),
+            ("GIT_CONFIG_KEY_0", "user.email"),
+            ("GIT_CONFIG_VALUE_0", "ci-lead@example.com"),
+        ],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("as Pat Pusher <ci-lead@example.com>"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn regression_issue_24_an_empty_signing_key_is_no_key_not_a_directory() {
+    let repo = TestRepo::new();
+    repo.git(&["config", "gpg.format", "ssh"]);
+    repo.git(&["config", "user.signingKey", ""]);
+    let tip = repo.head();
+    let run = repo.pushguard(&["approve", &tip, "--env", "production"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(!run.stderr.contains("Is a directory"), "{}", run.stderr);
+    let status = repo.pushguard(&["status"]);
+    assert!(
+        status.stdout.contains("`user.signingKey` is set but empty"),
+        "{}",
+        status.stdout
+    );
+}

@@ -150,9 +150,28 @@ pub fn run(ctx: &Context) -> CheckResult {
         return judge(0, &[], &[], &[], &NotesFetch::Fetched, new, &env.name);
     }
     let fetch = fetch_notes(ctx);
+    let mut result = counted(ctx, new, &fetch);
+    // An entry that is not pushguard's (an approval written by hand) is dropped, and said so
+    // (issue 24, item 5): a count of "0 of 1" with nothing named hides it.
+    if let Ok(Some(commit)) = ctx.repo.peel_commit(new) {
+        let n = notes::unreadable_approvals(ctx.repo, commit);
+        if n > 0 {
+            result.more.push(format!(
+                "not counted: {n} {} in the approvals note on {} that pushguard cannot read (not written by `pushguard approve`)",
+                if n == 1 { "entry" } else { "entries" },
+                crate::text::short(new)
+            ));
+        }
+    }
+    result
+}
+
+/// The approvals check proper: signed or not, as the environment requires.
+fn counted(ctx: &Context, new: &str, fetch: &NotesFetch) -> CheckResult {
+    let env = ctx.environment;
     if crate::signing::required(ctx.config, env) {
         // Only a key tells the pusher apart here (a signed push on a server).
-        return signed::run(ctx, new, &fetch);
+        return signed::run(ctx, new, fetch);
     }
     let Some(pusher) = ctx.pusher.emails() else {
         return unknown_pusher(ctx.pusher);
@@ -163,7 +182,7 @@ pub fn run(ctx: &Context) -> CheckResult {
             &pusher,
             &env.approvers,
             &found,
-            &fetch,
+            fetch,
             new,
             &env.name,
         ),

@@ -25,7 +25,7 @@ pub fn run(rev: Option<&str>, env: Option<&str>, remote: Option<&str>, list: boo
     let commit = repo
         .rev_commit(rev)
         .hint("name a commit this clone has (run `git fetch` if it is on the remote)")?;
-    let who = repo.identity();
+    let who = repo.identity_as_git_reads_it();
     if who.email.is_empty() {
         return Err(anyhow::anyhow!(
             "your git identity has no email, so the approval cannot name you"

@@ -9,7 +9,7 @@ use git2::Oid;
 
 use crate::config::{Config, Environment, Source};
 use crate::git::Repo;
-use crate::install::{hook_state, hooks_dir, server_hook_states, HookState};
+use crate::install::{hook_state, hooks_dir, HookState};
 
 /// Which branches `status` shows the environments on.
 enum Branches<'a> {
@@ -101,16 +101,8 @@ fn write_server(out: &mut String, repo: &Repo, config: &Config) -> Result<()> {
         "server:  bare repository {} (server mode)",
         repo.common_dir().display()
     )?;
-    for (name, state) in server_hook_states(&dir)? {
-        let state = match state {
-            HookState::NotInstalled => "not installed (run `pushguard install` in this repository)",
-            HookState::Current => "installed, current",
-            HookState::Outdated => {
-                "installed by another pushguard binary (run `pushguard install --force`)"
-            }
-            HookState::Foreign => "another tool's hook (`pushguard install` chains it)",
-        };
-        writeln!(out, "hook:    {} — {state}", dir.join(name).display())?;
+    for line in crate::install::hosts::status_lines(repo.common_dir(), &dir)? {
+        writeln!(out, "{line}")?;
     }
     let sources: Vec<String> = config.sources.iter().map(Source::to_string).collect();
     writeln!(out, "config:  {}", sources.join(" + "))?;

@@ -7,6 +7,7 @@
 //! `uninstall`.
 
 pub mod config_hooks;
+pub mod hosts;
 pub mod husky4;
 pub mod managers;
 
@@ -200,26 +201,52 @@ pub(crate) fn write_executable(path: &Path, text: &str) -> Result<()> {
     })
 }
 
-/// `pushguard install`.
-pub fn install(force: bool) -> Result<Exit> {
+/// `pushguard install`; `host` chooses where a bare repository's hooks go (else detected).
+pub fn install(force: bool, host: Option<hosts::Host>) -> Result<Exit> {
     let kinds = Kind::for_repository()?;
     let dir = hooks_dir()?;
+    if kinds.contains(&Kind::PreReceive) {
+        return install_server(&dir, force, host);
+    }
+    if host.is_some() {
+        bail!("`--host` chooses where a bare repository (a server's) runs pushguard's hooks, and this is a clone: run `pushguard install` here without it");
+    }
     fs::create_dir_all(&dir)
         .with_context(|| format!("failed to create the hooks directory `{}`", dir.display()))?;
-    for &kind in kinds {
-        // A hook manager in charge of pre-push gets pushguard its own way.
-        if kind == Kind::PrePush && crate::install::managers::install(&dir, force)? {
-            continue;
-        }
-        install_kind(kind, &dir, force)?;
+    // A hook manager in charge of pre-push gets pushguard its own way.
+    if !crate::install::managers::install(&dir, force)? {
+        install_kind(Kind::PrePush, &dir, force)?;
     }
-    if kinds.contains(&Kind::PreReceive) && !advertises_push_options() {
+    Ok(Exit::Success)
+}
+
+/// `pushguard install` in a bare repository: the server's hooks, where its host runs them.
+fn install_server(hooks: &Path, force: bool, host: Option<hosts::Host>) -> Result<Exit> {
+    let git_dir = crate::git::common_dir_via_git()?;
+    let host = match host {
+        Some(host) => host,
+        None => {
+            let detected = hosts::detect(&git_dir, hooks);
+            if detected.host != hosts::Host::Plain {
+                eprintln!(
+                    "pushguard: installing for {} ({}; choose with `--host`)",
+                    detected.host.label(),
+                    detected.why
+                );
+            }
+            detected.host
+        }
+    };
+    hosts::install(host, &git_dir, hooks, force)?;
+    if host == hosts::Host::Gitolite {
+        // gitolite sets the repository's git config from gitolite.conf: the steps say how.
+        return Ok(Exit::Success);
+    }
+    if !advertises_push_options() {
         eprintln!("pushguard: note: pushers attest with `git push -o consulted=\"Name\"` and `-o bypass=\"why\"`; for git to accept them here, run:");
         eprintln!("    git config receive.advertisePushOptions true");
     }
-    if kinds.contains(&Kind::PreReceive) {
-        signed_push_note();
-    }
+    signed_push_note();
     Ok(Exit::Success)
 }
 
@@ -318,11 +345,27 @@ fn advertises_push_options() -> bool {
 pub fn uninstall() -> Result<Exit> {
     let dir = hooks_dir()?;
     crate::install::config_hooks::uninstall()?;
-    for &kind in Kind::for_repository()? {
-        if kind == Kind::PrePush && crate::install::managers::uninstall(&dir)? {
-            continue;
+    let kinds = Kind::for_repository()?;
+    if kinds.contains(&Kind::PreReceive) {
+        let git_dir = crate::git::common_dir_via_git()?;
+        let removed = hosts::uninstall_drop_ins(&git_dir, &dir)?;
+        if hosts::detect(&git_dir, &dir).host == hosts::Host::Gitolite {
+            hosts::gitolite::uninstall_steps(&git_dir);
         }
-        uninstall_kind(kind, &dir)?;
+        for &kind in kinds {
+            let ours = matches!(
+                kind_state(kind, &dir)?,
+                HookState::Current | HookState::Outdated
+            );
+            // Say "nothing to do" only when nothing was removed anywhere.
+            if ours || removed == 0 {
+                uninstall_kind(kind, &dir)?;
+            }
+        }
+        return Ok(Exit::Success);
+    }
+    if !crate::install::managers::uninstall(&dir)? {
+        uninstall_kind(Kind::PrePush, &dir)?;
     }
     Ok(Exit::Success)
 }

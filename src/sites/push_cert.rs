@@ -440,17 +440,18 @@ pub fn refusal(environment: &str, cert: &PushCert, ready: (bool, bool)) -> Vec<S
         PushCert::Bad(why) => why.clone(),
         PushCert::Good { .. } => return Vec::new(),
     };
-    let mut out = vec![
-        format!("✗ {environment} requires a signed push: {why}"),
-        "  hint: push with `git push --signed …` (git signs the push certificate with your SSH key: `gpg.format = ssh`, `user.signingKey`)".to_owned(),
-    ];
+    let mut out = vec![format!("✗ {environment} requires a signed push: {why}")];
     let (nonce, signers) = ready;
     if why.contains("NONCE_STATUS=SLOP") {
+        // The push was signed: telling the pusher to sign it is no way forward (issue 24,
+        // item 5). The wait between the two requests is the server's setting.
         out.push(
-            "  note: the push came over smart HTTP, slower than this server allows; its administrator can allow more time, in the bare repository:"
+            "  hint: the push was signed and its signature is good; the server took the nonce for stale because the push request came in a later second than the ref advertisement: push again, and if it is refused again, ask the server's administrator to allow the wait, in the bare repository:"
                 .to_owned(),
         );
         out.push(format!("      {HTTP_SETUP}"));
+    } else {
+        out.push("  hint: push with `git push --signed …` (git signs the push certificate with your SSH key: `gpg.format = ssh`, `user.signingKey`)".to_owned());
     }
     if !nonce || !signers {
         out.push(
@@ -554,6 +555,20 @@ mod tests {
         .unwrap_err();
         assert!(unknown.contains("allowed signers"), "{unknown}");
         assert_eq!(PushCert::Bad("x".into()).pusher(None), None);
+    }
+
+    #[test]
+    fn regression_issue_24_a_stale_nonce_is_not_answered_with_push_signed() {
+        let stale = PushCert::Bad(
+            "the certificate's nonce was issued by this server 1 s before this request (GIT_PUSH_CERT_NONCE_STATUS=SLOP)".into(),
+        );
+        let lines = refusal("production", &stale, (true, true)).join("\n");
+        assert!(!lines.contains("push with `git push --signed"), "{lines}");
+        assert!(lines.contains("hint: the push was signed"), "{lines}");
+        assert!(
+            lines.contains("git config receive.certNonceSlop 60"),
+            "{lines}"
+        );
     }
 
     #[test]

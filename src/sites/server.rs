@@ -35,11 +35,13 @@ use crate::text::escape;
 pub use crate::audit::SERVER_REMOTE as RECORD_REMOTE;
 
 /// The variables by which git servers name the authenticated pusher, in the order tried:
-/// Gitea/Forgejo, GitLab, Gitolite, and the web server in front of `git http-backend`.
-pub const PUSHER_VARIABLES: [&str; 5] = [
+/// Gitea/Forgejo, GitLab, GitHub Enterprise Server, gitolite, and the web server in front of
+/// `git http-backend`.
+pub const PUSHER_VARIABLES: [&str; 6] = [
     "GITEA_PUSHER_EMAIL",
     "GITEA_PUSHER_NAME",
     "GL_USERNAME",
+    "GITHUB_USER_LOGIN",
     "GL_USER",
     "REMOTE_USER",
 ];
@@ -534,6 +536,14 @@ mod tests {
             p.emails(),
             None,
             "a user name alone cannot be told apart from approvers"
+        );
+        let p = pusher_from(
+            vars(&[("GITHUB_USER_LOGIN", "octo"), ("REMOTE_USER", "proxy")]),
+            &nobody,
+        );
+        assert!(
+            matches!(&p, Pusher::Named { by: "GITHUB_USER_LOGIN", identity, .. } if identity.name == "octo"),
+            "GitHub Enterprise Server names the pusher (issue 20)"
         );
         let mapped = |n: &str| vec![format!("{n}@example.com")];
         let p = pusher_from(vars(&[("GL_USERNAME", "bob")]), &mapped);
