@@ -22,3 +22,4 @@ mod team;
 mod trail;
 mod transports;
 mod week1;
+mod week2;
