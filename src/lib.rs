@@ -158,6 +158,13 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
             remote,
             list,
         } => commands::approve::run(rev.as_deref(), env.as_deref(), remote.as_deref(), list),
+        Command::Waive {
+            rev,
+            check,
+            env,
+            reason,
+            remote,
+        } => commands::waive::run(&rev, &check, &env, &reason, remote.as_deref()),
         Command::Audit {
             remote,
             env,

@@ -264,7 +264,7 @@ fn conflict_markers_in_an_added_file_are_named() {
     run.expect_code(1);
     let text = repo.redact(&run.stderr);
     assert!(
-        text.contains("✗ no-conflict-markers  3 conflict markers added by this push\n      src/app.txt:2 (added in [SHORT])\n      src/app.txt:4 (added in [SHORT])\n      src/app.txt:6 (added in [SHORT])"),
+        text.contains("✗ no-conflict-markers  3 conflict markers added by this push\n      src/app.txt:2\n      src/app.txt:4\n      src/app.txt:6\n"),
         "{text}"
     );
 }

@@ -108,3 +108,301 @@ fn regression_issue_22_9_ctrl_u_clears_the_justification() {
         "incident 4711: revert the broken release"
     );
 }
+
+/// Development takes anything; staging takes what is on development, without WIP commits or
+/// conflict markers; `hotfix/*` only checks for conflict markers.
+const PROMOTION: &str = r#"
+[environments.development]
+branches = ["development"]
+checks = ["no-delete"]
+confirm = false
+
+[environments.staging]
+branches = ["staging"]
+promote_from = "development"
+checks = ["no-delete", "fast-forward", "promoted", "no-wip", "no-conflict-markers"]
+confirm = false
+
+[environments.hotfix]
+branches = ["hotfix/*"]
+checks = ["no-conflict-markers"]
+confirm = false
+"#;
+
+const CONFLICTED: &str = "a\n<<<<<<< ours\nb\n=======\nc\n>>>>>>> theirs\n";
+
+#[test]
+fn regression_issue_22_4_conflict_markers_fixed_later_in_the_range_pass() {
+    let repo = TestRepo::guarded(PROMOTION);
+    repo.push_unguarded("HEAD:refs/heads/staging");
+    repo.commit_file("app.txt", CONFLICTED, "Merge the feature");
+    repo.push(&["origin", "HEAD:refs/heads/development"])
+        .expect_code(0);
+    repo.commit_file("app.txt", "a\nb\n", "Resolve the conflict");
+    repo.push(&["origin", "HEAD:refs/heads/development"])
+        .expect_code(0);
+    // The range carries the markers in one commit and their fix in the next: none is left.
+    let run = repo.push(&["origin", "HEAD:refs/heads/staging"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("✓ no-conflict-markers  no conflict markers added in 2 commits"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(repo.remote_branch("staging"), Some(repo.head()));
+
+    // A marker the push leaves is still found, by file and line in the pushed version.
+    repo.commit_file("other.txt", "x\n>>>>>>> theirs\n", "Add other");
+    repo.push(&["origin", "HEAD:refs/heads/development"])
+        .expect_code(0);
+    let run = repo.push(&["origin", "HEAD:refs/heads/staging"]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stderr.contains(
+            "✗ no-conflict-markers  1 conflict marker added by this push\n      other.txt:2\n"
+        ),
+        "{}",
+        run.stderr
+    );
+    // Fixing it in a new commit, as the hint says, clears it.
+    assert!(
+        run.stderr.contains(
+            "hint: resolve the conflicts at those lines and commit the fix, then push again"
+        ),
+        "{}",
+        run.stderr
+    );
+    repo.commit_file("other.txt", "x\n", "Fix other");
+    repo.push(&["origin", "HEAD:refs/heads/development"])
+        .expect_code(0);
+    repo.push(&["origin", "HEAD:refs/heads/staging"])
+        .expect_code(0);
+}
+
+#[test]
+fn regression_issue_22_4_a_new_branch_is_judged_from_the_merge_base_with_the_remotes_branches() {
+    let repo = TestRepo::guarded(PROMOTION);
+    repo.push_unguarded("HEAD:refs/heads/main");
+    repo.commit_file("app.txt", CONFLICTED, "Merge the feature");
+    repo.commit_file("app.txt", "a\nb\n", "Resolve the conflict");
+    let run = repo.push(&["origin", "HEAD:refs/heads/hotfix/1"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    // Against the merge base (origin/main), the markers already there are not this push's.
+    repo.git(&["checkout", "-q", "-b", "old", "main"]);
+    repo.commit_file("legacy.txt", "=======\n", "Legacy file");
+    repo.push_unguarded("HEAD:refs/heads/legacy");
+    repo.commit_file("legacy.txt", "=======\nmore\n", "Extend the legacy file");
+    let run = repo.push(&["origin", "HEAD:refs/heads/hotfix/2"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    repo.commit_file("new.txt", "<<<<<<< HEAD\n", "New file");
+    let run = repo.push(&["origin", "HEAD:refs/heads/hotfix/3"]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(run.stderr.contains("      new.txt:1\n"), "{}", run.stderr);
+    assert!(!run.stderr.contains("legacy.txt"), "{}", run.stderr);
+}
+
+/// A WIP commit and its follow-up, pushed to development; staging exists at the initial
+/// commit. Returns the WIP commit's short id.
+fn wip_on_development(repo: &TestRepo) -> String {
+    repo.push_unguarded("HEAD:refs/heads/staging");
+    let wip = repo.commit_file("login.txt", "draft\n", "WIP login form");
+    repo.commit_file("login.txt", "done\n", "Finish the login form");
+    repo.push(&["origin", "HEAD:refs/heads/development"])
+        .expect_code(0);
+    wip[..10].to_owned()
+}
+
+const REASON: &str = "on development since the freeze; squashing would rewrite it";
+
+#[test]
+fn regression_issue_22_4_a_wip_commit_on_development_is_waived_by_name_and_recorded() {
+    let repo = TestRepo::guarded(PROMOTION);
+    let wip = wip_on_development(&repo);
+    let run = repo.push(&["origin", "HEAD:refs/heads/staging"]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stderr.contains(&format!(
+            "      {wip} WIP login form (already on development: origin/development)\n"
+        )),
+        "{}",
+        run.stderr
+    );
+    let command = format!(
+        "`pushguard waive {wip} --check no-wip --env staging --reason \"<why it may ship as it is>\"`"
+    );
+    assert!(
+        run.stderr.contains(&format!(
+            "hint: {wip} is already on development, whose history is not rewritten: to let it through to staging (recorded), run {command}, then push again"
+        )),
+        "{}",
+        run.stderr
+    );
+
+    // Only the check that judges each commit can be waived, and only a commit already shared.
+    let run = repo.pushguard(&[
+        "waive",
+        &wip,
+        "--check",
+        "no-conflict-markers",
+        "--env",
+        "staging",
+        "--reason",
+        REASON,
+    ]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("`no-conflict-markers` cannot be waived"),
+        "{}",
+        run.stderr
+    );
+    let local = repo.commit("WIP not shared yet");
+    let run = repo.pushguard(&[
+        "waive", &local, "--check", "no-wip", "--env", "staging", "--reason", REASON,
+    ]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("is not on development"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("hint: squash or reword it"),
+        "{}",
+        run.stderr
+    );
+    repo.git(&["reset", "-q", "--hard", "HEAD~1"]);
+    let run = repo.pushguard(&[
+        "waive", &wip, "--check", "no-wip", "--env", "staging", "--reason", "short",
+    ]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("--reason: too short"), "{}", run.stderr);
+
+    // The hint's command, as printed.
+    let run = repo.pushguard(&[
+        "waive", &wip, "--check", "no-wip", "--env", "staging", "--reason", REASON,
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stderr.contains(&format!(
+            "pushguard: waived `no-wip` for {wip} (WIP login form, on origin/development) on staging, as Pat Pusher <pat@example.com>"
+        )),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr
+            .contains("pushguard: shared with origin (refs/notes/pushguard-waivers)"),
+        "{}",
+        run.stderr
+    );
+    let shared = repo.git(&["ls-remote", "origin", "refs/notes/pushguard-waivers"]);
+    assert!(!shared.is_empty());
+
+    let run = repo.push(&["origin", "HEAD:refs/heads/staging"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let detail = format!(
+        "no work-in-progress commits among 2 commits pushed; 1 commit waived ({wip} by Pat Pusher <pat@example.com>)"
+    );
+    assert!(
+        run.stderr
+            .contains(&format!("✓ no-wip               {detail}")),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains(&format!(
+            "waived: {wip} WIP login form — by Pat Pusher <pat@example.com>: {REASON}"
+        )),
+        "{}",
+        run.stderr
+    );
+    let r = records(&repo);
+    let last = r.last().expect("a record");
+    assert_eq!(last["decision"], "allowed");
+    let no_wip = last["checks"]
+        .as_array()
+        .expect("checks")
+        .iter()
+        .find(|c| c["id"] == "no-wip")
+        .expect("no-wip recorded");
+    assert_eq!(no_wip["detail"], detail.as_str());
+    assert_eq!(repo.remote_branch("staging"), Some(repo.head()));
+}
+
+#[test]
+fn regression_issue_22_4_with_signatures_required_only_someone_elses_verified_waiver_counts() {
+    use crate::signing::{allow, keygen, sign_with};
+    let signed = format!("{PROMOTION}\n[trust]\nallowed_signers = \".allowed_signers\"\n").replace(
+        "promote_from = \"development\"\n",
+        "promote_from = \"development\"\nrequire_signatures = true\n",
+    );
+    let repo = TestRepo::new();
+    repo.install();
+    let pat = keygen(&repo, "pat");
+    let ada_key = keygen(&repo, "ada");
+    allow(
+        &repo,
+        &[("pat@example.com", &pat), ("ada@example.com", &ada_key)],
+    );
+    repo.config(&signed);
+    repo.git(&["add", ".allowed_signers", ".pushguard.toml"]);
+    repo.git(&["commit", "-q", "-m", "Set up pushguard"]);
+    sign_with(&repo, &repo.work, pat.to_str().expect("utf-8"));
+    let wip = wip_on_development(&repo);
+    let args = [
+        "waive", &wip, "--check", "no-wip", "--env", "staging", "--reason", REASON,
+    ];
+
+    // Pat's own waiver is signed, and does not count for Pat's push.
+    let run = repo.pushguard(&args);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stderr.contains(", signed with "), "{}", run.stderr);
+    let run = repo.push(&["origin", "HEAD:refs/heads/staging"]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stderr.contains(&format!(
+            "not counted: the waiver of {wip} by Pat Pusher <pat@example.com>: signed by your own key (pat@example.com)"
+        )),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains(
+            "ask someone other than you (signatures are required) to run `pushguard waive"
+        ),
+        "{}",
+        run.stderr
+    );
+
+    // Ada's, from her clone, with her key: counts.
+    let ada = repo.clone_as("ada", "Ada Lead", "ada@example.com");
+    sign_with(&repo, &ada, ada_key.to_str().expect("utf-8"));
+    repo.pushguard_in(&ada, &args).expect_code(0);
+    let run = repo.push(&["origin", "HEAD:refs/heads/staging"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stderr.contains(&format!(
+            "1 commit waived ({wip} by Ada Lead <ada@example.com> (signed: ada@example.com))"
+        )),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn regression_issue_22_9_no_wip_counts_no_commit_on_an_empty_range() {
+    let repo = TestRepo::guarded(PROMOTION);
+    repo.push_unguarded("HEAD:refs/heads/development");
+    // HEAD is a WIP commit that is not pushed: the range (HEAD~1 is on origin/development) is empty.
+    repo.commit("WIP not pushed");
+    let run = repo.push(&["origin", "HEAD~1:refs/heads/staging"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("✓ no-wip               no work-in-progress commits among 0 commits pushed"),
+        "{}",
+        run.stderr
+    );
+}

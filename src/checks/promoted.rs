@@ -192,26 +192,7 @@ pub fn locate(
     namespace: &str,
     source: &Environment,
 ) -> Result<Facts> {
-    if let Some(hit) = candidates.iter().find(|(_, tip)| *tip == pushed) {
-        return Ok(Facts::Contained(hit.0.clone()));
-    }
-    let found = match candidates {
-        // One candidate: `git merge-base --is-ancestor` is the cheapest question.
-        [(name, tip)] => contains(repo, pushed, *tip)?.then(|| name.clone()),
-        _ => {
-            let prefixes = ref_prefixes(&source.branches);
-            let patterns: Vec<String> = if prefixes.is_empty() {
-                vec![String::new()]
-            } else {
-                prefixes
-            };
-            match repo.first_containing(pushed, namespace, &patterns, candidates)? {
-                Some(found) => found,
-                None => one_by_one(repo, pushed, candidates)?,
-            }
-        }
-    };
-    if let Some(name) = found {
+    if let Some(name) = containing(repo, pushed, candidates, namespace, source)? {
         return Ok(Facts::Contained(name));
     }
     let git = repo.git2();
@@ -241,6 +222,87 @@ pub fn locate(
         count: candidates.len(),
         shallow: repo.is_shallow(),
     })
+}
+
+/// The first of `candidates` (refs `<namespace><name>` matching `source`'s globs) that
+/// contains `commit`.
+fn containing(
+    repo: &Repo,
+    commit: Oid,
+    candidates: &[(String, Oid)],
+    namespace: &str,
+    source: &Environment,
+) -> Result<Option<String>> {
+    if let Some(hit) = candidates.iter().find(|(_, tip)| *tip == commit) {
+        return Ok(Some(hit.0.clone()));
+    }
+    Ok(match candidates {
+        [] => None,
+        // One candidate: `git merge-base --is-ancestor` is the cheapest question.
+        [(name, tip)] => contains(repo, commit, *tip)?.then(|| name.clone()),
+        _ => {
+            let prefixes = ref_prefixes(&source.branches);
+            let patterns: Vec<String> = if prefixes.is_empty() {
+                vec![String::new()]
+            } else {
+                prefixes
+            };
+            match repo.first_containing(commit, namespace, &patterns, candidates)? {
+                Some(found) => found,
+                None => one_by_one(repo, commit, candidates)?,
+            }
+        }
+    })
+}
+
+/// Where `commit` already is on the `source` environment: the first of its branches (as last
+/// fetched from the remote, or the server's own; nothing is fetched) that contains it, named
+/// as the report names branches (`origin/development`). A commit there is history the team
+/// does not rewrite: `no-wip` then offers a waiver, and `pushguard waive` requires it.
+pub fn on_source(
+    repo: &Repo,
+    refs: Refs,
+    source: &Environment,
+    commit: Oid,
+) -> Result<Option<String>> {
+    let Some((candidates, namespace)) = candidates(repo, refs, source)? else {
+        return Ok(None);
+    };
+    let at = match refs {
+        Refs::Own => At::Server,
+        remote @ Refs::Remote { .. } => At::Remote(remote.shown()),
+    };
+    Ok(containing(repo, commit, &candidates, &namespace, source)?.map(|b| at.name(&b)))
+}
+
+/// Branches as `(name, tip)`.
+type Candidates = Vec<(String, Oid)>;
+
+/// The source environment's branches, `(name, tip)`, and the ref namespace they live under:
+/// the remote's as last fetched, or the receiving repository's own. `None` when the push goes
+/// to a URL that no configured remote has.
+fn candidates(
+    repo: &Repo,
+    refs: Refs,
+    source: &Environment,
+) -> Result<Option<(Candidates, String)>> {
+    let (branches, namespace) = match refs {
+        // The receiving repository's own branches are the truth: nothing to fetch.
+        Refs::Own => (std::rc::Rc::new(repo.branches()?), "refs/heads/".to_owned()),
+        Refs::Remote { name: None, .. } => return Ok(None),
+        Refs::Remote {
+            name: Some(remote), ..
+        } => (
+            repo.remote_tracking(remote)?,
+            format!("refs/remotes/{remote}/"),
+        ),
+    };
+    let candidates = branches
+        .iter()
+        .filter(|(name, _)| source.matches(name))
+        .cloned()
+        .collect();
+    Ok(Some((candidates, namespace)))
 }
 
 /// The first candidate containing `pushed`, asked one at a time (when git cannot answer for
@@ -311,32 +373,19 @@ fn fetch(repo: &Repo, remote: &str, source: &Environment) -> Result<(), String> 
 }
 
 fn facts(ctx: &Context, source: &Environment) -> Result<Facts> {
-    let (branches, namespace) = match ctx.refs {
-        // The receiving repository's own branches are the truth: nothing to fetch.
-        Refs::Own => (
-            std::rc::Rc::new(ctx.repo.branches()?),
-            "refs/heads/".to_owned(),
-        ),
-        Refs::Remote { name: None, .. } => return Ok(Facts::NoRemote),
-        Refs::Remote {
-            name: Some(remote), ..
-        } => {
-            if ctx.environment.fetch {
-                if let Err(why) = fetch(ctx.repo, remote, source) {
-                    return Ok(Facts::FetchFailed(why));
-                }
+    if let Refs::Remote {
+        name: Some(remote), ..
+    } = ctx.refs
+    {
+        if ctx.environment.fetch {
+            if let Err(why) = fetch(ctx.repo, remote, source) {
+                return Ok(Facts::FetchFailed(why));
             }
-            (
-                ctx.repo.remote_tracking(remote)?,
-                format!("refs/remotes/{remote}/"),
-            )
         }
+    }
+    let Some((candidates, namespace)) = candidates(ctx.repo, ctx.refs, source)? else {
+        return Ok(Facts::NoRemote);
     };
-    let candidates: Vec<(String, Oid)> = branches
-        .iter()
-        .filter(|(name, _)| source.matches(name))
-        .cloned()
-        .collect();
     if candidates.is_empty() {
         return Ok(Facts::NoTrackingRef);
     }

@@ -114,7 +114,7 @@ fn draw(term: &Term, prompt: &str, line: &Line, row: usize) -> std::io::Result<u
     let text = line.text();
     out.push_str(&text);
     let end = measure_text_width(prompt) + measure_text_width(&text);
-    if end > 0 && end % cols == 0 {
+    if end > 0 && end.is_multiple_of(cols) {
         // Leave the pending wrap: to the next row's start, as `place` counts.
         out.push_str(" \r\x1b[K");
     }
