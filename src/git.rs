@@ -504,6 +504,7 @@ impl Repo {
 /// How a bounded git command ended.
 pub struct GitOutput {
     pub success: bool,
+    pub stdout: String,
     pub stderr: String,
 }
 
@@ -561,15 +562,18 @@ pub fn run_bounded(repo: &Repo, args: &[&str], timeout: Duration) -> Result<GitO
         .env("GIT_TERMINAL_PROMPT", "0")
         .env("LC_ALL", "C")
         .stdin(Stdio::null())
-        .stdout(Stdio::null())
+        .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     let mut child = cmd.spawn().context("failed to run git")?;
-    let mut pipe = child.stderr.take().expect("stderr is piped");
-    let reader = std::thread::spawn(move || {
-        let mut text = String::new();
-        let _ = pipe.read_to_string(&mut text);
-        text
-    });
+    let read = |mut pipe: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut text = String::new();
+            let _ = pipe.read_to_string(&mut text);
+            text
+        })
+    };
+    let out_reader = read(Box::new(child.stdout.take().expect("stdout is piped")));
+    let reader = read(Box::new(child.stderr.take().expect("stderr is piped")));
     let start = Instant::now();
     let status = loop {
         if let Some(status) = child.try_wait().context("failed to wait for git")? {
@@ -589,6 +593,7 @@ pub fn run_bounded(repo: &Repo, args: &[&str], timeout: Duration) -> Result<GitO
     let stderr = reader.join().unwrap_or_default();
     Ok(GitOutput {
         success: status.success(),
+        stdout: out_reader.join().unwrap_or_default(),
         stderr,
     })
 }

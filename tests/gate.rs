@@ -112,9 +112,23 @@ fn missing_remote_tracking_ref_names_the_fetch() {
     let repo = gated("");
     let run = repo.push(&["origin", "HEAD:refs/heads/production"]);
     run.expect_code(1);
+    // origin has no staging at all: fetching it would not help (issue 22, item 8).
     assert!(
         run.stderr.contains(
-            "✗ promoted      no fetched branch of staging from origin (looked for origin/{staging})"
+            "✗ promoted      origin has no branch of staging (looked for {staging}), so nothing pushed there has been through staging"
+        ),
+        "{}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains("git fetch origin staging"), "{}", run.stderr);
+    // Once it has one this clone has not fetched, the hint names that fetch.
+    repo.push_unguarded("HEAD:refs/heads/staging");
+    repo.git(&["update-ref", "-d", "refs/remotes/origin/staging"]);
+    let run = repo.push(&["origin", "HEAD:refs/heads/production"]);
+    run.expect_code(1);
+    assert!(
+        run.stderr.contains(
+            "✗ promoted      no fetched branch of staging from origin (looked for origin/{staging}), though origin has staging"
         ),
         "{}",
         run.stderr

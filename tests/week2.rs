@@ -406,3 +406,102 @@ fn regression_issue_22_9_no_wip_counts_no_commit_on_an_empty_range() {
         run.stderr
     );
 }
+
+#[test]
+fn regression_issue_22_8_install_names_the_environment_branches_and_hints_name_only_branches_the_remote_has(
+) {
+    // A trunk-based repository (pushguard's own clone, say): the remote has `main` only.
+    let repo = TestRepo::new();
+    repo.push_unguarded("HEAD:refs/heads/main");
+    let run = repo.pushguard(&["install"]);
+    run.expect_code(0);
+    assert!(
+        run.stderr.contains(
+            "pushguard: on origin, pushes to these branches now go through the gate (as last fetched):\n    production   main\n  environments with no branch on origin: development (develop, development, dev), staging (staging, stage)\nhint: these are the built-in defaults; to change which branches are environments, run `pushguard init`"
+        ),
+        "{}",
+        run.stderr
+    );
+    repo.commit("Next change");
+    let run = repo.push(&["origin", "HEAD:refs/heads/main"]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stderr.contains(
+            "✗ promoted             origin has no branch of staging (looked for {staging, stage}), so nothing pushed there has been through staging"
+        ),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("`pushguard init`"), "{}", run.stderr);
+    assert!(
+        !run.stderr.contains("git fetch origin staging"),
+        "{}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains("origin/staging"), "{}", run.stderr);
+
+    // When the remote has the branch and this clone has not fetched it, the hint names it.
+    let other = repo.clone_as("other", "Olga", "olga@example.com");
+    repo.git_in(
+        &other,
+        &[
+            "push",
+            "-q",
+            "--no-verify",
+            "origin",
+            "HEAD:refs/heads/stage",
+        ],
+    );
+    let run = repo.push(&["origin", "HEAD:refs/heads/main"]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("though origin has stage\n"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr
+            .contains("hint: run `git fetch origin stage`, then push again"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn regression_issue_22_6_the_ci_recipes_install_pushguard_from_git_at_a_pinned_commit() {
+    // pushguard is not published on crates.io: a recipe that installs it from there fails.
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
+        .expect("read the README");
+    let mut in_yaml = false;
+    let mut installs = Vec::new();
+    for line in readme.lines() {
+        if line.trim_start().starts_with("```") {
+            in_yaml = line.trim_start().starts_with("```yaml");
+            continue;
+        }
+        let code = line.trim_start().trim_start_matches("- ").trim_start();
+        if in_yaml && !code.starts_with('#') && line.contains("cargo install") {
+            installs.push(line.to_owned());
+        }
+    }
+    assert!(
+        installs.len() >= 2,
+        "the CI recipes install pushguard: {installs:?}"
+    );
+    for line in &installs {
+        let words: Vec<&str> = line
+            .split('#')
+            .next()
+            .unwrap_or_default()
+            .split_whitespace()
+            .collect();
+        assert!(words.contains(&"--locked"), "{line}");
+        assert!(
+            words.contains(&"--git") && words.contains(&"--rev"),
+            "{line}"
+        );
+        // The repository also holds the fuzz crate: the package is named.
+        assert_eq!(words.last(), Some(&"pushguard"), "{line}");
+        assert!(!line.contains("pushguard@"), "{line}");
+    }
+}

@@ -7,6 +7,7 @@
 //! `uninstall`.
 
 pub mod config_hooks;
+pub mod gated;
 pub mod husky4;
 pub mod managers;
 
@@ -212,6 +213,9 @@ pub fn install(force: bool) -> Result<Exit> {
             continue;
         }
         install_kind(kind, &dir, force)?;
+    }
+    if kinds.contains(&Kind::PrePush) {
+        eprint!("{}", gated::note());
     }
     if kinds.contains(&Kind::PreReceive) && !advertises_push_options() {
         eprintln!("pushguard: note: pushers attest with `git push -o consulted=\"Name\"` and `-o bypass=\"why\"`; for git to accept them here, run:");
