@@ -120,7 +120,11 @@ fn missing_remote_tracking_ref_names_the_fetch() {
         "{}",
         run.stderr
     );
-    assert!(!run.stderr.contains("git fetch origin staging"), "{}", run.stderr);
+    assert!(
+        !run.stderr.contains("git fetch origin staging"),
+        "{}",
+        run.stderr
+    );
     // Once it has one this clone has not fetched, the hint names that fetch.
     repo.push_unguarded("HEAD:refs/heads/staging");
     repo.git(&["update-ref", "-d", "refs/remotes/origin/staging"]);
@@ -627,18 +631,24 @@ fn concurrent_test_runs_in_one_clone_take_turns_in_the_shared_worktree() {
     let a = repo.commit_file("id.txt", "a\n", "a");
     let b = repo.commit_file("id.txt", "b\n", "b");
     repo.commit("head elsewhere");
+    // Both are stopped even if the test fails before waiting for one of them.
     let spawn = |rev: &str| {
-        repo.command(crate::support::bin())
-            .args(["check", "staging", "--rev", rev])
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
+        crate::support::Reaped::group(
+            std::os::unix::process::CommandExt::process_group(
+                repo.command(crate::support::bin())
+                    .args(["check", "staging", "--rev", rev])
+                    .stdout(std::process::Stdio::piped())
+                    .stderr(std::process::Stdio::piped()),
+                0,
+            )
             .spawn()
-            .unwrap()
+            .unwrap(),
+        )
     };
     let first = spawn(&a);
     let second = spawn(&b);
     for child in [first, second] {
-        let out = child.wait_with_output().unwrap();
+        let out = child.wait_with_output();
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(out.status.success(), "{err}");
         assert!(err.contains("✓ tests"), "{err}");
