@@ -213,11 +213,22 @@ pub enum HookCommand {
     },
 }
 
-/// Parses the process arguments; exits with status 2 on a usage error.
+/// Parses the process arguments; exits with status 2 on a usage error. Run by pre-commit or
+/// prek as a `pre-push` stage hook (their variables set), where they pass file names or
+/// nothing, a command line that does not parse gets the guidance for that case and blocks
+/// (issue 22, item 9).
 pub fn parse() -> Cli {
     match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
+            if e.use_stderr()
+                && crate::install::managers::STAGE_VARS
+                    .iter()
+                    .any(|v| std::env::var_os(v).is_some())
+            {
+                let _ = crate::install::managers::write_stage_refusal(&mut std::io::stderr());
+                std::process::exit(1);
+            }
             let code = if e.use_stderr() { 2 } else { 0 };
             let _ = e.print();
             std::process::exit(code);

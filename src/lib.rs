@@ -140,7 +140,22 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
                     url,
                     hook_dir,
                 },
-        } => hook::pre_push(&remote, &url, hook_dir.as_deref()),
+        } => {
+            let result = hook::pre_push(&remote, &url, hook_dir.as_deref());
+            let allowed = matches!(result, Ok(Exit::Success | Exit::Code(0)));
+            match install::managers::running_as_legacy() {
+                Some(tool) if !allowed => {
+                    // Said before the manager is stopped, so that it reads in order.
+                    let result = result.or_else(|e| {
+                        report::error(&e);
+                        Ok(Exit::Code(2))
+                    });
+                    install::managers::stop_manager(tool);
+                    result
+                }
+                _ => result,
+            }
+        }
         Command::Hook {
             hook: HookCommand::PreReceive { hook_dir },
         } => server::pre_receive(hook_dir.as_deref()),

@@ -505,3 +505,367 @@ fn regression_issue_22_6_the_ci_recipes_install_pushguard_from_git_at_a_pinned_c
         assert!(!line.contains("pushguard@"), "{line}");
     }
 }
+
+// ---------------------------------------------------------------------------------------
+// Hook managers (items 5 and 9): run with `--include-ignored` after
+// `sh scripts/install-managers.sh`, as the other manager tests (item 10).
+
+use crate::managers::{
+    assert_gated, husky_repo, lefthook_repo, manager, marker, pre_commit_repo, take_marker, tool,
+};
+
+/// `lefthook-local.yml` as pushguard before issue 22 wrote it: the absolute path of the
+/// clone's shim, shell-quoted inside YAML quotes.
+fn old_lefthook_local(shim: &std::path::Path) -> String {
+    let quoted = format!("'{}'", shim.display().to_string().replace('\'', r"'\''"));
+    let run =
+        format!("PUSHGUARD_VIA=lefthook {quoted} {{1}} {{2}} # {{files}}").replace('\'', "''");
+    format!(
+        "# pushguard-managed-lefthook-local: written by `pushguard install`, removed by `pushguard uninstall`; this clone only, do not commit\nno_tty: true\npre-push:\n  commands:\n    pushguard:\n      run: '{run}'\n      files: 'echo ''lefthook-local.yml'''\n      use_stdin: true\n"
+    )
+}
+
+#[test]
+#[ignore = "needs the hook managers: sh scripts/install-managers.sh, then cargo test -- --include-ignored"]
+fn regression_issue_22_5_lefthook_local_config_names_no_path_and_stays_out_of_commits() {
+    let lefthook = manager("lefthook");
+    let repo = lefthook_repo();
+    tool(&repo, &lefthook, &["install"]);
+    repo.install();
+    let local = std::fs::read_to_string(repo.work.join("lefthook-local.yml")).unwrap();
+    assert!(!local.contains(&repo.root.display().to_string()), "{local}");
+    // A routine `git add -A` does not pick it up.
+    assert_eq!(repo.git(&["status", "--porcelain"]), "?? .pushguard.toml");
+    repo.git(&["add", "-A"]);
+    let staged = repo.git(&["diff", "--cached", "--name-only"]);
+    assert!(!staged.contains("lefthook-local.yml"), "{staged}");
+    repo.git(&["reset", "-q"]);
+    assert_gated(&repo, "lefthook", "path-free");
+    // uninstall takes its exclude line back too.
+    repo.pushguard(&["uninstall"]).expect_code(0);
+    let exclude = std::fs::read_to_string(repo.work.join(".git/info/exclude")).unwrap();
+    assert!(!exclude.contains("lefthook-local.yml"), "{exclude}");
+}
+
+#[test]
+#[ignore = "needs the hook managers: sh scripts/install-managers.sh, then cargo test -- --include-ignored"]
+fn regression_issue_22_5_a_committed_lefthook_local_config_is_diagnosed_and_never_rewritten_silently(
+) {
+    let lefthook = manager("lefthook");
+    // Alice's clone committed the file an older pushguard wrote, naming her clone's shim.
+    let repo = lefthook_repo();
+    let alice_shim = repo.work.join(".git/pushguard/hooks/pre-push");
+    repo.write("lefthook-local.yml", &old_lefthook_local(&alice_shim));
+    repo.git(&["add", "-f", "lefthook-local.yml"]);
+    repo.git(&["commit", "-q", "-m", "lefthook-local.yml, by accident"]);
+    repo.push_unguarded("HEAD:refs/heads/main");
+    // Bob's clone.
+    let bob = repo.clone_as("bob", "Bob", "bob@example.com");
+    let in_bob = |program: &std::path::Path, args: &[&str]| {
+        crate::support::Run::from_output(
+            repo.command(program)
+                .current_dir(&bob)
+                .args(args)
+                .output()
+                .expect("run"),
+        )
+    };
+    in_bob(&lefthook, &["install"]).expect_code(0);
+    std::fs::write(bob.join(".pushguard.toml"), crate::managers::CONFIG).unwrap();
+    let status = in_bob(&crate::support::bin(), &["status"]);
+    assert!(
+        status.stdout.contains(&format!(
+            "path:    BROKEN: {}/lefthook-local.yml runs pushguard from `{}`, a path in another clone, which does not exist here: lefthook fails every push (feature branches too) with \"not found\" (it is committed: `git rm --cached` it and commit that, then `pushguard install`; or `pushguard install --force` rewrites it without any path, to commit)",
+            bob.display(),
+            alice_shim.display()
+        )),
+        "{}",
+        status.stdout
+    );
+    let doctor = in_bob(&crate::support::bin(), &["doctor"]);
+    assert_eq!(doctor.code, 1, "{}", doctor.stderr);
+    assert!(doctor.stderr.contains("BROKEN: "), "{}", doctor.stderr);
+    assert!(
+        doctor
+            .stderr
+            .contains("hint: it is committed: `git rm --cached` it"),
+        "{}",
+        doctor.stderr
+    );
+    // install refuses to rewrite the committed file, and says what to do.
+    let install = in_bob(&crate::support::bin(), &["install"]);
+    assert_eq!(install.code, 2, "{}", install.stderr);
+    assert!(
+        install.stderr.contains("`lefthook-local.yml` is committed, and pushguard does not rewrite a committed file behind your back"),
+        "{}",
+        install.stderr
+    );
+    assert!(
+        install
+            .stderr
+            .contains("hint: stop sharing it: `git rm --cached lefthook-local.yml`"),
+        "{}",
+        install.stderr
+    );
+    assert!(
+        install
+            .stderr
+            .contains("hint: or keep it committed in the form that works in every clone"),
+        "{}",
+        install.stderr
+    );
+    assert_eq!(
+        in_bob(
+            Path::new("git"),
+            &["status", "--porcelain", "lefthook-local.yml"]
+        )
+        .stdout,
+        ""
+    );
+    // Asked for, the path-free version replaces it; committed, it works in every clone.
+    in_bob(&crate::support::bin(), &["install", "--force"]).expect_code(0);
+    let fixed = std::fs::read_to_string(bob.join("lefthook-local.yml")).unwrap();
+    assert!(!fixed.contains(&repo.root.display().to_string()), "{fixed}");
+    let r = in_bob(
+        Path::new("git"),
+        &["push", "origin", "HEAD:refs/heads/bob-feature"],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r = in_bob(
+        Path::new("git"),
+        &["push", "origin", "HEAD:refs/heads/production"],
+    );
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("push to production blocked"),
+        "{}",
+        r.stderr
+    );
+    in_bob(
+        Path::new("git"),
+        &["commit", "-q", "-am", "lefthook-local.yml without a path"],
+    )
+    .expect_code(0);
+    in_bob(
+        Path::new("git"),
+        &[
+            "push",
+            "-q",
+            "--no-verify",
+            "origin",
+            "HEAD:refs/heads/main",
+        ],
+    )
+    .expect_code(0);
+    // Alice's clone, which never ran `pushguard install`: the push goes through with a note.
+    repo.git(&["pull", "-q", "--no-rebase", "origin", "main"]);
+    tool(&repo, &lefthook, &["install"]);
+    take_marker(&repo);
+    let r = repo.push(&["origin", "HEAD:refs/heads/alice-feature"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("pushguard: not installed in this clone"),
+        "{}",
+        r.stderr
+    );
+    let status = repo.pushguard(&["status"]);
+    assert!(
+        status.stdout.contains("NOT GATED: ")
+            && status
+                .stdout
+                .contains("runs pushguard's per-clone shim, which this clone does not have"),
+        "{}",
+        status.stdout
+    );
+    repo.install();
+    assert_gated(&repo, "lefthook", "alice-after-install");
+}
+
+use std::path::Path;
+
+#[test]
+#[ignore = "needs the hook managers: sh scripts/install-managers.sh, then cargo test -- --include-ignored"]
+fn regression_issue_22_9_with_lefthook_yml_running_pushguard_install_and_uninstall_say_so() {
+    let lefthook = manager("lefthook");
+    let repo = lefthook_repo();
+    let snippet = repo.pushguard(&["install", "--print"]).stdout;
+    let yml: String = snippet
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    repo.commit_file("lefthook.yml", &yml, "lefthook: run pushguard for everyone");
+    // pushguard from PATH, as the team's snippet expects.
+    let bin_dir = repo.root.join("bin");
+    std::fs::create_dir_all(&bin_dir).unwrap();
+    std::os::unix::fs::symlink(crate::support::bin(), bin_dir.join("pushguard")).unwrap();
+    let path = format!(
+        "{}:{}",
+        bin_dir.display(),
+        crate::support::hermetic_path().to_string_lossy()
+    );
+    let with_path = |program: &Path, args: &[&str]| {
+        crate::support::Run::from_output(
+            repo.command(program)
+                .args(args)
+                .env("PATH", &path)
+                .output()
+                .expect("run"),
+        )
+    };
+    with_path(&lefthook, &["install"]).expect_code(0);
+    let r = with_path(&crate::support::bin(), &["install"]);
+    r.expect_code(0);
+    assert!(
+        r.stderr.contains("pushguard: lefthook runs pushguard from lefthook.yml, the project's config, for the whole team"),
+        "{}",
+        r.stderr
+    );
+    assert!(!r.stderr.contains("lefthook-local.yml"), "{}", r.stderr);
+    let r = with_path(&crate::support::bin(), &["uninstall"]);
+    r.expect_code(0);
+    assert!(
+        r.stderr.contains("pushguard: note: lefthook.yml still runs pushguard for the whole team (pushguard from PATH), so this clone is still gated"),
+        "{}",
+        r.stderr
+    );
+    // It is: a production push is still gated.
+    let r = with_path(Path::new("git"), &["push", "origin", "HEAD:production"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("push to production blocked"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+#[ignore = "needs the hook managers: sh scripts/install-managers.sh, then cargo test -- --include-ignored"]
+fn regression_issue_22_9_husky_uninstall_says_it_changed_the_committed_script_and_status_names_the_missing_shim(
+) {
+    let husky = manager("husky");
+    let repo = husky_repo();
+    tool(&repo, &husky, &[]);
+    repo.install();
+    repo.git(&["commit", "-q", "-am", "Run pushguard from husky's pre-push"]);
+    let r = repo.pushguard(&["uninstall"]);
+    r.expect_code(0);
+    assert!(
+        r.stderr.contains(".husky/pre-push is committed with pushguard's block, so this changed the team's file, in your work tree only"),
+        "{}",
+        r.stderr
+    );
+    // Keeping the team's block: this clone has no shim now, and status says exactly that.
+    repo.git(&["checkout", "--", ".husky/pre-push"]);
+    let status = repo.pushguard(&["status"]);
+    assert!(
+        status.stdout.contains(".husky/pre-push has pushguard's block, but this clone has no pushguard shim for it to run"),
+        "{}",
+        status.stdout
+    );
+    let r = repo.push(&["origin", "HEAD:refs/heads/production"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("pushguard: not installed in this clone"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+#[ignore = "needs the hook managers: sh scripts/install-managers.sh, then cargo test -- --include-ignored"]
+fn regression_issue_22_9_a_pre_commit_stage_hook_entry_gets_the_guidance_not_a_usage_error() {
+    let exe = manager("pre-commit");
+    let repo = TestRepo::new();
+    // The entry a team writes: file names are passed, as pre-commit does by default.
+    repo.write(
+        ".pre-commit-config.yaml",
+        &format!(
+            "repos:\n- repo: local\n  hooks:\n  - id: pushguard\n    name: pushguard\n    entry: {} hook pre-push\n    language: system\n    stages: [pre-push]\n    always_run: true\n",
+            crate::support::bin().display()
+        ),
+    );
+    repo.write("a.txt", "a\n");
+    repo.write("b.txt", "b\n");
+    repo.write("c.txt", "c\n");
+    repo.git(&["add", "."]);
+    repo.git(&["commit", "-q", "-m", "pre-commit"]);
+    repo.config(crate::managers::CONFIG);
+    tool(&repo, &exe, &["install", "--hook-type", "pre-push"]);
+    let r = repo.push(&["origin", "HEAD:production"]);
+    assert_ne!(r.code, 0, "{}", r.stderr);
+    let out = format!("{}{}", r.stdout, r.stderr);
+    assert!(
+        out.contains("refusing to run as a pre-commit/prek `pre-push` stage hook"),
+        "{out}"
+    );
+    assert!(!out.contains("Usage:"), "{out}");
+    assert!(repo.remote_branch("production").is_none());
+}
+
+/// A blocked push with pushguard as `tool`'s legacy hook: the manager's own hook must not run.
+fn blocked_push_stops(tool_name: &str) {
+    let exe = manager(tool_name);
+    let repo = pre_commit_repo();
+    tool(&repo, &exe, &["install", "--hook-type", "pre-push"]);
+    repo.install();
+    take_marker(&repo);
+    let r = repo.push(&["origin", "HEAD:production"]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("push to production blocked"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains(&format!(
+            "pushguard: stopped {tool_name} before its own pre-push hooks"
+        )),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(
+        take_marker(&repo),
+        "",
+        "{tool_name}'s own hook ran after a blocked push"
+    );
+    assert!(repo.remote_branch("production").is_none());
+    // An allowed push still runs them.
+    let r = repo.push(&["origin", "HEAD:refs/heads/feature"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(take_marker(&repo).contains("manager-hook"));
+    let _ = marker(&repo);
+}
+
+#[test]
+#[ignore = "needs the hook managers: sh scripts/install-managers.sh, then cargo test -- --include-ignored"]
+fn regression_issue_22_9_a_blocked_push_does_not_run_pre_commits_own_hooks() {
+    blocked_push_stops("pre-commit");
+}
+
+#[test]
+#[ignore = "needs the hook managers: sh scripts/install-managers.sh, then cargo test -- --include-ignored"]
+fn regression_issue_22_9_a_blocked_push_does_not_run_preks_own_hooks() {
+    blocked_push_stops("prek");
+}
+
+#[test]
+#[ignore = "needs the hook managers: sh scripts/install-managers.sh, then cargo test -- --include-ignored"]
+fn regression_issue_22_9_an_interrupted_push_does_not_run_pre_commits_own_hooks() {
+    let exe = manager("pre-commit");
+    let repo = pre_commit_repo();
+    tool(&repo, &exe, &["install", "--hook-type", "pre-push"]);
+    repo.install();
+    take_marker(&repo);
+    let mut p = spawn_push(&repo, &["origin", "HEAD:production"]);
+    p.expect("about this push?").unwrap();
+    p.send(expectrl::ControlCode::EndOfText).unwrap(); // Ctrl-C
+    let (text, ok) = finish(p);
+    assert!(!ok, "{text}");
+    assert_eq!(
+        take_marker(&repo),
+        "",
+        "pre-commit's own hook ran after Ctrl-C: {text}"
+    );
+    assert!(repo.remote_branch("production").is_none());
+}

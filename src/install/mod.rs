@@ -9,6 +9,7 @@
 pub mod config_hooks;
 pub mod gated;
 pub mod husky4;
+pub mod lefthook;
 pub mod managers;
 
 use std::fs;
