@@ -345,7 +345,7 @@ fn failing_tests_block_with_the_output_tail_and_log() {
       ✓ fast-forward         creates the branch
       ✓ clean-worktree       no uncommitted changes to tracked files
       ✓ no-wip               no work-in-progress commits among 1 commit pushed
-      ✓ no-conflict-markers  no conflict markers added in 1 commit
+      ✓ no-conflict-markers  no conflict markers added by this push
       ✗ tests                `echo compiling; echo 'assertion failed: 1 == 2' >&2; exit 3` failed (exit 3) in [TMP]/work/.git/pushguard/worktree
           last lines of the output (full log: [TMP]/work/.git/pushguard/logs/tests-[SHORT].log):
           │ compiling
@@ -503,7 +503,7 @@ fn check_is_a_dry_run_that_caches_the_tests() {
       ✓ fast-forward         creates the branch
       ✓ clean-worktree       no uncommitted changes to tracked files
       ✓ no-wip               no work-in-progress commits among 2 commits pushed
-      ✓ no-conflict-markers  no conflict markers added in 2 commits
+      ✓ no-conflict-markers  no conflict markers added by this push
       ✓ tests                `echo ran >> [TMP]/count` passed in [TIME]
     pushguard: ✓ a push to staging would pass the checks (dry run: nothing asked, nothing recorded)
     ");

@@ -146,7 +146,7 @@ fn regression_issue_22_4_conflict_markers_fixed_later_in_the_range_pass() {
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(
         run.stderr
-            .contains("✓ no-conflict-markers  no conflict markers added in 2 commits"),
+            .contains("✓ no-conflict-markers  no conflict markers added by this push"),
         "{}",
         run.stderr
     );
