@@ -67,7 +67,7 @@ impl Waivers {
                 Ok(p) => Some(p),
                 Err(why) => {
                     out.refused.push(format!(
-                        "not counted: any waiver, since signatures are required and {}",
+                        "not counted: any waiver, since your own cannot be told apart: {}",
                         why.detail
                     ));
                     return out;
