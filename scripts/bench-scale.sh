@@ -255,14 +255,17 @@ if want range; then
                 gi() { git log --format=%B main | grep -E '^(WIP|wip|fixup!|squash!)'; }
                 what="\`git log --format=%B | grep\`"
             else
-                gi() { git log -p --diff-merges=first-parent main | grep -E '^\+(<<<<<<< |=======$|>>>>>>> )'; }
-                what="\`git log -p | grep\`"
+                # The check reads the range's net change (issue 22): for a first push with no
+                # remote branches, main's tree against the empty tree.
+                empty=$(git hash-object -t tree /dev/null)
+                gi() { git diff -U0 --no-renames "$empty" main | grep -E '^\+(<<<<<<< |=======$|>>>>>>> )'; }
+                what="\`git diff <empty tree> main | grep\`"
             fi
             pair pg gi
             if [ "$check" = no-wip ]; then
                 gmem=$(rss sh -c "git log --format=%B main | grep -E '^(WIP|wip)'")
             else
-                gmem=$(rss sh -c "git log -p --diff-merges=first-parent main | grep -E '^\+<<<<<<< '")
+                gmem=$(rss sh -c "git diff -U0 --no-renames $empty main | grep -E '^\+<<<<<<< '")
             fi
             row "$check, first push of $n commits" "$(ms "$ma")" "$(ms "$mb") $what" \
                 "**$(ratio "$ma" "$mb")**" "$(mib "$(rss "$bin" check staging --rev main)") (git $(mib "$gmem"))"

@@ -101,6 +101,26 @@ pub enum Command {
         #[arg(long)]
         list: bool,
     },
+    /// Let one commit pass one check for one environment, with a reason (shared through git
+    /// notes): for a work-in-progress commit already on the environment this one promotes
+    /// from, whose history is not rewritten
+    Waive {
+        /// The commit to waive (a branch, tag or commit id)
+        rev: String,
+        /// The check to waive: `no-wip` (the only check that judges each commit)
+        #[arg(long, value_name = "CHECK")]
+        check: String,
+        /// The environment the waiver is for
+        #[arg(long, value_name = "E")]
+        env: String,
+        /// Why the commit may ship as it is (at least `[bypass].min_length` characters; recorded)
+        #[arg(long, value_name = "WHY")]
+        reason: String,
+        /// The remote whose branches show where the commit is, and to share the waiver with
+        /// (default: the current branch's upstream remote, else origin, else the only remote)
+        #[arg(long)]
+        remote: Option<String>,
+    },
     /// Judge each environment branch's tip on the remote: it must be what a push through the
     /// gate left there (a recorded allowed or bypassed push of that branch to that remote)
     Audit {
@@ -204,11 +224,22 @@ pub enum HookCommand {
     },
 }
 
-/// Parses the process arguments; exits with status 2 on a usage error.
+/// Parses the process arguments; exits with status 2 on a usage error. Run by pre-commit or
+/// prek as a `pre-push` stage hook (their variables set), where they pass file names or
+/// nothing, a command line that does not parse gets the guidance for that case and blocks
+/// (issue 22, item 9).
 pub fn parse() -> Cli {
     match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
+            if e.use_stderr()
+                && crate::install::managers::STAGE_VARS
+                    .iter()
+                    .any(|v| std::env::var_os(v).is_some())
+            {
+                let _ = crate::install::managers::write_stage_refusal(&mut std::io::stderr());
+                std::process::exit(1);
+            }
             let code = if e.use_stderr() { 2 } else { 0 };
             let _ = e.print();
             std::process::exit(code);

@@ -347,6 +347,22 @@ impl Repo {
         self.range_hiding(new, &hide)
     }
 
+    /// The best common ancestor of `new` and any of `tips` (`git merge-base new tips…`),
+    /// `None` when they share no history or there are no tips.
+    pub fn merge_base_with(&self, new: Oid, tips: &[Oid]) -> Result<Option<Oid>> {
+        if tips.is_empty() {
+            return Ok(None);
+        }
+        let mut all = Vec::with_capacity(tips.len() + 1);
+        all.push(new);
+        all.extend_from_slice(tips);
+        match self.inner.merge_base_many(&all) {
+            Ok(base) => Ok(Some(base)),
+            Err(e) if e.code() == ErrorCode::NotFound => Ok(None),
+            Err(e) => Err(e).context("failed to find the merge base with the remote's branches"),
+        }
+    }
+
     /// The commits a ref update pushes into this (receiving) repository: reachable from `new`
     /// and not from the old tip, or, for a new branch, not from any of its branches.
     pub fn pushed_range_on_server(&self, new: Oid, old: Option<Oid>) -> Result<Vec<Oid>> {
@@ -519,6 +535,7 @@ impl Repo {
 /// How a bounded git command ended.
 pub struct GitOutput {
     pub success: bool,
+    pub stdout: String,
     pub stderr: String,
 }
 
@@ -576,15 +593,18 @@ pub fn run_bounded(repo: &Repo, args: &[&str], timeout: Duration) -> Result<GitO
         .env("GIT_TERMINAL_PROMPT", "0")
         .env("LC_ALL", "C")
         .stdin(Stdio::null())
-        .stdout(Stdio::null())
+        .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     let mut child = cmd.spawn().context("failed to run git")?;
-    let mut pipe = child.stderr.take().expect("stderr is piped");
-    let reader = std::thread::spawn(move || {
-        let mut text = String::new();
-        let _ = pipe.read_to_string(&mut text);
-        text
-    });
+    let read = |mut pipe: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut text = String::new();
+            let _ = pipe.read_to_string(&mut text);
+            text
+        })
+    };
+    let out_reader = read(Box::new(child.stdout.take().expect("stdout is piped")));
+    let reader = read(Box::new(child.stderr.take().expect("stderr is piped")));
     let start = Instant::now();
     let status = loop {
         if let Some(status) = child.try_wait().context("failed to wait for git")? {
@@ -604,6 +624,7 @@ pub fn run_bounded(repo: &Repo, args: &[&str], timeout: Duration) -> Result<GitO
     let stderr = reader.join().unwrap_or_default();
     Ok(GitOutput {
         success: status.success(),
+        stdout: out_reader.join().unwrap_or_default(),
         stderr,
     })
 }
@@ -635,6 +656,10 @@ pub(crate) fn log_over_commits(
     commits: &[Oid],
     read: impl FnOnce(&mut dyn std::io::BufRead) -> bool,
 ) -> Result<bool> {
+    if commits.is_empty() {
+        // `git log --stdin` given nothing logs HEAD, which is not in the range (issue 22).
+        return Ok(read(&mut std::io::empty()));
+    }
     let mut cmd = git_command(repo.common_dir());
     keep_quarantine(&mut cmd);
     cmd.arg("--git-dir").arg(repo.git2().path());

@@ -148,7 +148,22 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
                     url,
                     hook_dir,
                 },
-        } => hook::pre_push(&remote, &url, hook_dir.as_deref()),
+        } => {
+            let result = hook::pre_push(&remote, &url, hook_dir.as_deref());
+            let allowed = matches!(result, Ok(Exit::Success | Exit::Code(0)));
+            match install::managers::running_as_legacy() {
+                Some(tool) if !allowed => {
+                    // Said before the manager is stopped, so that it reads in order.
+                    let result = result.or_else(|e| {
+                        report::error(&e);
+                        Ok(Exit::Code(2))
+                    });
+                    install::managers::stop_manager(tool);
+                    result
+                }
+                _ => result,
+            }
+        }
         Command::Hook {
             hook: HookCommand::PreReceive { hook_dir },
         } => server::pre_receive(hook_dir.as_deref()),
@@ -166,6 +181,13 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
             remote,
             list,
         } => commands::approve::run(rev.as_deref(), env.as_deref(), remote.as_deref(), list),
+        Command::Waive {
+            rev,
+            check,
+            env,
+            reason,
+            remote,
+        } => commands::waive::run(&rev, &check, &env, &reason, remote.as_deref()),
         Command::Audit {
             remote,
             env,

@@ -1,5 +1,6 @@
 //! The team layer's storage: git notes on `refs/notes/pushguard-approvals` (who approved
-//! which commit for which environment) and `refs/notes/pushguard-audit` (the audit record
+//! which commit for which environment), `refs/notes/pushguard-waivers` (who waived which
+//! check of which commit: [`waivers`]) and `refs/notes/pushguard-audit` (the audit record
 //! lines of gated pushes), shared through the remote with the git CLI.
 //!
 //! Notes are never overwritten: a note that already exists on a commit is merged with the
@@ -21,6 +22,9 @@ use crate::git::{self, Repo};
 use crate::WithHint;
 
 mod fanout;
+pub mod waivers;
+
+pub use waivers::{Waiver, WAIVERS};
 
 /// The notes ref holding approvals.
 pub const APPROVALS: NotesRef = NotesRef("pushguard-approvals");
@@ -60,6 +64,8 @@ impl NotesRef {
     fn merge(self, ours: &str, theirs: &str) -> String {
         if self == APPROVALS {
             merge_approval_notes(ours, theirs)
+        } else if self == WAIVERS {
+            waivers::merge_waiver_notes(ours, theirs)
         } else {
             merge_lines(ours, theirs)
         }

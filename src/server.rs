@@ -28,9 +28,10 @@ pub use crate::install::CHAINED_PRE_RECEIVE as CHAINED_HOOK;
 pub const REMOTE_PLACEHOLDER: &str = "<remote>";
 
 /// The notes refs that hold the team's trail: never deleted or rewound through a push.
-pub const TRAIL_REFS: [&str; 2] = [
+pub const TRAIL_REFS: [&str; 3] = [
     "refs/notes/pushguard-audit",
     "refs/notes/pushguard-approvals",
+    "refs/notes/pushguard-waivers",
 ];
 
 /// Parses git's pre-receive input: lines `<old> SP <new> SP <refname>`.

@@ -28,6 +28,8 @@ use crate::WithHint;
 pub const RECORD_NAMESPACE: &str = "pushguard-record";
 /// The namespace of an approval's signature.
 pub const APPROVAL_NAMESPACE: &str = "pushguard-approval";
+/// The namespace of a waiver's signature.
+pub const WAIVER_NAMESPACE: &str = "pushguard-waiver";
 /// The namespace git signs commits under.
 pub const COMMIT_NAMESPACE: &str = "git";
 
@@ -810,6 +812,16 @@ pub fn approval_payload(environment: &str, commit: &str, tree: &str) -> Vec<u8> 
         .into_bytes()
 }
 
+/// The bytes a waiver's signature covers: the check, the environment, the commit and the
+/// reason (as a JSON string, so that it stays on one line whatever it holds).
+pub fn waiver_payload(check: &str, environment: &str, commit: &str, reason: &str) -> Vec<u8> {
+    let reason = serde_json::to_string(reason).expect("a string always serializes");
+    format!(
+        "pushguard waiver\ncheck {check}\nenvironment {environment}\ncommit {commit}\nreason {reason}\n"
+    )
+    .into_bytes()
+}
+
 /// The bytes a record's signature covers: the line up to (not including) `,"prev":`, closed
 /// with `}`. `prev` and `signature` are outside it, so a record is signed before it is
 /// chained; the line's hash still covers everything.
@@ -1085,6 +1097,34 @@ pub fn sign_approval(
         KeyState::None(why) if required(config, environment) => {
             Err(no_key_error(&environment.name, &why)
                 .context("an unsigned approval would not count"))
+        }
+        KeyState::None(_) => Ok(None),
+    }
+}
+
+/// Signs a waiver with the author's key when they have one; with signatures required for the
+/// environment, a missing key is an error (an unsigned waiver would not count there).
+/// Returns the key used.
+pub fn sign_waiver(
+    repo: &Repo,
+    config: &Config,
+    environment: &Environment,
+    waiver: &mut crate::notes::Waiver,
+) -> Result<Option<String>> {
+    let payload = waiver_payload(
+        &waiver.check,
+        &waiver.environment,
+        &waiver.commit,
+        &waiver.reason,
+    );
+    match key_state(repo) {
+        KeyState::Ready(signer) => {
+            waiver.signature = Some(signer.sign(WAIVER_NAMESPACE, &payload)?);
+            Ok(Some(signer.configured.clone()))
+        }
+        KeyState::Broken(e) => Err(e),
+        KeyState::None(why) if required(config, environment) => {
+            Err(no_key_error(&environment.name, &why).context("an unsigned waiver would not count"))
         }
         KeyState::None(_) => Ok(None),
     }

@@ -8,6 +8,12 @@
 //! timeout ends it, restores the terminal, and no further question is asked. The tests
 //! runner reads the same interrupt flag, so Ctrl-C anywhere means "block, record, ask
 //! nothing more".
+//!
+//! Every answer is deliberate (issue 22, item 1): a yes/no is taken only with Enter, and
+//! what was typed before a question was drawn is discarded, so a habitual `y` Enter, or an
+//! Enter typed ahead, never answers the next question.
+
+mod line;
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
@@ -18,7 +24,7 @@ use std::time::Duration;
 
 use console::Term;
 use dialoguer::theme::{ColorfulTheme, SimpleTheme, Theme};
-use dialoguer::{Confirm, Input, Select};
+use dialoguer::{Confirm, Select};
 
 use crate::audit::ChecklistEntry;
 use crate::text::escape;
@@ -68,6 +74,7 @@ pub fn ask_who(
     if !leads.is_empty() {
         let mut items: Vec<String> = leads.iter().map(|l| escape(l, 120)).collect();
         items.push(SOMEONE_ELSE.to_owned());
+        discard_typeahead();
         let chosen = Select::with_theme(theme)
             .with_prompt("Who did you consult?")
             .items(&items)
@@ -86,15 +93,43 @@ pub fn ask_who(
             }
         }
     }
-    let name: String = Input::with_theme(theme)
-        .with_prompt("Who did you consult? (name)")
-        .validate_with(|t: &String| match name_problem(t) {
-            Some(p) => Err(p),
-            None => Ok(()),
-        })
-        .interact_text_on(term)?;
+    let name = ask_text(term, theme, "Who did you consult? (name)", &|t| {
+        name_problem(t).map(str::to_owned)
+    })?;
     tick();
-    Ok(name.trim().to_owned())
+    Ok(name)
+}
+
+/// Asks a yes/no question (default No). The answer counts only once Enter confirms it, and
+/// keys typed before the question was drawn are dropped: a `y` Enter answers this question
+/// and nothing else. `None` when the person quit it (Esc, `q`).
+pub fn ask_yes_no(term: &Term, theme: &dyn Theme, prompt: &str) -> dialoguer::Result<Option<bool>> {
+    discard_typeahead();
+    Confirm::with_theme(theme)
+        .with_prompt(prompt)
+        .default(false)
+        .wait_for_newline(true)
+        .interact_on_opt(term)
+}
+
+/// Asks for a line of text (trimmed) until `problem` finds nothing wrong with it, with the
+/// usual editing keys (Ctrl-U, Ctrl-W, arrows); typed-ahead keys are dropped first.
+pub fn ask_text(
+    term: &Term,
+    theme: &dyn Theme,
+    prompt: &str,
+    problem: &dyn Fn(&str) -> Option<String>,
+) -> dialoguer::Result<String> {
+    discard_typeahead();
+    line::read(term, theme, prompt, problem)
+}
+
+/// Drops what was typed on the terminal but not read yet: keys pressed before a question
+/// is drawn (during the checks, or a second Enter after the last answer) are not answers.
+fn discard_typeahead() {
+    if let Some(tty) = open_tty() {
+        let _ = rustix::termios::tcflush(&tty, rustix::termios::QueueSelector::IFlush);
+    }
 }
 
 /// The summary shown on the terminal before the questions.
@@ -398,10 +433,11 @@ impl Tty {
 /// Offers to bypass the failed checks (default No).
 pub fn offer_bypass(interaction: &mut Interaction, timeout: Duration) -> Result<bool, Stop> {
     interaction.ask(timeout, move |term, theme, tick| {
-        let yes = Confirm::with_theme(theme)
-            .with_prompt("Bypass the failed checks with a justification?")
-            .default(false)
-            .interact_on_opt(term)?;
+        let yes = ask_yes_no(
+            term,
+            theme,
+            "Bypass the failed checks with a justification?",
+        )?;
         tick();
         Ok(yes == Some(true))
     })
@@ -415,16 +451,10 @@ pub fn ask_justification(
     problem: impl Fn(&str) -> Option<String> + Send + 'static,
 ) -> Result<String, Stop> {
     interaction.ask(timeout, move |term, theme, _tick| {
-        let why: String = Input::with_theme(theme)
-            .with_prompt(format!(
-                "Why must this push go through now? (at least {min_length} characters; recorded)"
-            ))
-            .validate_with(|t: &String| match problem(t) {
-                Some(p) => Err(p),
-                None => Ok(()),
-            })
-            .interact_text_on(term)?;
-        Ok(why.trim().to_owned())
+        let prompt = format!(
+            "Why must this push go through now? (at least {min_length} characters; recorded)"
+        );
+        ask_text(term, theme, &prompt, &problem)
     })
 }
 
@@ -456,10 +486,11 @@ pub fn ask_confirmation(
             ..Confirmed::default()
         };
         if confirm && out.consulted.is_none() {
-            let yes = Confirm::with_theme(theme)
-                .with_prompt("Have you talked to a lead or senior about this push?")
-                .default(false)
-                .interact_on_opt(term)?;
+            let yes = ask_yes_no(
+                term,
+                theme,
+                "Have you talked to a lead or senior about this push?",
+            )?;
             tick();
             if yes != Some(true) {
                 out.not_consulted = true;
@@ -481,10 +512,7 @@ pub fn ask_checklist(
 ) -> dialoguer::Result<Vec<ChecklistEntry>> {
     let mut answered = Vec::new();
     for item in items {
-        let yes = Confirm::with_theme(theme)
-            .with_prompt(item.clone())
-            .default(false)
-            .interact_on_opt(term)?;
+        let yes = ask_yes_no(term, theme, &item)?;
         tick();
         let answer = yes == Some(true);
         answered.push(ChecklistEntry { item, answer });

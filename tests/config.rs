@@ -138,3 +138,75 @@ fn commands_find_the_repository_config_from_a_subdirectory() {
         "{text}"
     );
 }
+
+/// The comment that marks a README TOML block as a fragment (part of a file, shown to
+/// explain one key), which `config --check` cannot judge alone. It goes on the line right
+/// before the block's opening fence.
+const FRAGMENT: &str = "<!-- toml: fragment -->";
+
+/// Every ```toml block of the README, with the line its fence is on and whether it is marked
+/// as a fragment.
+fn readme_toml_blocks() -> Vec<(usize, String, bool)> {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
+        .expect("read the README");
+    let mut blocks = Vec::new();
+    let mut lines = readme.lines().enumerate().peekable();
+    let mut previous = "";
+    while let Some((n, line)) = lines.next() {
+        if line.trim_start().starts_with("```toml") {
+            let fragment = previous.trim() == FRAGMENT;
+            let mut text = String::new();
+            for (_, body) in lines.by_ref() {
+                if body.trim_start().starts_with("```") {
+                    break;
+                }
+                text.push_str(body);
+                text.push('\n');
+            }
+            blocks.push((n + 1, text, fragment));
+        }
+        previous = line;
+    }
+    blocks
+}
+
+#[test]
+fn regression_issue_22_7_every_toml_block_in_the_readme_passes_config_check() {
+    // A newcomer pastes these: each must be a valid `.pushguard.toml` as it stands, unless it
+    // is marked as a fragment (FRAGMENT on the line before the fence).
+    let blocks = readme_toml_blocks();
+    assert!(blocks.len() >= 2, "the README has TOML blocks");
+    let repo = TestRepo::new();
+    let mut checked = 0;
+    for (line, text, fragment) in &blocks {
+        if *fragment {
+            continue;
+        }
+        let file = repo.root.join(format!("readme-{line}.toml"));
+        std::fs::write(&file, text).expect("write the block");
+        let run = repo.pushguard_with(
+            &["config", "--check"],
+            None,
+            &[("PUSHGUARD_CONFIG", file.to_str().expect("utf-8 path"))],
+        );
+        assert_eq!(
+            run.code, 0,
+            "the TOML block at README.md:{line} is not a valid config (mark a deliberate fragment with `{FRAGMENT}` on the line before it)\n{}\n{}",
+            text, run.stderr
+        );
+        checked += 1;
+    }
+    assert!(checked >= 1, "no block was checked");
+    // The block the README calls the built-in default is it, key for key.
+    let default: toml::Table =
+        toml::from_str(include_str!("../src/default.toml")).expect("the default parses");
+    let documented = blocks
+        .iter()
+        .filter_map(|(_, text, _)| toml::from_str::<toml::Table>(text).ok())
+        .find(|t| t.contains_key("environments") && t.contains_key("wip"));
+    assert_eq!(
+        documented.as_ref(),
+        Some(&default),
+        "the README's default config block differs from src/default.toml"
+    );
+}

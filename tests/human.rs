@@ -51,7 +51,7 @@ fn wait_for_records(repo: &TestRepo, n: usize) -> Vec<Value> {
 }
 
 /// `git push` in a pseudo-terminal, prompts allowed.
-fn spawn_push(repo: &TestRepo, args: &[&str]) -> expectrl::Session {
+pub fn spawn_push(repo: &TestRepo, args: &[&str]) -> expectrl::Session {
     let mut cmd = repo.command("git");
     cmd.arg("push")
         .args(args)
@@ -62,7 +62,7 @@ fn spawn_push(repo: &TestRepo, args: &[&str]) -> expectrl::Session {
 }
 
 /// Reads the session to its end and returns the transcript and whether git exited 0.
-fn finish(mut session: expectrl::Session) -> (String, bool) {
+pub fn finish(mut session: expectrl::Session) -> (String, bool) {
     let out = session.expect(Eof).expect("the push ends");
     let text = String::from_utf8_lossy(out.as_bytes()).into_owned();
     let status = session.get_process().wait().expect("wait for git");
@@ -79,13 +79,13 @@ fn yes_and_a_chosen_lead_is_allowed_and_recorded_with_that_name() {
     p.expect("initial commit").unwrap();
     p.expect("Have you talked to a lead or senior about this push?")
         .unwrap();
-    p.send("y").unwrap();
+    p.send("y\r").unwrap();
     p.expect("Who did you consult?").unwrap();
     p.expect("Bo Senior").unwrap();
     p.send("\x1b[B").unwrap(); // down to the second lead
     p.send("\r").unwrap();
     p.expect("Users are ready").unwrap();
-    p.send("y").unwrap();
+    p.send("y\r").unwrap();
     let (text, ok) = finish(p);
     assert!(ok, "{text}");
     assert!(text.contains("push to production allowed"), "{text}");
@@ -103,7 +103,7 @@ fn someone_else_asks_for_a_name_and_refuses_an_empty_one() {
     let repo = repo();
     let mut p = spawn_push(&repo, &["origin", "HEAD:refs/heads/development"]);
     p.expect("about this push?").unwrap();
-    p.send("y").unwrap();
+    p.send("y\r").unwrap();
     p.expect("someone else").unwrap();
     p.send("\x1b[B\x1b[B\r").unwrap();
     p.expect("(name)").unwrap();
@@ -120,7 +120,7 @@ fn no_is_blocked_and_recorded() {
     let repo = repo();
     let mut p = spawn_push(&repo, &["origin", "HEAD:refs/heads/production"]);
     p.expect("about this push?").unwrap();
-    p.send("n").unwrap();
+    p.send("n\r").unwrap();
     let (text, ok) = finish(p);
     assert!(!ok, "{text}");
     assert!(
@@ -175,7 +175,7 @@ fn failing_check_then_bypass_with_a_justification_is_bypassed_and_recorded() {
     p.expect("✗ fast-forward").unwrap();
     p.expect("Bypass the failed checks with a justification?")
         .unwrap();
-    p.send("y").unwrap();
+    p.send("y\r").unwrap();
     p.expect("at least 15 characters").unwrap();
     p.send("too short\r").unwrap();
     p.expect("too short: 9 characters").unwrap();
@@ -420,7 +420,7 @@ fn answers_are_reused_for_the_second_push_url() {
     ]);
     let mut p = spawn_push(&repo, &["origin", "HEAD:refs/heads/development"]);
     p.expect("about this push?").unwrap();
-    p.send("y").unwrap();
+    p.send("y\r").unwrap();
     p.expect("Who did you consult?").unwrap();
     p.send("\r").unwrap();
     let (text, ok) = finish(p);

@@ -14,6 +14,9 @@ fn install_writes_an_executable_hook_and_a_second_install_changes_nothing() {
     --- stdout
     --- stderr
     pushguard: installed the pre-push hook: [TMP]/work/.git/hooks/pre-push
+    pushguard: none of origin's branches (as last fetched) is an environment yet: only pushes that create one go through the gate
+      environments with no branch on origin: development (develop, development, dev), staging (staging, stage), production (production, prod, main, master)
+    hint: these are the built-in defaults; to change which branches are environments, run `pushguard init` (writes .pushguard.toml mapped to origin's branches) and edit it; `pushguard config` shows what is in force
     ");
     let hook = repo.work.join(".git/hooks/pre-push");
     let first = std::fs::read(&hook).unwrap();

@@ -27,3 +27,4 @@ mod trail;
 mod transports;
 mod trust;
 mod week1;
+mod week2;

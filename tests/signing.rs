@@ -14,7 +14,7 @@ const SIGNED_APPROVALS: &str = "[environments.production]\nbranches = [\"product
 const SIGNED_PLAIN: &str = "[environments.production]\nbranches = [\"production\"]\nchecks = [\"no-delete\"]\nconfirm = false\n\n[trust]\nallowed_signers = \".allowed_signers\"\nrequire_signatures = true\n";
 
 /// Makes an Ed25519 key pair `<root>/keys/<name>` (no passphrase); returns the private key.
-fn keygen(repo: &TestRepo, name: &str) -> PathBuf {
+pub(crate) fn keygen(repo: &TestRepo, name: &str) -> PathBuf {
     keygen_typed(repo, name, "ed25519")
 }
 
@@ -36,7 +36,7 @@ fn keygen_typed(repo: &TestRepo, name: &str, kind: &str) -> PathBuf {
     key
 }
 
-fn public(key: &Path) -> String {
+pub(crate) fn public(key: &Path) -> String {
     std::fs::read_to_string(key.with_extension("pub"))
         .unwrap()
         .trim()
@@ -44,13 +44,13 @@ fn public(key: &Path) -> String {
 }
 
 /// Sets up git's SSH signing in `dir` with `key` (a file path or `key::…`).
-fn sign_with(repo: &TestRepo, dir: &Path, key: &str) {
+pub(crate) fn sign_with(repo: &TestRepo, dir: &Path, key: &str) {
     repo.git_in(dir, &["config", "gpg.format", "ssh"]);
     repo.git_in(dir, &["config", "user.signingKey", key]);
 }
 
 /// Writes `.allowed_signers` in the work tree: one line per (principal, key).
-fn allow(repo: &TestRepo, entries: &[(&str, &Path)]) {
+pub(crate) fn allow(repo: &TestRepo, entries: &[(&str, &Path)]) {
     let text: String = entries
         .iter()
         .map(|(p, k)| format!("{p} {}\n", public(k)))

@@ -340,3 +340,65 @@ pub fn run_bounded(cmd: &mut Command, timeout: Duration) -> Run {
         stderr: err.join().unwrap_or_default(),
     })
 }
+
+/// A child process a test started, killed and reaped when the guard is dropped, so that it is
+/// stopped even when the test fails before waiting for it (issue 22, item 10). Started with
+/// `process_group(0)` ([`Reaped::group`]), its whole process group is killed: a `git push`
+/// and the hook it runs.
+pub struct Reaped {
+    child: Option<std::process::Child>,
+    group: bool,
+}
+
+impl Reaped {
+    /// Guards one process.
+    pub fn new(child: std::process::Child) -> Reaped {
+        Reaped {
+            child: Some(child),
+            group: false,
+        }
+    }
+
+    /// Guards a process started as the leader of its own process group, and that group.
+    pub fn group(child: std::process::Child) -> Reaped {
+        Reaped {
+            child: Some(child),
+            group: true,
+        }
+    }
+
+    /// The child, to read its pipes.
+    pub fn child(&mut self) -> &mut std::process::Child {
+        self.child.as_mut().expect("the child is still guarded")
+    }
+
+    /// Waits for the child; the guard then has nothing left to stop.
+    pub fn wait(&mut self) -> std::process::ExitStatus {
+        self.child().wait().expect("wait for the child")
+    }
+
+    /// Waits for the child's end and output.
+    pub fn wait_with_output(mut self) -> Output {
+        let child = self.child.take().expect("the child is still guarded");
+        child.wait_with_output().expect("wait for the child")
+    }
+}
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        let Some(mut child) = self.child.take() else {
+            return;
+        };
+        if let Ok(Some(_)) = child.try_wait() {
+            return;
+        }
+        if self.group {
+            let _ = Command::new("kill")
+                .args(["-KILL", "--", &format!("-{}", child.id())])
+                .stderr(Stdio::null())
+                .status();
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+}

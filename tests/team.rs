@@ -122,17 +122,20 @@ fn concurrent_approvals_both_survive() {
     let children: Vec<_> = dirs
         .iter()
         .map(|dir| {
-            repo.command(bin())
-                .current_dir(dir)
-                .args(["approve", &tip, "--env", "production"])
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .expect("run pushguard")
+            // Stopped even if the test fails before waiting for it.
+            crate::support::Reaped::new(
+                repo.command(bin())
+                    .current_dir(dir)
+                    .args(["approve", &tip, "--env", "production"])
+                    .stdout(Stdio::piped())
+                    .stderr(Stdio::piped())
+                    .spawn()
+                    .expect("run pushguard"),
+            )
         })
         .collect();
     for child in children {
-        let out = child.wait_with_output().expect("wait for pushguard");
+        let out = child.wait_with_output();
         assert!(
             out.status.success(),
             "{}",

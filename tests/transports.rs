@@ -129,20 +129,27 @@ pub(crate) fn daemon(repo: &TestRepo) -> Served {
 
 /// The interpreter behind `python3` on the caller's `PATH` (a version manager's shim may need
 /// the caller's `HOME`, which the hermetic environment replaces), if there is one.
-fn python() -> Option<PathBuf> {
-    let out = Command::new("python3")
+/// python3 with `http.server`; a test that needs it fails without it (issue 22, item 10: it
+/// is a test dependency like git, which `.ci/run` installs).
+fn python() -> PathBuf {
+    let path = Command::new("python3")
         .args(["-c", "import http.server, sys; print(sys.executable)"])
         .stderr(Stdio::null())
         .output()
-        .ok()?;
-    let path = String::from_utf8(out.stdout).ok()?;
-    (out.status.success() && !path.trim().is_empty()).then(|| PathBuf::from(path.trim()))
+        .ok()
+        .filter(|out| out.status.success())
+        .and_then(|out| String::from_utf8(out.stdout).ok())
+        .map(|p| p.trim().to_owned())
+        .filter(|p| !p.is_empty());
+    PathBuf::from(path.expect(
+        "the HTTP transport tests need python3 with http.server (`.ci/run` installs it): install it, then run the tests again",
+    ))
 }
 
 /// `git http-backend` behind `tests/http_cgi.py` on 127.0.0.1, serving the test's root; the
-/// clone's credentials are `user` and [`PASSWORD`]. `None` when there is no python3.
-pub(crate) fn http_backend(repo: &TestRepo, user: &str, push_delay: &str) -> Option<Served> {
-    let python = python()?;
+/// clone's credentials are `user` and [`PASSWORD`].
+pub(crate) fn http_backend(repo: &TestRepo, user: &str, push_delay: &str) -> Served {
+    let python = python();
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/http_cgi.py");
     let log = repo.root.join("http.log");
     let root = repo.root.display().to_string();
@@ -182,7 +189,7 @@ pub(crate) fn http_backend(repo: &TestRepo, user: &str, push_delay: &str) -> Opt
         .unwrap_or_else(|_| panic!("the web server gave no port\n{}", served.log()));
     served.url = format!("http://{user}:{PASSWORD}@127.0.0.1:{port}/remote.git");
     wait_for(repo, &served);
-    Some(served)
+    served
 }
 
 /// Runs `cmd`, killed (and the test failed) after [`COMMAND_TIMEOUT`].
@@ -299,10 +306,7 @@ fn regression_issue_11_signed_pushes_over_http_backend() {
     // Each HTTP request runs its own receive-pack: without this, a push whose advertisement
     // was in an earlier second is SLOP (see the next test), and this test would be flaky.
     repo.git_in(&repo.remote, &["config", "receive.certNonceSlop", "60"]);
-    let Some(served) = http_backend(&repo, "pat", "0") else {
-        println!("skipped: python3 (with http.server) is not installed; .ci/run installs it");
-        return;
-    };
+    let served = http_backend(&repo, "pat", "0");
     // The web server authenticated `pat`: the unsigned push's record names him from REMOTE_USER.
     unsigned_refused_signed_accepted(&repo, &served, "pat (pusher, from REMOTE_USER)");
     assert!(
@@ -318,10 +322,7 @@ fn regression_issue_11_over_http_a_late_signed_push_needs_cert_nonce_slop() {
     repo.git_in(&repo.remote, &["config", "http.receivepack", "true"]);
     // The web server waits 1.2 s before the push request: its receive-pack runs in a later
     // second than the one that issued the nonce, as on any slow link.
-    let Some(served) = http_backend(&repo, "pat", "1.2") else {
-        println!("skipped: python3 (with http.server) is not installed; .ci/run installs it");
-        return;
-    };
+    let served = http_backend(&repo, "pat", "1.2");
     let status = repo.pushguard_in(&repo.remote, &["status"]);
     assert!(
         status

@@ -214,6 +214,12 @@ fn unknown_pusher(pusher: &super::Pusher) -> CheckResult {
 /// Brings in the remote's approvals before checking (`[team].fetch_notes`). A dry run
 /// fetches too, so that `pushguard check` predicts what the hook will decide.
 pub(crate) fn fetch_notes(ctx: &Context) -> NotesFetch {
+    fetch_team_notes(ctx, notes::APPROVALS)
+}
+
+/// Brings in the remote's notes of `which` (approvals, waivers) before a check reads them,
+/// as `[team].fetch_notes` says.
+pub(crate) fn fetch_team_notes(ctx: &Context, which: notes::NotesRef) -> NotesFetch {
     let Refs::Remote { .. } = ctx.refs else {
         // The receiving repository's own notes are the ones everybody fetches.
         return NotesFetch::Fetched;
@@ -222,7 +228,7 @@ pub(crate) fn fetch_notes(ctx: &Context) -> NotesFetch {
         return NotesFetch::NotAttempted;
     }
     let remote = ctx.refs.shown();
-    match notes::fetch(ctx.repo, remote, notes::APPROVALS, notes::FETCH_TIMEOUT) {
+    match notes::fetch(ctx.repo, remote, which, notes::FETCH_TIMEOUT) {
         Ok(Fetched::Updated | Fetched::Missing) => NotesFetch::Fetched,
         Err(e) => NotesFetch::Failed(format!("{e:#}")),
     }

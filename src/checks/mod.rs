@@ -15,6 +15,7 @@ pub mod no_wip;
 pub mod promoted;
 pub mod range;
 pub mod tests;
+pub mod waivers;
 
 use std::cell::OnceCell;
 use std::sync::atomic::AtomicBool;

@@ -1,19 +1,20 @@
-//! `no-conflict-markers`: no line added in the pushed range starts with `<<<<<<< `,
-//! `=======` (alone) or `>>>>>>> `, the marks a merge conflict leaves in a file.
+//! `no-conflict-markers`: no line that the pushed range adds in the end starts with
+//! `<<<<<<< `, `=======` (alone) or `>>>>>>> `, the marks a merge conflict leaves in a file.
 //!
-//! Each pushed commit is compared with its first parent, so the markers a merge resolution
-//! left behind are found too.
+//! The range is judged by its net change, old → new (for a new branch, from the merge base
+//! with the remote's branches: [`range::net_base`]), not commit by commit: markers committed
+//! and removed by a later commit are not in what the push leaves, so fixing them in a new
+//! commit clears the check, as its hint says (issue 22, item 4).
 
 use anyhow::{Context as _, Result};
 use git2::{DiffOptions, Oid, Repository};
 
-use super::range::capped;
+use super::range::{self, capped};
 use super::{CheckId, CheckResult, Context};
 
-/// A conflict marker found on an added line.
+/// A conflict marker found on a line the push adds, in the pushed version of the file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Marker {
-    pub commit: String,
     pub path: String,
     pub line: u32,
 }
@@ -25,21 +26,16 @@ pub fn is_marker(line: &[u8]) -> bool {
     line.starts_with(b"<<<<<<< ") || line == b"=======" || line.starts_with(b">>>>>>> ")
 }
 
-/// Judges the markers found in the pushed range.
-pub fn judge(markers: &[Marker], commits: usize) -> CheckResult {
+/// Judges the markers found in the pushed range's net change. The range's commits are not
+/// counted: only the two trees are read (a first push of 100,000 commits is one diff).
+pub fn judge(markers: &[Marker]) -> CheckResult {
     let id = CheckId::NoConflictMarkers;
     if markers.is_empty() {
-        return CheckResult::pass(
-            id,
-            format!(
-                "no conflict markers added in {commits} commit{}",
-                if commits == 1 { "" } else { "s" }
-            ),
-        );
+        return CheckResult::pass(id, "no conflict markers added by this push");
     }
     let lines = markers
         .iter()
-        .map(|m| format!("{}:{} (added in {})", m.path, m.line, m.commit))
+        .map(|m| format!("{}:{}", m.path, m.line))
         .collect();
     CheckResult::fail(
         id,
@@ -50,25 +46,33 @@ pub fn judge(markers: &[Marker], commits: usize) -> CheckResult {
         ),
     )
     .with_more(capped(lines, 20))
-    .with_hint("resolve the conflicts, commit the fix, then push again")
+    .with_hint("resolve the conflicts at those lines and commit the fix, then push again (only what the push leaves in the end counts)")
 }
 
-/// Finds the conflict markers on lines that `commit` adds relative to its first parent.
-fn markers_in(git: &Repository, commit: Oid, out: &mut Vec<Marker>) -> Result<()> {
-    let c = git
-        .find_commit(commit)
-        .context("failed to read a pushed commit")?;
-    let tree = c.tree().context("failed to read a pushed tree")?;
-    let parent_tree = match c.parent(0) {
-        Ok(p) => Some(p.tree().context("failed to read a parent tree")?),
-        Err(_) => None,
+/// Finds the conflict markers on lines that `new`'s tree adds to `base`'s, through libgit2.
+fn markers_between(
+    git: &Repository,
+    base: Option<Oid>,
+    new: Oid,
+    out: &mut Vec<Marker>,
+) -> Result<()> {
+    let tree = git
+        .find_commit(new)
+        .and_then(|c| c.tree())
+        .context("failed to read the pushed tree")?;
+    let base_tree = match base {
+        Some(b) => Some(
+            git.find_commit(b)
+                .and_then(|c| c.tree())
+                .context("failed to read the remote tip's tree")?,
+        ),
+        None => None,
     };
     let mut opts = DiffOptions::new();
     opts.context_lines(0);
     let diff = git
-        .diff_tree_to_tree(parent_tree.as_ref(), Some(&tree), Some(&mut opts))
-        .context("failed to diff a pushed commit")?;
-    let short = commit.to_string()[..10].to_owned();
+        .diff_tree_to_tree(base_tree.as_ref(), Some(&tree), Some(&mut opts))
+        .context("failed to diff the pushed range")?;
     diff.foreach(
         &mut |_, _| true,
         None,
@@ -76,7 +80,6 @@ fn markers_in(git: &Repository, commit: Oid, out: &mut Vec<Marker>) -> Result<()
         Some(&mut |delta, _hunk, line| {
             if line.origin() == '+' && is_marker(line.content()) {
                 out.push(Marker {
-                    commit: short.clone(),
                     path: delta
                         .new_file()
                         .path()
@@ -94,13 +97,14 @@ fn markers_in(git: &Repository, commit: Oid, out: &mut Vec<Marker>) -> Result<()
 
 pub fn run(ctx: &Context) -> CheckResult {
     let id = CheckId::NoConflictMarkers;
-    let found = ctx.pushed_commits().and_then(|commits| {
+    let found = (|| -> Result<Vec<Marker>> {
+        let new = range::pushed_commit(ctx)?;
+        let base = range::net_base(ctx)?;
         let mut markers = Vec::new();
-        // One streamed `git log -p` for the whole range (issue 14); libgit2 if git cannot.
-        let streamed = ctx.repo.added_lines(commits, &mut |added| {
+        // One streamed `git diff` of the net change (issues 14, 22); libgit2 if git cannot.
+        let streamed = ctx.repo.added_lines(base, new, &mut |added| {
             if is_marker(added.content) {
                 markers.push(Marker {
-                    commit: added.commit.to_string()[..10].to_owned(),
                     path: String::from_utf8_lossy(added.path).into_owned(),
                     line: added.line,
                 });
@@ -108,14 +112,12 @@ pub fn run(ctx: &Context) -> CheckResult {
         })?;
         if !streamed {
             markers.clear();
-            for oid in commits {
-                markers_in(ctx.repo.git2(), *oid, &mut markers)?;
-            }
+            markers_between(ctx.repo.git2(), base, new, &mut markers)?;
         }
-        Ok((markers, commits.len()))
-    });
+        Ok(markers)
+    })();
     match found {
-        Ok((markers, n)) => judge(&markers, n),
+        Ok(markers) => judge(&markers),
         Err(e) => CheckResult::fail(id, format!("cannot read history: {e:#}")),
     }
 }
@@ -139,14 +141,13 @@ mod tests {
     #[test]
     fn names_file_and_line() {
         let m = Marker {
-            commit: "abc1234567".into(),
             path: "src/a.rs".into(),
             line: 3,
         };
-        let r = judge(&[m], 2);
+        let r = judge(&[m]);
         assert_eq!(r.outcome, Outcome::Fail);
-        assert_eq!(r.more, vec!["src/a.rs:3 (added in abc1234567)"]);
-        assert_eq!(judge(&[], 2).outcome, Outcome::Pass);
+        assert_eq!(r.more, vec!["src/a.rs:3"]);
+        assert_eq!(judge(&[]).outcome, Outcome::Pass);
     }
 }
 
@@ -161,69 +162,56 @@ mod streamed_tests {
         crate::git::test_git(dir, args)
     }
 
-    fn commit_all(dir: &Path, message: &str) {
+    fn commit_all(dir: &Path, message: &str) -> Oid {
         git(dir, &["add", "-A"]);
         git(dir, &["commit", "-q", "-m", message]);
+        Oid::from_str(&git(dir, &["rev-parse", "HEAD"])).expect("oid")
     }
 
-    #[test]
-    fn git_log_and_libgit2_find_the_same_markers_issue_14() {
-        let tmp = tempfile::tempdir().expect("temp dir");
-        let dir = tmp.path();
-        let write = |name: &str, text: &[u8]| std::fs::write(dir.join(name), text).expect("write");
-        git(dir, &["init", "-q", "-b", "main"]);
-        write("a.txt", b"one\n<<<<<<< root\n");
-        commit_all(dir, "root");
-        write("a.txt", b"one\n=======\r\ntwo\n");
-        write("tab\there é.txt", b"x\n>>>>>>> theirs\n");
-        write("bin.dat", b"\0\0=======\n<<<<<<< bin\n");
-        commit_all(dir, "second");
-        git(dir, &["checkout", "-q", "-b", "side", "HEAD~1"]);
-        write("side.txt", b"side\n");
-        commit_all(dir, "side");
-        git(dir, &["checkout", "-q", "main"]);
-        git(dir, &["merge", "-q", "--no-commit", "side"]);
-        write("a.txt", b"one\n=======\r\ntwo\n>>>>>>> left by the merge\n");
-        commit_all(dir, "merge");
-        git(dir, &["mv", "a.txt", "renamed.txt"]);
-        commit_all(dir, "rename");
-        let repo = Repo::open(dir).expect("open");
-        let commits: Vec<Oid> = git(dir, &["rev-list", "main"])
-            .lines()
-            .map(|l| Oid::from_str(l).expect("oid"))
-            .collect();
+    fn both(repo: &Repo, base: Option<Oid>, new: Oid) -> Vec<String> {
         let mut streamed = Vec::new();
         let answered = repo
-            .added_lines(&commits, &mut |a| {
+            .added_lines(base, new, &mut |a| {
                 if is_marker(a.content) {
                     streamed.push(Marker {
-                        commit: a.commit.to_string()[..10].to_owned(),
                         path: String::from_utf8_lossy(a.path).into_owned(),
                         line: a.line,
                     });
                 }
             })
-            .expect("git log");
+            .expect("git diff");
         assert!(answered);
         let mut by_libgit2 = Vec::new();
-        for oid in &commits {
-            markers_in(repo.git2(), *oid, &mut by_libgit2).expect("libgit2 diff");
-        }
+        markers_between(repo.git2(), base, new, &mut by_libgit2).expect("libgit2 diff");
         assert_eq!(streamed, by_libgit2);
-        let places: Vec<String> = streamed
+        streamed
             .iter()
             .map(|m| format!("{}:{}", m.path, m.line))
-            .collect();
+            .collect()
+    }
+
+    #[test]
+    fn git_diff_and_libgit2_find_the_same_net_markers_issue_22() {
+        let tmp = tempfile::tempdir().expect("temp dir");
+        let dir = tmp.path();
+        let write = |name: &str, text: &[u8]| std::fs::write(dir.join(name), text).expect("write");
+        git(dir, &["init", "-q", "-b", "main"]);
+        write("a.txt", b"one\n<<<<<<< root\n");
+        let root = commit_all(dir, "root");
+        write("a.txt", b"one\n=======\r\ntwo\n");
+        write("tab\there é.txt", b"x\n>>>>>>> theirs\n");
+        write("bin.dat", b"\0\0=======\n<<<<<<< bin\n");
+        let second = commit_all(dir, "second");
+        write("tab\there é.txt", b"x\n");
+        let fixed = commit_all(dir, "fix the markers of the second commit");
+        let repo = Repo::open(dir).expect("open");
+        assert_eq!(both(&repo, None, root), ["a.txt:2"]);
         assert_eq!(
-            places,
-            [
-                "renamed.txt:2",
-                "renamed.txt:4",
-                "a.txt:4",
-                "a.txt:2",
-                "tab\there é.txt:2",
-                "a.txt:2"
-            ]
+            both(&repo, Some(root), second),
+            ["a.txt:2", "tab\there é.txt:2"]
         );
+        // Added and removed within the range: not in its net change.
+        assert_eq!(both(&repo, Some(root), fixed), ["a.txt:2"]);
+        assert_eq!(both(&repo, Some(second), fixed), Vec::<String>::new());
     }
 }

@@ -19,6 +19,9 @@ use crate::git::{git_command, keep_quarantine, Ancestry, Repo};
 /// count and the patterns they match, so records and notes stay bounded (issue 14).
 pub const NAMED: usize = 3;
 
+/// How long asking the remote which branches it has may take, when none was fetched.
+pub const LS_REMOTE_TIMEOUT: Duration = Duration::from_secs(15);
+
 /// How long `fetch = true` may spend fetching the source branch.
 pub const FETCH_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -29,8 +32,10 @@ pub enum Facts {
     NoSource,
     /// The push goes to a URL that no configured remote has.
     NoRemote,
-    /// No remote-tracking ref of the remote matches the source environment's globs.
-    NoTrackingRef,
+    /// No remote-tracking ref of the remote matches the source environment's globs. The
+    /// remote was asked (`git ls-remote`) for branches that do: `Some` lists them (empty: it
+    /// has none), `None` when it could not be asked (or on the server).
+    NoTrackingRef { on_remote: Option<Vec<String>> },
     /// The pushed tip is contained in this remote-tracking branch.
     Contained(String),
     /// The pushed tip's tree equals this remote-tracking branch tip's tree.
@@ -85,16 +90,29 @@ pub fn judge(facts: Facts, source: Option<&Environment>, at: At) -> CheckResult 
             format!("pushing to a URL that no configured remote has, so there is no fetched `{name}` to compare with"),
         )
         .with_hint("add the URL as a remote (`git remote add <name> <url>`), fetch it, and push to the remote by name"),
-        Facts::NoTrackingRef if at == At::Server => CheckResult::fail(
+        Facts::NoTrackingRef { .. } if at == At::Server => CheckResult::fail(
             id,
             format!("this server has no branch of {name} (looked for {{{patterns}}})"),
         )
         .with_hint(format!("push it to {name} first (`git push {remote} <rev>:{first_branch}`)")),
-        Facts::NoTrackingRef => CheckResult::fail(
+        // Only a branch the remote has is named (issue 22, item 8).
+        Facts::NoTrackingRef { on_remote: Some(found) } if !found.is_empty() => CheckResult::fail(
+            id,
+            format!("no fetched branch of {name} from {remote} (looked for {remote}/{{{patterns}}}), though {remote} has {}", found.join(", ")),
+        )
+        .with_hint(format!("run `git fetch {remote} {}`, then push again", found[0])),
+        Facts::NoTrackingRef { on_remote: Some(_) } => CheckResult::fail(
+            id,
+            format!("{remote} has no branch of {name} (looked for {{{patterns}}}), so nothing pushed there has been through {name}"),
+        )
+        .with_hint(format!(
+            "if this repository promotes through {name}, create its branch on {remote} from a commit that went through the environments before it; if it does not (one trunk branch, say), map the environments to {remote}'s branches: `pushguard init` writes a .pushguard.toml to edit"
+        )),
+        Facts::NoTrackingRef { on_remote: None } => CheckResult::fail(
             id,
             format!("no fetched branch of {name} from {remote} (looked for {remote}/{{{patterns}}})"),
         )
-        .with_hint(format!("run `git fetch {remote} {first_branch}`, then push again")),
+        .with_hint(format!("run `git fetch {remote}` and check that it has a branch of {name}, then push again")),
         Facts::Contained(branch) => {
             CheckResult::pass(id, format!("on {name}: contained in {}", at.name(&branch)))
         }
@@ -109,8 +127,10 @@ pub fn judge(facts: Facts, source: Option<&Environment>, at: At) -> CheckResult 
         .with_more(vec![format!("compared with {}", compared(at, &checked, count, &patterns))])
         .with_hint("run `git fetch --unshallow`, then push again"),
         Facts::NotPromoted { checked, count, .. } => {
+            // A branch the remote has: the first one compared with.
+            let existing = checked.first().map(String::as_str).unwrap_or(first_branch);
             let stale = match at {
-                At::Remote(_) => format!("; if {remote}/{first_branch} is stale, run `git fetch {remote}`"),
+                At::Remote(_) => format!("; if {remote}/{existing} is stale, run `git fetch {remote}`"),
                 At::Server => String::new(),
             };
             CheckResult::fail(
@@ -118,14 +138,14 @@ pub fn judge(facts: Facts, source: Option<&Environment>, at: At) -> CheckResult 
                 format!("not on {name}: the pushed commit is not in {} (promote through {name} first)", compared(at, &checked, count, &patterns)),
             )
             .with_hint(format!(
-                "push it to {name} first (`git push {remote} <rev>:{first_branch}`){stale}"
+                "push it to {name} first (`git push {remote} <rev>:{existing}`){stale}"
             ))
         }
         Facts::FetchFailed(why) => CheckResult::fail(
             id,
             format!("failed to fetch {name} from {remote} (`fetch = true`): {why}"),
         )
-        .with_hint(format!("run `git fetch {remote} {first_branch}` to see why, then push again")),
+        .with_hint(format!("run `git fetch {remote}` to see why, then push again")),
     }
 }
 
@@ -192,26 +212,7 @@ pub fn locate(
     namespace: &str,
     source: &Environment,
 ) -> Result<Facts> {
-    if let Some(hit) = candidates.iter().find(|(_, tip)| *tip == pushed) {
-        return Ok(Facts::Contained(hit.0.clone()));
-    }
-    let found = match candidates {
-        // One candidate: `git merge-base --is-ancestor` is the cheapest question.
-        [(name, tip)] => contains(repo, pushed, *tip)?.then(|| name.clone()),
-        _ => {
-            let prefixes = ref_prefixes(&source.branches);
-            let patterns: Vec<String> = if prefixes.is_empty() {
-                vec![String::new()]
-            } else {
-                prefixes
-            };
-            match repo.first_containing(pushed, namespace, &patterns, candidates)? {
-                Some(found) => found,
-                None => one_by_one(repo, pushed, candidates)?,
-            }
-        }
-    };
-    if let Some(name) = found {
+    if let Some(name) = containing(repo, pushed, candidates, namespace, source)? {
         return Ok(Facts::Contained(name));
     }
     let git = repo.git2();
@@ -241,6 +242,87 @@ pub fn locate(
         count: candidates.len(),
         shallow: repo.is_shallow(),
     })
+}
+
+/// The first of `candidates` (refs `<namespace><name>` matching `source`'s globs) that
+/// contains `commit`.
+fn containing(
+    repo: &Repo,
+    commit: Oid,
+    candidates: &[(String, Oid)],
+    namespace: &str,
+    source: &Environment,
+) -> Result<Option<String>> {
+    if let Some(hit) = candidates.iter().find(|(_, tip)| *tip == commit) {
+        return Ok(Some(hit.0.clone()));
+    }
+    Ok(match candidates {
+        [] => None,
+        // One candidate: `git merge-base --is-ancestor` is the cheapest question.
+        [(name, tip)] => contains(repo, commit, *tip)?.then(|| name.clone()),
+        _ => {
+            let prefixes = ref_prefixes(&source.branches);
+            let patterns: Vec<String> = if prefixes.is_empty() {
+                vec![String::new()]
+            } else {
+                prefixes
+            };
+            match repo.first_containing(commit, namespace, &patterns, candidates)? {
+                Some(found) => found,
+                None => one_by_one(repo, commit, candidates)?,
+            }
+        }
+    })
+}
+
+/// Where `commit` already is on the `source` environment: the first of its branches (as last
+/// fetched from the remote, or the server's own; nothing is fetched) that contains it, named
+/// as the report names branches (`origin/development`). A commit there is history the team
+/// does not rewrite: `no-wip` then offers a waiver, and `pushguard waive` requires it.
+pub fn on_source(
+    repo: &Repo,
+    refs: Refs,
+    source: &Environment,
+    commit: Oid,
+) -> Result<Option<String>> {
+    let Some((candidates, namespace)) = candidates(repo, refs, source)? else {
+        return Ok(None);
+    };
+    let at = match refs {
+        Refs::Own => At::Server,
+        remote @ Refs::Remote { .. } => At::Remote(remote.shown()),
+    };
+    Ok(containing(repo, commit, &candidates, &namespace, source)?.map(|b| at.name(&b)))
+}
+
+/// Branches as `(name, tip)`.
+type Candidates = Vec<(String, Oid)>;
+
+/// The source environment's branches, `(name, tip)`, and the ref namespace they live under:
+/// the remote's as last fetched, or the receiving repository's own. `None` when the push goes
+/// to a URL that no configured remote has.
+fn candidates(
+    repo: &Repo,
+    refs: Refs,
+    source: &Environment,
+) -> Result<Option<(Candidates, String)>> {
+    let (branches, namespace) = match refs {
+        // The receiving repository's own branches are the truth: nothing to fetch.
+        Refs::Own => (std::rc::Rc::new(repo.branches()?), "refs/heads/".to_owned()),
+        Refs::Remote { name: None, .. } => return Ok(None),
+        Refs::Remote {
+            name: Some(remote), ..
+        } => (
+            repo.remote_tracking(remote)?,
+            format!("refs/remotes/{remote}/"),
+        ),
+    };
+    let candidates = branches
+        .iter()
+        .filter(|(name, _)| source.matches(name))
+        .cloned()
+        .collect();
+    Ok(Some((candidates, namespace)))
 }
 
 /// The first candidate containing `pushed`, asked one at a time (when git cannot answer for
@@ -284,6 +366,23 @@ fn contains(repo: &Repo, commit: Oid, tip: Oid) -> Result<bool> {
     Ok(repo.ancestry(commit, tip)? == Ancestry::Ancestor)
 }
 
+/// The branches of `source` that `remote` has (`git ls-remote --heads`, bounded in time), for
+/// the hint when none was fetched; `None` when the remote could not be asked.
+fn remote_branches(repo: &Repo, remote: &str, source: &Environment) -> Option<Vec<String>> {
+    let out = crate::git::run_bounded(repo, &["ls-remote", "--heads", remote], LS_REMOTE_TIMEOUT)
+        .ok()
+        .filter(|o| o.success)?;
+    Some(
+        out.stdout
+            .lines()
+            .filter_map(|l| l.split_once('\t'))
+            .filter_map(|(_, r)| r.strip_prefix("refs/heads/"))
+            .filter(|b| source.matches(b))
+            .map(|b| crate::text::escape(b, 80))
+            .collect(),
+    )
+}
+
 /// Fetches the source environment's branches from `remote`, within [`FETCH_TIMEOUT`].
 fn fetch(repo: &Repo, remote: &str, source: &Environment) -> Result<(), String> {
     let mut args = vec![
@@ -311,34 +410,27 @@ fn fetch(repo: &Repo, remote: &str, source: &Environment) -> Result<(), String> 
 }
 
 fn facts(ctx: &Context, source: &Environment) -> Result<Facts> {
-    let (branches, namespace) = match ctx.refs {
-        // The receiving repository's own branches are the truth: nothing to fetch.
-        Refs::Own => (
-            std::rc::Rc::new(ctx.repo.branches()?),
-            "refs/heads/".to_owned(),
-        ),
-        Refs::Remote { name: None, .. } => return Ok(Facts::NoRemote),
-        Refs::Remote {
-            name: Some(remote), ..
-        } => {
-            if ctx.environment.fetch {
-                if let Err(why) = fetch(ctx.repo, remote, source) {
-                    return Ok(Facts::FetchFailed(why));
-                }
+    if let Refs::Remote {
+        name: Some(remote), ..
+    } = ctx.refs
+    {
+        if ctx.environment.fetch {
+            if let Err(why) = fetch(ctx.repo, remote, source) {
+                return Ok(Facts::FetchFailed(why));
             }
-            (
-                ctx.repo.remote_tracking(remote)?,
-                format!("refs/remotes/{remote}/"),
-            )
         }
+    }
+    let Some((candidates, namespace)) = candidates(ctx.repo, ctx.refs, source)? else {
+        return Ok(Facts::NoRemote);
     };
-    let candidates: Vec<(String, Oid)> = branches
-        .iter()
-        .filter(|(name, _)| source.matches(name))
-        .cloned()
-        .collect();
     if candidates.is_empty() {
-        return Ok(Facts::NoTrackingRef);
+        let on_remote = match ctx.refs {
+            Refs::Remote {
+                name: Some(remote), ..
+            } => remote_branches(ctx.repo, remote, source),
+            _ => None,
+        };
+        return Ok(Facts::NoTrackingRef { on_remote });
     }
     locate(
         ctx.repo,

@@ -1,5 +1,6 @@
-//! The facts shared by the range checks (`no-wip`, `no-conflict-markers`): the pushed commit
-//! and the commits a ref update pushes, as SPEC defines the pushed range.
+//! The facts shared by the range checks (`no-wip`, `no-conflict-markers`): the pushed commit,
+//! the commits a ref update pushes, as SPEC defines the pushed range, and the commit its net
+//! change is measured from.
 
 use anyhow::{anyhow, Result};
 use git2::Oid;
@@ -33,6 +34,32 @@ pub fn pushed_commits(ctx: &Context) -> Result<Vec<Oid>> {
         Refs::Own => ctx.repo.pushed_range_on_server(new, old),
         Refs::Remote { name, .. } => ctx.repo.pushed_range(new, old, name),
     }
+}
+
+/// The commit the pushed range's net change is measured from: the remote tip when this
+/// repository has it; for a new branch (or a remote tip never fetched), the merge base of the
+/// pushed commit with the remote's branches (on a server, its own branches). `None` when
+/// there is none: the change is then every line of the pushed commit.
+pub fn net_base(ctx: &Context) -> Result<Option<Oid>> {
+    let new = pushed_commit(ctx)?;
+    if let Some(hex) = ctx.update.old_oid() {
+        if let Some(old) = ctx.repo.peel_commit(hex)? {
+            return Ok(Some(old));
+        }
+    }
+    let tips: Vec<Oid> = match ctx.refs {
+        Refs::Own => ctx.repo.branches()?.into_iter().map(|(_, t)| t).collect(),
+        Refs::Remote {
+            name: Some(name), ..
+        } => ctx
+            .repo
+            .remote_tracking(name)?
+            .iter()
+            .map(|(_, t)| *t)
+            .collect(),
+        Refs::Remote { name: None, .. } => Vec::new(),
+    };
+    ctx.repo.merge_base_with(new, &tips)
 }
 
 /// The first `limit` entries of a list, and a line saying how many more there are.

@@ -2,7 +2,6 @@
 //! checklist), for the next push to an environment from a client without a terminal.
 
 use anyhow::Result;
-use dialoguer::Confirm;
 
 use crate::answers::{self, Confirmation};
 use crate::audit::{self, ChecklistEntry};
@@ -57,10 +56,7 @@ pub fn run(
             );
             let leads = config.confirm.leads.clone();
             let asked = interaction.ask(timeout, move |term, theme, tick| {
-                let yes = Confirm::with_theme(theme)
-                    .with_prompt(question)
-                    .default(false)
-                    .interact_on_opt(term)?;
+                let yes = terminal::ask_yes_no(term, theme, &question)?;
                 tick();
                 if yes != Some(true) {
                     return Ok(None);

@@ -197,12 +197,10 @@ pub fn run() -> Result<Exit> {
     let hooks = crate::install::hooks_dir()?;
     let Some(found) = found else {
         if out.status.success() || !git_said.contains("fatal:") {
+            let diagnosis = managers::diagnose(&hooks)?;
             writeln!(err, "  ✗ git's pre-push hook did not reach pushguard")?;
-            writeln!(err, "  {}", managers::summary(&hooks)?)?;
-            writeln!(
-                err,
-                "hint: run `pushguard install`, then `pushguard doctor` again"
-            )?;
+            writeln!(err, "  {}", diagnosis.line())?;
+            writeln!(err, "hint: {}", diagnosis.fix())?;
             return Ok(Exit::Blocked);
         }
         bail!("the dry run failed before git ran the pre-push hook: {git_said}");

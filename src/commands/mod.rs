@@ -10,3 +10,4 @@ pub mod doctor;
 pub mod init;
 pub mod log;
 pub mod status;
+pub mod waive;

@@ -1,28 +1,27 @@
-//! The lines a list of commits add, each against its first parent, streamed from one
-//! `git log -p` rather than one libgit2 diff per commit: libgit2 sets every diff up afresh
-//! (a config copy, attribute lookups), which made `no-conflict-markers` 2× git's time and
-//! its memory grow with the range (issue 14). The output is read line by line, so memory
-//! stays bounded whatever the range.
+//! The lines a pushed range adds in the end (its net change, old → new), streamed from one
+//! `git diff` of the two commits: the lines each commit added and a later one removed are
+//! not in it (issue 22, item 4), and git reads only what differs between the two trees.
+//! The output is read line by line, so memory stays bounded whatever the change (issue 14).
 
 use std::io::BufRead;
+use std::process::Stdio;
 
-use anyhow::Result;
-use git2::Oid;
+use anyhow::{Context as _, Result};
+use git2::{ObjectType, Oid};
 
 use super::Repo;
 
-/// One line a commit adds, with the file and the line number in the commit's version.
+/// One line the change adds, with the file and the line number in the pushed version.
 pub struct AddedLine<'a> {
-    pub commit: Oid,
     pub path: &'a [u8],
     pub line: u32,
     /// Without its newline.
     pub content: &'a [u8],
 }
 
-/// Where the parser is in `git log -p` output.
+/// Where the parser is in `git diff` output.
 enum State {
-    /// Commit headers, diff headers: anything but hunk lines.
+    /// Diff headers: anything but hunk lines.
     Header,
     /// Inside a hunk, with the removed and added lines still to come, and the next added
     /// line's number.
@@ -30,43 +29,55 @@ enum State {
 }
 
 impl Repo {
-    /// Calls `each` for every line that one of `commits` adds relative to its first parent
-    /// (a root commit: every line), in the order given. `Ok(false)` when git could not
-    /// answer (git missing or failing): the caller falls back to libgit2.
+    /// Calls `each` for every line that `new`'s tree has and `base`'s does not (`None`: the
+    /// empty tree, so every line of `new`). `Ok(false)` when git could not answer (git
+    /// missing or failing): the caller falls back to libgit2.
     pub fn added_lines(
         &self,
-        commits: &[Oid],
+        base: Option<Oid>,
+        new: Oid,
         each: &mut dyn FnMut(AddedLine<'_>),
     ) -> Result<bool> {
-        super::log_over_commits(
-            self,
-            &[
-                "log.showSignature=false",
-                "log.showRoot=true",
-                "core.quotePath=false",
-            ],
-            &[
-                "--format=%x01%H",
+        // git knows the empty tree without it being stored.
+        let from = match base {
+            Some(b) => b,
+            None => {
+                Oid::hash_object(ObjectType::Tree, b"").context("failed to name the empty tree")?
+            }
+        };
+        let mut cmd = super::git_command(self.common_dir());
+        super::keep_quarantine(&mut cmd);
+        cmd.arg("--git-dir")
+            .arg(self.git2().path())
+            .args(["-c", "core.quotePath=false", "diff"])
+            .args([
                 "--patch",
                 "--unified=0",
                 "--no-color",
                 "--no-ext-diff",
                 "--no-textconv",
                 "--no-renames",
-                "--diff-merges=first-parent",
                 "--src-prefix=a/",
                 "--dst-prefix=b/",
-            ],
-            commits,
-            |out| parse(out, each).is_ok(),
-        )
+            ])
+            .arg(from.to_string())
+            .arg(new.to_string())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null());
+        let Ok(mut child) = cmd.spawn() else {
+            return Ok(false);
+        };
+        let stdout = child.stdout.take().expect("stdout is piped");
+        let parsed = parse(std::io::BufReader::with_capacity(256 * 1024, stdout), each).is_ok();
+        let status = child.wait().context("failed to wait for `git diff`")?;
+        Ok(parsed && status.success())
     }
 }
 
-/// Parses `git log -p --format=%x01%H -U0` output.
+/// Parses `git diff -U0` output.
 fn parse(mut out: impl BufRead, each: &mut dyn FnMut(AddedLine<'_>)) -> std::io::Result<()> {
     let mut line = Vec::with_capacity(4096);
-    let mut commit = Oid::zero();
     let mut path: Option<Vec<u8>> = None;
     let mut state = State::Header;
     loop {
@@ -82,7 +93,6 @@ fn parse(mut out: impl BufRead, each: &mut dyn FnMut(AddedLine<'_>)) -> std::io:
                 Some(b'+') if *new > 0 => {
                     if let Some(p) = &path {
                         each(AddedLine {
-                            commit,
                             path: p,
                             line: *next,
                             content: &line[1..],
@@ -105,13 +115,7 @@ fn parse(mut out: impl BufRead, each: &mut dyn FnMut(AddedLine<'_>)) -> std::io:
                 continue;
             }
         }
-        if let Some(hex) = line.strip_prefix(b"\x01") {
-            commit = std::str::from_utf8(hex)
-                .ok()
-                .and_then(|h| Oid::from_str(h).ok())
-                .unwrap_or_else(Oid::zero);
-            path = None;
-        } else if line.starts_with(b"diff --git ") {
+        if line.starts_with(b"diff --git ") {
             path = None;
         } else if let Some(p) = line.strip_prefix(b"+++ ") {
             // git ends a name holding a space with a tab, for patch(1).
@@ -188,11 +192,10 @@ fn unquote(p: &[u8]) -> Vec<u8> {
 mod tests {
     use super::*;
 
-    fn added(text: &str) -> Vec<(String, String, u32, String)> {
+    fn added(text: &str) -> Vec<(String, u32, String)> {
         let mut out = Vec::new();
         parse(text.as_bytes(), &mut |a| {
             out.push((
-                a.commit.to_string()[..4].to_owned(),
                 String::from_utf8_lossy(a.path).into_owned(),
                 a.line,
                 String::from_utf8_lossy(a.content).into_owned(),
@@ -204,8 +207,7 @@ mod tests {
 
     #[test]
     fn hunks_are_counted_so_content_that_looks_like_a_header_is_content_issue_14() {
-        let log = "\x01aaaa000000000000000000000000000000000000\n\n\
-diff --git a/x b/x\n\
+        let log = "diff --git a/x b/x\n\
 index 1..2 100644\n\
 --- a/x\n\
 +++ b/x\n\
@@ -225,7 +227,6 @@ new file mode 100644\n\
 +++ \"b/t\\tab\\303\\251\"\t\n\
 @@ -0,0 +1 @@\n\
 +<<<<<<< HEAD\n\
-\x01bbbb000000000000000000000000000000000000\n\n\
 diff --git a/gone b/gone\n\
 deleted file mode 100644\n\
 --- a/gone\n\
@@ -235,11 +236,11 @@ deleted file mode 100644\n\
         assert_eq!(
             added(log),
             [
-                ("aaaa".into(), "x".into(), 3, "++ b/not-a-path".into()),
-                ("aaaa".into(), "x".into(), 4, "=======".into()),
-                ("aaaa".into(), "x".into(), 5, "diff --git a/y b/y".into()),
-                ("aaaa".into(), "x".into(), 11, "b".into()),
-                ("aaaa".into(), "t\tabé".into(), 1, "<<<<<<< HEAD".into()),
+                ("x".into(), 3, "++ b/not-a-path".into()),
+                ("x".into(), 4, "=======".into()),
+                ("x".into(), 5, "diff --git a/y b/y".into()),
+                ("x".into(), 11, "b".into()),
+                ("t\tabé".into(), 1, "<<<<<<< HEAD".into()),
             ]
         );
     }

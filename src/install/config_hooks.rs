@@ -80,6 +80,7 @@ pub fn install(_force: bool) -> Result<Exit> {
     ) {
         install::uninstall_kind(Kind::PrePush, &dir)?;
     }
+    eprint!("{}", install::gated::note());
     Ok(Exit::Success)
 }
 

@@ -6,8 +6,9 @@
 //!   the user script `.husky/pre-push`; `.husky/_` is never written.
 //! - husky v4 (hooks in `package.json`, its stubs in `.git/hooks`): pushguard's own hook, with
 //!   husky's runner chained behind it under the name `pre-push` ([`super::husky4`]).
-//! - lefthook: a `lefthook-local.yml` (per clone, merged by lefthook) with `use_stdin` and
-//!   `no_tty`, or a snippet for the team's `lefthook.yml` (`pushguard install --print`).
+//! - lefthook: a `lefthook-local.yml` (per clone, merged by lefthook, kept out of commits and
+//!   naming no path: [`super::lefthook`]) with `use_stdin` and `no_tty`, or a snippet for the
+//!   team's `lefthook.yml` (`pushguard install --print`).
 //! - pre-commit and prek: their legacy hook, `pre-push.legacy`, which their script runs first
 //!   with git's stdin; their script is never chained (in migration mode it refuses to run).
 //!
@@ -22,7 +23,7 @@ use std::process::Command;
 
 use anyhow::{bail, Context as _, Result};
 
-use crate::install::{self, husky4, Kind};
+use crate::install::{self, husky4, lefthook, Kind};
 use crate::WithHint;
 
 /// pre-commit's (and prek's) name for the hook that ran there before them.
@@ -229,20 +230,20 @@ fn yaml_quote(s: &str) -> String {
 }
 
 /// Quotes a string for a POSIX shell.
-fn sh_quote(s: &str) -> String {
+pub(crate) fn sh_quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', r"'\''"))
 }
 
-/// The lefthook config that runs pushguard: `command` is what runs it (`{1} {2}` are git's
+/// The lefthook config that runs pushguard: `run` is the command (`{1} {2}` in it are git's
 /// arguments); `use_stdin` hands it git's ref lines, `no_tty` stops lefthook's spinner from
 /// drawing over the question pushguard asks on `/dev/tty`. lefthook skips a pre-push command
 /// when the push changes no files (a branch deletion, a promotion of commits the remote has):
 /// `files` names `config_file` (the file this snippet lives in, so it exists) and `run`
 /// references it after a shell comment, so pushguard runs on every push.
-pub fn lefthook_snippet(command: &str, config_file: &str) -> String {
+pub fn lefthook_snippet(run: &str, config_file: &str) -> String {
     format!(
         "no_tty: true\npre-push:\n  commands:\n    pushguard:\n      run: {}\n      files: {}\n      use_stdin: true\n",
-        yaml_quote(&format!("{command} {{1}} {{2}} # {{files}}")),
+        yaml_quote(&format!("{run} # {{files}}")),
         yaml_quote(&format!("echo {}", sh_quote(config_file)))
     )
 }
@@ -250,7 +251,7 @@ pub fn lefthook_snippet(command: &str, config_file: &str) -> String {
 /// The snippet for the team's committed lefthook config (pushguard from `PATH`).
 pub fn lefthook_team_snippet(config_file: &str) -> String {
     lefthook_snippet(
-        "PUSHGUARD_VIA=lefthook pushguard hook pre-push",
+        "PUSHGUARD_VIA=lefthook pushguard hook pre-push {1} {2}",
         config_file,
     )
 }
@@ -315,20 +316,25 @@ pub fn install(dir: &Path, force: bool) -> Result<bool> {
             Ok(true)
         }
         Manager::Lefthook { local, active } => {
-            if lefthook_main_text(root.as_deref()).contains("pushguard hook pre-push") {
-                eprintln!("pushguard: the project's lefthook config already runs pushguard for the team; nothing to add");
-            } else {
+            let shared = lefthook_main_running(root.as_deref());
+            if shared.is_none() {
                 write_clone_shim(force)?;
-                install_lefthook_local(&local)?;
+                let top = root.as_deref().unwrap_or(dir);
+                lefthook::install_local(top, &local, force)?;
             }
             remove_if_ours(&dir.join("pre-push.old"))?;
             if !active {
                 install::install_kind(Kind::PrePush, dir, force)?;
             }
-            eprintln!(
-                "pushguard: lefthook runs pushguard from {} (this clone only; for the whole team: `pushguard install --print`)",
-                local.display()
-            );
+            match shared {
+                Some(main) => eprintln!(
+                    "pushguard: lefthook runs pushguard from {main}, the project's config, for the whole team (pushguard from PATH); nothing to add here"
+                ),
+                None => eprintln!(
+                    "pushguard: lefthook runs pushguard from {} (this clone only, kept out of commits; for the whole team: `pushguard install --print`)",
+                    local.display()
+                ),
+            }
             Ok(true)
         }
     }
@@ -366,10 +372,16 @@ pub fn uninstall(dir: &Path) -> Result<bool> {
             true
         }
         Manager::Lefthook { local, active } => {
-            remove_lefthook_local(local)?;
+            let top = root.as_deref().unwrap_or(dir);
+            lefthook::remove_local(top, local)?;
             remove_if_ours(&dir.join("pre-push.old"))?;
             if !active {
                 install::uninstall_kind(Kind::PrePush, dir)?;
+            }
+            if let Some(main) = lefthook_main_running(root.as_deref()) {
+                eprintln!(
+                    "pushguard: note: {main} still runs pushguard for the whole team (pushguard from PATH), so this clone is still gated; remove its `pushguard` command there to stop that"
+                );
             }
             true
         }
@@ -384,16 +396,14 @@ pub fn uninstall(dir: &Path) -> Result<bool> {
     Ok(handled)
 }
 
-/// The text of the project's lefthook config files (the committed ones, not the local one).
-fn lefthook_main_text(root: Option<&Path>) -> String {
-    let Some(root) = root else {
-        return String::new();
-    };
+/// The project's lefthook config file (a committed one, not the local one) that runs
+/// pushguard for the team (`pushguard install --print`'s snippet), if one does.
+fn lefthook_main_running(root: Option<&Path>) -> Option<&'static str> {
+    let root = root?;
     LEFTHOOK_CONFIGS
         .iter()
-        .filter_map(|c| read_text(&root.join(c)))
-        .collect::<Vec<_>>()
-        .join("\n")
+        .copied()
+        .find(|c| read_text(&root.join(c)).is_some_and(|t| t.contains("pushguard hook pre-push")))
 }
 
 /// Undoes an earlier install that chained a manager's script behind pushguard's hook: the
@@ -529,57 +539,29 @@ fn remove_husky_block(script: &Path) -> Result<()> {
             script.display()
         );
     }
+    if committed_with_block(script) {
+        let shown = script.display();
+        eprintln!(
+            "pushguard: note: {shown} is committed with pushguard's block, so this changed the team's file, in your work tree only (`git diff -- {shown}` shows it): commit it to stop running pushguard for the whole team, or `git checkout -- {shown}` to keep the team's block (this clone stays ungated either way: its shim is gone)"
+        );
+    }
     Ok(())
 }
 
-fn install_lefthook_local(local: &Path) -> Result<()> {
-    let shim = clone_shim()?;
-    let mut name = local
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    if local.parent().is_some_and(|p| p.ends_with(".config")) {
-        name = format!(".config/{name}");
-    }
-    let command = format!(
-        "PUSHGUARD_VIA=lefthook {}",
-        sh_quote(&shim.to_string_lossy())
-    );
-    let text = format!(
-        "{LEFTHOOK_MARK}: written by `pushguard install`, removed by `pushguard uninstall`; this clone only, do not commit\n{}",
-        lefthook_snippet(&command, &name)
-    );
-    match read_text(local) {
-        Some(existing) if existing == text => return Ok(()),
-        Some(existing) if !existing.starts_with(LEFTHOOK_MARK) => {
-            bail!(
-                "`{}` exists and is not pushguard's; pushguard will not merge YAML into it\nadd these lines to it (merging with an existing `pre-push:` section), then run `pushguard doctor`:\n\n{}",
-                local.display(),
-                lefthook_snippet(&command, &name)
-            );
-        }
-        _ => {}
-    }
-    fs::write(local, text).with_context(|| format!("failed to write `{}`", local.display()))
-}
-
-fn remove_lefthook_local(local: &Path) -> Result<()> {
-    match read_text(local) {
-        Some(text) if text.starts_with(LEFTHOOK_MARK) => {
-            fs::remove_file(local)
-                .with_context(|| format!("failed to remove `{}`", local.display()))?;
-            eprintln!("pushguard: removed {}", local.display());
-        }
-        Some(_) => eprintln!(
-            "pushguard: {} is not pushguard's; remove its pushguard command by hand",
-            local.display()
-        ),
-        None => eprintln!(
-            "pushguard: {} does not exist; nothing to do",
-            local.display()
-        ),
-    }
-    Ok(())
+/// Tells whether the committed version (`HEAD`) of `path` holds pushguard's husky block.
+fn committed_with_block(path: &Path) -> bool {
+    let Some(root) = work_tree_root() else {
+        return false;
+    };
+    let rel = path.strip_prefix(&root).unwrap_or(path);
+    Command::new("git")
+        .current_dir(&root)
+        .arg("show")
+        .arg(format!("HEAD:{}", rel.to_string_lossy()))
+        .output()
+        .is_ok_and(|o| {
+            o.status.success() && String::from_utf8_lossy(&o.stdout).contains(BLOCK_START)
+        })
 }
 
 /// pre-commit/prek: pushguard as their legacy hook, a legacy hook that was there chained.
@@ -683,6 +665,52 @@ pub fn running_as_legacy() -> Option<&'static str> {
     }
 }
 
+/// Stops pre-commit or prek (`tool`), which ran pushguard as its legacy hook, before it runs
+/// its own pre-push hooks: they run whatever the legacy hook answered, so a push pushguard
+/// blocked (or that was interrupted) would still run the project's pre-push commands (issue
+/// 22, item 9). Only the parent process is signalled, and only when its command line is that
+/// manager's hook runner for `pre-push`. Returns whether it was stopped.
+pub fn stop_manager(tool: &str) -> bool {
+    let parent = std::os::unix::process::parent_id();
+    let Some(command) = command_line(parent) else {
+        return false;
+    };
+    let runner = if tool == "prek" {
+        command.contains("prek")
+    } else {
+        command.contains("pre_commit") || command.contains("pre-commit")
+    };
+    if !(runner && command.contains("hook-impl") && command.contains("pre-push")) {
+        return false;
+    }
+    eprintln!(
+        "pushguard: stopped {tool} before its own pre-push hooks, since this push does not go ahead (git reports its hook as killed)"
+    );
+    let Ok(pid) = libc::pid_t::try_from(parent) else {
+        return false;
+    };
+    // SAFETY: kill only sends a signal to the process checked above; an error is ignored.
+    unsafe { libc::kill(pid, libc::SIGTERM) == 0 }
+}
+
+/// A process's command line, its arguments joined by spaces.
+fn command_line(pid: u32) -> Option<String> {
+    if let Ok(raw) = fs::read(format!("/proc/{pid}/cmdline")) {
+        let args: Vec<String> = raw
+            .split(|b| *b == 0)
+            .map(|a| String::from_utf8_lossy(a).into_owned())
+            .collect();
+        return Some(args.join(" "));
+    }
+    let out = Command::new("ps")
+        .args(["-o", "args=", "-p", &pid.to_string()])
+        .output()
+        .ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
+}
+
 /// The variables pre-commit and prek set for a pre-push stage hook.
 pub const STAGE_VARS: &[&str] = &[
     "PRE_COMMIT_FROM_REF",
@@ -712,76 +740,174 @@ pub fn write_stage_refusal(err: &mut impl std::io::Write) -> std::io::Result<()>
     )
 }
 
+/// Whether the guard is in the path, as far as cheap checks can tell (no push).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Gate {
+    /// git's pre-push reaches pushguard.
+    Gated,
+    /// Environment pushes pass unchecked.
+    NotGated,
+    /// Every push fails before pushguard decides anything (a committed per-clone config that
+    /// names another clone's path).
+    Broken,
+}
+
+/// What [`diagnose`] found: the state, how, and the fix when it is not the usual
+/// `pushguard install`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Diagnosis {
+    pub gate: Gate,
+    pub how: String,
+    pub fix: Option<String>,
+}
+
+impl Diagnosis {
+    fn new(gated: bool, how: String) -> Diagnosis {
+        Diagnosis {
+            gate: if gated { Gate::Gated } else { Gate::NotGated },
+            how,
+            fix: None,
+        }
+    }
+
+    /// The fix to print on a `hint:` line.
+    pub fn fix(&self) -> &str {
+        self.fix
+            .as_deref()
+            .unwrap_or("run `pushguard install`, then `pushguard doctor` again")
+    }
+
+    /// The one line `pushguard status` shows on its `path:` line.
+    pub fn line(&self) -> String {
+        match self.gate {
+            Gate::Gated => format!("{} (prove it with `pushguard doctor`)", self.how),
+            Gate::NotGated => format!(
+                "NOT GATED: {}; environment pushes pass unchecked ({})",
+                self.how,
+                self.fix
+                    .as_deref()
+                    .unwrap_or("run `pushguard install`, then `pushguard doctor`")
+            ),
+            Gate::Broken => format!("BROKEN: {} ({})", self.how, self.fix()),
+        }
+    }
+}
+
 /// One line for `pushguard status`: whether the guard is in the path (cheap checks only,
 /// no push), and the fix when it is not.
 pub fn summary(dir: &Path) -> Result<String> {
+    Ok(diagnose(dir)?.line())
+}
+
+/// Whether the guard is in the path of this clone's pre-push hook, through its manager.
+pub fn diagnose(dir: &Path) -> Result<Diagnosis> {
     let root = work_tree_root();
     let manager = detect(dir, root.as_deref());
     let shim_ok = || clone_shim().is_ok_and(|s| s.is_file());
-    let (ok, how) = match &manager {
+    let own_hook = || -> Result<bool> {
+        Ok(matches!(
+            install::hook_state(dir)?,
+            install::HookState::Current | install::HookState::Outdated
+        ))
+    };
+    Ok(match &manager {
         Manager::None => match install::hook_state(dir)? {
             install::HookState::Current | install::HookState::Outdated => {
-                (true, "git runs pushguard's pre-push hook".to_owned())
+                Diagnosis::new(true, "git runs pushguard's pre-push hook".to_owned())
             }
             install::HookState::NotInstalled => {
-                (false, "no pre-push hook runs pushguard".to_owned())
+                Diagnosis::new(false, "no pre-push hook runs pushguard".to_owned())
             }
-            install::HookState::Foreign => (
+            install::HookState::Foreign => Diagnosis::new(
                 false,
                 "another tool's pre-push hook, which does not run pushguard".to_owned(),
             ),
         },
         Manager::Husky { script, active } => {
             let block = read_text(script).as_deref().and_then(split_block).is_some();
-            match (block && shim_ok(), active) {
-                (true, true) => (
-                    true,
-                    format!("husky runs pushguard from {}", script.display()),
-                ),
-                (true, false) => (
-                    install::hook_state(dir)? != install::HookState::NotInstalled
-                        && install::hook_state(dir)? != install::HookState::Foreign,
+            match (block, shim_ok(), active) {
+                (true, true, true) => {
+                    Diagnosis::new(true, format!("husky runs pushguard from {}", script.display()))
+                }
+                (true, true, false) => Diagnosis::new(
+                    own_hook()?,
                     format!(
                         "husky is not installed in this clone yet; {} is ready for it",
                         script.display()
                     ),
                 ),
-                (false, _) => (
+                // The committed block is there; this clone never ran `pushguard install`.
+                (true, false, _) => Diagnosis::new(
+                    false,
+                    format!(
+                        "{} has pushguard's block, but this clone has no pushguard shim for it to run (the block lets pushes through with a note)",
+                        script.display()
+                    ),
+                ),
+                (false, _, _) => Diagnosis::new(
                     false,
                     format!("husky's {} does not run pushguard", script.display()),
                 ),
             }
         }
         Manager::Lefthook { local, active } => {
-            let main = lefthook_main_text(root.as_deref());
-            let local_text = read_text(local).unwrap_or_default();
-            let ours = local_text.starts_with(LEFTHOOK_MARK) && shim_ok();
-            let shared = main.contains("pushguard hook pre-push");
-            match (ours || shared, active) {
-                (true, true) => (true, "lefthook runs pushguard".to_owned()),
-                (true, false) => (
-                    matches!(
-                        install::hook_state(dir)?,
-                        install::HookState::Current | install::HookState::Outdated
+            let local_text = read_text(local)
+                .filter(|t| t.starts_with(LEFTHOOK_MARK))
+                .unwrap_or_default();
+            let shared = lefthook_main_running(root.as_deref());
+            let name = local.display();
+            let state = (!local_text.is_empty()).then(|| lefthook::local_state(&local_text));
+            match (state, shared, active) {
+                (Some(lefthook::Local::Foreign { shim, exists: false }), _, true) => Diagnosis {
+                    gate: Gate::Broken,
+                    how: format!(
+                        "{name} runs pushguard from `{}`, a path in another clone, which does not exist here: lefthook fails every push (feature branches too) with \"not found\"",
+                        shim.display()
                     ),
+                    fix: Some(if root
+                        .as_deref()
+                        .is_some_and(|r| lefthook::is_tracked(r, local))
+                    {
+                        "it is committed: `git rm --cached` it and commit that, then `pushguard install`; or `pushguard install --force` rewrites it without any path, to commit".to_owned()
+                    } else {
+                        "run `pushguard install`, which rewrites it without any path".to_owned()
+                    }),
+                },
+                (Some(lefthook::Local::Runs), _, true)
+                | (Some(lefthook::Local::Foreign { exists: true, .. }), _, true)
+                | (_, Some(_), true) => Diagnosis::new(
+                    true,
+                    match shared {
+                        Some(main) => format!("lefthook runs pushguard from {main}"),
+                        None => format!("lefthook runs pushguard from {name}"),
+                    },
+                ),
+                (Some(lefthook::Local::NoShim), None, true) => Diagnosis::new(
+                    false,
+                    format!(
+                        "{name} runs pushguard's per-clone shim, which this clone does not have (it lets pushes through with a note)"
+                    ),
+                ),
+                (Some(_), _, false) | (_, Some(_), false) => Diagnosis::new(
+                    own_hook()?,
                     "lefthook is not installed in this clone yet; pushguard's hook guards until it is".to_owned(),
                 ),
-                (false, _) => (false, "lefthook's config does not run pushguard".to_owned()),
+                (None, None, _) => {
+                    Diagnosis::new(false, "lefthook's config does not run pushguard".to_owned())
+                }
             }
         }
-        Manager::HuskyV4 { .. } => husky4::summary(dir)?,
+        Manager::HuskyV4 { .. } => {
+            let (ok, how) = husky4::summary(dir)?;
+            Diagnosis::new(ok, how)
+        }
         Manager::PreCommit { tool } => {
             if read_text(&dir.join(LEGACY_HOOK)).is_some_and(|t| install::is_ours(&t)) {
-                (true, format!("{tool} runs pushguard as its legacy hook"))
+                Diagnosis::new(true, format!("{tool} runs pushguard as its legacy hook"))
             } else {
-                (false, format!("{tool}'s pre-push does not run pushguard"))
+                Diagnosis::new(false, format!("{tool}'s pre-push does not run pushguard"))
             }
         }
-    };
-    Ok(if ok {
-        format!("{how} (prove it with `pushguard doctor`)")
-    } else {
-        format!("NOT GATED: {how}; environment pushes pass unchecked (run `pushguard install`, then `pushguard doctor`)")
     })
 }
 
@@ -822,7 +948,7 @@ mod tests {
     #[test]
     fn lefthook_snippet_quotes_the_command_for_yaml() {
         let s = lefthook_snippet(
-            "PUSHGUARD_VIA=lefthook '/it''s/pre-push'",
+            "PUSHGUARD_VIA=lefthook '/it''s/pre-push' {1} {2}",
             "lefthook-local.yml",
         );
         assert!(

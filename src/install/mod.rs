@@ -7,8 +7,10 @@
 //! `uninstall`.
 
 pub mod config_hooks;
+pub mod gated;
 pub mod hosts;
 pub mod husky4;
+pub mod lefthook;
 pub mod managers;
 
 use std::fs;
@@ -217,6 +219,7 @@ pub fn install(force: bool, host: Option<hosts::Host>) -> Result<Exit> {
     if !crate::install::managers::install(&dir, force)? {
         install_kind(Kind::PrePush, &dir, force)?;
     }
+    eprint!("{}", gated::note());
     Ok(Exit::Success)
 }
 

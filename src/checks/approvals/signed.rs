@@ -51,7 +51,7 @@ fn fail(detail: impl Into<String>) -> CheckResult {
     CheckResult::fail(CheckId::Approvals, detail)
 }
 
-fn pusher(ctx: &Context, allowed: &AllowedSigners) -> Result<Pusher, CheckResult> {
+pub(crate) fn pusher(ctx: &Context, allowed: &AllowedSigners) -> Result<Pusher, CheckResult> {
     match ctx.pusher {
         crate::checks::Pusher::Configured(_) => {}
         crate::checks::Pusher::Certified {
