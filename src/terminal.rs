@@ -29,6 +29,8 @@ pub const NONINTERACTIVE_ENV: &str = "PUSHGUARD_NONINTERACTIVE";
 pub const CONSULTED_ENV: &str = "PUSHGUARD_CONSULTED";
 /// A justification that bypasses failed checks (and the confirmation).
 pub const BYPASS_ENV: &str = "PUSHGUARD_BYPASS";
+/// The freeze windows a bypass overrides (their names, comma-separated).
+pub const FREEZE_ENV: &str = "PUSHGUARD_FREEZE";
 
 /// The choice in the list of leads that asks for a name instead.
 const SOMEONE_ELSE: &str = "someone else";
@@ -395,11 +397,28 @@ impl Tty {
 // ---------------------------------------------------------------------------------------
 // The dialogues of a gated push.
 
-/// Offers to bypass the failed checks (default No).
-pub fn offer_bypass(interaction: &mut Interaction, timeout: Duration) -> Result<bool, Stop> {
+/// Offers to bypass the failed checks (default No); during a freeze the question names the
+/// windows it overrides.
+pub fn offer_bypass(
+    interaction: &mut Interaction,
+    timeout: Duration,
+    frozen: &[&str],
+) -> Result<bool, Stop> {
+    let prompt = if frozen.is_empty() {
+        "Bypass the failed checks with a justification?".to_owned()
+    } else {
+        let names: Vec<String> = frozen
+            .iter()
+            .map(|n| format!("`{}`", escape(n, 60)))
+            .collect();
+        format!(
+            "Override the freeze {} and bypass the failed checks with a justification?",
+            names.join(", ")
+        )
+    };
     interaction.ask(timeout, move |term, theme, tick| {
         let yes = Confirm::with_theme(theme)
-            .with_prompt("Bypass the failed checks with a justification?")
+            .with_prompt(prompt)
             .default(false)
             .interact_on_opt(term)?;
         tick();
@@ -425,6 +444,28 @@ pub fn ask_justification(
             })
             .interact_text_on(term)?;
         Ok(why.trim().to_owned())
+    })
+}
+
+/// Asks, after a bypass's justification, whether a lead or senior was consulted and who
+/// (issue 22): `None` when nobody was. Either answer is recorded; the bypass stands.
+pub fn ask_consulted_for_bypass(
+    interaction: &mut Interaction,
+    timeout: Duration,
+    leads: Vec<String>,
+) -> Result<Option<String>, Stop> {
+    interaction.ask(timeout, move |term, theme, tick| {
+        let yes = Confirm::with_theme(theme)
+            .with_prompt(
+                "Did you talk to a lead or senior about this bypass? (recorded either way)",
+            )
+            .default(false)
+            .interact_on_opt(term)?;
+        tick();
+        if yes != Some(true) {
+            return Ok(None);
+        }
+        ask_who(term, theme, &leads, &tick).map(Some)
     })
 }
 

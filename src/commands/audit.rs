@@ -472,6 +472,8 @@ mod tests {
             consulted: None,
             checklist: vec![],
             justification: None,
+            freeze: None,
+            ticket: None,
             attestation: None,
             prev: None,
             signature: None,
