@@ -441,8 +441,9 @@ pub struct AuditPolicy {
 /// read at all. Without one: the checkout's environments (the trail adds the branches it
 /// has records of), but the trust root — `[trust]` and each environment's
 /// `require_signatures` — only from the layers outside the checkout (the built-in default
-/// and the user file, plus git's `gpg.ssh.allowedSignersFile`); what the checkout says about
-/// them is listed in `ignored`.
+/// and the user file, plus git's `gpg.ssh.allowedSignersFile`), and so is `review_within`
+/// (the deadline a bypass's review is judged by); what the checkout says about them is
+/// listed in `ignored`.
 pub fn load_for_audit(location: &Location, file: Option<&std::path::Path>) -> Result<AuditPolicy> {
     let named = file.map(std::path::Path::to_path_buf).or_else(|| {
         std::env::var_os(CONFIG_ENV)
@@ -493,14 +494,21 @@ pub fn load_for_audit(location: &Location, file: Option<&std::path::Path>) -> Re
             ignored.push(format!("[trust] {}", &key["trust.".len()..]));
         }
     }
+    if from_checkout("bypass.review_within", &config) {
+        ignored.push("[bypass] review_within".to_owned());
+    }
+    config.bypass.review_within = trusted.bypass.review_within;
     let environments_from_checkout = from_checkout(ENVIRONMENTS, &config);
     for env in &mut config.environments {
         if environments_from_checkout && env.require_signatures.is_some() {
             ignored.push(format!("[environments.{}] require_signatures", env.name));
         }
-        env.require_signatures = trusted
-            .environment(&env.name)
-            .and_then(|e| e.require_signatures);
+        if environments_from_checkout && env.review_within.is_some() {
+            ignored.push(format!("[environments.{}] review_within", env.name));
+        }
+        let trusted_env = trusted.environment(&env.name);
+        env.require_signatures = trusted_env.and_then(|e| e.require_signatures);
+        env.review_within = trusted_env.and_then(|e| e.review_within);
     }
     config.trust = trusted.trust.clone();
     config

@@ -9,4 +9,5 @@ pub mod confirm;
 pub mod doctor;
 pub mod init;
 pub mod log;
+pub mod review;
 pub mod status;
