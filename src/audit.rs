@@ -879,6 +879,18 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn regression_issue_17_records_without_freeze_and_ticket_still_read_and_verify() {
+        let (line, _) = sample().to_line();
+        assert!(line.contains(",\"freeze\":null,\"ticket\":null,"), "{line}");
+        let body = line.replace(",\"freeze\":null,\"ticket\":null", "");
+        let body = format!("{}}}", body.rsplit_once(",\"hash\":").unwrap().0);
+        let old = hashed_line(&body);
+        let (record, _) = parse_line(&old).unwrap();
+        assert_eq!((record.freeze, record.ticket), (None, None));
+        assert!(verify(&old[..]).unwrap().is_ok());
+    }
+
+    #[test]
     fn line_is_body_plus_hash_of_body() {
         let (line, hash) = sample().to_line();
         assert!(line.starts_with(r#"{"version":2,"time":"2026-11-26T12:00:00Z","user":{"name":"Pat","email":"pat@example.com"},"#));

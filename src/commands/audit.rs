@@ -193,7 +193,14 @@ pub fn run(
         if fail.any() {
             // A deploy pipeline that relies on signatures must say so itself: passing here with
             // a weaker trust root than the team set up would be a false "recorded".
-            return Err(anyhow::anyhow!("audit --fail-on-… does not take {what}"))
+            let flag = if fail.unrecorded {
+                "--fail-on-unrecorded"
+            } else if fail.unreviewed {
+                "--fail-on-unreviewed"
+            } else {
+                "--fail-on-bypassed"
+            };
+            return Err(anyhow::anyhow!("audit {flag} does not take {what}"))
                 .hint("give the deploy pipeline's own policy, kept outside the checkout: `pushguard audit --config FILE` (or PUSHGUARD_CONFIG), with the [trust] and environments it judges by");
         }
         eprintln!("pushguard: warning: audit does not take {what}; the trust root here is the user config and git's gpg.ssh.allowedSignersFile");

@@ -15,12 +15,7 @@ pub fn run(check: bool) -> Result<Exit> {
     note_outside_a_clone();
     if check {
         // The windows' times are parsed on first use; `--check` parses them all now.
-        config.check_freeze_windows().map_err(|e| {
-            crate::with_hint(
-                e.context("the pushguard configuration is invalid"),
-                config::BROKEN_CONFIG_HINTS[0],
-            )
-        })?;
+        config.check_freeze_windows()?;
         let files: Vec<String> = config.sources.iter().map(Source::to_string).collect();
         eprintln!("pushguard: configuration is valid ({})", files.join(", "));
         return Ok(Exit::Success);
