@@ -229,7 +229,7 @@ fn regression_issue_17_the_override_names_the_freeze_and_records_freeze_ticket_a
     );
     assert!(
         log.stdout
-            .contains("covered: freeze; freeze year-end; ticket INC-4711"),
+            .contains("covered: freeze year-end; ticket INC-4711"),
         "{}",
         log.stdout
     );

@@ -206,14 +206,19 @@ pub fn why(r: &Record) -> String {
             }
         }
         crate::model::Decision::Bypassed => {
-            let mut text = if failed.is_empty() {
+            // The freeze check names the windows the bypass overrode.
+            let covered: Vec<String> = failed
+                .iter()
+                .map(|id| match (*id, &r.freeze) {
+                    ("freeze", Some(f)) => format!("freeze {f}"),
+                    (id, _) => id.to_owned(),
+                })
+                .collect();
+            let mut text = if covered.is_empty() {
                 "covered: the confirmation".to_owned()
             } else {
-                format!("covered: {}", failed.join(", "))
+                format!("covered: {}", covered.join(", "))
             };
-            if let Some(f) = &r.freeze {
-                text.push_str(&format!("; freeze {f}"));
-            }
             if let Some(t) = &r.ticket {
                 text.push_str(&format!("; ticket {t}"));
             }
