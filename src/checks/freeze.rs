@@ -306,26 +306,32 @@ pub fn judge(state: &State, environment: &str, local: Option<&TimeZone>) -> Chec
 }
 
 /// Judges `environment` at `at` with `config`'s windows: the check's result and the state.
+///
+/// `local` gives the reader's zone; it is asked only when the environment is frozen (finding
+/// the system's zone can cost more than judging the windows).
 pub fn judge_at<'c>(
     config: &'c Config,
     environment: &str,
     at: Timestamp,
-    local: Option<&TimeZone>,
+    local: &dyn Fn() -> Option<TimeZone>,
 ) -> anyhow::Result<(CheckResult, State<'c>)> {
     let windows = config.freeze_windows()?;
     let applying = windows_for(windows, environment);
     let state = state(&applying, at);
-    Ok((judge(&state, environment, local), state))
+    let local = match state {
+        State::Open => None,
+        State::Frozen { .. } => local(),
+    };
+    Ok((judge(&state, environment, local.as_ref()), state))
 }
 
 /// Runs the check with the system clock (never a time from the environment).
 pub fn run(ctx: &Context) -> CheckResult {
-    let local = local_zone();
     match judge_at(
         ctx.config,
         &ctx.environment.name,
         Timestamp::now(),
-        local.as_ref(),
+        &local_zone,
     ) {
         Ok((result, _)) => result,
         Err(e) => CheckResult::fail(CheckId::Freeze, format!("{e:#}")),

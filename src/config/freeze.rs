@@ -131,11 +131,13 @@ impl FreezeWindow {
 }
 
 fn applies(environments: &[String], environment: &str) -> bool {
+    // A plain name is compared; only a glob is compiled (a regular expression each).
     environments.is_empty()
         || environments.iter().any(|p| {
             p == environment
-                || super::parse_branch_glob(p)
-                    .is_ok_and(|g| g.compile_matcher().is_match(environment))
+                || (!super::is_literal(p)
+                    && super::parse_branch_glob(p)
+                        .is_ok_and(|g| g.compile_matcher().is_match(environment)))
         })
 }
 

@@ -87,12 +87,11 @@ pub fn run(
         // Judged with this machine's clock at this moment, once: the check's result and the
         // windows an override must name come from the same instant.
         let freeze = if env.has_check(CheckId::Freeze) {
-            let local = site.local_zone();
             let (result, state) = crate::checks::freeze::judge_at(
                 config,
                 &env.name,
                 jiff::Timestamp::now(),
-                local.as_ref(),
+                &|| site.local_zone(),
             )?;
             Some((result, frozen(config, &state)))
         } else {
