@@ -88,6 +88,77 @@ pub fn status(
     }
 }
 
+/// The reviews of one bypassed record (`hash`: its line hash), read from the local approvals
+/// notes, each with its signature checked against `allowed` and judged: those that count,
+/// and those that do not with why.
+pub fn judged(
+    repo: &crate::git::Repo,
+    record: &crate::audit::Record,
+    hash: &str,
+    allowed: Option<&crate::signing::AllowedSigners>,
+    signatures_required: bool,
+) -> anyhow::Result<Judged> {
+    let reviews = crate::notes::reviews::of_record(repo, record, hash)?;
+    let bypasser = bypasser(record, allowed);
+    let mut counting = Vec::new();
+    let mut not = Vec::new();
+    for r in reviews {
+        let checked = Checked {
+            review: &r,
+            signer: signer(&r, allowed),
+        };
+        match refusal(&checked, &bypasser, signatures_required) {
+            None => counting.push(r),
+            Some(why) => not.push((r, why)),
+        }
+    }
+    Ok(Judged { counting, not })
+}
+
+/// A bypass record's reviews, judged.
+#[derive(Debug, Clone, Default)]
+pub struct Judged {
+    /// The reviews that count (by someone else; signed where signatures are required).
+    pub counting: Vec<Review>,
+    /// The reviews that do not count, with why.
+    pub not: Vec<(Review, String)>,
+}
+
+/// Every identity the bypass record is known by: its `user.email` and its verified signer.
+pub fn bypasser(
+    record: &crate::audit::Record,
+    allowed: Option<&crate::signing::AllowedSigners>,
+) -> Bypasser {
+    let mut ids = vec![record.user.email.clone()];
+    let (line, _) = record.to_line();
+    if let crate::signing::RecordSignature::Verified(v) =
+        crate::signing::record_signature(line.as_bytes(), record, allowed)
+    {
+        ids.extend(v.principal.split(',').map(|p| p.trim().to_owned()));
+    }
+    Bypasser { ids }
+}
+
+/// What a review's signature proves: its verified principal, or why it proves nothing.
+pub fn signer(
+    review: &Review,
+    allowed: Option<&crate::signing::AllowedSigners>,
+) -> Result<String, String> {
+    let Some(sig) = &review.signature else {
+        return Err("not signed".into());
+    };
+    let Some(allowed) = allowed else {
+        return Err("no allowed signers file to check it against".into());
+    };
+    crate::signing::verify(
+        allowed,
+        crate::notes::reviews::NAMESPACE,
+        &review.payload(),
+        sig,
+    )
+    .map(|v| v.principal)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -158,66 +229,4 @@ mod tests {
             Status::Reviewed { .. }
         ));
     }
-}
-
-/// The reviews of one bypassed record (`hash`: its line hash), read from the local approvals
-/// notes, each with its signature checked against `allowed` and judged: those that count,
-/// and those that do not with why.
-pub fn judged(
-    repo: &crate::git::Repo,
-    record: &crate::audit::Record,
-    hash: &str,
-    allowed: Option<&crate::signing::AllowedSigners>,
-    signatures_required: bool,
-) -> anyhow::Result<(Vec<Review>, Vec<(Review, String)>)> {
-    let reviews = crate::notes::reviews::of_record(repo, record, hash)?;
-    let bypasser = bypasser(record, allowed);
-    let mut counting = Vec::new();
-    let mut not = Vec::new();
-    for r in reviews {
-        let checked = Checked {
-            review: &r,
-            signer: signer(&r, allowed),
-        };
-        match refusal(&checked, &bypasser, signatures_required) {
-            None => counting.push(r),
-            Some(why) => not.push((r, why)),
-        }
-    }
-    Ok((counting, not))
-}
-
-/// Every identity the bypass record is known by: its `user.email` and its verified signer.
-pub fn bypasser(
-    record: &crate::audit::Record,
-    allowed: Option<&crate::signing::AllowedSigners>,
-) -> Bypasser {
-    let mut ids = vec![record.user.email.clone()];
-    let (line, _) = record.to_line();
-    if let crate::signing::RecordSignature::Verified(v) =
-        crate::signing::record_signature(line.as_bytes(), record, allowed)
-    {
-        ids.extend(v.principal.split(',').map(|p| p.trim().to_owned()));
-    }
-    Bypasser { ids }
-}
-
-/// What a review's signature proves: its verified principal, or why it proves nothing.
-pub fn signer(
-    review: &Review,
-    allowed: Option<&crate::signing::AllowedSigners>,
-) -> Result<String, String> {
-    let Some(sig) = &review.signature else {
-        return Err("not signed".into());
-    };
-    let Some(allowed) = allowed else {
-        return Err("no allowed signers file to check it against".into());
-    };
-    crate::signing::verify(
-        allowed,
-        crate::notes::reviews::NAMESPACE,
-        &review.payload(),
-        sig,
-    )
-    .map(|v| v.principal)
 }

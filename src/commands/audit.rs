@@ -289,7 +289,8 @@ pub fn run(
     let reviewed = |r: &Record| -> Result<Reviews> {
         let (_, hash) = r.to_line();
         let required = crate::signing::required_for(&config, &r.environment);
-        let (counting, not) = crate::review::judged(&repo, r, &hash, review_signers, required)?;
+        let crate::review::Judged { counting, not } =
+            crate::review::judged(&repo, r, &hash, review_signers, required)?;
         Ok(Reviews {
             hash,
             counting,

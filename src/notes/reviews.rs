@@ -170,7 +170,7 @@ mod tests {
             serde_json::to_string(&Entry { review: review() }).unwrap()
         );
         let merged = crate::notes::merge_approval_notes(&approvals, &reviews);
-        assert_eq!(parse_approvals(&merged), [approval.clone()]);
+        assert_eq!(parse_approvals(&merged), std::slice::from_ref(&approval));
         assert_eq!(parse(&merged), [review()]);
         // Merged again, from either side, nothing is lost or doubled.
         let again = crate::notes::merge_approval_notes(&reviews, &merged);
