@@ -40,6 +40,8 @@ fn sample(i: u64) -> Record {
             answer: true,
         }],
         justification: None,
+        freeze: None,
+        ticket: None,
         attestation: None,
         prev: None,
         signature: None,

@@ -129,6 +129,9 @@ pub struct Remembered {
     pub consulted: Option<String>,
     pub checklist: Vec<ChecklistEntry>,
     pub justification: Option<String>,
+    /// The freeze windows a bypass named.
+    #[serde(default)]
+    pub freeze: Option<String>,
 }
 
 fn remembered_path(state_dir: &Path) -> PathBuf {
@@ -216,6 +219,7 @@ mod tests {
             consulted: Some("Ada".into()),
             checklist: vec![],
             justification: None,
+            freeze: None,
         };
         remember(dir.path(), r).unwrap();
         assert!(recall(dir.path(), "origin", "production", "refs/heads/main", "abc").is_some());

@@ -100,6 +100,13 @@ pub struct Record {
     pub consulted: Option<String>,
     pub checklist: Vec<ChecklistEntry>,
     pub justification: Option<String>,
+    /// The freeze windows a bypass overrode (their names); `null` otherwise, and absent from
+    /// records written before freeze windows (issue 17).
+    #[serde(default)]
+    pub freeze: Option<String>,
+    /// The ticket the justification of a bypass gave (`[bypass].ticket`); `null` otherwise.
+    #[serde(default)]
+    pub ticket: Option<String>,
     /// On a server, where the attestation came from when it is the client hook's signed
     /// record of the same update (issue 11); absent otherwise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -130,6 +137,10 @@ pub struct Fields<'a> {
     pub checklist: Vec<ChecklistEntry>,
     /// Kept only when the decision is a bypass.
     pub justification: Option<String>,
+    /// The freeze windows a bypass overrode.
+    pub freeze: Option<String>,
+    /// The ticket a bypass's justification gave.
+    pub ticket: Option<String>,
     /// Where a server's attestation came from, when not from the push itself.
     pub attestation: Option<String>,
 }
@@ -207,6 +218,8 @@ impl Record {
             consulted: f.consulted,
             checklist: f.checklist,
             justification: f.justification.filter(|_| f.decision == Decision::Bypassed),
+            freeze: f.freeze.filter(|_| f.decision == Decision::Bypassed),
+            ticket: f.ticket.filter(|_| f.decision == Decision::Bypassed),
             attestation: f.attestation,
             prev: None,
             signature: None,
@@ -364,6 +377,10 @@ mod shape {
         consulted: Option<Str>,
         checklist: Vec<ChecklistEntry>,
         justification: Option<Str>,
+        #[serde(default)]
+        freeze: Option<Str>,
+        #[serde(default)]
+        ticket: Option<Str>,
         #[serde(default)]
         attestation: Option<Str>,
         pub prev: Option<String>,
@@ -790,6 +807,8 @@ pub(crate) mod tests {
                 answer: true,
             }],
             justification: None,
+            freeze: None,
+            ticket: None,
             attestation: None,
             prev: None,
             signature: None,
@@ -857,6 +876,18 @@ pub(crate) mod tests {
             .collect();
         assert_eq!(newest, [2999, 2998, 2997]);
         assert_eq!(read_newest_first(dir.path()).expect("open").count(), 3000);
+    }
+
+    #[test]
+    fn regression_issue_17_records_without_freeze_and_ticket_still_read_and_verify() {
+        let (line, _) = sample().to_line();
+        assert!(line.contains(",\"freeze\":null,\"ticket\":null,"), "{line}");
+        let body = line.replace(",\"freeze\":null,\"ticket\":null", "");
+        let body = format!("{}}}", body.rsplit_once(",\"hash\":").unwrap().0);
+        let old = hashed_line(&body);
+        let (record, _) = parse_line(&old).unwrap();
+        assert_eq!((record.freeze, record.ticket), (None, None));
+        assert!(verify(&old[..]).unwrap().is_ok());
     }
 
     #[test]

@@ -137,11 +137,34 @@ pub enum Command {
         /// Exit 1 when any environment tip is UNRECORDED (for a deploy pipeline)
         #[arg(long)]
         fail_on_unrecorded: bool,
+        /// Exit 1 when a bypass in the period is past its `review_within` with no review by
+        /// someone other than the bypasser (`pushguard review`)
+        #[arg(long)]
+        fail_on_unreviewed: bool,
+        /// Exit 1 when an environment tip was left by a bypass that nobody else reviewed (for a
+        /// deploy pipeline that must not ship a bypassed tip unreviewed)
+        #[arg(long)]
+        fail_on_bypassed: bool,
         /// The deploy pipeline's policy (environments and trust root) to judge by, instead of
         /// the audited checkout's .pushguard.toml (also PUSHGUARD_CONFIG); it must lie outside
         /// the checkout
         #[arg(long, value_name = "FILE")]
         config: Option<std::path::PathBuf>,
+    },
+    /// Record that you reviewed a bypassed push (someone else's): in the approvals notes,
+    /// signed when you have a signing key, shared with the remote
+    Review {
+        /// The bypass: its record's hash (7 digits or more), or the commit it pushed
+        target: String,
+        /// The environment the bypass went to
+        #[arg(long, value_name = "E")]
+        env: String,
+        /// What you found (recorded with the review)
+        #[arg(long, value_name = "TEXT")]
+        note: Option<String>,
+        /// The remote whose trail holds the bypass (default: the current branch's upstream remote, else origin, else the only remote)
+        #[arg(long)]
+        remote: Option<String>,
     },
     /// Record ahead of time that a lead or senior was consulted, for a push without a terminal
     Confirm {

@@ -11,6 +11,7 @@
 //! file, line and column with the offending line and a caret under it, because a guard
 //! that only warns on a typo guards nothing.
 
+pub mod freeze;
 mod layers;
 mod location;
 mod values;
@@ -18,7 +19,7 @@ mod values;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::PathBuf;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use anyhow::{Context as _, Result};
@@ -28,6 +29,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::model::CheckId;
 use crate::WithHint;
+pub use freeze::{FreezeWindow, Window};
 use layers::Layers;
 pub use location::Location;
 
@@ -51,6 +53,9 @@ pub const MAX_CONFIG_BYTES: u64 = 1024 * 1024;
 
 /// The table taken whole from the highest layer that has it.
 const ENVIRONMENTS: &str = "environments";
+
+/// The array of `[[freeze]]` tables, also taken whole from the highest layer that has it.
+const FREEZE: &str = "freeze";
 
 /// The way out offered when a clone's configuration is broken and every push is blocked.
 pub const BROKEN_CONFIG_HINTS: [&str; 2] = [
@@ -122,11 +127,24 @@ pub struct Config {
     pub wip: WipConfig,
     pub trust: TrustConfig,
     pub server: ServerConfig,
+    /// `[[freeze]]`: deploy windows (freezes, and allow windows), taken whole from the highest
+    /// layer that has any. Their times are parsed on first use ([`Config::freeze_windows`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub freeze: Vec<FreezeWindow>,
     /// The layers that were read, lowest first.
     #[serde(skip)]
     pub sources: Vec<Source>,
     #[serde(skip)]
     pub provenance: Provenance,
+    /// The layers' texts, to locate an error found when the windows' times are parsed.
+    #[serde(skip)]
+    texts: Option<Arc<Layers>>,
+    /// The windows of lower layers that a higher one replaced: `config --check` parses them too.
+    #[serde(skip)]
+    shadowed_freeze: Vec<FreezeWindow>,
+    /// The windows with their times parsed, on first use; the error located in its file.
+    #[serde(skip)]
+    parsed_freeze: OnceLock<std::result::Result<Vec<Window>, String>>,
 }
 
 /// One environment: which branches it covers and what a push to it must pass.
@@ -167,8 +185,53 @@ pub struct Environment {
     /// This environment's `[server].require_signed_push`; unset: that value.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub require_signed_push: Option<bool>,
+    /// Who may bypass here (emails or globs; principals where signatures are required);
+    /// unset: `[bypass].bypass_by`.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "values::some_email_globs"
+    )]
+    pub bypass_by: Option<Vec<String>>,
+    /// The ticket a justification must contain here (a regular expression); unset:
+    /// `[bypass].ticket`.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "values::some_regex"
+    )]
+    pub ticket: Option<String>,
+    /// How soon a bypass here must be reviewed by someone else; unset: `[bypass].review_within`.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "values::some_duration"
+    )]
+    pub review_within: Option<Duration>,
     #[serde(skip)]
     matchers: Vec<BranchMatcher>,
+}
+
+impl Environment {
+    /// Who may bypass here: the environment's `bypass_by`, else `[bypass].bypass_by`.
+    pub fn bypass_by<'c>(&'c self, config: &'c Config) -> &'c [String] {
+        self.bypass_by
+            .as_deref()
+            .unwrap_or(&config.bypass.bypass_by)
+    }
+
+    /// The ticket pattern a justification must contain here, if any.
+    pub fn ticket<'c>(&'c self, config: &'c Config) -> Option<&'c str> {
+        self.ticket
+            .as_deref()
+            .or(config.bypass.ticket.as_deref())
+            .filter(|t| !t.is_empty())
+    }
+
+    /// How soon a bypass here must be reviewed, if a deadline is set.
+    pub fn review_within(&self, config: &Config) -> Option<Duration> {
+        self.review_within.or(config.bypass.review_within)
+    }
 }
 
 fn yes() -> bool {
@@ -206,6 +269,26 @@ pub struct TestsConfig {
 #[serde(deny_unknown_fields)]
 pub struct BypassConfig {
     pub min_length: usize,
+    /// Who may bypass (emails or globs; principals where signatures are required); empty:
+    /// anyone.
+    #[serde(default, deserialize_with = "values::email_globs")]
+    pub bypass_by: Vec<String>,
+    /// A regular expression the justification must contain a match of (a ticket), recorded
+    /// as the record's `ticket`; unset: none needed.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "values::some_regex"
+    )]
+    pub ticket: Option<String>,
+    /// How soon a bypass must be reviewed by someone other than the bypasser
+    /// (`pushguard review`; `audit --fail-on-unreviewed`); unset: at once.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "values::some_duration"
+    )]
+    pub review_within: Option<Duration>,
 }
 
 /// `[trust]`: whose SSH signatures vouch for audit records, approvals and pushes.
@@ -358,8 +441,9 @@ pub struct AuditPolicy {
 /// read at all. Without one: the checkout's environments (the trail adds the branches it
 /// has records of), but the trust root — `[trust]` and each environment's
 /// `require_signatures` — only from the layers outside the checkout (the built-in default
-/// and the user file, plus git's `gpg.ssh.allowedSignersFile`); what the checkout says about
-/// them is listed in `ignored`.
+/// and the user file, plus git's `gpg.ssh.allowedSignersFile`), and so is `review_within`
+/// (the deadline a bypass's review is judged by); what the checkout says about them is
+/// listed in `ignored`.
 pub fn load_for_audit(location: &Location, file: Option<&std::path::Path>) -> Result<AuditPolicy> {
     let named = file.map(std::path::Path::to_path_buf).or_else(|| {
         std::env::var_os(CONFIG_ENV)
@@ -410,14 +494,21 @@ pub fn load_for_audit(location: &Location, file: Option<&std::path::Path>) -> Re
             ignored.push(format!("[trust] {}", &key["trust.".len()..]));
         }
     }
+    if from_checkout("bypass.review_within", &config) {
+        ignored.push("[bypass] review_within".to_owned());
+    }
+    config.bypass.review_within = trusted.bypass.review_within;
     let environments_from_checkout = from_checkout(ENVIRONMENTS, &config);
     for env in &mut config.environments {
         if environments_from_checkout && env.require_signatures.is_some() {
             ignored.push(format!("[environments.{}] require_signatures", env.name));
         }
-        env.require_signatures = trusted
-            .environment(&env.name)
-            .and_then(|e| e.require_signatures);
+        if environments_from_checkout && env.review_within.is_some() {
+            ignored.push(format!("[environments.{}] review_within", env.name));
+        }
+        let trusted_env = trusted.environment(&env.name);
+        env.require_signatures = trusted_env.and_then(|e| e.require_signatures);
+        env.review_within = trusted_env.and_then(|e| e.review_within);
     }
     config.trust = trusted.trust.clone();
     config
@@ -485,24 +576,61 @@ impl Config {
     /// a mistake in a lower layer is reported even where a higher one overrides the key.
     pub fn from_layers(layers: Vec<(Source, String)>) -> Result<Config> {
         let layers = Layers::new(layers);
-        let parsed = layers.parse()?;
-        let all: Vec<usize> = (0..layers.len()).collect();
-        let (mut config, merged) = read_merged(&layers, &parsed, &all)?;
-        // A value that a higher layer overrode was not read above: read each such layer
-        // over the default on its own, so that its mistakes are reported too.
-        for i in 1..layers.len() {
-            if merged.overridden[i] {
-                read_merged(&layers, &parsed, &[0, i])?;
+        let mut config = {
+            let parsed = layers.parse()?;
+            let all: Vec<usize> = (0..layers.len()).collect();
+            let (mut config, merged) = read_merged(&layers, &parsed, &all)?;
+            // A value that a higher layer overrode was not read above: read each such layer
+            // over the default on its own, so that its mistakes are reported too.
+            for i in 1..layers.len() {
+                if merged.overridden[i] {
+                    let (lower, _) = read_merged(&layers, &parsed, &[0, i])?;
+                    if merged.set_by.get(FREEZE).is_some_and(|&by| by != i) {
+                        config.shadowed_freeze.extend(lower.freeze);
+                    }
+                }
             }
-        }
-        config.provenance.parts = merged
-            .set_by
-            .into_iter()
-            .filter(|(_, i)| *i > 0)
-            .map(|(key, i)| (key, layers.source(i).clone()))
-            .collect();
+            config.provenance.parts = merged
+                .set_by
+                .into_iter()
+                .filter(|(_, i)| *i > 0)
+                .map(|(key, i)| (key, layers.source(i).clone()))
+                .collect();
+            config
+        };
         config.sources = layers.sources();
+        config.texts = Some(Arc::new(layers));
         Ok(config)
+    }
+
+    /// The `[[freeze]]` windows with their times parsed (on first use: an ordinary push never
+    /// gets here). An error names the file, line and column of the value.
+    pub fn freeze_windows(&self) -> Result<&[Window]> {
+        let parsed = self
+            .parsed_freeze
+            .get_or_init(|| freeze::parse(&self.freeze).map_err(|p| self.locate(p)));
+        match parsed {
+            Ok(windows) => Ok(windows),
+            Err(e) => Err(anyhow::anyhow!("{e}"))
+                .context("a `[[freeze]]` window of the pushguard configuration is invalid, so pushes to the environments it could freeze are blocked")
+                .hint(BROKEN_CONFIG_HINTS[0]),
+        }
+    }
+
+    /// Parses every window's times, those a higher layer replaced too (`config --check`).
+    pub fn check_freeze_windows(&self) -> Result<()> {
+        self.freeze_windows()?;
+        freeze::parse(&self.shadowed_freeze)
+            .map(drop)
+            .map_err(|p| anyhow::anyhow!("{}", self.locate(p)))
+    }
+
+    /// `file:line:column: message` with the line and a caret, for a problem in a layer.
+    fn locate(&self, (span, message): freeze::Problem) -> String {
+        match &self.texts {
+            Some(layers) => format!("{:#}", layers.error(span, &message)),
+            None => message,
+        }
     }
 
     /// Resolves a short branch name to its environment; `Ok(None)` for an ordinary branch.
@@ -560,6 +688,20 @@ fn read_merged<'a>(
         layers.error(place.span(again.table.get_ref()), message)
     };
     config.environments = validate_environments(std::mem::take(&mut config.environments), &at)?;
+    let names: Vec<&str> = config
+        .environments
+        .iter()
+        .map(|e| e.name.as_str())
+        .collect();
+    freeze::check_shape(&config.freeze, &names).map_err(|(span, m)| layers.error(span, &m))?;
+    // The `freeze` check is on for every environment some window applies to, and runs first:
+    // it reads no repository fact.
+    for env in &mut config.environments {
+        if config.freeze.iter().any(|w| w.applies_to(&env.name)) && !env.has_check(CheckId::Freeze)
+        {
+            env.checks.insert(0, CheckId::Freeze);
+        }
+    }
     Ok((config, merged))
 }
 
@@ -1039,6 +1181,89 @@ mod tests {
             "{e}"
         );
     }
+    /// The located error of a window's times, found when they are parsed.
+    fn window_err(repo: &str) -> String {
+        let c = load(repo).expect("the shape loads");
+        c.check_freeze_windows()
+            .unwrap_err()
+            .root_cause()
+            .to_string()
+    }
+
+    const PROD: &str = "[environments.production]\nbranches = [\"main\"]\n";
+
+    #[test]
+    fn regression_issue_17_bad_windows_name_file_line_and_column() {
+        let e = window_err(&format!("{PROD}[[freeze]]\nname = \"x\"\nfrom = \"2026-12-20T18:00:00+01:00\"\nuntil = \"2026-12-19T18:00:00+01:00\"\n"));
+        assert!(
+            e.starts_with(".pushguard.toml:6:9: freeze window `x` ends before it starts"),
+            "{e}"
+        );
+        assert!(e.contains("6 | until = \"2026-12-19T18:00:00+01:00\"\n  |         ^^^^^^^^^^^^^^^^^^^^^^^^^^^"), "{e}");
+        let e = window_err(&format!("{PROD}[[freeze]]\nname = \"x\"\ncron = \"0 16 * * FRI\"\nduration = \"64h\"\ntimezone = \"Europe/Berlinn\"\n"));
+        assert!(
+            e.starts_with(".pushguard.toml:7:12: unknown time zone `Europe/Berlinn`"),
+            "{e}"
+        );
+        let e = window_err(&format!("{PROD}[[freeze]]\nname = \"x\"\ncron = \"0 16 * * FRIDAYS\"\nduration = \"64h\"\ntimezone = \"UTC\"\n"));
+        assert!(
+            e.starts_with(".pushguard.toml:5:8: invalid cron pattern `0 16 * * FRIDAYS`"),
+            "{e}"
+        );
+        let e = window_err(&format!("{PROD}[[freeze]]\nname = \"x\"\nfrom = \"2026-12-20T18:00:00\"\nuntil = \"2026-12-21T18:00:00Z\"\n"));
+        assert!(
+            e.starts_with(".pushguard.toml:5:8: invalid time `2026-12-20T18:00:00`: no offset"),
+            "{e}"
+        );
+        let e = err(&format!("{PROD}[[freeze]]\nname = \"x\"\nfrom = \"2026-12-20T18:00:00Z\"\nuntil = \"2026-12-21T18:00:00Z\"\n[[freeze]]\nname = \"x\"\nfrom = \"2026-12-20T18:00:00Z\"\nuntil = \"2026-12-21T18:00:00Z\"\n"));
+        assert!(
+            e.starts_with(".pushguard.toml:8:8: duplicate freeze window name `x`"),
+            "{e}"
+        );
+        let e = err(&format!("{PROD}[[freeze]]\nname = \"x\"\nenvironments = [\"prodution\"]\nfrom = \"2026-12-20T18:00:00Z\"\nuntil = \"2026-12-21T18:00:00Z\"\n"));
+        assert!(
+            e.starts_with(
+                ".pushguard.toml:5:17: freeze window `x` names unknown environment `prodution`"
+            ),
+            "{e}"
+        );
+        let e = err(&format!(
+            "{PROD}[[freeze]]\nname = \"x\"\ncron = \"0 16 * * FRI\"\nduration = \"64h\"\n"
+        ));
+        assert!(e.contains("has no `timezone`"), "{e}");
+    }
+
+    #[test]
+    fn regression_issue_17_the_freeze_check_is_on_where_a_window_applies_and_parsed_lazily() {
+        let c = load(&format!("[environments.staging]\nbranches = [\"staging\"]\n{PROD}[[freeze]]\nname = \"x\"\nenvironments = [\"prod*\"]\ncron = \"0 16 * * FRI\"\nduration = \"64h\"\ntimezone = \"Nowhere/Atlantis\"\n")).expect("the shape is valid: the zone is read on first use");
+        assert_eq!(
+            c.environment("production").unwrap().checks.first(),
+            Some(&CheckId::Freeze)
+        );
+        assert!(!c.environment("staging").unwrap().has_check(CheckId::Freeze));
+        assert!(c.freeze_windows().is_err());
+    }
+
+    #[test]
+    fn bypass_keys_default_and_an_environment_can_override() {
+        let c = load(&format!("{PROD}bypass_by = [\"*@sre.example\"]\n[bypass]\nticket = '^(INC|CHG)-[0-9]+$'\nreview_within = \"48h\"\n")).unwrap();
+        let prod = c.environment("production").unwrap();
+        assert_eq!(prod.bypass_by(&c), ["*@sre.example"]);
+        assert_eq!(prod.ticket(&c), Some("^(INC|CHG)-[0-9]+$"));
+        assert_eq!(prod.review_within(&c), Some(Duration::from_secs(48 * 3600)));
+        let c = load("").unwrap();
+        assert!(
+            c.bypass.bypass_by.is_empty()
+                && c.bypass.ticket.is_none()
+                && c.bypass.review_within.is_none()
+        );
+        let e = err("[bypass]\nticket = '('\n");
+        assert!(
+            e.starts_with(".pushguard.toml:2:10: invalid regular expression"),
+            "{e}"
+        );
+    }
+
     #[test]
     fn every_prefix_of_a_repository_config_loads_or_names_the_file() {
         // Cut anywhere, a file is valid or an error located in that file: the shared span

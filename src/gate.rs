@@ -6,12 +6,13 @@
 //! so bypass policy exists once and its whole matrix is unit-tested in microseconds.
 
 use crate::checks::{CheckId, CheckResult, Outcome};
-use crate::config::{Config, Environment};
+use crate::config::{email_glob, Config, Environment};
 pub use crate::model::{ChecklistEntry, Decision};
 use crate::push::Change;
 pub use crate::terminal::Stop;
 
-/// What an environment asks of a push, taken from its config.
+/// What an environment asks of a push, taken from its config, and what the moment of the
+/// push adds to it (the windows that freeze the environment now, who is pushing).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rules {
     /// Ask whether a lead or senior was consulted.
@@ -24,6 +25,27 @@ pub struct Rules {
     pub bypass_delete: bool,
     /// The shortest accepted justification.
     pub min_length: usize,
+    /// Who may bypass (emails, server user names or principals, or globs); empty: anyone.
+    pub bypass_by: Vec<String>,
+    /// The identities the pusher is known by, matched against `bypass_by`; `None`: unknown.
+    pub pusher: Option<Vec<String>>,
+    /// A regular expression the justification must contain a match of (a ticket).
+    pub ticket: Option<String>,
+    /// The windows that freeze the environment at the moment of the push; an override is a
+    /// bypass that names every one of them.
+    pub frozen: Vec<Frozen>,
+}
+
+/// A deploy window that freezes the environment at the moment of the push.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Frozen {
+    pub name: String,
+    /// `false`: no bypass gets through while it is open (`override = false`).
+    pub overridable: bool,
+    /// Whom to ask to change the policy, as the window says; else whoever keeps `policy`.
+    pub contact: Option<String>,
+    /// Where the windows are configured (the config file), for whom to ask.
+    pub policy: String,
 }
 
 impl Rules {
@@ -35,7 +57,16 @@ impl Rules {
             bypass: environment.bypass,
             bypass_delete: environment.bypass_delete,
             min_length: config.bypass.min_length,
+            bypass_by: environment.bypass_by(config).to_vec(),
+            pusher: None,
+            ticket: environment.ticket(config).map(str::to_owned),
+            frozen: Vec::new(),
         }
+    }
+
+    /// The names an override gives: every window that freezes the environment now.
+    pub fn freeze_names(&self) -> Vec<&str> {
+        self.frozen.iter().map(|f| f.name.as_str()).collect()
     }
 
     /// Tells whether a push whose checks pass needs anything from a person.
@@ -78,6 +109,22 @@ pub enum Block {
     CannotCheck,
     /// The hook chained after pushguard refused the push.
     ChainedRefused(String),
+    /// A bypass during a freeze that does not name every window that freezes the environment.
+    FreezeNotNamed {
+        windows: Vec<String>,
+        given: Option<String>,
+    },
+    /// A window with `override = false` freezes the environment: nothing gets through.
+    FreezeLocked {
+        window: String,
+        contact: Option<String>,
+        policy: String,
+    },
+    /// The pusher is not among those `bypass_by` lets bypass.
+    NotBypasser {
+        who: Option<Vec<String>>,
+        allowed: Vec<String>,
+    },
 }
 
 /// Where the answers came from, for the report.
@@ -115,6 +162,9 @@ pub struct Answers {
     pub checklist: Vec<ChecklistEntry>,
     /// The justification for a bypass, if one was given.
     pub justification: Option<String>,
+    /// The freeze windows a bypass names (`PUSHGUARD_FREEZE`, `-o freeze=`, or affirmed at
+    /// the terminal), comma-separated.
+    pub freeze: Option<String>,
     /// Why no usable answer came, as the answer source saw it.
     pub refusal: Option<Block>,
     pub source: Source,
@@ -133,6 +183,7 @@ impl Answers {
             consulted: None,
             checklist: Vec::new(),
             justification: None,
+            freeze: None,
             refusal: None,
             source,
         }
@@ -206,7 +257,92 @@ fn bypass_refused(rules: &Rules, results: &[CheckResult], change: Change) -> Opt
         && results
             .iter()
             .any(|r| r.id == CheckId::NoDelete && r.outcome == Outcome::Fail);
-    (deletes && !rules.bypass_delete).then_some(Block::DeleteNotBypassable)
+    if deletes && !rules.bypass_delete {
+        return Some(Block::DeleteNotBypassable);
+    }
+    let frozen = results
+        .iter()
+        .any(|r| r.id == CheckId::Freeze && r.outcome == Outcome::Fail);
+    if let Some(locked) = rules
+        .frozen
+        .iter()
+        .find(|f| !f.overridable)
+        .filter(|_| frozen)
+    {
+        return Some(Block::FreezeLocked {
+            window: locked.name.clone(),
+            contact: locked.contact.clone(),
+            policy: locked.policy.clone(),
+        });
+    }
+    not_bypasser(rules)
+}
+
+/// Why the pusher may not bypass here (`bypass_by`), if they may not. Pure.
+pub fn not_bypasser(rules: &Rules) -> Option<Block> {
+    if rules.bypass_by.is_empty() {
+        return None;
+    }
+    let listed = rules.pusher.as_ref().is_some_and(|ids| {
+        ids.iter().filter(|id| !id.is_empty()).any(|id| {
+            rules
+                .bypass_by
+                .iter()
+                .any(|p| p.eq_ignore_ascii_case(id) || email_glob(p).is_ok_and(|g| g.is_match(id)))
+        })
+    });
+    (!listed).then(|| Block::NotBypasser {
+        who: rules.pusher.clone(),
+        allowed: rules.bypass_by.clone(),
+    })
+}
+
+/// Why a bypass during a freeze does not override it, if it does not: it must name every
+/// window that freezes the environment now. Pure.
+fn freeze_unnamed(rules: &Rules, answers: &Answers) -> Option<Block> {
+    if rules.frozen.is_empty() {
+        return None;
+    }
+    let given: Vec<&str> = answers
+        .freeze
+        .as_deref()
+        .map(|f| f.split(',').map(str::trim).collect())
+        .unwrap_or_default();
+    let named = rules
+        .frozen
+        .iter()
+        .all(|f| given.contains(&f.name.as_str()));
+    (!named).then(|| Block::FreezeNotNamed {
+        windows: rules.frozen.iter().map(|f| f.name.clone()).collect(),
+        given: answers.freeze.clone(),
+    })
+}
+
+/// Why a justification is refused under `rules` (its length, its content, its ticket), if
+/// it is. Pure.
+pub fn bypass_problem(text: &str, rules: &Rules) -> Option<String> {
+    if let Some(problem) = justification_problem(text, rules.min_length) {
+        return Some(problem);
+    }
+    let pattern = rules.ticket.as_deref()?;
+    ticket_in(text, pattern).is_none().then(|| {
+        format!(
+            "it names no ticket: a bypass here must give one matching `{pattern}` (it is recorded)"
+        )
+    })
+}
+
+/// The ticket in a justification: the first word (stripped of punctuation around it) that
+/// `pattern` matches, so that `^INC-[0-9]+$` finds `INC-42` in "INC-42: checkout down";
+/// else the first match in the whole text. Pure.
+pub fn ticket_in(text: &str, pattern: &str) -> Option<String> {
+    let re = regex::Regex::new(pattern).ok()?;
+    let punctuation = |c: char| !c.is_alphanumeric() && !"-_#/".contains(c);
+    text.split_whitespace()
+        .map(|w| w.trim_matches(punctuation))
+        .find_map(|w| re.find(w).map(|m| m.as_str().to_owned()))
+        .or_else(|| re.find(text.trim()).map(|m| m.as_str().to_owned()))
+        .filter(|t| !t.is_empty())
 }
 
 fn failed(results: &[CheckResult]) -> bool {
@@ -278,7 +414,7 @@ pub fn decide(
         return Verdict::blocked(block.clone());
     }
     let justified = || match &answers.justification {
-        Some(why) => match justification_problem(why, rules.min_length) {
+        Some(why) => match bypass_problem(why, rules) {
             Some(problem) => Err(Block::BypassRefused(problem)),
             None => Ok(()),
         },
@@ -288,7 +424,7 @@ pub fn decide(
         if let Some(block) = bypass_refused(rules, results, change) {
             return Verdict::blocked(block);
         }
-        return match justified() {
+        return match justified().and_then(|()| freeze_unnamed(rules, answers).map_or(Ok(()), Err)) {
             Ok(()) => Verdict::bypassed(),
             Err(block) => Verdict::blocked(block),
         };
@@ -315,6 +451,9 @@ pub fn decide(
         return Verdict::allowed();
     };
     if answers.justification.is_some() && rules.bypass {
+        if let Some(block) = not_bypasser(rules) {
+            return Verdict::blocked(block);
+        }
         return match justified() {
             Ok(()) => Verdict::bypassed(),
             Err(block) => Verdict::blocked(block),
@@ -332,6 +471,8 @@ pub struct Sources<'a> {
     pub bypass_env: Option<String>,
     /// `PUSHGUARD_CONSULTED`.
     pub consulted_env: Option<String>,
+    /// `PUSHGUARD_FREEZE`: the windows a bypass overrides.
+    pub freeze_env: Option<String>,
     /// Takes the confirmation given ahead of time with `pushguard confirm`.
     pub take_confirmation: &'a mut dyn FnMut() -> Confirmation,
     /// A person can be asked on a terminal.
@@ -368,7 +509,15 @@ pub enum Plan {
 /// confirmation a `pushguard confirm`, the terminal, `PUSHGUARD_CONSULTED`, and last
 /// `PUSHGUARD_BYPASS`. Pure but for taking the confirmation.
 pub fn plan(rules: &Rules, need: &Need, sources: Sources) -> Plan {
-    let bypass_from_env = |why: String| Plan::Use(Answers::justified(why, Source::Environment));
+    let (freeze_env, consulted_for_bypass) =
+        (sources.freeze_env.clone(), sources.consulted_env.clone());
+    let bypass_from_env = |why: String| {
+        Plan::Use(Answers {
+            consulted: consulted_for_bypass,
+            freeze: freeze_env,
+            ..Answers::justified(why, Source::Environment)
+        })
+    };
     match need {
         Need::Nothing => Plan::Use(Answers::none(Source::Nothing)),
         Need::Refused(block) => Plan::Use(Answers::refused(block.clone())),
@@ -446,6 +595,10 @@ mod tests {
             bypass,
             bypass_delete: false,
             min_length: 15,
+            bypass_by: vec![],
+            pusher: None,
+            ticket: None,
+            frozen: vec![],
         }
     }
 
@@ -670,6 +823,7 @@ mod tests {
                 recalled,
                 bypass_env: bypass_env.map(str::to_owned),
                 consulted_env: consulted_env.map(str::to_owned),
+                freeze_env: None,
                 take_confirmation: &mut take,
                 terminal,
             },
@@ -825,6 +979,127 @@ mod tests {
         let (p, taken) = plan_with(&r, Need::Nothing, None, None, None, valid(), true);
         assert!(!taken);
         assert_eq!(p, Plan::Use(Answers::none(Source::Nothing)));
+    }
+
+    fn frozen_rules(overridable: bool) -> Rules {
+        Rules {
+            frozen: vec![Frozen {
+                name: "year-end".into(),
+                overridable,
+                contact: None,
+                policy: "repository config".into(),
+            }],
+            ..rules(true, false, true)
+        }
+    }
+
+    fn frozen_results() -> Vec<CheckResult> {
+        results(&[
+            (CheckId::Freeze, Outcome::Fail),
+            (CheckId::NoDelete, Outcome::Pass),
+        ])
+    }
+
+    #[test]
+    fn regression_issue_17_an_override_is_a_bypass_that_names_the_freeze() {
+        let r = frozen_rules(true);
+        assert_eq!(need(&r, &frozen_results(), UPDATE), Need::Bypass);
+        assert_eq!(
+            decide(&r, &frozen_results(), UPDATE, &why()),
+            Verdict::blocked(Block::FreezeNotNamed {
+                windows: vec!["year-end".into()],
+                given: None
+            })
+        );
+        let wrong = Answers {
+            freeze: Some("summer".into()),
+            ..why()
+        };
+        assert!(matches!(
+            decide(&r, &frozen_results(), UPDATE, &wrong).block,
+            Some(Block::FreezeNotNamed { .. })
+        ));
+        let named = Answers {
+            freeze: Some("summer, year-end".into()),
+            ..why()
+        };
+        assert_eq!(
+            decide(&r, &frozen_results(), UPDATE, &named),
+            Verdict::bypassed()
+        );
+    }
+
+    #[test]
+    fn regression_issue_17_override_false_cannot_be_bypassed() {
+        let r = frozen_rules(false);
+        let named = Answers {
+            freeze: Some("year-end".into()),
+            ..why()
+        };
+        let locked = Block::FreezeLocked {
+            window: "year-end".into(),
+            contact: None,
+            policy: "repository config".into(),
+        };
+        assert_eq!(
+            need(&r, &frozen_results(), UPDATE),
+            Need::Refused(locked.clone())
+        );
+        assert_eq!(
+            decide(&r, &frozen_results(), UPDATE, &named),
+            Verdict::blocked(locked)
+        );
+    }
+
+    #[test]
+    fn regression_issue_17_only_bypass_by_may_bypass() {
+        let mut r = rules(true, false, true);
+        r.bypass_by = vec!["*@sre.example".into(), "lead-principal".into()];
+        r.pusher = Some(vec!["pat@example.com".into()]);
+        let refused = Block::NotBypasser {
+            who: Some(vec!["pat@example.com".into()]),
+            allowed: r.bypass_by.clone(),
+        };
+        assert_eq!(need(&r, &failed(), UPDATE), Need::Refused(refused.clone()));
+        assert_eq!(
+            decide(&r, &failed(), UPDATE, &why()),
+            Verdict::blocked(refused.clone())
+        );
+        // A justification standing in for a missing confirmation is a bypass too.
+        assert_eq!(
+            decide(&r, &passed(), UPDATE, &why()),
+            Verdict::blocked(refused)
+        );
+        r.pusher = Some(vec!["Sam@SRE.example".into()]);
+        assert_eq!(decide(&r, &failed(), UPDATE, &why()), Verdict::bypassed());
+        r.pusher = Some(vec!["lead-principal".into()]);
+        assert_eq!(decide(&r, &failed(), UPDATE, &why()), Verdict::bypassed());
+        r.pusher = None;
+        assert!(matches!(
+            decide(&r, &failed(), UPDATE, &why()).block,
+            Some(Block::NotBypasser { who: None, .. })
+        ));
+    }
+
+    #[test]
+    fn regression_issue_17_a_ticket_pattern_must_be_matched_and_is_found_in_a_word() {
+        let mut r = rules(true, false, true);
+        r.ticket = Some("^(INC|CHG)-[0-9]+$".into());
+        assert!(matches!(
+            decide(&r, &failed(), UPDATE, &why()).block,
+            Some(Block::BypassRefused(p)) if p.contains("names no ticket")
+        ));
+        let with = Answers::justified("INC-4711: checkout is down".into(), Source::Environment);
+        assert_eq!(decide(&r, &failed(), UPDATE, &with), Verdict::bypassed());
+        assert_eq!(
+            ticket_in("hotfix (CHG-12) approved", "^(INC|CHG)-[0-9]+$").as_deref(),
+            Some("CHG-12")
+        );
+        assert_eq!(
+            ticket_in("see JIRA OPS 12 now", "OPS [0-9]+").as_deref(),
+            Some("OPS 12")
+        );
+        assert_eq!(ticket_in("no ticket at all here", "^INC-[0-9]+$"), None);
     }
 
     #[test]

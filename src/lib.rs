@@ -9,7 +9,8 @@
 //!   update), [`post_receive`], [`mod@install`];
 //! - [`pipeline`], the one gate sequence every caller runs, and [`report`], its wording;
 //! - [`sites`]: what differs between the places the gate runs (client, server, SHA-256);
-//! - policy: [`gate`] (the pure decision core) and [`checks`];
+//! - policy: [`gate`] (the pure decision core), [`checks`] and [`review`] (whether a bypass
+//!   was reviewed);
 //! - adapters: [`git`], [`audit`], [`anchor`], [`pending`], [`notes`], [`remote_id`],
 //!   [`signing`], [`terminal`], [`testrun`], [`answers`], [`remote`], [`since`];
 //! - the shared vocabulary: [`model`], [`config`], [`push`], [`text`].
@@ -34,6 +35,7 @@ pub mod push;
 pub mod remote;
 pub mod remote_id;
 pub mod report;
+pub mod review;
 pub mod server;
 pub mod signing;
 pub mod since;
@@ -193,14 +195,26 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
             env,
             since,
             fail_on_unrecorded,
+            fail_on_unreviewed,
+            fail_on_bypassed,
             config,
         } => commands::audit::run(
             remote.as_deref(),
             env.as_deref(),
             since.as_deref(),
-            fail_on_unrecorded,
+            commands::audit::FailOn {
+                unrecorded: fail_on_unrecorded,
+                unreviewed: fail_on_unreviewed,
+                bypassed: fail_on_bypassed,
+            },
             config.as_deref(),
         ),
+        Command::Review {
+            target,
+            env,
+            note,
+            remote,
+        } => commands::review::run(&target, &env, note.as_deref(), remote.as_deref()),
         Command::Confirm {
             environment,
             consulted,

@@ -10,6 +10,9 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum CheckId {
+    /// A deploy window freezes the environment now (on for every environment a `[[freeze]]`
+    /// window applies to).
+    Freeze,
     NoDelete,
     FastForward,
     Promoted,
@@ -23,7 +26,8 @@ pub enum CheckId {
 
 impl CheckId {
     /// Every check, in the order they run.
-    pub const ALL: [CheckId; 9] = [
+    pub const ALL: [CheckId; 10] = [
+        CheckId::Freeze,
         CheckId::NoDelete,
         CheckId::Authorized,
         CheckId::FastForward,
@@ -38,6 +42,7 @@ impl CheckId {
     /// The check's id as written in the config and the audit log.
     pub fn as_str(self) -> &'static str {
         match self {
+            CheckId::Freeze => "freeze",
             CheckId::NoDelete => "no-delete",
             CheckId::FastForward => "fast-forward",
             CheckId::Promoted => "promoted",

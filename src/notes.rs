@@ -26,6 +26,8 @@ pub mod waivers;
 
 pub use waivers::{Waiver, WAIVERS};
 
+pub mod reviews;
+
 /// The notes ref holding approvals.
 pub const APPROVALS: NotesRef = NotesRef("pushguard-approvals");
 /// The notes ref holding audit record lines.
@@ -155,7 +157,8 @@ fn render_approvals(list: &[Approval]) -> String {
 }
 
 /// The union of two approvals notes: each person's approval of a commit for an environment
-/// once (the earliest), ordered by time.
+/// once (the earliest), ordered by time; then every other entry (a review, [`reviews`]) once,
+/// as it was written.
 pub fn merge_approval_notes(ours: &str, theirs: &str) -> String {
     let mut all = parse_approvals(ours);
     all.extend(parse_approvals(theirs));
@@ -166,7 +169,36 @@ pub fn merge_approval_notes(ours: &str, theirs: &str) -> String {
             out.push(a);
         }
     }
-    render_approvals(&out)
+    let mut others: Vec<String> = Vec::new();
+    for text in [ours, theirs] {
+        let values = serde_json::from_str::<Vec<serde_json::Value>>(text).unwrap_or_default();
+        for v in values {
+            if serde_json::from_value::<Approval>(v.clone()).is_ok() {
+                continue;
+            }
+            let line = serde_json::to_string(&v).expect("a JSON value always serializes");
+            if !others.contains(&line) {
+                others.push(line);
+            }
+        }
+    }
+    let mut lines: Vec<String> = out
+        .iter()
+        .map(|a| serde_json::to_string(a).expect("an approval always serializes"))
+        .collect();
+    lines.extend(others);
+    render_lines(&lines)
+}
+
+/// A JSON array with one entry per line.
+fn render_lines(lines: &[String]) -> String {
+    let mut out = String::from("[\n");
+    for (i, line) in lines.iter().enumerate() {
+        out.push_str(line);
+        out.push_str(if i + 1 < lines.len() { ",\n" } else { "\n" });
+    }
+    out.push_str("]\n");
+    out
 }
 
 /// The union of two line-based notes: our lines in order, then their new ones.

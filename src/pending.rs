@@ -192,6 +192,8 @@ mod tests {
             consulted: Some("Ada".into()),
             checklist: Vec::new(),
             justification: None,
+            freeze: None,
+            ticket: None,
             attestation: None,
             prev: None,
             signature: None,

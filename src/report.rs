@@ -9,10 +9,10 @@ use std::io::{IsTerminal, Write};
 use console::Style;
 
 use crate::checks::{CheckResult, Outcome};
-use crate::config::{Config, Environment};
-use crate::gate::{Answers, Block, Decision, Source, Stop, Verdict};
+use crate::config::Environment;
+use crate::gate::{Answers, Block, Decision, Rules, Source, Stop, Verdict};
 use crate::push::{Change, RefUpdate};
-use crate::terminal::{BYPASS_ENV, CONSULTED_ENV, NONINTERACTIVE_ENV};
+use crate::terminal::{BYPASS_ENV, CONSULTED_ENV, FREEZE_ENV, NONINTERACTIVE_ENV};
 use crate::text::{escape, short};
 use crate::Hinted;
 
@@ -290,7 +290,7 @@ pub fn write_answers(
     st: &Styles,
     wording: &Wording,
     environment: &Environment,
-    config: &Config,
+    rules: &Rules,
     answers: &Answers,
     verdict: &Verdict,
 ) -> std::io::Result<()> {
@@ -341,20 +341,33 @@ pub fn write_answers(
             };
             writeln!(out, "  justification: {}{from}", escape(why, 400))?;
         }
+        if !rules.frozen.is_empty() {
+            writeln!(
+                out,
+                "  overrides the freeze {} (recorded)",
+                quoted_names(&rules.freeze_names())
+            )?;
+        }
     }
     let Some(block) = &verdict.block else {
         return Ok(());
     };
-    let min = config.bypass.min_length;
+    let min = rules.min_length;
     if write_block_anywhere(out, block, env)? {
         return Ok(());
     }
     // A push refused for its checks meets the confirmation next (issue 24, item 5): say so
     // now, unless it was given or the environment needs none.
     let confirmation_next = environment.confirm && answers.consulted.is_none();
+    let names = rules.freeze_names();
     if let Wording::Server { options } = wording {
-        return write_server_block(out, block, env, min, *options, confirmation_next);
+        return write_server_block(out, block, env, min, &names, *options, confirmation_next);
     }
+    let freeze_var = if names.is_empty() {
+        String::new()
+    } else {
+        format!(" {FREEZE_ENV}={}", shell_quote(&names.join(",")))
+    };
     match block {
         Block::ChecksFailed | Block::BypassDeclined => writeln!(
             out,
@@ -371,7 +384,11 @@ pub fn write_answers(
         ),
         Block::BypassRefused(problem) => writeln!(
             out,
-            "  {BYPASS_ENV} was refused: {problem}\n  hint: give a real reason, at least {min} characters: {BYPASS_ENV}=\"<why this push cannot wait>\" git push …"
+            "  {BYPASS_ENV} was refused: {problem}\n  hint: give a real reason, at least {min} characters: {BYPASS_ENV}=\"<why this push cannot wait>\"{freeze_var} git push …"
+        ),
+        Block::NeedsBypass if !names.is_empty() => writeln!(
+            out,
+            "  no terminal to ask on (no /dev/tty, or {NONINTERACTIVE_ENV} is set)\n  hint: wait until the freeze ends, or override it: a bypass that names the freeze, with a justification (at least {min} characters; it is recorded):\n      {BYPASS_ENV}=\"<why this push cannot wait>\"{freeze_var} git push …"
         ),
         Block::NeedsBypass => {
             writeln!(
@@ -386,6 +403,11 @@ pub fn write_answers(
             }
             Ok(())
         }
+        Block::FreezeNotNamed { given, .. } => writeln!(
+            out,
+            "  the bypass does not override the freeze: {}\n  hint: name the freeze with the justification:\n      {BYPASS_ENV}=\"<why this push cannot wait>\"{freeze_var} git push …",
+            not_named(&names, given.as_deref(), &format!("{FREEZE_ENV} is not set"), &format!("{FREEZE_ENV} names"))
+        ),
         Block::CannotCheck => writeln!(
             out,
             "hint: to push anyway, set {BYPASS_ENV}=\"<why this push is needed>\" (at least {min} characters; it is recorded)"
@@ -420,7 +442,41 @@ pub fn write_answers(
         Block::BypassDisabled
         | Block::DeleteNotBypassable
         | Block::Stopped(_)
-        | Block::ChainedRefused(_) => Ok(()),
+        | Block::ChainedRefused(_)
+        | Block::FreezeLocked { .. }
+        | Block::NotBypasser { .. } => Ok(()),
+    }
+}
+
+/// `` `a`, `b` ``: window names as the report quotes them.
+pub fn quoted_names(names: &[&str]) -> String {
+    let quoted: Vec<String> = names
+        .iter()
+        .map(|n| format!("`{}`", escape(n, 60)))
+        .collect();
+    quoted.join(", ")
+}
+
+/// Why a bypass does not name the windows that freeze the environment: `none` when it names
+/// no window, else `names` followed by what it named.
+fn not_named(windows: &[&str], given: Option<&str>, none: &str, names: &str) -> String {
+    let needed = format!(
+        "{} {} {} now",
+        if windows.len() == 1 {
+            "the window"
+        } else {
+            "the windows"
+        },
+        quoted_names(windows),
+        if windows.len() == 1 {
+            "freezes it"
+        } else {
+            "freeze it"
+        },
+    );
+    match given {
+        None => format!("{none}; {needed}"),
+        Some(g) => format!("{names} `{}`; {needed}", escape(g, 120)),
     }
 }
 
@@ -436,6 +492,28 @@ fn write_block_anywhere(out: &mut impl Write, block: &Block, env: &str) -> std::
             "  deleting the {env} branch is not covered by a bypass (set `bypass_delete = true` in [environments.{env}] to allow it)"
         )?,
         Block::Stopped(stop) => write_stop(out, stop)?,
+        Block::FreezeLocked {
+            window,
+            contact,
+            policy,
+        } => writeln!(
+            out,
+            "  the freeze `{}` cannot be overridden (`override = false`): no bypass gets a push to {env} through until it ends\n  hint: to change that, ask {} to change the window in the policy",
+            escape(window, 60),
+            match contact {
+                Some(c) => escape(c, 120),
+                None => format!("whoever keeps the {}", escape(policy, 200)),
+            }
+        )?,
+        Block::NotBypasser { who, allowed } => writeln!(
+            out,
+            "  you may not bypass in {env}: `bypass_by` lets only these bypass: {} ({})\n  hint: fix the failed checks, or ask one of them to push",
+            escape(&allowed.join(", "), 300),
+            match who {
+                Some(ids) if !ids.is_empty() => format!("you are {}", escape(&ids.join(", "), 200)),
+                _ => "pushguard cannot tell who you are here: where signatures are required, `bypass_by` lists principals and your signing key must be in the allowed signers".to_owned(),
+            }
+        )?,
         // Said after the chained hook ran, with the decision.
         Block::ChainedRefused(_) => {}
         _ => return Ok(false),
@@ -466,9 +544,15 @@ fn write_server_block(
     block: &Block,
     environment: &str,
     min_length: usize,
+    frozen: &[&str],
     options: PushOptions,
     confirmation_next: bool,
 ) -> std::io::Result<()> {
+    let freeze_option = if frozen.is_empty() {
+        String::new()
+    } else {
+        format!(" -o freeze={}", shell_quote(&frozen.join(",")))
+    };
     match block {
         Block::NotConsulted | Block::SaidNotConsulted | Block::ChecklistNo(_) => writeln!(
             out,
@@ -476,7 +560,16 @@ fn write_server_block(
         )?,
         Block::BypassRefused(problem) => writeln!(
             out,
-            "  the push option `bypass` was refused: {problem}\n  hint: give a real reason, at least {min_length} characters: git push -o bypass=\"<why this push cannot wait>\" …"
+            "  the push option `bypass` was refused: {problem}\n  hint: give a real reason, at least {min_length} characters: git push -o bypass=\"<why this push cannot wait>\"{freeze_option} …"
+        )?,
+        Block::FreezeNotNamed { given, .. } => writeln!(
+            out,
+            "  the bypass does not override the freeze: {}\n  hint: name the freeze with the justification:\n      git push -o bypass=\"<why this push cannot wait>\"{freeze_option} …",
+            not_named(frozen, given.as_deref(), "no push option `freeze`", "the push option `freeze` names")
+        )?,
+        _ if !frozen.is_empty() => writeln!(
+            out,
+            "  wait until the freeze ends, or override it: a bypass that names the freeze, with a justification (at least {min_length} characters; it is recorded):\n      git push -o bypass=\"<why this push cannot wait>\"{freeze_option} …"
         )?,
         _ => {
             writeln!(

@@ -1130,6 +1130,26 @@ pub fn sign_waiver(
     }
 }
 
+/// The principals the allowed signers give this clone's signing key (who you are, where
+/// signatures are required); `None` without a key or an allowed signers file that lists it.
+pub fn own_principals(repo: &Repo, config: &Config) -> Option<Vec<String>> {
+    let KeyState::Ready(signer) = key_state(repo) else {
+        return None;
+    };
+    let allowed = allowed_signers(repo, config).ok()??;
+    let principals: Vec<String> = allowed
+        .principals_of(&signer.public)
+        .iter()
+        .flat_map(|p| {
+            p.split(',')
+                .map(|p| p.trim().to_owned())
+                .collect::<Vec<_>>()
+        })
+        .filter(|p| !p.is_empty())
+        .collect();
+    (!principals.is_empty()).then_some(principals)
+}
+
 /// The error for a pusher with no signing key where signatures are required.
 pub fn no_key_error(environment: &str, why: &str) -> anyhow::Error {
     let mut e = anyhow!(

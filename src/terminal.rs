@@ -35,6 +35,8 @@ pub const NONINTERACTIVE_ENV: &str = "PUSHGUARD_NONINTERACTIVE";
 pub const CONSULTED_ENV: &str = "PUSHGUARD_CONSULTED";
 /// A justification that bypasses failed checks (and the confirmation).
 pub const BYPASS_ENV: &str = "PUSHGUARD_BYPASS";
+/// The freeze windows a bypass overrides (their names, comma-separated).
+pub const FREEZE_ENV: &str = "PUSHGUARD_FREEZE";
 
 /// The choice in the list of leads that asks for a name instead.
 const SOMEONE_ELSE: &str = "someone else";
@@ -430,14 +432,27 @@ impl Tty {
 // ---------------------------------------------------------------------------------------
 // The dialogues of a gated push.
 
-/// Offers to bypass the failed checks (default No).
-pub fn offer_bypass(interaction: &mut Interaction, timeout: Duration) -> Result<bool, Stop> {
+/// Offers to bypass the failed checks (default No); during a freeze the question names the
+/// windows it overrides.
+pub fn offer_bypass(
+    interaction: &mut Interaction,
+    timeout: Duration,
+    frozen: &[&str],
+) -> Result<bool, Stop> {
+    let prompt = if frozen.is_empty() {
+        "Bypass the failed checks with a justification?".to_owned()
+    } else {
+        let names: Vec<String> = frozen
+            .iter()
+            .map(|n| format!("`{}`", escape(n, 60)))
+            .collect();
+        format!(
+            "Override the freeze {} and bypass the failed checks with a justification?",
+            names.join(", ")
+        )
+    };
     interaction.ask(timeout, move |term, theme, tick| {
-        let yes = ask_yes_no(
-            term,
-            theme,
-            "Bypass the failed checks with a justification?",
-        )?;
+        let yes = ask_yes_no(term, theme, &prompt)?;
         tick();
         Ok(yes == Some(true))
     })
@@ -455,6 +470,27 @@ pub fn ask_justification(
             "Why must this push go through now? (at least {min_length} characters; recorded)"
         );
         ask_text(term, theme, &prompt, &problem)
+    })
+}
+
+/// Asks, after a bypass's justification, whether a lead or senior was consulted and who
+/// (issue 22): `None` when nobody was. Either answer is recorded; the bypass stands.
+pub fn ask_consulted_for_bypass(
+    interaction: &mut Interaction,
+    timeout: Duration,
+    leads: Vec<String>,
+) -> Result<Option<String>, Stop> {
+    interaction.ask(timeout, move |term, theme, tick| {
+        let yes = ask_yes_no(
+            term,
+            theme,
+            "Did you talk to a lead or senior about this bypass? (recorded either way)",
+        )?;
+        tick();
+        if yes != Some(true) {
+            return Ok(None);
+        }
+        ask_who(term, theme, &leads, &tick).map(Some)
     })
 }
 

@@ -61,6 +61,8 @@ fn every_field_is_present_and_typed_as_the_spec_says() {
         "consulted",
         "checklist",
         "justification",
+        "freeze",
+        "ticket",
         "prev",
         "signature",
         "hash",

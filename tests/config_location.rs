@@ -84,7 +84,7 @@ fn regression_week1_9_config_check_in_a_bare_repository_validates_pushguard_toml
     --- stdout
     --- stderr
     pushguard: error: the pushguard configuration on the server is invalid, so every push is refused (pushguard cannot tell which branches are environments)
-      caused by: [TMP]/remote.git/pushguard.toml:2:1: unknown field `min_lenght`, expected `min_length`
+      caused by: [TMP]/remote.git/pushguard.toml:2:1: unknown field `min_lenght`, expected one of `min_length`, `bypass_by`, `ticket`, `review_within`
           |
         2 | min_lenght = 3
           | ^^^^^^^^^^

@@ -181,6 +181,10 @@ fn failing_check_then_bypass_with_a_justification_is_bypassed_and_recorded() {
     p.expect("too short: 9 characters").unwrap();
     p.send("incident 4711: revert the broken release\r")
         .unwrap();
+    // A bypass asks who was consulted too (issue 22): "No" is recorded as nobody.
+    p.expect("Did you talk to a lead or senior about this bypass?")
+        .unwrap();
+    p.send("n\r").unwrap();
     let (text, ok) = finish(p);
     assert!(ok, "{text}");
     assert!(text.contains("BYPASSED"), "{text}");

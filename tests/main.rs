@@ -6,6 +6,7 @@ mod audit;
 mod config;
 mod config_location;
 mod faults;
+mod freeze;
 mod gate;
 mod hook;
 mod hosted;

@@ -99,6 +99,10 @@ fn regression_issue_22_9_ctrl_u_clears_the_justification() {
     p.send("\x15").unwrap(); // Ctrl-U
     p.send("incident 4711: revert the broken release\r")
         .unwrap();
+    // A bypass asks who was consulted too (issue 22, item 11).
+    p.expect("Did you talk to a lead or senior about this bypass?")
+        .unwrap();
+    p.send("n\r").unwrap();
     let (text, ok) = finish(p);
     assert!(ok, "{text}");
     let r = records(&repo);

@@ -9,6 +9,7 @@ pub mod approvals;
 pub mod authorized;
 pub mod clean_worktree;
 pub mod fast_forward;
+pub mod freeze;
 pub mod no_conflict_markers;
 pub mod no_delete;
 pub mod no_wip;
@@ -179,10 +180,11 @@ impl<'a> Context<'a> {
 
 /// Runs one check. Checks that do not apply to a delete are skipped for one.
 pub fn run(id: CheckId, ctx: &Context) -> CheckResult {
-    if ctx.update.new_oid().is_none() && id != CheckId::NoDelete {
+    if ctx.update.new_oid().is_none() && !matches!(id, CheckId::NoDelete | CheckId::Freeze) {
         return CheckResult::skip(id, "nothing is pushed: the branch is deleted");
     }
     match id {
+        CheckId::Freeze => freeze::run(ctx),
         CheckId::NoDelete => no_delete::run(ctx),
         CheckId::FastForward => fast_forward::run(ctx),
         CheckId::Approvals => approvals::run(ctx),

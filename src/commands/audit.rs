@@ -157,13 +157,31 @@ fn audited_branches<'a>(
     out
 }
 
+/// What makes `audit` exit 1.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FailOn {
+    /// An environment tip is UNRECORDED.
+    pub unrecorded: bool,
+    /// A bypass in the period is past its `review_within` with no review by someone else.
+    pub unreviewed: bool,
+    /// An environment tip was left by a bypass that nobody else reviewed.
+    pub bypassed: bool,
+}
+
+impl FailOn {
+    fn any(self) -> bool {
+        self.unrecorded || self.unreviewed || self.bypassed
+    }
+}
+
 pub fn run(
     remote: Option<&str>,
     env: Option<&str>,
     since: Option<&str>,
-    fail_on_unrecorded: bool,
+    fail: FailOn,
     policy: Option<&Path>,
 ) -> Result<Exit> {
+    let fail_on_unrecorded = fail.unrecorded;
     let repo = Repo::open_from_env()?;
     let policy = config::load_for_audit(&Location::of_repo(&repo), policy)?;
     if !policy.ignored.is_empty() {
@@ -172,10 +190,17 @@ pub fn run(
             policy.ignored.join(", "),
             config::REPO_FILE
         );
-        if fail_on_unrecorded {
+        if fail.any() {
             // A deploy pipeline that relies on signatures must say so itself: passing here with
             // a weaker trust root than the team set up would be a false "recorded".
-            return Err(anyhow::anyhow!("audit --fail-on-unrecorded does not take {what}"))
+            let flag = if fail.unrecorded {
+                "--fail-on-unrecorded"
+            } else if fail.unreviewed {
+                "--fail-on-unreviewed"
+            } else {
+                "--fail-on-bypassed"
+            };
+            return Err(anyhow::anyhow!("audit {flag} does not take {what}"))
                 .hint("give the deploy pipeline's own policy, kept outside the checkout: `pushguard audit --config FILE` (or PUSHGUARD_CONFIG), with the [trust] and environments it judges by");
         }
         eprintln!("pushguard: warning: audit does not take {what}; the trust root here is the user config and git's gpg.ssh.allowedSignersFile");
@@ -240,13 +265,97 @@ pub fn run(
         }
     }
 
+    // Reviews of bypasses are approvals notes of their own kind: the team's, fetched.
+    let bypasses: Vec<&Record> = counted
+        .iter()
+        .filter(|r| r.decision == Decision::Bypassed)
+        .filter(|r| env.is_none_or(|e| r.environment == e))
+        .collect();
+    let reviews_needed = !bypasses.is_empty();
+    if reviews_needed {
+        if let Err(e) = notes::fetch(&repo, &remote, notes::APPROVALS, notes::FETCH_TIMEOUT) {
+            eprintln!("pushguard: warning: reviews are read from this clone's notes only: {e:#}");
+        }
+    }
+    // Reviews are checked against the same allowed signers as the records (never a file in
+    // the checkout); where none are needed for the records, signed reviews are still shown
+    // as verified when the pipeline's allowed signers can be read.
+    let fallback = if allowed.is_none() && reviews_needed {
+        crate::signing::audit_allowed_signers(&repo, &config).unwrap_or(None)
+    } else {
+        None
+    };
+    let review_signers = allowed.as_ref().or(fallback.as_ref());
+    let reviewed = |r: &Record| -> Result<Reviews> {
+        let (_, hash) = r.to_line();
+        let required = crate::signing::required_for(&config, &r.environment);
+        let crate::review::Judged { counting, not } =
+            crate::review::judged(&repo, r, &hash, review_signers, required)?;
+        Ok(Reviews {
+            hash,
+            counting,
+            not,
+        })
+    };
+
     let mut out = Vec::new();
     let mut unrecorded = 0;
+    let mut bypassed_tips = 0;
     for a in &audited {
         let tip = a.tip.map(|t| t.to_string());
         let judgement = judge(tip.as_deref(), &a.records, has_notes);
         unrecorded += usize::from(judgement.is_unrecorded());
         write_branch(&mut out, &repo, &shown_remote, a, &judgement, since)?;
+        if let Judgement::Recorded(r) = &judgement {
+            if r.decision == Decision::Bypassed {
+                let reviews = reviewed(r)?;
+                if reviews.counting.is_empty() {
+                    bypassed_tips += 1;
+                    writeln!(
+                        out,
+                        "  the tip was BYPASSED (record {}) and nobody else has reviewed it: `pushguard review {} --env {}`",
+                        short(&reviews.hash),
+                        short(&reviews.hash),
+                        escape(&r.environment, 40)
+                    )?;
+                }
+            }
+        }
+    }
+    let now = SystemTime::now();
+    let in_period: Vec<&Record> = bypasses
+        .iter()
+        .copied()
+        .filter(|r| {
+            since.is_none_or(|s| humantime::parse_rfc3339_weak(&r.time).is_ok_and(|t| t >= s))
+        })
+        .collect();
+    let mut overdue = 0;
+    if !in_period.is_empty() || fail.unreviewed {
+        writeln!(
+            out,
+            "bypasses{}: {}",
+            since
+                .map(|s| format!(" since {}", humantime::format_rfc3339_seconds(s)))
+                .unwrap_or_default(),
+            if in_period.is_empty() {
+                "none".to_owned()
+            } else {
+                in_period.len().to_string()
+            }
+        )?;
+    }
+    for r in &in_period {
+        let reviews = reviewed(r)?;
+        let within = config
+            .environment(&r.environment)
+            .and_then(|e| e.review_within(&config))
+            .or(config.bypass.review_within);
+        let recorded = humantime::parse_rfc3339_weak(&r.time).unwrap_or(UNIX_EPOCH);
+        let counting: Vec<&crate::notes::reviews::Review> = reviews.counting.iter().collect();
+        let status = crate::review::status(recorded, within, &counting, now);
+        overdue += usize::from(matches!(status, crate::review::Status::Overdue(_)));
+        write_bypass(&mut out, r, &reviews, &status)?;
     }
     notes::print_listing(&out)?;
     if foreign > 0 {
@@ -281,11 +390,90 @@ pub fn run(
     } else if !audited.is_empty() {
         eprintln!("pushguard: every environment branch on {shown_remote} is where a push through pushguard left it");
     }
-    Ok(if fail_on_unrecorded && unrecorded > 0 {
-        Exit::Blocked
-    } else {
-        Exit::Success
-    })
+    if overdue > 0 {
+        eprintln!(
+            "pushguard: {overdue} bypass{} on {shown_remote} {} past due for review by someone other than the bypasser (`review_within`)",
+            if overdue == 1 { "" } else { "es" },
+            if overdue == 1 { "is" } else { "are" },
+        );
+        eprintln!(
+            "  hint: someone else runs `pushguard review <record> --env <environment>` for each"
+        );
+    }
+    if bypassed_tips > 0 {
+        eprintln!(
+            "pushguard: {bypassed_tips} environment tip{} on {shown_remote} {} left by a bypass nobody else has reviewed",
+            if bypassed_tips == 1 { "" } else { "s" },
+            if bypassed_tips == 1 { "is" } else { "are" },
+        );
+    }
+    let failed = (fail_on_unrecorded && unrecorded > 0)
+        || (fail.unreviewed && overdue > 0)
+        || (fail.bypassed && bypassed_tips > 0);
+    Ok(if failed { Exit::Blocked } else { Exit::Success })
+}
+
+/// The reviews of one bypass record, judged.
+struct Reviews {
+    /// The record's line hash.
+    hash: String,
+    counting: Vec<crate::notes::reviews::Review>,
+    not: Vec<(crate::notes::reviews::Review, String)>,
+}
+
+/// Writes one bypass of the period: when, where, who, its ticket and the windows it
+/// overrode, and its review.
+fn write_bypass(
+    out: &mut impl Write,
+    r: &Record,
+    reviews: &Reviews,
+    status: &crate::review::Status,
+) -> Result<()> {
+    let branch = r
+        .remote_ref
+        .strip_prefix("refs/heads/")
+        .unwrap_or(&r.remote_ref);
+    writeln!(
+        out,
+        "  {}  {}  {}  {}  by {}  record {}",
+        escape(&r.time, 25),
+        escape(&r.environment, 40),
+        escape(branch, 80),
+        short(r.new.as_deref().or(r.old.as_deref()).unwrap_or("-")),
+        who(r),
+        short(&reviews.hash)
+    )?;
+    writeln!(
+        out,
+        "    ticket {}  freeze {}  consulted {}  justification: {}",
+        escape(r.ticket.as_deref().unwrap_or("-"), 60),
+        escape(r.freeze.as_deref().unwrap_or("-"), 60),
+        escape(r.consulted.as_deref().unwrap_or("-"), 60),
+        escape(r.justification.as_deref().unwrap_or("-"), 200)
+    )?;
+    let stamp = |t: SystemTime| humantime::format_rfc3339_seconds(t).to_string();
+    match status {
+        crate::review::Status::Reviewed { by, at } => writeln!(
+            out,
+            "    reviewed by {} at {}",
+            escape(by, 120),
+            escape(at, 30)
+        )?,
+        crate::review::Status::Due(t) => writeln!(out, "    UNREVIEWED  due by {}", stamp(*t))?,
+        crate::review::Status::Overdue(t) => {
+            writeln!(out, "    UNREVIEWED  OVERDUE since {}", stamp(*t))?
+        }
+    }
+    for (review, why) in &reviews.not {
+        writeln!(
+            out,
+            "    not counted: the review by {} <{}> at {}: {why}",
+            escape(&review.name, 60),
+            escape(&review.email, 80),
+            escape(&review.time, 30)
+        )?;
+    }
+    Ok(())
 }
 
 /// Writes one branch's verdict and, for an UNRECORDED tip, the commits since the last
@@ -472,6 +660,8 @@ mod tests {
             consulted: None,
             checklist: vec![],
             justification: None,
+            freeze: None,
+            ticket: None,
             attestation: None,
             prev: None,
             signature: None,

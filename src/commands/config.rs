@@ -14,6 +14,8 @@ pub fn run(check: bool) -> Result<Exit> {
     let config = config::load(&Location::for_command())?;
     note_outside_a_clone();
     if check {
+        // The windows' times are parsed on first use; `--check` parses them all now.
+        config.check_freeze_windows()?;
         let files: Vec<String> = config.sources.iter().map(Source::to_string).collect();
         eprintln!("pushguard: configuration is valid ({})", files.join(", "));
         return Ok(Exit::Success);
@@ -48,6 +50,20 @@ pub fn render(config: &Config) -> Result<String> {
         out += &format!("#   {s}\n");
     }
     for (name, value) in &table {
+        if let Value::Array(items) = value {
+            // `[[freeze]]`: an array of tables, taken whole from one layer.
+            out += &format!("\n# [[{}]] from the {}\n", key(name), p.source_of(name));
+            for item in items {
+                out += &format!("[[{}]]\n", key(name));
+                if let Value::Table(keys) = item {
+                    for (k, v) in keys {
+                        out += &format!("{} = {v}\n", key(k));
+                    }
+                }
+                out += "\n";
+            }
+            continue;
+        }
         let Value::Table(inner) = value else {
             continue;
         };

@@ -183,8 +183,52 @@ fn remote_entries(remote: Option<&str>) -> Result<(Vec<Entry>, String)> {
     Ok((entries, source))
 }
 
+/// Why a push was blocked (the checks that failed), or what a bypass covered (the checks it
+/// got past, the freeze it overrode, its ticket), for the WHY column (issue 22).
+pub fn why(r: &Record) -> String {
+    let failed: Vec<&str> = r
+        .checks
+        .iter()
+        .filter(|c| c.outcome == crate::model::Outcome::Fail)
+        .map(|c| c.id.as_str())
+        .collect();
+    match r.decision {
+        crate::model::Decision::Allowed => "-".to_owned(),
+        crate::model::Decision::Blocked if !failed.is_empty() => {
+            format!("failed: {}", failed.join(", "))
+        }
+        crate::model::Decision::Blocked => {
+            let said_no = r.checklist.iter().any(|c| !c.answer);
+            if r.consulted.is_none() || said_no {
+                "not confirmed (consulted, checklist)".to_owned()
+            } else {
+                "refused after the checks passed".to_owned()
+            }
+        }
+        crate::model::Decision::Bypassed => {
+            // The freeze check names the windows the bypass overrode.
+            let covered: Vec<String> = failed
+                .iter()
+                .map(|id| match (*id, &r.freeze) {
+                    ("freeze", Some(f)) => format!("freeze {f}"),
+                    (id, _) => id.to_owned(),
+                })
+                .collect();
+            let mut text = if covered.is_empty() {
+                "covered: the confirmation".to_owned()
+            } else {
+                format!("covered: {}", covered.join(", "))
+            };
+            if let Some(t) = &r.ticket {
+                text.push_str(&format!("; ticket {t}"));
+            }
+            text
+        }
+    }
+}
+
 /// One table row: every field escaped, so nothing from the log reaches the terminal raw.
-fn row(r: &Record) -> [String; 8] {
+fn row(r: &Record) -> [String; 9] {
     let branch = r
         .remote_ref
         .strip_prefix("refs/heads/")
@@ -209,6 +253,7 @@ fn row(r: &Record) -> [String; 8] {
                 .unwrap_or("-"),
             10,
         ),
+        escape(&why(r), 120),
     ]
 }
 
@@ -224,7 +269,7 @@ pub fn write_table_signed(
     records: &[&Record],
     signers: Option<&[String]>,
 ) -> std::io::Result<()> {
-    const HEAD: [&str; 8] = [
+    const HEAD: [&str; 9] = [
         "TIME",
         "USER",
         "ENVIRONMENT",
@@ -233,6 +278,7 @@ pub fn write_table_signed(
         "CONSULTED",
         "JUSTIFICATION",
         "COMMIT",
+        "WHY",
     ];
     let mut head: Vec<&str> = HEAD.to_vec();
     let mut rows: Vec<Vec<String>> = records.iter().map(|r| row(r).to_vec()).collect();

@@ -9,5 +9,6 @@ pub mod confirm;
 pub mod doctor;
 pub mod init;
 pub mod log;
+pub mod review;
 pub mod status;
 pub mod waive;

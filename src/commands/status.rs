@@ -83,6 +83,11 @@ pub fn run(remote: Option<&str>) -> Result<Exit> {
         None => Branches::None,
     };
     write_environments(&mut out, &repo, &config, branches)?;
+    write_freeze(
+        &mut out,
+        &config,
+        crate::checks::freeze::local_zone().as_ref(),
+    )?;
     writeln!(out, "tests:   {}", head_tests(&repo, &config)?)?;
     for line in crate::signing::status_lines(&repo, &config) {
         writeln!(out, "{line}")?;
@@ -124,7 +129,92 @@ fn write_server(out: &mut String, repo: &Repo, config: &Config) -> Result<()> {
         writeln!(out, "{line}")?;
     }
     writeln!(out, "{}", crate::sites::attested::status_line(config))?;
-    write_environments(out, repo, config, Branches::Own)
+    write_environments(out, repo, config, Branches::Own)?;
+    // The server judges with its own clock, in its own zone (the pushers' are unknown here).
+    write_freeze(out, config, None)
+}
+
+/// How far ahead `status` looks for the next freeze.
+const NEXT_FREEZE_WITHIN: jiff::SignedDuration = jiff::SignedDuration::from_hours(14 * 24);
+
+/// Per environment that a `[[freeze]]` window applies to: "frozen until …" (and by what), or
+/// the next freeze within 14 days, judged now with this machine's clock (issue 17).
+fn write_freeze(
+    out: &mut String,
+    config: &Config,
+    local: Option<&jiff::tz::TimeZone>,
+) -> Result<()> {
+    use crate::checks::freeze::{self, State};
+    if config.freeze.is_empty() {
+        return Ok(());
+    }
+    let windows = match config.freeze_windows() {
+        Ok(w) => w,
+        Err(e) => {
+            writeln!(
+                out,
+                "freeze:  invalid: {}",
+                format!("{e:#}").replace('\n', "\n         ")
+            )?;
+            return Ok(());
+        }
+    };
+    let now = jiff::Timestamp::now();
+    writeln!(
+        out,
+        "freeze:  judged with this machine's clock, now {}",
+        freeze::shown(now, local.unwrap_or(&jiff::tz::TimeZone::UTC))
+    )?;
+    for env in &config.environments {
+        let applying = freeze::windows_for(windows, &env.name);
+        if applying.is_empty() {
+            continue;
+        }
+        let name = crate::text::escape(&env.name, 40);
+        let line = match freeze::state(&applying, now) {
+            State::Frozen { by, until } => {
+                let first = by
+                    .first()
+                    .map(|a| a.window)
+                    .expect("a frozen state names its windows");
+                let names: Vec<String> = by
+                    .iter()
+                    .map(|a| format!("`{}`", crate::text::escape(&a.window.name, 60)))
+                    .collect();
+                format!(
+                    "frozen until {} by {}",
+                    freeze::shown_until(until, &first.zone, &first.zone_name, local),
+                    names.join(", ")
+                )
+            }
+            State::Open => match freeze::next_freeze(&applying, now, NEXT_FREEZE_WITHIN) {
+                Some((at, State::Frozen { by, until })) => {
+                    let first = by
+                        .first()
+                        .map(|a| a.window)
+                        .expect("a frozen state names its windows");
+                    let names: Vec<String> = by
+                        .iter()
+                        .map(|a| format!("`{}`", crate::text::escape(&a.window.name, 60)))
+                        .collect();
+                    format!(
+                        "open; next freeze {} from {} until {}",
+                        names.join(", "),
+                        freeze::shown_until(
+                            freeze::Until::At(at),
+                            &first.zone,
+                            &first.zone_name,
+                            local
+                        ),
+                        freeze::shown_until(until, &first.zone, &first.zone_name, None)
+                    )
+                }
+                _ => "open; no freeze in the next 14 days".to_owned(),
+            },
+        };
+        writeln!(out, "  {name:<12} {line}")?;
+    }
+    Ok(())
 }
 
 /// Lists every branch of every environment on `remote` (as last fetched) with its tip, then

@@ -18,6 +18,7 @@ use super::{Source, ENVIRONMENTS, MAX_CONFIG_BYTES};
 use crate::WithHint;
 
 /// The layers' texts, lowest first, with where each one starts in the shared span space.
+#[derive(Debug)]
 pub struct Layers {
     layers: Vec<(Source, String)>,
     starts: Vec<usize>,

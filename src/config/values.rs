@@ -134,3 +134,35 @@ pub mod environments {
         s.collect_map(envs.iter().map(|e| (&e.name, e)))
     }
 }
+
+/// An optional list of email globs (an environment's own `bypass_by`).
+pub fn some_email_globs<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<String>>, D::Error> {
+    email_globs(d).map(Some)
+}
+
+/// An optional regular expression, checked for syntax only (a `ticket` pattern).
+pub fn some_regex<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    d.deserialize_str(CheckedStr(|pattern| {
+        regex_syntax::Parser::new()
+            .parse(pattern)
+            .map(drop)
+            .map_err(|e| format!("invalid regular expression: {e}"))
+    }))
+    .map(Some)
+}
+
+/// An optional duration (`review_within`), written and read as [`duration`] does.
+pub mod some_duration {
+    use super::*;
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+        super::duration::deserialize(d).map(Some)
+    }
+
+    pub fn serialize<S: Serializer>(value: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+        match value {
+            Some(v) => super::duration::serialize(v, s),
+            None => s.serialize_none(),
+        }
+    }
+}

@@ -63,6 +63,7 @@ struct Decided<'a> {
     answers: Answers,
     verdict: Verdict,
     request: Request,
+    rules: Rules,
 }
 
 /// Runs the gate on the gated ref updates of one push (see [`classify`]); the exit is
@@ -83,7 +84,24 @@ pub fn run(
         let env = line.environment;
         report::write_heading(&mut err, &st, &wording, &env.name, line.update)?;
         let facts = site.facts(line, &interrupted);
-        let mut results = judge(facts.as_ref(), env);
+        // Judged with this machine's clock at this moment, once: the check's result and the
+        // windows an override must name come from the same instant.
+        let freeze = if env.has_check(CheckId::Freeze) {
+            let (result, state) = crate::checks::freeze::judge_at(
+                config,
+                &env.name,
+                jiff::Timestamp::now(),
+                &|| site.local_zone(),
+            )?;
+            Some((result, frozen(config, &state)))
+        } else {
+            None
+        };
+        let mut results = judge(
+            facts.as_ref(),
+            env,
+            freeze.as_ref().map(|(result, _)| result.clone()),
+        );
         report::write_results(&mut err, &st, &results)?;
         if wording.is_dry_run() {
             let failed: Vec<_> = failed(&results).cloned().collect();
@@ -94,6 +112,10 @@ pub fn run(
         let mut rules = Rules::of(env, config);
         if !site.asks_checklist() {
             rules.checklist.clear();
+        }
+        rules.frozen = freeze.map(|(_, frozen)| frozen).unwrap_or_default();
+        if !rules.bypass_by.is_empty() {
+            rules.pusher = site.bypasser(line);
         }
         let pushed = facts.pushed();
         let request = Request {
@@ -127,9 +149,10 @@ pub fn run(
                     let bypass = site.bypass(&request, interaction);
                     let goes_ahead = match &bypass {
                         Bypass::Wanted => true,
-                        Bypass::Given(a) => a.justification.as_deref().is_some_and(|why| {
-                            gate::justification_problem(why, rules.min_length).is_none()
-                        }),
+                        Bypass::Given(a) => a
+                            .justification
+                            .as_deref()
+                            .is_some_and(|why| gate::bypass_problem(why, &rules).is_none()),
                         Bypass::No(_) => false,
                     };
                     if goes_ahead {
@@ -152,7 +175,7 @@ pub fn run(
             }
         };
         let verdict = gate::decide(&rules, &results, line.update.change(), &answers);
-        report::write_answers(&mut err, &st, &wording, env, config, &answers, &verdict)?;
+        report::write_answers(&mut err, &st, &wording, env, &rules, &answers, &verdict)?;
         decided.push(Decided {
             line,
             results,
@@ -160,6 +183,7 @@ pub fn run(
             answers,
             verdict,
             request,
+            rules,
         });
     }
     if wording.is_dry_run() {
@@ -206,6 +230,16 @@ pub fn run(
             consulted: d.answers.consulted.clone(),
             checklist: d.answers.checklist.clone(),
             justification: d.answers.justification.clone(),
+            // An override names the windows it got past; a ticket is what the justification
+            // gave for the pattern (both null otherwise).
+            freeze: (decision == Decision::Bypassed && !d.rules.frozen.is_empty())
+                .then(|| d.rules.freeze_names().join(", ")),
+            ticket: match (&d.rules.ticket, &d.answers.justification) {
+                (Some(pattern), Some(why)) if decision == Decision::Bypassed => {
+                    gate::ticket_in(why, pattern)
+                }
+                _ => None,
+            },
             attestation: match &d.answers.source {
                 gate::Source::PushOptions
                     if d.answers.consulted.is_none() && d.answers.justification.is_none() =>
@@ -251,9 +285,20 @@ pub fn run(
 /// Every check runs even after one fails, so the report lists everything to fix at once;
 /// only the tests wait, as they are slow and the push is refused anyway: they run if a
 /// bypass is about to be accepted ([`run_deferred`]).
-fn judge(facts: &dyn LineFacts, environment: &Environment) -> Vec<CheckResult> {
+fn judge(
+    facts: &dyn LineFacts,
+    environment: &Environment,
+    freeze: Option<CheckResult>,
+) -> Vec<CheckResult> {
     let mut results: Vec<CheckResult> = Vec::new();
+    let mut freeze = freeze;
     for &id in &environment.checks {
+        if id == CheckId::Freeze {
+            if let Some(result) = freeze.take() {
+                results.push(result);
+                continue;
+            }
+        }
         if let Some(skipped) = facts.skips(id) {
             results.push(skipped);
             continue;
@@ -265,6 +310,22 @@ fn judge(facts: &dyn LineFacts, environment: &Environment) -> Vec<CheckResult> {
         results.push(facts.check(id));
     }
     results
+}
+
+/// The windows that freeze an environment now, as the decision needs them.
+fn frozen(config: &Config, state: &crate::checks::freeze::State) -> Vec<gate::Frozen> {
+    let crate::checks::freeze::State::Frozen { by, .. } = state else {
+        return Vec::new();
+    };
+    let policy = config.provenance.source_of("freeze").to_string();
+    by.iter()
+        .map(|a| gate::Frozen {
+            name: a.window.name.clone(),
+            overridable: a.window.overridable,
+            contact: a.window.contact.clone(),
+            policy: policy.clone(),
+        })
+        .collect()
 }
 
 /// Runs the checks that [`judge`] skipped after a failure, in place; returns which ran.

@@ -114,6 +114,17 @@ pub trait Site {
     }
     /// Who pushes, as recorded.
     fn pusher(&self, line: Line) -> Identity;
+    /// The identities the pusher is known by here, matched against `bypass_by` (emails or
+    /// server user names; verified principals where signatures are required); `None`: the
+    /// site cannot tell.
+    fn bypasser(&self, _line: Line) -> Option<Vec<String>> {
+        None
+    }
+    /// The zone the person reading the report reads times in; `None` where it is unknown
+    /// (a server cannot know its pusher's).
+    fn local_zone(&self) -> Option<jiff::tz::TimeZone> {
+        None
+    }
     /// The remote as git gave it (`$1` of pre-push), as recorded.
     fn remote(&self) -> &str;
     /// The URL pushed to, as recorded.

@@ -43,6 +43,8 @@ pub struct ClientRecord {
     pub checklist: Vec<ChecklistEntry>,
     /// The justification of a bypassed record.
     pub justification: Option<String>,
+    /// The freeze windows a bypassed record overrode.
+    pub freeze: Option<String>,
     /// The record's line hash.
     pub hash: String,
     /// The verified principal that signed it; `None` for an unsigned record.
@@ -249,6 +251,9 @@ fn accepted(record: Record, hash: String, signer: Option<String>) -> ClientRecor
         checklist: record.checklist,
         justification: (record.decision == Decision::Bypassed)
             .then_some(record.justification)
+            .flatten(),
+        freeze: (record.decision == Decision::Bypassed)
+            .then_some(record.freeze)
             .flatten(),
         hash,
         signer,

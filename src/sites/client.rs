@@ -19,7 +19,9 @@ use crate::config::Config;
 use crate::gate::{self, Answers, Block, Need, Plan, Source, Sources};
 use crate::git::{Identity, Repo};
 use crate::pipeline::{Bypass, Chained, Line, LineFacts, Pushed, Request, Site, Wording};
-use crate::terminal::{self, env_value, Interaction, Summary, BYPASS_ENV, CONSULTED_ENV};
+use crate::terminal::{
+    self, env_value, Interaction, Summary, BYPASS_ENV, CONSULTED_ENV, FREEZE_ENV,
+};
 
 /// The client hook (or its dry run) for one push.
 pub struct Client<'r> {
@@ -85,6 +87,7 @@ impl<'r> Client<'r> {
             consulted: r.consulted,
             checklist: r.checklist,
             justification: r.justification,
+            freeze: r.freeze,
             ..Answers::none(Source::Reused)
         })
     }
@@ -109,6 +112,7 @@ impl<'r> Client<'r> {
                 recalled: self.recalled(request),
                 bypass_env: env_value(BYPASS_ENV),
                 consulted_env: env_value(CONSULTED_ENV),
+                freeze_env: env_value(FREEZE_ENV),
                 take_confirmation: &mut take,
                 terminal: interaction.can_ask(),
             },
@@ -230,7 +234,11 @@ impl Site for Client<'_> {
             Plan::Use(answers) if answers.justification.is_some() => Bypass::Given(answers),
             Plan::Use(answers) => Bypass::No(answers),
             Plan::AskConfirmation { .. } => Bypass::No(Answers::refused(Block::ChecksFailed)),
-            Plan::AskBypass => match terminal::offer_bypass(interaction, request.timeout) {
+            Plan::AskBypass => match terminal::offer_bypass(
+                interaction,
+                request.timeout,
+                &request.rules.freeze_names(),
+            ) {
                 Ok(true) => Bypass::Wanted,
                 Ok(false) => Bypass::No(Answers::refused(Block::BypassDeclined)),
                 Err(stop) => Bypass::No(Answers::refused(Block::Stopped(stop))),
@@ -240,10 +248,31 @@ impl Site for Client<'_> {
 
     fn justification(&self, request: &Request, interaction: &mut Interaction) -> Answers {
         let min = request.rules.min_length;
-        let problem = move |text: &str| gate::justification_problem(text, min);
-        match terminal::ask_justification(interaction, request.timeout, min, problem) {
-            Ok(why) => Answers::justified(why, Source::Prompt),
-            Err(stop) => Answers::refused(Block::Stopped(stop)),
+        let rules = request.rules.clone();
+        let problem = move |text: &str| gate::bypass_problem(text, &rules);
+        let why = match terminal::ask_justification(interaction, request.timeout, min, problem) {
+            Ok(why) => why,
+            Err(stop) => return Answers::refused(Block::Stopped(stop)),
+        };
+        // A bypass asks who was consulted too (issue 22), where the environment asks it.
+        let consulted = if request.rules.confirm {
+            match terminal::ask_consulted_for_bypass(
+                interaction,
+                request.timeout,
+                request.leads.clone(),
+            ) {
+                Ok(who) => who,
+                Err(stop) => return Answers::refused(Block::Stopped(stop)),
+            }
+        } else {
+            None
+        };
+        // The question named the windows the bypass overrides: answering it names them.
+        let names = request.rules.freeze_names();
+        Answers {
+            consulted,
+            freeze: (!names.is_empty()).then(|| names.join(", ")),
+            ..Answers::justified(why, Source::Prompt)
         }
     }
 
@@ -263,6 +292,7 @@ impl Site for Client<'_> {
                 consulted: answers.consulted.clone(),
                 checklist: answers.checklist.clone(),
                 justification: answers.justification.clone(),
+                freeze: answers.freeze.clone(),
             },
         );
     }
@@ -276,6 +306,22 @@ impl Site for Client<'_> {
             Pusher::Configured(identity) => identity.clone(),
             _ => Identity::default(),
         }
+    }
+
+    fn bypasser(&self, line: Line) -> Option<Vec<String>> {
+        // Where signatures are required, `bypass_by` lists principals: the ones the
+        // allowed signers give the pusher's signing key. Elsewhere, `user.email`.
+        if crate::signing::required(self.config, line.environment) {
+            return crate::signing::own_principals(self.repo, self.config);
+        }
+        match &self.pusher {
+            Pusher::Configured(identity) => Some(vec![identity.email.clone()]),
+            _ => None,
+        }
+    }
+
+    fn local_zone(&self) -> Option<jiff::tz::TimeZone> {
+        crate::checks::freeze::local_zone()
     }
 
     fn remote(&self) -> &str {

@@ -62,6 +62,8 @@ pub struct Attestation {
     pub consulted: Option<String>,
     /// `-o bypass=why`.
     pub bypass: Option<String>,
+    /// `-o freeze=name`: the freeze windows a bypass overrides.
+    pub freeze: Option<String>,
 }
 
 /// Reads the attestation from push options (`key=value`; other options are other tools').
@@ -78,6 +80,7 @@ pub fn attestation(options: &[String]) -> Attestation {
         match key.trim() {
             "consulted" => out.consulted = Some(value.to_owned()),
             "bypass" => out.bypass = Some(value.to_owned()),
+            "freeze" => out.freeze = Some(value.to_owned()),
             _ => {}
         }
     }
@@ -325,6 +328,7 @@ impl Server<'_> {
         let from_options = Answers {
             consulted: self.given.consulted.clone(),
             justification: self.given.bypass.clone(),
+            freeze: self.given.freeze.clone(),
             ..Answers::none(Source::PushOptions)
         };
         if self.given.consulted.is_some() || self.given.bypass.is_some() {
@@ -347,6 +351,7 @@ impl Server<'_> {
                 consulted: found.consulted,
                 checklist: found.checklist,
                 justification: found.justification,
+                freeze: found.freeze,
                 refusal: None,
                 source: Source::ClientRecord {
                     hash: found.hash,
@@ -436,6 +441,33 @@ impl Site for Server<'_> {
 
     fn pusher(&self, _line: Line) -> Identity {
         recorded(&self.pusher)
+    }
+
+    fn bypasser(&self, line: Line) -> Option<Vec<String>> {
+        // Where signatures are required, `bypass_by` lists principals: only a signed push's
+        // verified signer names one. Elsewhere, the server's name for the pusher and the
+        // addresses `[server] users` gives them.
+        let signed = crate::signing::required(self.config, line.environment);
+        match &self.pusher {
+            Pusher::Certified {
+                principal, account, ..
+            } => {
+                let mut all: Vec<String> =
+                    checks::principals(principal).map(str::to_owned).collect();
+                if let (Some(a), false) = (account, signed) {
+                    all.push(a.identity.name.clone());
+                    all.extend(a.emails());
+                }
+                Some(all)
+            }
+            _ if signed => None,
+            Pusher::Named { identity, .. } => {
+                let mut all = self.pusher.emails().unwrap_or_default();
+                all.push(identity.name.clone());
+                Some(all)
+            }
+            Pusher::Configured(_) | Pusher::Unknown { .. } => None,
+        }
     }
 
     fn remote(&self) -> &str {
