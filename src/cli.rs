@@ -176,7 +176,7 @@ pub enum HookCommand {
         hook_dir: Option<PathBuf>,
     },
     /// The server's post-receive hook: attaches the server's audit records of the push to
-    /// the pushed tips in `refs/notes/pushguard-audit` (never fails the push)
+    /// the pushed tips in `refs/notes/pushguard-audit.d/server` (never fails the push)
     PostReceive {
         /// The directory of the installed hook, where a chained hook lives
         #[arg(long, hide = true)]

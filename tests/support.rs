@@ -283,6 +283,66 @@ impl TestRepo {
         )
     }
 
+    /// The audit trail refs of the repository at `dir`: the single `refs/notes/pushguard-audit`
+    /// of earlier versions and every writer's ref under `refs/notes/pushguard-audit.d/`.
+    pub fn trail_refs(&self, dir: &Path) -> Vec<String> {
+        self.git_in(
+            dir,
+            &[
+                "for-each-ref",
+                "--format=%(refname)",
+                "refs/notes/pushguard-audit",
+                "refs/notes/pushguard-audit.d/",
+            ],
+        )
+        .lines()
+        .map(str::to_owned)
+        .collect()
+    }
+
+    /// The audit notes attached to `commit` in the repository at `dir`, read with git across
+    /// every trail ref ([`TestRepo::trail_refs`]) and concatenated; `None` when there is none.
+    pub fn trail_note(&self, dir: &Path, commit: &str) -> Option<String> {
+        let mut text = String::new();
+        for r in self.trail_refs(dir) {
+            let run = Run::from_output(
+                self.command("git")
+                    .current_dir(dir)
+                    .args(["notes", "--ref", &r, "show", commit])
+                    .output()
+                    .expect("run git"),
+            );
+            if run.code == 0 {
+                text.push_str(&run.stdout);
+            }
+        }
+        (!text.is_empty()).then_some(text)
+    }
+
+    /// Hangs `text` on `commit` in the remote's single trail ref `refs/notes/pushguard-audit`
+    /// from the work clone, as an older client (or someone by hand) would, skipping the hook;
+    /// returns how the push of the notes ended.
+    pub fn hang_note(&self, commit: &str, text: &str) -> Run {
+        // The remote may not have the ref yet: then it is created.
+        let _ = self.try_git(&[
+            "fetch",
+            "-q",
+            "origin",
+            "+refs/notes/pushguard-audit:refs/notes/pushguard-audit",
+        ]);
+        self.git(&[
+            "notes",
+            "--ref",
+            "pushguard-audit",
+            "add",
+            "-f",
+            "-m",
+            text,
+            commit,
+        ]);
+        self.push(&["-q", "--no-verify", "origin", "refs/notes/pushguard-audit"])
+    }
+
     /// Replaces temp paths, the binary path and object ids with stable placeholders.
     pub fn redact(&self, text: &str) -> String {
         let mut out = text.replace(&bin().display().to_string(), "[PUSHGUARD]");

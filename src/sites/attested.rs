@@ -63,7 +63,7 @@ pub fn client_record(
     let Ok(oid) = Oid::from_str(update.new) else {
         return Err(Vec::new());
     };
-    let text = match notes::read_note(repo, &notes::AUDIT.full(), oid) {
+    let text = match notes::audit_notes_on(repo, oid) {
         Ok(Some(text)) => text,
         Ok(None) => return Err(Vec::new()),
         Err(e) => return Err(vec![format!("cannot read the audit notes: {e:#}")]),
