@@ -20,5 +20,6 @@ mod signed_push;
 mod signing;
 mod team;
 mod trail;
+mod trail_refs;
 mod transports;
 mod week1;
