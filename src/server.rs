@@ -169,8 +169,9 @@ pub fn trail_refusal(repo: &Repo, updates: &[RefUpdate]) -> Option<String> {
                 trail::MAX_NOTE_BYTES
             ),
             Refusal::TooMany => format!(
-                "refused: this push adds more than {} notes to {name} at once",
-                trail::MAX_NOTES_PER_PUSH
+                "refused: this push adds more than {} notes (or {} MiB of notes) to {name} at once",
+                trail::MAX_NOTES_PER_PUSH,
+                trail::MAX_BYTES_PER_PUSH / (1024 * 1024)
             ),
             Refusal::Unreadable(why) => format!(
                 "refused: the update of {name} cannot be checked: {}",

@@ -470,19 +470,30 @@ fn regression_issue_23_8_a_server_refuses_junk_in_its_trail() {
     let run = repo.push(&["--no-verify", "origin", stuffed]);
     assert_eq!(run.code, 1, "{}", run.stderr);
     assert!(
-        run.stderr.contains("adds more than 20000 notes"),
+        run.stderr
+            .contains("adds more than 20000 notes (or 64 MiB of notes)"),
         "{}",
         run.stderr
     );
     // A note too large, made of real records.
     let note = repo.trail_note(&repo.remote, &tip).expect("a record");
-    let big = note.trim_end().repeat(1 + 70_000 / note.len());
+    let big = note.repeat(1 + (1 << 20) / note.len());
+    let file = repo.root.join("big-note");
+    std::fs::write(&file, big).expect("write note");
     let large = "refs/notes/pushguard-audit.d/00000000000000aa";
-    repo.git(&["notes", "--ref", large, "add", "-m", &big, &tip]);
+    repo.git(&[
+        "notes",
+        "--ref",
+        large,
+        "add",
+        "-F",
+        file.to_str().expect("utf-8"),
+        &tip,
+    ]);
     let run = repo.push(&["--no-verify", "origin", large]);
     assert_eq!(run.code, 1, "{}", run.stderr);
     assert!(
-        run.stderr.contains("bytes (at most 65536"),
+        run.stderr.contains("bytes (at most 1048576"),
         "{}",
         run.stderr
     );

@@ -35,10 +35,14 @@ pub const SERVER_WRITER: &str = "server";
 pub const CLONE_ID_KEY: &str = "pushguard.cloneId";
 /// The length of a clone's writer id (hex digits).
 const CLONE_ID_LEN: usize = 16;
-/// The largest note a server accepts in a trail ref.
-pub const MAX_NOTE_BYTES: usize = 64 * 1024;
-/// The most notes one push may add to or change in a trail ref on a server.
+/// The largest note a server accepts in a trail ref (a commit pushed, or refused, hundreds of
+/// times carries as many records).
+pub const MAX_NOTE_BYTES: usize = 1024 * 1024;
+/// The most notes one push may add to or change in a trail ref on a server (a clone's first
+/// share carries every record it made for that remote).
 pub const MAX_NOTES_PER_PUSH: usize = 20_000;
+/// The most bytes of notes one push may add to or change in a trail ref on a server.
+pub const MAX_BYTES_PER_PUSH: usize = 64 * 1024 * 1024;
 /// How long a notes push (with a fetch and merge after a rejection) may take.
 pub const PUSH_TIMEOUT: Duration = super::PUSH_TIMEOUT;
 /// How many times the push of this clone's own ref is tried. Nobody else writes it, so a
@@ -137,17 +141,25 @@ fn record_commit(record: &Record) -> Option<Oid> {
 }
 
 /// Attaches a record's line to its commit under `notes_ref`, merged with the lines there.
+/// Another process of the same clone (a push from a linked worktree) may move the ref in
+/// between: then the note is read and merged again, a few times.
 pub fn attach(repo: &Repo, notes_ref: &str, record: &Record) -> Result<()> {
     let Some(oid) = record_commit(record) else {
         return Ok(());
     };
     let (line, _) = record.to_line();
-    let existing = super::read_note(repo, notes_ref, oid)?.unwrap_or_default();
-    let merged = super::merge_lines(&existing, &line);
-    if merged != existing {
-        super::write_note(repo, notes_ref, oid, &merged)?;
+    let mut tries = 0;
+    loop {
+        let existing = super::read_note(repo, notes_ref, oid)?.unwrap_or_default();
+        let merged = super::merge_lines(&existing, &line);
+        if merged == existing {
+            return Ok(());
+        }
+        match super::write_note(repo, notes_ref, oid, &merged) {
+            Err(_) if tries < 5 => tries += 1,
+            other => return other,
+        }
     }
-    Ok(())
 }
 
 /// The local notes ref holding this clone's records of pushes to `url`: what is pushed to
@@ -760,7 +772,8 @@ pub enum Refusal {
     NotRecords { object: String, why: String },
     /// A note larger than [`MAX_NOTE_BYTES`].
     TooLarge { object: String, bytes: usize },
-    /// More than [`MAX_NOTES_PER_PUSH`] notes added or changed at once.
+    /// More than [`MAX_NOTES_PER_PUSH`] notes, or [`MAX_BYTES_PER_PUSH`] bytes of notes,
+    /// added or changed at once.
     TooMany,
     /// The objects could not be read.
     Unreadable(String),
@@ -854,7 +867,7 @@ fn judge_content(
                         let after = super::parse_approvals(&after);
                         super::parse_approvals(&before)
                             .iter()
-                            .all(|a| after.iter().any(|b| b == a))
+                            .all(|a| after.iter().any(|b| b.same_as(a)))
                     }
                 }
             };
@@ -869,6 +882,7 @@ fn judge_content(
     else {
         return Ok(Some(Refusal::TooMany));
     };
+    let mut total = 0;
     for (object, blob) in added {
         let size = git
             .find_blob(blob)
@@ -879,6 +893,10 @@ fn judge_content(
                 object,
                 bytes: size,
             }));
+        }
+        total += size;
+        if total > MAX_BYTES_PER_PUSH {
+            return Ok(Some(Refusal::TooMany));
         }
         let text = read(blob)?;
         let why = if audit {
