@@ -382,11 +382,19 @@ PY
         printf '[environments.staging]\nbranches = ["staging"]\n' >.pushguard.toml
         "$bin" audit --fail-on-unrecorded >"$tmp/out" 2>&1 || { echo "history: audit failed"; cat "$tmp/out"; exit 1; }
         commits=$(git --git-dir="$d.git" rev-list --count refs/notes/pushguard-audit.d/00000000000000aa)
-        pa() { "$bin" audit --fail-on-unrecorded; }
+        # As a CI job's fresh clone runs it: the whole history walked (no tips checked before).
+        forget() { git for-each-ref --format='delete %(refname)' refs/notes/pushguard-remote/origin/checked/ | git update-ref --stdin; }
+        pa() { forget; "$bin" audit --fail-on-unrecorded; }
         gl() { git log -m --format=%H --name-status refs/notes/pushguard-remote/origin/trail/pushguard-audit.d/00000000000000aa; }
         pair pa gl
-        row "\`audit\`, trail of $n records in $commits notes commits (its history walked for lost records; fetch included)" "$(ms "$ma")" \
+        row "\`audit\`, trail of $n records in $commits notes commits, whole history walked for lost records (fresh clone; fetch included)" "$(ms "$ma")" \
             "$(ms "$mb") \`git log -m --name-status\` of that history" "**$(ratio "$ma" "$mb")**" \
-            "$(mib "$(rss "$bin" audit --fail-on-unrecorded)") (git $(mib "$(rss git log -m --format=%H --name-status refs/notes/pushguard-remote/origin/trail/pushguard-audit.d/00000000000000aa)"))"
+            "$(forget; mib "$(rss "$bin" audit --fail-on-unrecorded)") (git $(mib "$(rss git log -m --format=%H --name-status refs/notes/pushguard-remote/origin/trail/pushguard-audit.d/00000000000000aa)"))"
+        # A clone that audited before walks only what is new since the tips it checked.
+        pb() { "$bin" audit --fail-on-unrecorded; }
+        gn() { git notes --ref refs/notes/pushguard-remote/origin/trail/pushguard-audit.d/00000000000000aa list; }
+        pair pb gn
+        row "\`audit\` again in the same clone, same trail (nothing new to walk)" "$(ms "$ma")" \
+            "$(ms "$mb") \`git notes list\` of that ref" "**$(ratio "$ma" "$mb")**" "$(mib "$(rss "$bin" audit --fail-on-unrecorded)")"
     done
 fi

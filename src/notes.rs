@@ -255,6 +255,23 @@ pub fn all_notes(repo: &Repo, notes_ref: &str) -> Result<Vec<(Oid, String)>> {
     Ok(out)
 }
 
+/// Every note under `notes_ref` as `(annotated object, note blob)`, without reading the
+/// blobs; empty if the ref does not exist.
+pub fn note_blobs(repo: &Repo, notes_ref: &str) -> Result<Vec<(Oid, Oid)>> {
+    let git = repo.git2();
+    if git.refname_to_id(notes_ref).is_err() {
+        return Ok(Vec::new());
+    }
+    let what = || format!("failed to list the notes in `{notes_ref}`");
+    git.notes(Some(notes_ref))
+        .with_context(what)?
+        .map(|item| {
+            item.map(|(blob, annotated)| (annotated, blob))
+                .with_context(what)
+        })
+        .collect()
+}
+
 fn signature(repo: &Repo) -> Result<Signature<'static>> {
     repo.git2()
         .signature()

@@ -513,9 +513,16 @@ fn tracking_prefix(remote: &str) -> String {
     format!("refs/notes/pushguard-remote/{}/trail/", ref_safe(remote))
 }
 
-/// The fetched copies of `remote`'s trail refs (the old ref and the writers' refs only).
-fn tracked(repo: &Repo, remote: &str) -> Result<Vec<TrailRef>> {
-    let prefix = tracking_prefix(remote);
+/// Where the tips of `remote`'s trail refs are kept once checked for lost records: a check
+/// starts from there (only what is new is walked), and they move only when nothing was
+/// lost, so a trail that lost records fails every audit until it holds them again.
+fn checked_prefix(remote: &str) -> String {
+    format!("refs/notes/pushguard-remote/{}/checked/", ref_safe(remote))
+}
+
+/// The trail refs under a local `prefix` (the old ref and the writers' refs only), by their
+/// name on the remote.
+fn refs_under(repo: &Repo, prefix: &str) -> Result<Vec<TrailRef>> {
     let git = repo.git2();
     let glob = format!("{prefix}*");
     let mut out = Vec::new();
@@ -542,13 +549,13 @@ fn tracked(repo: &Repo, remote: &str) -> Result<Vec<TrailRef>> {
 
 /// The whole trail of `remote` (a configured remote's name or a URL): every trail ref
 /// fetched at once (`refs/notes/pushguard-audit*`, pruned), its records, and the records it
-/// lost since this clone's previous fetch or within its notes history. `None` when the
-/// remote has no trail at all and nothing this clone saw there is gone.
+/// lost ([`lost_records`]). `None` when the remote has no trail at all and nothing this clone
+/// checked there before is gone.
 ///
 /// This is the one reader of a remote's trail (`audit`, `log --remote`,
 /// `log --verify --remote`, and whatever reads the whole history of a remote).
 pub fn remote_trail(repo: &Repo, remote: &str, timeout: Duration) -> Result<Option<RemoteTrail>> {
-    let before = tracked(repo, remote)?;
+    let checked = refs_under(repo, &checked_prefix(remote))?;
     let prefix = tracking_prefix(remote);
     let refspec = format!("+{FETCH_GLOB}:{prefix}pushguard-audit*");
     let out = git::run_bounded(
@@ -571,10 +578,13 @@ pub fn remote_trail(repo: &Repo, remote: &str, timeout: Duration) -> Result<Opti
             out.stderr_summary()
         );
     }
-    let refs = tracked(repo, remote)?;
-    let records = read_records(repo, &refs)?;
+    let refs = refs_under(repo, &prefix)?;
+    let (records, at_tips) = read_records(repo, &refs)?;
     let present: HashSet<&str> = records.iter().map(|s| s.hash.as_str()).collect();
-    let lost = lost_records(repo, &refs, &before, &present)?;
+    let lost = lost_records(repo, &refs, &checked, &present, &at_tips)?;
+    if lost.is_empty() {
+        mark_checked(repo, remote, &refs, &checked)?;
+    }
     if refs.is_empty() && lost.is_empty() {
         return Ok(None);
     }
@@ -585,13 +595,48 @@ pub fn remote_trail(repo: &Repo, remote: &str, timeout: Duration) -> Result<Opti
     }))
 }
 
+/// Remembers `refs` as checked (and forgets checked refs the remote no longer has).
+fn mark_checked(repo: &Repo, remote: &str, refs: &[TrailRef], checked: &[TrailRef]) -> Result<()> {
+    let git = repo.git2();
+    let prefix = checked_prefix(remote);
+    for r in refs {
+        let local = format!("{prefix}{}", &r.name["refs/notes/".len()..]);
+        if checked.iter().any(|c| c.local == local && c.tip == r.tip) {
+            continue;
+        }
+        git.reference(&local, r.tip, true, "pushguard: trail checked")
+            .with_context(|| format!("failed to update `{local}`"))?;
+    }
+    for c in checked {
+        if !refs.iter().any(|r| r.name == c.name) {
+            if let Ok(mut gone) = git.find_reference(&c.local) {
+                gone.delete()
+                    .with_context(|| format!("failed to delete `{}`", c.local))?;
+            }
+        }
+    }
+    Ok(())
+}
+
 /// The records under the fetched trail refs, each once, oldest first (lines that do not
-/// verify are skipped).
-fn read_records(repo: &Repo, refs: &[TrailRef]) -> Result<Vec<Shared>> {
+/// verify are skipped), and the note blobs they were read from. A blob several notes of one
+/// ref share (junk, usually) is read once.
+fn read_records(repo: &Repo, refs: &[TrailRef]) -> Result<(Vec<Shared>, HashSet<Oid>)> {
+    let git = repo.git2();
     let mut out: Vec<Shared> = Vec::new();
     let mut index: HashMap<String, usize> = HashMap::new();
+    let mut blobs: HashSet<Oid> = HashSet::new();
     for r in refs {
-        for (_, text) in all_notes(repo, &r.local)? {
+        let mut seen_here: HashSet<Oid> = HashSet::new();
+        for (_, blob) in super::note_blobs(repo, &r.local)? {
+            blobs.insert(blob);
+            if !seen_here.insert(blob) {
+                continue;
+            }
+            let text = git
+                .find_blob(blob)
+                .with_context(|| format!("failed to read a note of `{}`", r.name))?;
+            let text = String::from_utf8_lossy(text.content());
             for line in text.lines().filter(|l| !l.trim().is_empty()) {
                 let Some(hash) = line_hash(line) else {
                     continue;
@@ -614,7 +659,7 @@ fn read_records(repo: &Repo, refs: &[TrailRef]) -> Result<Vec<Shared>> {
         }
     }
     out.sort_by(|a, b| a.record.time.cmp(&b.record.time));
-    Ok(out)
+    Ok((out, blobs))
 }
 
 /// The hash a record line ends with (`…,"hash":"<64 hex>"}`), unverified.
@@ -628,71 +673,64 @@ fn line_hash(line: &str) -> Option<&str> {
 }
 
 /// The records the trail held and no longer holds (`present`: the hashes of the records it
-/// holds now), found two ways: in the notes history of each ref (a notes commit whose tree
-/// lacks a note its parent had, or a note that lost lines), and against the tips this clone
-/// fetched before (`before`: a ref rewound or deleted since). Each lost record once.
+/// holds now; `at_tips`: the note blobs at its tips). Every note blob the trail's history
+/// ever held (`git rev-list --objects`, from the checked tips on) that is not at a tip now,
+/// and every note of a checked tip that its ref no longer holds the same (moved on, rewound
+/// or deleted since), is read; a record line in one of them that is nowhere in the trail now
+/// was lost. Each lost record once, with the notes commit that dropped it when the ref's
+/// history shows one.
 pub fn lost_records(
     repo: &Repo,
     refs: &[TrailRef],
-    before: &[TrailRef],
+    checked: &[TrailRef],
     present: &HashSet<&str>,
+    at_tips: &HashSet<Oid>,
 ) -> Result<Vec<Lost>> {
     let git = repo.git2();
-    let mut candidates: Vec<(Oid, &str, LostHow)> = Vec::new();
-    let mut seen_blobs: HashSet<Oid> = HashSet::new();
-    let mut visited: HashSet<Oid> = HashSet::new();
-    let what = |name: &str| format!("failed to read the notes history of `{name}`");
-    for r in refs {
-        let mut walk = git.revwalk().with_context(|| what(&r.name))?;
-        walk.push(r.tip).with_context(|| what(&r.name))?;
-        for commit in walk {
-            let commit = commit.with_context(|| what(&r.name))?;
-            if !visited.insert(commit) {
-                continue;
-            }
-            let commit = git.find_commit(commit).with_context(|| what(&r.name))?;
-            let tree = commit.tree().with_context(|| what(&r.name))?;
-            for parent in commit.parents() {
-                let parent_tree = parent.tree().with_context(|| what(&r.name))?;
-                let changed = fanout::changed_notes(git, &parent_tree, Some(&tree), usize::MAX)?
-                    .unwrap_or_default();
-                for (_, blob) in changed {
-                    if seen_blobs.insert(blob) {
-                        candidates.push((blob, &r.name, LostHow::DroppedBy(commit.id())));
-                    }
-                }
-            }
+    // (blob, object, the ref it is known from, how); `None` for how: found in the history.
+    let mut candidates: Vec<(Oid, String, String, Option<LostHow>)> = Vec::new();
+    let mut seen: HashSet<Oid> = HashSet::new();
+    let hide: Vec<Oid> = checked.iter().map(|c| c.tip).collect();
+    let tips: Vec<Oid> = refs.iter().map(|r| r.tip).collect();
+    for (object, blob) in history_notes(repo, &tips, &hide)? {
+        if !at_tips.contains(&blob) && seen.insert(blob) {
+            candidates.push((blob, object, String::new(), None));
         }
     }
-    for old in before {
+    for old in checked {
         let now = refs.iter().find(|r| r.name == old.name);
-        let how = match now {
-            None => LostHow::Deleted { was: old.tip },
-            Some(now)
-                if now.tip == old.tip
-                    || git.graph_descendant_of(now.tip, old.tip).unwrap_or(false) =>
-            {
-                continue
-            }
-            Some(_) => LostHow::Rewound { was: old.tip },
-        };
-        let Ok(tree) = git.find_commit(old.tip).and_then(|c| c.tree()) else {
+        if now.is_some_and(|n| n.tip == old.tip) {
+            continue;
+        }
+        let Ok(old_tree) = git.find_commit(old.tip).and_then(|c| c.tree()) else {
             continue;
         };
-        let notes = fanout::changed_notes(git, &tree, None, usize::MAX)?.unwrap_or_default();
-        for (_, blob) in notes {
-            if seen_blobs.insert(blob) {
-                candidates.push((blob, &old.name, how.clone()));
+        let (new_tree, how) = match now {
+            None => (None, LostHow::Deleted { was: old.tip }),
+            Some(n) if git.graph_descendant_of(n.tip, old.tip).unwrap_or(false) => (
+                git.find_commit(n.tip).and_then(|c| c.tree()).ok(),
+                LostHow::DroppedBy(n.tip),
+            ),
+            Some(n) => (
+                git.find_commit(n.tip).and_then(|c| c.tree()).ok(),
+                LostHow::Rewound { was: old.tip },
+            ),
+        };
+        let gone = fanout::changed_notes(git, &old_tree, new_tree.as_ref(), usize::MAX)?
+            .unwrap_or_default();
+        for (object, blob) in gone {
+            if !at_tips.contains(&blob) && seen.insert(blob) {
+                candidates.push((blob, object, old.name.clone(), Some(how.clone())));
             }
         }
     }
     let mut lost = Vec::new();
     let mut reported: HashSet<String> = HashSet::new();
-    for (blob, trail_ref, how) in candidates {
-        let Ok(blob) = git.find_blob(blob) else {
+    for (blob, object, known_in, how) in candidates {
+        let Ok(text) = git.find_blob(blob) else {
             continue;
         };
-        let text = String::from_utf8_lossy(blob.content());
+        let text = String::from_utf8_lossy(text.content());
         for line in text.lines() {
             let Some(hash) = line_hash(line) else {
                 continue;
@@ -700,19 +738,130 @@ pub fn lost_records(
             if present.contains(hash) || reported.contains(hash) {
                 continue;
             }
-            if let Ok((record, hash)) = audit::parse_line(line.as_bytes()) {
-                reported.insert(hash.clone());
-                lost.push(Lost {
-                    record,
-                    hash,
-                    trail_ref: trail_ref.to_owned(),
-                    how: how.clone(),
-                });
-            }
+            let Ok((record, hash)) = audit::parse_line(line.as_bytes()) else {
+                continue;
+            };
+            let (trail_ref, how) = match &how {
+                // Which notes commit let it go: the newest one whose parent held it.
+                Some(LostHow::DroppedBy(tip)) => {
+                    let from = checked.iter().find(|c| c.name == known_in).map(|c| c.tip);
+                    let by = dropped_by(repo, *tip, from, &object, blob).unwrap_or(*tip);
+                    (known_in.clone(), LostHow::DroppedBy(by))
+                }
+                Some(how) => (known_in.clone(), how.clone()),
+                None => refs
+                    .iter()
+                    .find_map(|r| {
+                        dropped_by(repo, r.tip, None, &object, blob)
+                            .map(|by| (r.name.clone(), LostHow::DroppedBy(by)))
+                    })
+                    .unwrap_or_else(|| {
+                        let first = refs.first().map_or(Oid::zero(), |r| r.tip);
+                        (
+                            refs.first().map(|r| r.name.clone()).unwrap_or_default(),
+                            LostHow::DroppedBy(first),
+                        )
+                    }),
+            };
+            reported.insert(hash.clone());
+            lost.push(Lost {
+                record,
+                hash,
+                trail_ref,
+                how,
+            });
         }
     }
     lost.sort_by(|a, b| a.record.time.cmp(&b.record.time));
     Ok(lost)
+}
+
+/// Every note blob reachable from `tips` and not from `hide`, with the object it annotates:
+/// `git rev-list --objects`, which walks each tree of the history once.
+fn history_notes(repo: &Repo, tips: &[Oid], hide: &[Oid]) -> Result<Vec<(String, Oid)>> {
+    if tips.is_empty() {
+        return Ok(Vec::new());
+    }
+    let git = repo.git2();
+    let mut input = String::new();
+    for t in tips {
+        input.push_str(&format!("{t}\n"));
+    }
+    // Only tips this clone still has the objects of can be hidden.
+    let hidden: Vec<&Oid> = hide
+        .iter()
+        .filter(|h| git.find_commit(**h).is_ok())
+        .collect();
+    if !hidden.is_empty() {
+        input.push_str("--not\n");
+        for h in hidden {
+            input.push_str(&format!("{h}\n"));
+        }
+    }
+    let mut cmd = git::git_command(repo.common_dir());
+    cmd.arg("--git-dir")
+        .arg(git.path())
+        .args(["rev-list", "--objects", "--stdin"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = cmd
+        .spawn()
+        .context("failed to run `git rev-list` over the trail's history")?;
+    let mut stdin = child.stdin.take().expect("stdin is piped");
+    let writer = std::thread::spawn(move || {
+        use std::io::Write as _;
+        let _ = stdin.write_all(input.as_bytes());
+    });
+    let stdout = child.stdout.take().expect("stdout is piped");
+    let mut out = Vec::new();
+    for line in std::io::BufReader::with_capacity(256 * 1024, stdout).lines() {
+        let line = line.context("failed to read `git rev-list` over the trail's history")?;
+        let Some((id, path)) = line.split_once(' ') else {
+            continue;
+        };
+        let object: String = path.chars().filter(|c| *c != '/').collect();
+        if matches!(object.len(), 40 | 64) && object.bytes().all(|b| b.is_ascii_hexdigit()) {
+            if let Ok(blob) = Oid::from_str(id) {
+                out.push((object.to_ascii_lowercase(), blob));
+            }
+        }
+    }
+    let _ = writer.join();
+    let result = child
+        .wait_with_output()
+        .context("failed to wait for `git rev-list`")?;
+    if !result.status.success() {
+        bail!(
+            "`git rev-list` over the trail's history failed: {}",
+            String::from_utf8_lossy(&result.stderr).trim()
+        );
+    }
+    Ok(out)
+}
+
+/// The newest notes commit from `tip` (down to `from`, excluded) whose tree no longer holds
+/// `blob` on `object` while a parent's tree did: the commit that dropped it.
+fn dropped_by(repo: &Repo, tip: Oid, from: Option<Oid>, object: &str, blob: Oid) -> Option<Oid> {
+    let git = repo.git2();
+    let holds = |c: &git2::Commit<'_>| {
+        c.tree()
+            .ok()
+            .and_then(|t| fanout::find_note(git, &t, object).ok().flatten())
+            == Some(blob)
+    };
+    let mut walk = git.revwalk().ok()?;
+    walk.push(tip).ok()?;
+    if let Some(from) = from {
+        let _ = walk.hide(from);
+    }
+    for id in walk.flatten() {
+        let commit = git.find_commit(id).ok()?;
+        if !holds(&commit) && commit.parents().any(|p| holds(&p)) {
+            return Some(id);
+        }
+    }
+    None
 }
 
 /// A record with its line's hash.
