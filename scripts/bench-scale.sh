@@ -313,9 +313,12 @@ if want junk; then
     d=$tmp/junk; rm -rf "$d" "$d.git"; git init -q --bare "$d.git"; git init -q "$d"; cd "$d"
     git remote add origin "$d.git"
     git commit -q --allow-empty -m base
-    printf '[environments.staging]\nbranches = ["staging"]\nconfirm = false\nchecks = ["no-delete"]\n\n[environments.production]\nbranches = ["production"]\nconfirm = false\nchecks = ["no-delete", "approvals"]\napprovals = 0\n' >.pushguard.toml
+    printf '[environments.staging]\nbranches = ["staging"]\nconfirm = false\nchecks = ["no-delete"]\n\n[environments.production]\nbranches = ["production"]\nconfirm = false\nchecks = ["no-delete", "approvals"]\napprovals = 1\n' >.pushguard.toml
     "$bin" install >/dev/null
     git push -q --no-verify origin HEAD:refs/heads/staging HEAD:refs/heads/production
+    # Ada's approval of the base commit: the empty commits pushed on top keep its tree.
+    git notes --ref pushguard-approvals add -m "[{\"name\":\"Ada\",\"email\":\"ada@example.com\",\"time\":\"2026-01-01T00:00:00Z\",\"environment\":\"production\",\"commit\":\"$(git rev-parse HEAD)\",\"tree\":\"$(git rev-parse 'HEAD^{tree}')\"}]" HEAD
+    git push -q --no-verify origin refs/notes/pushguard-approvals
     gated() { git commit -q --allow-empty -m x && git push -q origin HEAD:refs/heads/staging; }
     plain() { git commit -q --allow-empty -m x && git push -q --no-verify origin HEAD:refs/heads/staging; }
     gated >/dev/null 2>&1 # this clone's own ref exists from here on
@@ -341,10 +344,12 @@ if want junk; then
     # Junk in the approvals, which the production gate fetches (fetch_notes = true).
     gp() { git commit -q --allow-empty -m x && git push -q origin HEAD:refs/heads/production; }
     pp() { git commit -q --allow-empty -m x && git push -q --no-verify origin HEAD:refs/heads/production; }
+    gp >"$tmp/out" 2>&1 || { echo "junk: the production push should pass"; cat "$tmp/out"; exit 1; }
     pair gp pp; pbase=$ma
     junk "$d.git" refs/notes/pushguard-approvals "$n"
     pair gp pp
-    row "gated push to production (\`approvals\`, fetch_notes), $n junk notes in \`refs/notes/pushguard-approvals\`" "$(ms "$ma")" \
+    gp >"$tmp/out" 2>&1 || { echo "junk: the production push should pass with junk approvals"; cat "$tmp/out"; exit 1; }
+    row "gated push to production (\`approvals = 1\`, fetch_notes), $n junk notes in \`refs/notes/pushguard-approvals\`" "$(ms "$ma")" \
         "$(ms "$mb") \`--no-verify\`; no junk: $(ms "$pbase")" "**$(ratio "$ma" "$pbase")** vs no junk" \
         "$(git commit -q --allow-empty -m x; mib "$(rss git push -q origin HEAD:refs/heads/production)")"
 fi

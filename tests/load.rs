@@ -49,6 +49,20 @@ fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
 }
 
+/// The CPU time (user + system) of this process's finished children so far: every `git
+/// push` and the hook under it (the daemon's side is not among them). From
+/// `/proc/self/stat`, in clock ticks of `getconf CLK_TCK`; `None` where that is not there.
+fn children_cpu() -> Option<Duration> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the command name (which may hold spaces, in parentheses).
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    // cutime and cstime are fields 16 and 17 of the file, 14 and 15 after the name.
+    let ticks: u64 = fields.get(13)?.parse::<u64>().ok()? + fields.get(14)?.parse::<u64>().ok()?;
+    let hz = Command::new("getconf").arg("CLK_TCK").output().ok()?;
+    let hz: u64 = String::from_utf8_lossy(&hz.stdout).trim().parse().ok()?;
+    Some(Duration::from_micros(ticks * 1_000_000 / hz.max(1)))
+}
+
 /// A clone of the daemon's remote acting as person `name`, with the hook installed.
 fn clone_for(repo: &TestRepo, url: &str, name: &str) -> PathBuf {
     let dir = repo.root.join(format!("clone-{name}"));
@@ -150,13 +164,18 @@ fn concurrent_gated_pushes_all_reach_the_remote_notes_issue_14() {
     // The same pushes from one clone alone: the latency the concurrent run is compared with.
     let solo = clone_for(&repo, &url, "solo");
     let before = daemon.requests("receive-pack");
+    let cpu_before = children_cpu();
     let (mut alone, solo_late) = pushes_of(&repo, &solo, "solo", pushes, end);
+    let cpu_alone = children_cpu()
+        .zip(cpu_before)
+        .map(|(after, before)| after.saturating_sub(before) / pushes as u32);
     let solo_retries = (daemon.requests("receive-pack") - before).saturating_sub(2 * pushes);
     alone.sort();
 
     let names: Vec<String> = (0..clones).map(|i| format!("p{i}")).collect();
     let dirs: Vec<PathBuf> = names.iter().map(|n| clone_for(&repo, &url, n)).collect();
     let served_before = daemon.requests("receive-pack");
+    let cpu_before = children_cpu();
     let started = Instant::now();
     let results: Vec<(Vec<Duration>, usize)> = std::thread::scope(|s| {
         let handles: Vec<_> = dirs
@@ -173,6 +192,9 @@ fn concurrent_gated_pushes_all_reach_the_remote_notes_issue_14() {
             .collect()
     });
     let wall = started.elapsed();
+    let cpu_together = children_cpu()
+        .zip(cpu_before)
+        .map(|(after, before)| after.saturating_sub(before) / (clones * pushes) as u32);
     let mut latencies: Vec<Duration> = results.iter().flat_map(|r| r.0.clone()).collect();
     let late: usize = results.iter().map(|r| r.1).sum();
 
@@ -233,10 +255,18 @@ fn concurrent_gated_pushes_all_reach_the_remote_notes_issue_14() {
     assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
 
     latencies.sort();
+    let cpu = match (cpu_together, cpu_alone) {
+        (Some(t), Some(a)) => format!(
+            "; client CPU per push {:.0} ms ({:.0} ms alone)",
+            ms(t),
+            ms(a)
+        ),
+        _ => String::new(),
+    };
     let one = percentile(&alone, 0.5);
     let p95 = percentile(&latencies, 0.95);
     println!(
-        "load: {clones} clones x {pushes} pushes over git daemon: wall {:.2} s, gated push p50 {:.0} ms, p95 {:.0} ms, max {:.0} ms; one clone alone p50 {:.0} ms (p95 / that = {:.2}); note-push retries {retries} (alone {solo_retries}), late shares {late} (alone {solo_late}), records lost {lost} of {records}",
+        "load: {clones} clones x {pushes} pushes over git daemon: wall {:.2} s, gated push p50 {:.0} ms, p95 {:.0} ms, max {:.0} ms; one clone alone p50 {:.0} ms (p95 / that = {:.2}); note-push retries {retries} (alone {solo_retries}), late shares {late} (alone {solo_late}), records lost {lost} of {records}{cpu}",
         wall.as_secs_f64(),
         ms(percentile(&latencies, 0.5)),
         ms(p95),
