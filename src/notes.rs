@@ -272,6 +272,75 @@ pub fn note_blobs(repo: &Repo, notes_ref: &str) -> Result<Vec<(Oid, Oid)>> {
         .collect()
 }
 
+/// Hands the content of each blob of `blobs` to `each`, read by one `git cat-file --batch`
+/// (in the order given); blobs git cannot read (or no git at all) are read with libgit2.
+pub fn read_blobs(repo: &Repo, blobs: &[Oid], each: &mut dyn FnMut(Oid, &[u8])) -> Result<()> {
+    use std::io::{BufRead as _, Read as _};
+    if blobs.is_empty() {
+        return Ok(());
+    }
+    let mut done: Vec<bool> = vec![false; blobs.len()];
+    let mut cmd = git::git_command(repo.common_dir());
+    git::keep_quarantine(&mut cmd);
+    cmd.arg("--git-dir")
+        .arg(repo.git2().path())
+        .args(["cat-file", "--batch"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null());
+    if let Ok(mut child) = cmd.spawn() {
+        let mut stdin = child.stdin.take().expect("stdin is piped");
+        let list: Vec<u8> = blobs
+            .iter()
+            .flat_map(|b| format!("{b}\n").into_bytes())
+            .collect();
+        // Written from a thread: git answers before it has read every name.
+        let writer = std::thread::spawn(move || {
+            use std::io::Write as _;
+            let _ = stdin.write_all(&list);
+        });
+        let mut reader =
+            std::io::BufReader::with_capacity(256 * 1024, child.stdout.take().expect("piped"));
+        let mut header = String::new();
+        let mut content = Vec::new();
+        for (i, blob) in blobs.iter().enumerate() {
+            header.clear();
+            if reader.read_line(&mut header).unwrap_or(0) == 0 {
+                break;
+            }
+            // `<oid> blob <size>`, or `<oid> missing`.
+            let mut fields = header.split_whitespace();
+            let (Some(_), Some("blob"), Some(size)) = (fields.next(), fields.next(), fields.next())
+            else {
+                continue;
+            };
+            let Ok(size) = size.parse::<usize>() else {
+                break;
+            };
+            content.clear();
+            content.resize(size + 1, 0);
+            if reader.read_exact(&mut content).is_err() {
+                break;
+            }
+            content.truncate(size);
+            each(*blob, &content);
+            done[i] = true;
+        }
+        drop(reader);
+        let _ = writer.join();
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    for (blob, _) in blobs.iter().zip(&done).filter(|(_, d)| !**d) {
+        let read = repo
+            .git2()
+            .find_blob(*blob)
+            .with_context(|| format!("failed to read the note blob {blob}"))?;
+        each(*blob, read.content());
+    }
+    Ok(())
+}
+
 fn signature(repo: &Repo) -> Result<Signature<'static>> {
     repo.git2()
         .signature()

@@ -187,8 +187,7 @@ pub fn run(
         "check that `{shown_remote}` is reachable: `git fetch {shown_remote}`"
     ))?;
     let has_notes = fetched.as_ref().is_some_and(|t| !t.refs.is_empty());
-    let lost = fetched.as_ref().map(|t| t.lost.clone()).unwrap_or_default();
-    let all = fetched.map(|t| t.plain_records()).unwrap_or_default();
+    let (all, lost) = fetched.map(|t| t.split()).unwrap_or_default();
     let (records, foreign) = remote_id::bound_records(&repo, &remote, &all);
 
     // With signatures required (issue 11), only records a key in the allowed signers signed

@@ -170,11 +170,11 @@ fn remote_entries(remote: Option<&str>) -> Result<(Vec<Entry>, String)> {
         );
         return Ok((Vec::new(), source));
     };
-    if !trail.lost.is_empty() {
+    let (all, lost) = trail.split();
+    if !lost.is_empty() {
         let mut err = std::io::stderr().lock();
-        super::audit::write_lost(&mut err, &escape(&remote, 80), &trail.lost)?;
+        super::audit::write_lost(&mut err, &escape(&remote, 80), &lost)?;
     }
-    let all = trail.plain_records();
     let (bound, foreign) = crate::remote_id::bound_records(&repo, &remote, &all);
     if foreign > 0 {
         eprintln!(

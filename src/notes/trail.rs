@@ -502,9 +502,12 @@ pub struct RemoteTrail {
 }
 
 impl RemoteTrail {
-    /// The records alone, oldest first.
-    pub fn plain_records(&self) -> Vec<Record> {
-        self.records.iter().map(|s| s.record.clone()).collect()
+    /// The records alone, oldest first, and the lost ones.
+    pub fn split(self) -> (Vec<Record>, Vec<Lost>) {
+        (
+            self.records.into_iter().map(|s| s.record).collect(),
+            self.lost,
+        )
     }
 }
 
@@ -619,47 +622,58 @@ fn mark_checked(repo: &Repo, remote: &str, refs: &[TrailRef], checked: &[TrailRe
 }
 
 /// The records under the fetched trail refs, each once, oldest first (lines that do not
-/// verify are skipped), and the note blobs they were read from. A blob several notes of one
-/// ref share (junk, usually) is read once.
+/// verify are skipped), and the note blobs they were read from. Each distinct blob is read
+/// once, through one `git cat-file --batch` (git's delta cache reads a fetched pack several
+/// times faster than libgit2 does blob by blob).
 fn read_records(repo: &Repo, refs: &[TrailRef]) -> Result<(Vec<Shared>, HashSet<Oid>)> {
-    let git = repo.git2();
-    let mut out: Vec<Shared> = Vec::new();
-    let mut index: HashMap<String, usize> = HashMap::new();
-    let mut blobs: HashSet<Oid> = HashSet::new();
-    for r in refs {
-        let mut seen_here: HashSet<Oid> = HashSet::new();
+    // Which refs hold each blob, in the order the refs come.
+    let mut holders: HashMap<Oid, Vec<usize>> = HashMap::new();
+    let mut order: Vec<Oid> = Vec::new();
+    for (i, r) in refs.iter().enumerate() {
         for (_, blob) in super::note_blobs(repo, &r.local)? {
-            blobs.insert(blob);
-            if !seen_here.insert(blob) {
-                continue;
+            let held = holders.entry(blob).or_default();
+            if held.is_empty() {
+                order.push(blob);
             }
-            let text = git
-                .find_blob(blob)
-                .with_context(|| format!("failed to read a note of `{}`", r.name))?;
-            let text = String::from_utf8_lossy(text.content());
-            for line in text.lines().filter(|l| !l.trim().is_empty()) {
-                let Some(hash) = line_hash(line) else {
-                    continue;
-                };
-                if let Some(&i) = index.get(hash) {
-                    if !out[i].refs.contains(&r.name) {
-                        out[i].refs.push(r.name.clone());
-                    }
-                    continue;
-                }
-                if let Ok((record, hash)) = audit::parse_line(line.as_bytes()) {
-                    index.insert(hash.clone(), out.len());
-                    out.push(Shared {
-                        record,
-                        hash,
-                        refs: vec![r.name.clone()],
-                    });
-                }
+            if held.last() != Some(&i) {
+                held.push(i);
             }
         }
     }
+    let mut out: Vec<Shared> = Vec::new();
+    let mut index: HashMap<String, usize> = HashMap::new();
+    super::read_blobs(repo, &order, &mut |blob, content| {
+        let names = || -> Vec<String> {
+            holders
+                .get(&blob)
+                .map(|held| held.iter().map(|&i| refs[i].name.clone()).collect())
+                .unwrap_or_default()
+        };
+        let text = String::from_utf8_lossy(content);
+        for line in text.lines().filter(|l| !l.trim().is_empty()) {
+            let Some(hash) = line_hash(line) else {
+                continue;
+            };
+            if let Some(&i) = index.get(hash) {
+                for name in names() {
+                    if !out[i].refs.contains(&name) {
+                        out[i].refs.push(name);
+                    }
+                }
+                continue;
+            }
+            if let Ok((record, hash)) = audit::parse_line(line.as_bytes()) {
+                index.insert(hash.clone(), out.len());
+                out.push(Shared {
+                    record,
+                    hash,
+                    refs: names(),
+                });
+            }
+        }
+    })?;
     out.sort_by(|a, b| a.record.time.cmp(&b.record.time));
-    Ok((out, blobs))
+    Ok((out, holders.into_keys().collect()))
 }
 
 /// The hash a record line ends with (`…,"hash":"<64 hex>"}`), unverified.
