@@ -1,7 +1,7 @@
 //! The shared audit trail's layout on a remote (issues 19 and 23): one notes ref per writer,
 //! `refs/notes/pushguard-audit.d/<writer>`, that only that writer updates — each clone under
-//! its own id, a server in mode under `server` — so concurrent pushes from many clones never
-//! reject each other's records, and a reader takes the whole namespace, with the single
+//! its own id, a server in server mode under `server` — so concurrent pushes from many clones
+//! never reject each other's records, and a reader takes the whole namespace, with the single
 //! `refs/notes/pushguard-audit` of earlier versions, in one fetch.
 //!
 //! git cannot hold `refs/notes/pushguard-audit/<x>` beside `refs/notes/pushguard-audit` (a
