@@ -596,3 +596,37 @@ fn regression_issue_19_2_a_record_shared_meanwhile_by_another_clone_never_reject
         .count();
     assert_eq!(notes_updates, 2, "{received}\n{ada_log}");
 }
+
+#[test]
+fn a_first_share_larger_than_a_server_takes_at_once_goes_in_steps() {
+    // An upgraded clone with a long log: more records for this remote than a server takes in
+    // one push (20,000 notes), all still to share into its own ref.
+    let repo = team();
+    std::fs::write(repo.remote.join("pushguard.toml"), TEAM).expect("write config");
+    repo.pushguard_in(&repo.remote, &["install"]).expect_code(0);
+    let url = repo.remote.to_str().expect("utf-8").to_owned();
+    let mut prev: Option<String> = None;
+    let mut log = String::new();
+    let n = 20_500;
+    for i in 0..n {
+        let line = format!(
+            r#"{{"version":1,"time":"2025-01-01T00:00:00Z","user":{{"name":"Pat Pusher","email":"pat@example.com"}},"remote":"origin","url":"{url}","local_ref":"HEAD","remote_ref":"refs/heads/development","environment":"development","old":null,"new":"{}","commits":1,"decision":"allowed","checks":[],"consulted":null,"checklist":[],"justification":null,"prev":{}}}"#,
+            &pushguard::audit::sha256_hex(format!("commit {i}").as_bytes())[..40],
+            prev.as_ref()
+                .map_or("null".to_owned(), |p| format!("\"{p}\"")),
+        );
+        let hash = pushguard::audit::sha256_hex(line.as_bytes());
+        log.push_str(&line[..line.len() - 1]);
+        log.push_str(&format!(",\"hash\":\"{hash}\"}}\n"));
+        prev = Some(hash);
+    }
+    let dir = repo.work.join(".git/pushguard");
+    std::fs::create_dir_all(&dir).expect("state dir");
+    std::fs::write(dir.join("audit.jsonl"), log).expect("write log");
+
+    let run = gated(&repo, &repo.work, "origin", "development");
+    assert!(!run.stderr.contains("warning"), "{}", run.stderr);
+    let own = own_ref(&repo);
+    let notes = repo.git_in(&repo.remote, &["notes", "--ref", &own, "list"]);
+    assert_eq!(notes.lines().count(), n + 1);
+}

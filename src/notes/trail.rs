@@ -255,20 +255,40 @@ fn fill_outbox(repo: &Repo, url: &str, outbox: &str) -> Result<()> {
             .with_context(|| format!("failed to write a note of `{outbox}`"))?;
         notes.push((commit.to_string(), blob));
     }
-    let tree = fanout::build(git, &notes)?;
-    let tree = git
-        .find_tree(tree)
-        .with_context(|| format!("failed to build `{outbox}`"))?;
+    // A chain of commits, each adding at most half of what a server takes in one push, so
+    // that a long log can still be shared one commit at a time ([`push_in_steps`]).
+    notes.sort_unstable();
     let sig = signature(repo)?;
-    git.commit(
-        Some(outbox),
-        &sig,
-        &sig,
-        "This clone's records of pushes to this URL, from its audit log",
-        &tree,
-        &[],
-    )
-    .with_context(|| format!("failed to write `{outbox}`"))?;
+    let mut parent: Option<git2::Commit<'_>> = None;
+    let mut upto = 0;
+    while upto < notes.len() {
+        upto = (upto + MAX_NOTES_PER_PUSH / 2).min(notes.len());
+        let what = || format!("failed to write `{outbox}`");
+        let tree = git
+            .find_tree(fanout::build(git, &notes[..upto])?)
+            .with_context(what)?;
+        let parents: Vec<&git2::Commit<'_>> = parent.iter().collect();
+        let id = git
+            .commit(
+                None,
+                &sig,
+                &sig,
+                "This clone's records of pushes to this URL, from its audit log",
+                &tree,
+                &parents,
+            )
+            .with_context(what)?;
+        parent = Some(git.find_commit(id).with_context(what)?);
+    }
+    if let Some(tip) = parent {
+        git.reference(
+            outbox,
+            tip.id(),
+            false,
+            "pushguard: outbox from the audit log",
+        )
+        .with_context(|| format!("failed to write `{outbox}`"))?;
+    }
     Ok(())
 }
 
@@ -318,7 +338,17 @@ fn push_own(repo: &Repo, url: &str, outbox: &str, timeout: Duration) -> Result<(
             return Ok(());
         }
         last = out.stderr_summary();
-        if rejected_as_behind(&out.stderr) {
+        if out.stderr.contains("notes (or") && out.stderr.contains("at once") {
+            // A server takes a bounded number of notes per push: a clone's first share of a
+            // long log goes one outbox commit at a time.
+            match push_in_steps(repo, url, outbox, &own, deadline) {
+                Ok(()) => continue,
+                Err(e) => {
+                    last = format!("{last} (and then: {e:#})");
+                    break;
+                }
+            }
+        } else if rejected_as_behind(&out.stderr) {
             if let Err(e) = merge_remote_copy(repo, url, &own, outbox, deadline) {
                 last = format!("{last} (and then: {e:#})");
             }
@@ -329,6 +359,35 @@ fn push_own(repo: &Repo, url: &str, outbox: &str, timeout: Duration) -> Result<(
         }
     }
     bail!("failed to push `{own}`: {last}")
+}
+
+/// Pushes the outbox's commits to `own` at `url` one at a time, oldest first (each adds at
+/// most half of what a server takes in one push).
+fn push_in_steps(repo: &Repo, url: &str, outbox: &str, own: &str, deadline: Instant) -> Result<()> {
+    let git = repo.git2();
+    let mut walk = git.revwalk().context("failed to walk the outbox")?;
+    walk.push_ref(outbox).context("failed to walk the outbox")?;
+    walk.set_sorting(git2::Sort::TOPOLOGICAL | git2::Sort::REVERSE)
+        .context("failed to walk the outbox")?;
+    for commit in walk {
+        let commit = commit.context("failed to walk the outbox")?;
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            bail!("ran out of time");
+        }
+        let refspec = format!("{commit}:{own}");
+        let out = git::run_bounded(
+            repo,
+            &["push", "--quiet", "--no-verify", url, &refspec],
+            left,
+        )
+        .with_context(|| format!("failed to push `{own}`"))?;
+        // A commit the remote already has (or has beyond) is rejected as behind: go on.
+        if !out.success && !rejected_as_behind(&out.stderr) {
+            bail!("{}", out.stderr_summary());
+        }
+    }
+    Ok(())
 }
 
 /// Tells whether a push was rejected because the remote's ref has commits the local one lacks.
