@@ -9,7 +9,11 @@
 #                                          records, 1,000–100,000 notes, 2k–200k files) and
 #                                          the load test at 20 clones × 10 pushes
 #   SCALE_RUNS=N                           pairs per measurement (default 11)
-#   SCALE_ROWS="promoted lines log notes clean range load"   which rows to run
+#   SCALE_ROWS="promoted lines log notes clean range load junk history"   which rows to run
+#
+# Issue 23 adds `junk` (a gated push with 100,000 junk notes in the remote's trail and in its
+# approvals) and `history` (`audit` in a fresh clone over a trail written one notes commit per
+# record, as the hook writes it: the lost-records check walks that history).
 #
 # Run by scripts/bench.sh (PUSHGUARD_BIN, BENCH_DIR set); prints table rows
 # `| section | measured | baseline | ratio | peak RSS |` and progress lines.
@@ -24,7 +28,7 @@ fi
 bin=${PUSHGUARD_BIN:-$root/target/release/pushguard}
 runs=${SCALE_RUNS:-11}
 scale=${SCALE:-quick}
-wanted=${SCALE_ROWS:-promoted lines log notes clean range load}
+wanted=${SCALE_ROWS:-promoted lines log notes clean range load junk history}
 [ -x /usr/bin/time ] || { echo "bench-scale.sh: needs GNU time at /usr/bin/time (apt-get install time)" >&2; exit 2; }
 
 tmp=${BENCH_DIR:-$(mktemp -d)}
@@ -40,11 +44,11 @@ mkdir -p "$HOME"
 if [ "$scale" = full ]; then
     ref_sizes="1000 10000 100000"; log_sizes="10000 100000 1000000"; range_sizes="2000 20000 200000"
     note_sizes="1000 10000 100000"; file_sizes="2000 20000 200000"
-    load_clones=20 load_pushes=10
+    load_clones=20 load_pushes=10; history_sizes="1000 10000 100000"
 else
     ref_sizes="100 1000 10000"; log_sizes="10000 100000 1000000"; range_sizes="1000 10000 100000"
     note_sizes="100 1000 10000"; file_sizes="1000 10000 100000"
-    load_clones=4 load_pushes=3
+    load_clones=4 load_pushes=3; history_sizes="1000 10000"
 fi
 
 want() { case " $wanted " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
@@ -275,12 +279,130 @@ fi
 
 # --- the team layer under load -------------------------------------------------------------
 if want load; then
+    load_avg=$(cut -d' ' -f1-3 /proc/loadavg)
     out=$(cd "$root" && PUSHGUARD_LOAD_CLONES=$load_clones PUSHGUARD_LOAD_PUSHES=$load_pushes \
         cargo test --release --locked -q --test main concurrent_gated_pushes -- --nocapture 2>&1) ||
         { echo "$out"; echo "load test FAILED"; exit 1; }
     line=$(printf '%s\n' "$out" | grep '^load:' || true)
-    echo "$line"
+    echo "$line (load average before: $load_avg, after: $(cut -d' ' -f1-3 /proc/loadavg))"
     row "load: $load_clones clones × $load_pushes gated pushes via git daemon" \
-        "$(printf '%s' "$line" | sed 's/.*p50 \([0-9]*\) ms, p95 \([0-9]*\) ms.*/p50 \1 ms, p95 \2 ms/')" "-" \
-        "$(printf '%s' "$line" | sed 's/.*note-push retries \([0-9]*\), pushes whose notes were shared later \([0-9]*\).*/\1 note-push retries, \2 shared later/')" "-"
+        "$(printf '%s' "$line" | sed 's/.*gated push p50 \([0-9]*\) ms, p95 \([0-9]*\) ms.*/p50 \1 ms, p95 \2 ms/')" \
+        "$(printf '%s' "$line" | sed 's/.*one clone alone p50 \([0-9]*\) ms.*/one clone alone p50 \1 ms/')" \
+        "$(printf '%s' "$line" | sed 's/.*(p95 \/ that = \([0-9.]*\)); note-push retries \([0-9]*\).*late shares \([0-9]*\).*records lost \([0-9]*\) of \([0-9]*\).*/p95 \/ alone p50 = \1; \2 note-push retries, \3 late shares, \4 of \5 records lost/')" "-"
+fi
+
+# --- 100,000 junk notes in the remote's trail and approvals (issue 23, item 8) -------------
+# A junk notes commit on top of `$2` (or a new ref) in the repository `$1`: `$3` notes on
+# made-up objects, all one small blob, in git's fan-out.
+junk() {
+    local git_dir=$1 target=$2 n=$3 parent
+    parent=$(git --git-dir="$git_dir" rev-parse -q --verify "$target" || true)
+    python3 - "$target" "$n" "$parent" <<'PY' | git --git-dir="$git_dir" fast-import --quiet
+import hashlib, sys
+target, n, parent = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+out = sys.stdout
+out.write("blob\nmark :1\ndata 5\njunk\n")
+out.write(f"commit {target}\ncommitter Mallory <m@example.com> 1767225600 +0000\ndata 5\njunk\n")
+if parent:
+    out.write(f"from {parent}\n")
+for i in range(n):
+    h = hashlib.sha256(b"junk %d" % i).hexdigest()
+    out.write(f"M 644 :1 {h[:2]}/{h[2:40]}\n")
+out.write("\n")
+PY
+}
+if want junk; then
+    n=100000
+    d=$tmp/junk; rm -rf "$d" "$d.git"; git init -q --bare "$d.git"; git init -q "$d"; cd "$d"
+    git remote add origin "$d.git"
+    git commit -q --allow-empty -m base
+    printf '[environments.staging]\nbranches = ["staging"]\nconfirm = false\nchecks = ["no-delete"]\n\n[environments.production]\nbranches = ["production"]\nconfirm = false\nchecks = ["no-delete", "approvals"]\napprovals = 1\n' >.pushguard.toml
+    "$bin" install >/dev/null
+    git push -q --no-verify origin HEAD:refs/heads/staging HEAD:refs/heads/production
+    # Ada's approval of the base commit: the empty commits pushed on top keep its tree.
+    git notes --ref pushguard-approvals add -m "[{\"name\":\"Ada\",\"email\":\"ada@example.com\",\"time\":\"2026-01-01T00:00:00Z\",\"environment\":\"production\",\"commit\":\"$(git rev-parse HEAD)\",\"tree\":\"$(git rev-parse 'HEAD^{tree}')\"}]" HEAD
+    git push -q --no-verify origin refs/notes/pushguard-approvals
+    gated() { git commit -q --allow-empty -m x && git push -q origin HEAD:refs/heads/staging; }
+    plain() { git commit -q --allow-empty -m x && git push -q --no-verify origin HEAD:refs/heads/staging; }
+    gated >/dev/null 2>&1 # this clone's own ref exists from here on
+    pair gated plain; base=$ma
+    row "gated push, nothing in the remote's trail but this clone's records" "$(ms "$ma")" \
+        "$(ms "$mb") \`--no-verify\`" "(itself)" "$(git commit -q --allow-empty -m x; mib "$(rss git push -q origin HEAD:refs/heads/staging)")"
+    junk "$d.git" refs/notes/pushguard-audit "$n"
+    for i in 1 2 3; do junk "$d.git" "refs/notes/pushguard-audit.d/$(printf '%016x' "$i")" "$((n / 10))"; done
+    pair gated plain
+    row "gated push, $n junk notes in \`refs/notes/pushguard-audit\` and 30,000 in 3 other clones' refs" "$(ms "$ma")" \
+        "$(ms "$mb") \`--no-verify\`; no junk: $(ms "$base")" "**$(ratio "$ma" "$base")** vs no junk" \
+        "$(git commit -q --allow-empty -m x; mib "$(rss git push -q origin HEAD:refs/heads/staging)")"
+    # Junk in this clone's own ref: the push is rejected, the remote's copy fetched and merged
+    # by tree, and pushed again. Before each gated push Mallory moves the ref on once more.
+    own=$(git --git-dir="$d.git" for-each-ref --format='%(refname)' 'refs/notes/pushguard-audit.d/' | grep -v '/000000000000000' | head -1)
+    junk "$d.git" "$own" "$n"
+    moved() { git --git-dir="$d.git" update-ref "$own" "$(git --git-dir="$d.git" commit-tree -p "$own" -m again "$own^{tree}")"; }
+    gated_after_move() { moved; gated; }
+    pair gated_after_move plain
+    row "gated push, $n junk notes in this clone's own ref, moved on before each push (fetch, merge by tree, push again)" "$(ms "$ma")" \
+        "$(ms "$mb") \`--no-verify\`; no junk: $(ms "$base")" "**$(ratio "$ma" "$base")** vs no junk" \
+        "$(moved; git commit -q --allow-empty -m x; mib "$(rss git push -q origin HEAD:refs/heads/staging)")"
+    # Junk in the approvals, which the production gate fetches (fetch_notes = true).
+    gp() { git commit -q --allow-empty -m x && git push -q origin HEAD:refs/heads/production; }
+    pp() { git commit -q --allow-empty -m x && git push -q --no-verify origin HEAD:refs/heads/production; }
+    gp >"$tmp/out" 2>&1 || { echo "junk: the production push should pass"; cat "$tmp/out"; exit 1; }
+    pair gp pp; pbase=$ma
+    junk "$d.git" refs/notes/pushguard-approvals "$n"
+    pair gp pp
+    gp >"$tmp/out" 2>&1 || { echo "junk: the production push should pass with junk approvals"; cat "$tmp/out"; exit 1; }
+    row "gated push to production (\`approvals = 1\`, fetch_notes), $n junk notes in \`refs/notes/pushguard-approvals\`" "$(ms "$ma")" \
+        "$(ms "$mb") \`--no-verify\`; no junk: $(ms "$pbase")" "**$(ratio "$ma" "$pbase")** vs no junk" \
+        "$(git commit -q --allow-empty -m x; mib "$(rss git push -q origin HEAD:refs/heads/production)")"
+fi
+
+# --- audit over a trail written one notes commit per record (issue 23, item 6) ---------------
+if want history; then
+    for n in $history_sizes; do
+        d=$tmp/history-$n; rm -rf "$d" "$d.git" "$d.ci"; git init -q --bare "$d.git"
+        # N commits; record i is an allowed push of commit i to `staging`, added to one clone's
+        # trail ref by its own notes commit, as the hook writes them.
+        awk -v n="$n" 'BEGIN { for (i = 1; i <= n; i++)
+            printf "commit refs/heads/staging\nmark :%d\ncommitter B <b@x> %d +0000\ndata 2\nc\n", i, 1500000000 + i }' |
+            git --git-dir="$d.git" fast-import --quiet
+        git --git-dir="$d.git" rev-list --reverse refs/heads/staging >"$tmp/ids"
+        python3 - "$tmp/ids" "$d.git" <<'PY' | git --git-dir="$d.git" fast-import --quiet
+import hashlib, json, sys
+ids = [l.strip() for l in open(sys.argv[1]) if l.strip()]
+url = sys.argv[2]
+out = sys.stdout
+prev = None
+for i, c in enumerate(ids, start=1):
+    rec = {"version": 1, "time": "2026-01-01T00:00:00Z", "user": {"name": "B", "email": "b@x"},
+           "remote": "origin", "url": url, "local_ref": "HEAD", "remote_ref": "refs/heads/staging",
+           "environment": "staging", "old": None, "new": c, "commits": 1, "decision": "allowed",
+           "checks": [], "consulted": "Lee", "checklist": [], "justification": None, "prev": prev}
+    body = json.dumps(rec, separators=(",", ":"))
+    h = hashlib.sha256(body.encode()).hexdigest()
+    line = body[:-1] + ',"hash":"' + h + '"}'
+    prev = h
+    out.write(f"commit refs/notes/pushguard-audit.d/00000000000000aa\ncommitter B <b@x> {1500000000 + i} +0000\ndata 5\nnotes\n")
+    out.write(f"N inline {c}\ndata <<EON\n{line}\nEON\n\n")
+PY
+        git --git-dir="$d.git" symbolic-ref HEAD refs/heads/staging
+        git clone -q "$d.git" "$d.ci" 2>/dev/null; cd "$d.ci"
+        printf '[environments.staging]\nbranches = ["staging"]\n' >.pushguard.toml
+        "$bin" audit --fail-on-unrecorded >"$tmp/out" 2>&1 || { echo "history: audit failed"; cat "$tmp/out"; exit 1; }
+        commits=$(git --git-dir="$d.git" rev-list --count refs/notes/pushguard-audit.d/00000000000000aa)
+        # As a CI job's fresh clone runs it: the whole history walked (no tips checked before).
+        forget() { git for-each-ref --format='delete %(refname)' refs/notes/pushguard-remote/origin/checked/ | git update-ref --stdin; }
+        pa() { forget; "$bin" audit --fail-on-unrecorded; }
+        gl() { git log -m --format=%H --name-status refs/notes/pushguard-remote/origin/trail/pushguard-audit.d/00000000000000aa; }
+        pair pa gl
+        row "\`audit\`, trail of $n records in $commits notes commits, whole history walked for lost records (fresh clone; fetch included)" "$(ms "$ma")" \
+            "$(ms "$mb") \`git log -m --name-status\` of that history" "**$(ratio "$ma" "$mb")**" \
+            "$(forget; mib "$(rss "$bin" audit --fail-on-unrecorded)") (git $(mib "$(rss git log -m --format=%H --name-status refs/notes/pushguard-remote/origin/trail/pushguard-audit.d/00000000000000aa)"))"
+        # A clone that audited before walks only what is new since the tips it checked.
+        pb() { "$bin" audit --fail-on-unrecorded; }
+        gn() { git notes --ref refs/notes/pushguard-remote/origin/trail/pushguard-audit.d/00000000000000aa list; }
+        pair pb gn
+        row "\`audit\` again in the same clone, same trail (nothing new to walk)" "$(ms "$ma")" \
+            "$(ms "$mb") \`git notes list\` of that ref" "**$(ratio "$ma" "$mb")**" "$(mib "$(rss "$bin" audit --fail-on-unrecorded)")"
+    done
 fi

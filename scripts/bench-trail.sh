@@ -86,11 +86,16 @@ check=$("$bin" audit --fail-on-unrecorded 2>&1) || {
     echo "$check" >&2
     exit 1
 }
-# The baseline lists the same ref, fetched into this clone by the audit above.
-git rev-parse -q --verify refs/notes/pushguard-audit >/dev/null
+# The baseline lists the same ref, fetched into this clone by the audit above (the remote's
+# trail lands under refs/notes/pushguard-remote/<remote>/trail/).
+fetched=refs/notes/pushguard-remote/origin/trail/pushguard-audit
+git rev-parse -q --verify "$fetched" >/dev/null
 
-run_audit() { "$bin" audit --fail-on-unrecorded >/dev/null 2>&1; }
-run_list() { git notes --ref pushguard-audit list >/dev/null; }
+# Each run as a fresh clone would: the tips checked by the run before are forgotten, so the
+# notes history is walked for lost records every time.
+forget() { git for-each-ref --format='delete %(refname)' refs/notes/pushguard-remote/origin/checked/ | git update-ref --stdin; }
+run_audit() { forget; "$bin" audit --fail-on-unrecorded >/dev/null 2>&1; }
+run_list() { git notes --ref "$fetched" list >/dev/null; }
 for _ in 1 2 3; do run_audit; run_list; done
 stamps=()
 for _ in $(seq "$runs"); do
@@ -103,6 +108,7 @@ rows = [[float(x) for x in l.split()] for l in sys.stdin]
 print(statistics.median(r[1] - r[0] for r in rows), statistics.median(r[2] - r[1] for r in rows))')
 rss="?"
 if [ -x /usr/bin/time ]; then
+    forget
     /usr/bin/time -f %M -o "$tmp/rss" "$bin" audit --fail-on-unrecorded >/dev/null 2>&1 || true
     rss="$(tail -1 "$tmp/rss") KiB"
 fi

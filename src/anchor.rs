@@ -1,12 +1,16 @@
 //! Anchors the local audit log to what this clone already shared: a log that was rewritten
 //! and re-chained, cut short or deleted still has a valid hash chain, but the records it once
-//! held are in the notes (`refs/notes/pushguard-audit`, locally and on the remote).
+//! held are in the notes (this clone's outboxes, and on the remote its own trail ref).
 //!
-//! This clone's records in the notes are found by their chain: a record whose `prev` is a
-//! hash of the log (or of another of this clone's records) continues this clone's chain, and
-//! the log's first record — the genesis — is remembered in the repository's git config
-//! (`pushguard.auditGenesis`) when it is written, so a log rewritten from its first line or
-//! deleted is still tied to its past. Every such record must be in the log, byte for byte.
+//! This clone's records are found two ways. Its own notes refs (the local outboxes, and on
+//! the remote `refs/notes/pushguard-audit.d/<clone id>`, found by an id the clone can derive
+//! again from where it is) hold nothing but its records: all of them must be in the log,
+//! whatever the log, the genesis or the local notes now say. In notes that hold everyone's
+//! records (the single ref of earlier versions), they are found by their chain: a record
+//! whose `prev` is a hash of the log (or of another of this clone's records) continues this
+//! clone's chain, and the log's first record — the genesis — is remembered in the
+//! repository's git config (`pushguard.auditGenesis`) when it is written. Every such record
+//! must be in the log, byte for byte.
 
 use std::collections::{HashMap, HashSet};
 use std::io::BufRead;
@@ -91,12 +95,14 @@ impl std::fmt::Display for Mismatch {
 }
 
 /// Checks the log (its hashes, in order) against shared records `(record, hash)`: every
-/// record that continues this clone's chain must be in the log. Returns how many shared
-/// records of this clone were found in the log.
+/// record that continues this clone's chain, and every record of `own` (this clone's own
+/// notes refs), must be in the log. Returns how many shared records of this clone were found
+/// in the log.
 pub fn check(
     log: &[String],
     genesis: Option<&str>,
     shared: &[(Record, String)],
+    own: &[(Record, String)],
 ) -> Result<usize, Mismatch> {
     let in_log: HashSet<&str> = log.iter().map(String::as_str).collect();
     let mut next: HashMap<Option<&str>, Vec<&(Record, String)>> = HashMap::new();
@@ -115,6 +121,12 @@ pub fn check(
             seen.insert(g);
         }
         frontier.push(g);
+    }
+    for entry in own {
+        if seen.insert(entry.1.as_str()) {
+            ours.push(entry);
+            frontier.push(entry.1.as_str());
+        }
     }
     while let Some(h) = frontier.pop() {
         for entry in next.get(&Some(h)).into_iter().flatten() {
@@ -140,20 +152,6 @@ pub fn check(
         }
     }
     Ok(ours.len())
-}
-
-/// The records (with their hashes) stored under a notes ref; lines that do not verify are
-/// skipped.
-pub fn shared_records(repo: &crate::git::Repo, notes_ref: &str) -> Result<Vec<(Record, String)>> {
-    let mut out = Vec::new();
-    for (_, text) in crate::notes::all_notes(repo, notes_ref)? {
-        for line in text.lines().filter(|l| !l.trim().is_empty()) {
-            if let Ok(parsed) = audit::parse_line(line.as_bytes()) {
-                out.push(parsed);
-            }
-        }
-    }
-    Ok(out)
 }
 
 #[cfg(test)]
@@ -183,7 +181,7 @@ mod tests {
         let mine = chain(3, "pat@x");
         let theirs = chain(2, "ada@x");
         let shared: Vec<_> = mine.iter().chain(&theirs).cloned().collect();
-        assert_eq!(check(&hashes(&mine), Some(&mine[0].1), &shared), Ok(3));
+        assert_eq!(check(&hashes(&mine), Some(&mine[0].1), &shared, &[]), Ok(3));
     }
 
     #[test]
@@ -191,7 +189,7 @@ mod tests {
         let mine = chain(3, "pat@x");
         let log = hashes(&mine[..2]);
         assert!(matches!(
-            check(&log, Some(&mine[0].1), &mine),
+            check(&log, Some(&mine[0].1), &mine, &[]),
             Err(Mismatch::Missing { hash, .. }) if hash == mine[2].1
         ));
     }
@@ -205,7 +203,7 @@ mod tests {
         let (_, h) = r.to_line();
         rewritten.push((r, h));
         assert!(matches!(
-            check(&hashes(&rewritten), Some(&mine[0].1), &mine),
+            check(&hashes(&rewritten), Some(&mine[0].1), &mine, &[]),
             Err(Mismatch::Missing { hash, .. }) if hash == mine[1].1
         ));
     }
@@ -214,13 +212,34 @@ mod tests {
     fn a_deleted_log_is_found_through_the_genesis() {
         let mine = chain(2, "pat@x");
         assert!(matches!(
-            check(&[], Some(&mine[0].1), &mine),
+            check(&[], Some(&mine[0].1), &mine, &[]),
             Err(Mismatch::Missing { .. })
         ));
         // Even when nothing was shared.
         assert!(matches!(
-            check(&[], Some(&mine[0].1), &[]),
+            check(&[], Some(&mine[0].1), &[], &[]),
             Err(Mismatch::Genesis { found: None, .. })
         ));
+    }
+
+    #[test]
+    fn own_records_must_be_in_the_log_whatever_the_genesis_issue_23() {
+        let mine = chain(3, "pat@x");
+        // The log rewritten from its first line, re-chained, the genesis reset to match.
+        let mut r = mine[0].0.clone();
+        r.consulted = Some("Nobody".into());
+        let (_, forged) = r.to_line();
+        let log = vec![forged.clone()];
+        assert_eq!(check(&log, Some(&forged), &mine, &[]), Ok(0));
+        assert!(matches!(
+            check(&log, Some(&forged), &mine, &mine),
+            Err(Mismatch::Missing { hash, .. }) if hash == mine[0].1
+        ));
+        // Log, notes and genesis all gone.
+        assert!(matches!(
+            check(&[], None, &[], &mine),
+            Err(Mismatch::Missing { .. })
+        ));
+        assert_eq!(check(&hashes(&mine), None, &[], &mine), Ok(3));
     }
 }

@@ -122,7 +122,8 @@ pub enum Command {
         remote: Option<String>,
     },
     /// Judge each environment branch's tip on the remote: it must be what a push through the
-    /// gate left there (a recorded allowed or bypassed push of that branch to that remote)
+    /// gate left there (a recorded allowed or bypassed push of that branch to that remote); a
+    /// trail that lost records it held fails the audit
     Audit {
         /// The remote to audit (default: the current branch's upstream remote, else origin, else the only remote)
         #[arg(long)]
@@ -199,12 +200,12 @@ pub enum Command {
         /// printed: `--verify` checks the file)
         #[arg(long)]
         json: bool,
-        /// Show the team's records from the remote's notes (default: the current branch's upstream remote, else origin, else the only remote)
+        /// Show the team's records from the remote's trail (default: the current branch's upstream remote, else origin, else the only remote)
         #[arg(long, value_name = "R", num_args = 0..=1)]
         remote: Option<Option<String>>,
         /// Verify the hash chain and that every record this clone shared (local notes; with
-        /// --remote, the remote's too) is still in the log: exit 0 with the count, or 1 with
-        /// the first bad line or missing record
+        /// --remote, its own trail ref on the remote too, whatever the local state) is still in
+        /// the log: exit 0 with the count, or 1 with the first bad line or missing record
         #[arg(long, conflicts_with_all = ["limit", "env", "decision", "since", "json"])]
         verify: bool,
     },
@@ -230,7 +231,7 @@ pub enum HookCommand {
         hook_dir: Option<PathBuf>,
     },
     /// The server's post-receive hook: attaches the server's audit records of the push to
-    /// the pushed tips in `refs/notes/pushguard-audit` (never fails the push)
+    /// the pushed tips in `refs/notes/pushguard-audit.d/server` (never fails the push)
     PostReceive {
         /// The directory of the installed hook, where a chained hook lives
         #[arg(long, hide = true)]

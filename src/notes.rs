@@ -1,23 +1,25 @@
 //! The team layer's storage: git notes on `refs/notes/pushguard-approvals` (who approved
-//! which commit for which environment), `refs/notes/pushguard-waivers` (who waived which
-//! check of which commit: [`waivers`]) and `refs/notes/pushguard-audit` (the audit record
-//! lines of gated pushes), shared through the remote with the git CLI.
+//! which commit for which environment, one ref shared by everyone: approvals are rare; the
+//! reviews of bypasses sit there too, as entries of their own: [`reviews`]),
+//! `refs/notes/pushguard-waivers` (who waived which check of which commit: [`waivers`]) and
+//! the audit trail (the record lines of gated pushes, one ref per writer: [`trail`]), shared
+//! through the remote with the git CLI.
 //!
 //! Notes are never overwritten: a note that already exists on a commit is merged with the
 //! new content (approvals as a union of JSON entries, audit notes as a union of lines). A
 //! notes ref fetched from a remote lands in `refs/notes/pushguard-remote/<remote>/<name>` and
-//! is merged into the local ref note by note, with a merge commit whose second parent is the
-//! remote's tip, so that the next push of the local ref is a fast-forward. Every git child
-//! process is bounded in time and runs with git's repository-local variables removed.
+//! is merged into the local ref by tree ([`fanout::merge`]: what both sides hold alike is
+//! never read), with a merge commit whose second parent is the remote's tip, so that the next
+//! push of the local ref is a fast-forward. Every git child process is bounded in time and
+//! runs with git's repository-local variables removed.
 
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context as _, Result};
 use git2::{Oid, Signature};
 use serde::{Deserialize, Serialize};
 
-use crate::audit::{self, Record};
+use crate::audit;
 use crate::git::{self, Repo};
 use crate::WithHint;
 
@@ -28,21 +30,23 @@ pub use waivers::{Waiver, WAIVERS};
 
 pub mod reviews;
 
+pub mod trail;
+
+pub use trail::{audit_notes_on, push_pending_audit_notes, remote_trail, share_audit, RemoteTrail};
+
 /// The notes ref holding approvals.
 pub const APPROVALS: NotesRef = NotesRef("pushguard-approvals");
-/// The notes ref holding audit record lines.
+/// The single notes ref that held everyone's audit record lines before the trail got one ref
+/// per writer ([`trail::NAMESPACE`]): still read, written only by older versions.
 pub const AUDIT: NotesRef = NotesRef("pushguard-audit");
 
 /// How long the hook waits for a notes fetch before it goes on with local notes.
 pub const FETCH_TIMEOUT: Duration = Duration::from_secs(15);
 /// How long a notes push (with its fetches and retries) may take.
 pub const PUSH_TIMEOUT: Duration = Duration::from_secs(30);
-/// How many times a push rejected as non-fast-forward is retried after merging again, within
-/// [`PUSH_TIMEOUT`]. Twenty clones sharing one notes ref at once needed more than the 12
-/// tries this once was: each round only one of them wins (the load test of issue 14).
+/// How many times a push of the shared approvals ref rejected as non-fast-forward is retried
+/// after merging again, within [`PUSH_TIMEOUT`].
 const PUSH_ATTEMPTS: usize = 40;
-/// The file in the state directory listing remotes whose audit notes still need a push.
-const PENDING_FILE: &str = "audit-notes-pending";
 
 /// One of pushguard's notes refs, by its short name under `refs/notes/`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -254,218 +258,6 @@ pub fn all_approvals(repo: &Repo) -> Result<Vec<(Oid, Approval)>> {
     Ok(out)
 }
 
-// ---------------------------------------------------------------------------------------
-// The shared audit trail.
-
-/// The commit an audit record is attached to: the pushed tip, or the deleted tip.
-fn record_commit(record: &Record) -> Option<Oid> {
-    record
-        .new
-        .as_deref()
-        .or(record.old.as_deref())
-        .and_then(|hex| Oid::from_str(hex).ok())
-}
-
-/// Attaches a record's line to the pushed tip in `refs/notes/pushguard-audit`, merged with
-/// the records already there.
-pub fn record_audit(repo: &Repo, record: &Record) -> Result<()> {
-    attach_audit(repo, &AUDIT.full(), record)
-}
-
-/// Attaches a record's line to the pushed tip under `notes_ref`, merged with the lines there.
-fn attach_audit(repo: &Repo, notes_ref: &str, record: &Record) -> Result<()> {
-    let Some(oid) = record_commit(record) else {
-        return Ok(());
-    };
-    let (line, _) = record.to_line();
-    let existing = read_note(repo, notes_ref, oid)?.unwrap_or_default();
-    let merged = merge_lines(&existing, &line);
-    if merged != existing {
-        write_note(repo, notes_ref, oid, &merged)?;
-    }
-    Ok(())
-}
-
-/// Attaches each record to its tip, in the local notes and in the outbox of `destination`
-/// (the remote or URL the push went to), and, when `push` is set (the push was allowed),
-/// pushes that outbox to the destination's `refs/notes/pushguard-audit`. Only records of
-/// pushes to a destination ever reach its notes. Returns what went wrong, as warnings: the
-/// shared trail never blocks a push (the local audit log is the record that must be written).
-pub fn share_audit(repo: &Repo, records: &[Record], destination: &str, push: bool) -> Vec<String> {
-    let mut warnings = Vec::new();
-    let outbox = outbox_ref(repo, destination);
-    if let Err(e) = seed_outbox(repo, destination, &outbox) {
-        warnings.push(format!("{e:#}"));
-    }
-    for record in records {
-        if let Err(e) =
-            record_audit(repo, record).and_then(|()| attach_audit(repo, &outbox, record))
-        {
-            warnings.push(format!("{e:#}"));
-        }
-    }
-    if push {
-        if let Err(e) = push_audit_notes(repo, destination) {
-            warnings.push(format!(
-                "the audit notes were not shared with {destination} (they will be pushed again next time): {e:#}"
-            ));
-        }
-    }
-    warnings
-}
-
-/// The local notes ref holding what is shared with `destination`: the records of pushes to
-/// it, merged with its own notes. Keyed by the destination's normalised URL, so a renamed
-/// remote keeps its outbox and a throwaway remote never shares one with the real remote.
-pub fn outbox_ref(repo: &Repo, destination: &str) -> String {
-    let url = repo
-        .git2()
-        .find_remote(destination)
-        .ok()
-        .and_then(|r| r.pushurl().or(r.url()).map(str::to_owned))
-        .unwrap_or_else(|| destination.to_owned());
-    format!(
-        "refs/notes/pushguard-outbox/{}/{}",
-        ref_safe(&crate::remote_id::key(&url)),
-        AUDIT.0
-    )
-}
-
-/// Creates the outbox of `destination` the first time it is needed, from the records in the
-/// local `refs/notes/pushguard-audit` whose push went to that destination: a clone upgraded
-/// from a version without outboxes may hold records it never managed to share.
-fn seed_outbox(repo: &Repo, destination: &str, outbox: &str) -> Result<()> {
-    let git = repo.git2();
-    if git.refname_to_id(outbox).is_ok() || git.refname_to_id(&AUDIT.full()).is_err() {
-        return Ok(());
-    }
-    let keys = crate::remote_id::keys(repo, destination);
-    let mut tree = git
-        .treebuilder(None)
-        .with_context(|| format!("failed to build `{outbox}`"))?;
-    let mut any = false;
-    for (annotated, text) in all_notes(repo, &AUDIT.full())? {
-        let bound: Vec<&str> = text
-            .lines()
-            .filter(|line| {
-                audit::parse_line(line.as_bytes())
-                    .is_ok_and(|(r, _)| crate::remote_id::bound_to(&r.url, &keys))
-            })
-            .collect();
-        if bound.is_empty() {
-            continue;
-        }
-        let blob = git
-            .blob(format!("{}\n", bound.join("\n")).as_bytes())
-            .with_context(|| format!("failed to write a note of `{outbox}`"))?;
-        tree.insert(annotated.to_string(), blob, 0o100644)
-            .with_context(|| format!("failed to build `{outbox}`"))?;
-        any = true;
-    }
-    if !any {
-        return Ok(());
-    }
-    let tree = tree
-        .write()
-        .and_then(|id| git.find_tree(id))
-        .with_context(|| format!("failed to build `{outbox}`"))?;
-    let sig = signature(repo)?;
-    git.commit(
-        Some(outbox),
-        &sig,
-        &sig,
-        "Records of pushes to this remote, from the local notes",
-        &tree,
-        &[],
-    )
-    .with_context(|| format!("failed to write `{outbox}`"))?;
-    Ok(())
-}
-
-/// Reads the audit records stored under a notes ref (lines that do not verify are skipped).
-pub fn records_in(repo: &Repo, notes_ref: &str) -> Result<Vec<Record>> {
-    let mut out = Vec::new();
-    for (_, text) in all_notes(repo, notes_ref)? {
-        for line in text.lines().filter(|l| !l.trim().is_empty()) {
-            if let Ok((record, _)) = audit::parse_line(line.as_bytes()) {
-                out.push(record);
-            }
-        }
-    }
-    out.sort_by(|a, b| a.time.cmp(&b.time));
-    Ok(out)
-}
-
-/// The team's audit records on `remote`: fetched, then read from the fetched copy.
-/// `Ok(None)` when the remote has no audit notes yet.
-pub fn remote_records(repo: &Repo, remote: &str) -> Result<Option<Vec<Record>>> {
-    match fetch(repo, remote, AUDIT, FETCH_TIMEOUT)? {
-        Fetched::Missing => Ok(None),
-        Fetched::Updated => Ok(Some(records_in(repo, &AUDIT.tracking(remote))?)),
-    }
-}
-
-/// Pushes the audit notes to `remote`; on failure the remote is remembered in the state
-/// directory so that the next push, `log --remote` or `audit` pushes them again.
-pub fn push_audit_notes(repo: &Repo, remote: &str) -> Result<()> {
-    let outbox = outbox_ref(repo, remote);
-    let result = seed_outbox(repo, remote, &outbox)
-        .and_then(|()| push_from(repo, remote, AUDIT, &outbox, PUSH_TIMEOUT));
-    let mut pending = pending_remotes(repo);
-    let before = pending.clone();
-    pending.retain(|r| r != remote);
-    if result.is_err() {
-        pending.push(remote.to_owned());
-    }
-    if pending != before {
-        write_pending(repo, &pending)?;
-    }
-    result
-}
-
-/// Pushes the audit notes to every remote where an earlier push of them failed.
-/// Returns the remotes that still failed, with why.
-pub fn push_pending_audit_notes(repo: &Repo) -> Vec<(String, anyhow::Error)> {
-    let mut failed = Vec::new();
-    for remote in pending_remotes(repo) {
-        if let Err(e) = push_audit_notes(repo, &remote) {
-            failed.push((remote, e));
-        }
-    }
-    failed
-}
-
-fn pending_path(repo: &Repo) -> PathBuf {
-    repo.state_dir().join(PENDING_FILE)
-}
-
-fn pending_remotes(repo: &Repo) -> Vec<String> {
-    std::fs::read_to_string(pending_path(repo))
-        .map(|t| {
-            t.lines()
-                .map(str::to_owned)
-                .filter(|l| !l.is_empty())
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-fn write_pending(repo: &Repo, remotes: &[String]) -> Result<()> {
-    let path = pending_path(repo);
-    if remotes.is_empty() {
-        return match std::fs::remove_file(&path) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                Err(e).with_context(|| format!("failed to remove `{}`", path.display()))
-            }
-            _ => Ok(()),
-        };
-    }
-    std::fs::create_dir_all(repo.state_dir())
-        .with_context(|| format!("failed to create `{}`", repo.state_dir().display()))?;
-    std::fs::write(&path, remotes.join("\n") + "\n")
-        .with_context(|| format!("failed to write `{}`", path.display()))
-}
-
 /// Writes a command's listing to stdout; a reader that stopped early (`| head`) is not an error.
 pub fn print_listing(text: &[u8]) -> Result<()> {
     use std::io::Write as _;
@@ -518,6 +310,92 @@ pub fn all_notes(repo: &Repo, notes_ref: &str) -> Result<Vec<(Oid, String)>> {
     Ok(out)
 }
 
+/// Every note under `notes_ref` as `(annotated object, note blob)`, without reading the
+/// blobs; empty if the ref does not exist.
+pub fn note_blobs(repo: &Repo, notes_ref: &str) -> Result<Vec<(Oid, Oid)>> {
+    let git = repo.git2();
+    if git.refname_to_id(notes_ref).is_err() {
+        return Ok(Vec::new());
+    }
+    let what = || format!("failed to list the notes in `{notes_ref}`");
+    git.notes(Some(notes_ref))
+        .with_context(what)?
+        .map(|item| {
+            item.map(|(blob, annotated)| (annotated, blob))
+                .with_context(what)
+        })
+        .collect()
+}
+
+/// Hands the content of each blob of `blobs` to `each`, read by one `git cat-file --batch`
+/// (in the order given); blobs git cannot read (or no git at all) are read with libgit2.
+pub fn read_blobs(repo: &Repo, blobs: &[Oid], each: &mut dyn FnMut(Oid, &[u8])) -> Result<()> {
+    use std::io::{BufRead as _, Read as _};
+    if blobs.is_empty() {
+        return Ok(());
+    }
+    let mut done: Vec<bool> = vec![false; blobs.len()];
+    let mut cmd = git::git_command(repo.common_dir());
+    git::keep_quarantine(&mut cmd);
+    cmd.arg("--git-dir")
+        .arg(repo.git2().path())
+        .args(["cat-file", "--batch"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null());
+    if let Ok(mut child) = cmd.spawn() {
+        let mut stdin = child.stdin.take().expect("stdin is piped");
+        let list: Vec<u8> = blobs
+            .iter()
+            .flat_map(|b| format!("{b}\n").into_bytes())
+            .collect();
+        // Written from a thread: git answers before it has read every name.
+        let writer = std::thread::spawn(move || {
+            use std::io::Write as _;
+            let _ = stdin.write_all(&list);
+        });
+        let mut reader =
+            std::io::BufReader::with_capacity(256 * 1024, child.stdout.take().expect("piped"));
+        let mut header = String::new();
+        let mut content = Vec::new();
+        for (i, blob) in blobs.iter().enumerate() {
+            header.clear();
+            if reader.read_line(&mut header).unwrap_or(0) == 0 {
+                break;
+            }
+            // `<oid> blob <size>`, or `<oid> missing`.
+            let mut fields = header.split_whitespace();
+            let (Some(_), Some("blob"), Some(size)) = (fields.next(), fields.next(), fields.next())
+            else {
+                continue;
+            };
+            let Ok(size) = size.parse::<usize>() else {
+                break;
+            };
+            content.clear();
+            content.resize(size + 1, 0);
+            if reader.read_exact(&mut content).is_err() {
+                break;
+            }
+            content.truncate(size);
+            each(*blob, &content);
+            done[i] = true;
+        }
+        drop(reader);
+        let _ = writer.join();
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    for (blob, _) in blobs.iter().zip(&done).filter(|(_, d)| !**d) {
+        let read = repo
+            .git2()
+            .find_blob(*blob)
+            .with_context(|| format!("failed to read the note blob {blob}"))?;
+        each(*blob, read.content());
+    }
+    Ok(())
+}
+
 fn signature(repo: &Repo) -> Result<Signature<'static>> {
     repo.git2()
         .signature()
@@ -530,11 +408,13 @@ fn write_note(repo: &Repo, notes_ref: &str, oid: Oid, text: &str) -> Result<()> 
     fanout::write_note(repo.git2(), notes_ref, oid, text, &signature(repo)?)
 }
 
-/// Merges the notes commit `theirs_ref` points at into `ours_ref`, note by note.
+/// Merges the notes commit `theirs_ref` points at into `ours_ref`, by tree.
 ///
-/// Fast-forwards when one side contains the other; otherwise merges each differing note into
-/// ours and closes with a merge commit whose second parent is theirs, so that pushing ours
-/// to where theirs came from is a fast-forward.
+/// Takes theirs when ours has nothing or theirs already holds every note of ours; otherwise
+/// puts each note of ours that theirs lacks (or holds differently) into theirs' tree and
+/// closes with a merge commit whose parents are ours and theirs, so that pushing ours to
+/// where theirs came from is a fast-forward. The cost follows what differs between the two
+/// trees, not how many notes theirs holds.
 fn merge_into(repo: &Repo, which: NotesRef, ours_ref: &str, theirs_ref: &str) -> Result<()> {
     let git = repo.git2();
     let Ok(theirs) = git.refname_to_id(theirs_ref) else {
@@ -551,28 +431,23 @@ fn merge_into(repo: &Repo, which: NotesRef, ours_ref: &str, theirs_ref: &str) ->
     if ours == theirs || git.graph_descendant_of(ours, theirs).unwrap_or(false) {
         return Ok(());
     }
-    if git.graph_descendant_of(theirs, ours).unwrap_or(false) {
+    let what = || format!("failed to merge `{theirs_ref}` into `{ours_ref}`");
+    let tip = git.find_commit(ours).with_context(what)?;
+    let other = git.find_commit(theirs).with_context(what)?;
+    let merged = fanout::merge(
+        git,
+        &tip.tree().with_context(what)?,
+        &other.tree().with_context(what)?,
+        &|a, b| which.merge(a, b),
+    )?;
+    if merged.is_none() && git.graph_descendant_of(theirs, ours).unwrap_or(false) {
         git.reference(ours_ref, theirs, true, "pushguard: fast-forward notes")
             .with_context(|| format!("failed to update `{ours_ref}`"))?;
         return Ok(());
     }
-    for (annotated, text) in all_notes(repo, theirs_ref)? {
-        let existing = read_note(repo, ours_ref, annotated)?;
-        let merged = match &existing {
-            Some(mine) => which.merge(mine, &text),
-            None => text.clone(),
-        };
-        if existing.as_deref() != Some(merged.as_str()) {
-            write_note(repo, ours_ref, annotated, &merged)?;
-        }
-    }
-    let tip = git
-        .find_commit(git.refname_to_id(ours_ref)?)
-        .context("failed to read the notes commit")?;
-    let other = git
-        .find_commit(theirs)
-        .context("failed to read the fetched notes commit")?;
-    let tree = tip.tree().context("failed to read the notes tree")?;
+    let tree = git
+        .find_tree(merged.unwrap_or_else(|| other.tree_id()))
+        .with_context(what)?;
     let sig = signature(repo)?;
     git.commit(
         Some(ours_ref),
@@ -582,7 +457,7 @@ fn merge_into(repo: &Repo, which: NotesRef, ours_ref: &str, theirs_ref: &str) ->
         &tree,
         &[&tip, &other],
     )
-    .with_context(|| format!("failed to write the merge of `{theirs_ref}` into `{ours_ref}`"))?;
+    .with_context(what)?;
     Ok(())
 }
 
@@ -648,23 +523,12 @@ pub fn fetch_branches(repo: &Repo, remote: &str, timeout: Duration) -> Result<()
 }
 
 /// Pushes a notes ref to `remote`: fetches and merges first, and on a rejection (another
-/// person pushed notes in between) fetches, merges and pushes again, a few times.
+/// person pushed notes in between) fetches, merges and pushes again, a few times, within
+/// `timeout`.
 pub fn push(repo: &Repo, remote: &str, which: NotesRef, timeout: Duration) -> Result<()> {
-    push_from(repo, remote, which, &which.full(), timeout)
-}
-
-/// Pushes the local notes ref `local` to `remote`'s copy of `which`, merging the remote's
-/// notes into `local` first (and again after a lost race).
-fn push_from(
-    repo: &Repo,
-    remote: &str,
-    which: NotesRef,
-    local: &str,
-    timeout: Duration,
-) -> Result<()> {
     let deadline = Instant::now() + timeout;
     let full = which.full();
-    let refspec = format!("{local}:{full}");
+    let refspec = format!("{full}:{full}");
     let mut last = String::new();
     for attempt in 0..PUSH_ATTEMPTS {
         let left = deadline.saturating_duration_since(Instant::now());
@@ -673,16 +537,15 @@ fn push_from(
         }
         // A failed fetch (say, a fetch URL that differs from the push URL) does not stop the
         // push: if the remote moved on, the push is rejected and says so.
-        let mut fetched = fetch(repo, remote, which, left);
-        if local != full && fetched.as_ref().is_ok_and(|f| *f == Fetched::Updated) {
-            fetched =
-                merge_into(repo, which, local, &which.tracking(remote)).map(|()| Fetched::Updated);
-        }
-        if repo.git2().refname_to_id(local).is_err() {
+        let fetched = fetch(repo, remote, which, left);
+        if repo.git2().refname_to_id(&full).is_err() {
             // Nothing to share.
             return Ok(());
         }
         let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            break;
+        }
         let out = git::run_bounded(
             repo,
             &["push", "--quiet", "--no-verify", remote, &refspec],

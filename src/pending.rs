@@ -1,7 +1,7 @@
 //! The server's pending records: what pre-receive leaves for post-receive in
 //! `<repository>/pushguard/post-receive-pending.jsonl`, under the file's lock.
 //!
-//! The pre-receive hook cannot write `refs/notes/pushguard-audit` itself (the pushed objects
+//! The pre-receive hook cannot write the server's trail ref itself (the pushed objects
 //! are quarantined while it runs), so it appends the records of an allowed push here;
 //! post-receive ([`crate::post_receive`]) takes the ones whose ref, old and new tip match a
 //! line it receives. Entries no post-receive takes are dropped after `PENDING_MAX_AGE`.

@@ -1,6 +1,9 @@
 //! Server mode, after the push: `pushguard hook post-receive` attaches the server's audit
-//! records to the pushed tips in the bare repository's `refs/notes/pushguard-audit`, so that
-//! a client's `pushguard audit` counts the pushes the server gated.
+//! records to the pushed tips in the bare repository's own trail ref,
+//! `refs/notes/pushguard-audit.d/server`, so that a client's `pushguard audit` counts the
+//! pushes the server gated. Only this hook writes that ref (a push to it is refused), and it
+//! writes under the pending file's lock, so concurrent receives never contend on a notes ref
+//! with each other or with clients.
 //!
 //! The pre-receive hook cannot write that ref itself: while it runs, the pushed objects are
 //! quarantined, and a ref written then could point at objects git throws away if the push
@@ -8,7 +11,7 @@
 //! record lines it appended to `<repository>/pushguard/post-receive-pending.jsonl`. Git runs
 //! post-receive once the refs are updated; it takes from that file the records whose ref,
 //! old and new tip match a line it receives, merges each into the note on its tip
-//! ([`notes::record_audit`]), and removes them from the file, all under the file's lock.
+//! ([`notes::trail::attach`]), and removes them from the file, all under the file's lock.
 //! Entries that no post-receive takes (a chained pre-receive hook refused the push, or git
 //! failed to update the ref) are dropped after [`crate::pending::PENDING_MAX_AGE`]; the server's own audit
 //! log keeps them regardless.
@@ -30,11 +33,12 @@ use crate::{notes, Exit};
 
 pub use crate::install::CHAINED_POST_RECEIVE as CHAINED_HOOK;
 
-/// Attaches each record to its tip in `refs/notes/pushguard-audit`; returns what failed.
+/// Attaches each record to its tip in the server's own trail ref; returns what failed.
 fn attach(repo: &Repo, records: &[Record]) -> Vec<String> {
+    let own = notes::trail::writer_ref(notes::trail::SERVER_WRITER);
     records
         .iter()
-        .filter_map(|r| notes::record_audit(repo, r).err())
+        .filter_map(|r| notes::trail::attach(repo, &own, r).err())
         .map(|e| format!("{e:#}"))
         .collect()
 }
@@ -74,7 +78,7 @@ pub fn post_receive(hook_dir: Option<&Path>) -> Result<Exit> {
             for problem in problems {
                 eprintln!(
                     "pushguard: warning: the server's audit record was not attached to {}: {problem}",
-                    notes::AUDIT.full()
+                    notes::trail::writer_ref(notes::trail::SERVER_WRITER)
                 );
                 eprintln!("  hint: the record is in the server's audit log (`pushguard log` in the repository); `pushguard audit` on a client will list this update as unrecorded");
             }

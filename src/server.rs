@@ -1,8 +1,9 @@
 //! Server mode, the entry points: `pushguard hook pre-receive` and `pushguard hook update` in
 //! the receiving (usually bare) repository of a self-hosted git server.
 //!
-//! They read git's ref lines, protect the trail (`refs/notes/pushguard-*` are never deleted
-//! or rewound), resolve symbolic refs to the branch they move, and hand the environment
+//! They read git's ref lines, protect the trail (its notes refs only grow: never deleted,
+//! rewound or emptied, and they take only audit records or approvals within bounded sizes,
+//! [`trail::judge_update`]), resolve symbolic refs to the branch they move, and hand the environment
 //! branches to the gate pipeline with the server as its site ([`crate::sites::server`]):
 //! the objective checks against the server's own branches, the attestation from push
 //! options, records in `<repository>/pushguard/audit.jsonl`. The report goes to stderr,
@@ -14,25 +15,19 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context as _, Result};
 
 use crate::config::{self, Location};
-use crate::git::{Ancestry, Repo};
+use crate::git::Repo;
+use crate::notes::trail;
 use crate::push::{ParseError, RefUpdate};
 use crate::sites::server::{Hook, Server};
 use crate::sites::ChainedHook;
 use crate::terminal::Interaction;
-use crate::text::escape;
+use crate::text::{escape, short};
 use crate::{pipeline, Exit};
 
 pub use crate::install::CHAINED_PRE_RECEIVE as CHAINED_HOOK;
 
 /// What the reports and hints call the pusher's remote, whose name the server cannot know.
 pub const REMOTE_PLACEHOLDER: &str = "<remote>";
-
-/// The notes refs that hold the team's trail: never deleted or rewound through a push.
-pub const TRAIL_REFS: [&str; 3] = [
-    "refs/notes/pushguard-audit",
-    "refs/notes/pushguard-approvals",
-    "refs/notes/pushguard-waivers",
-];
 
 /// Parses git's pre-receive input: lines `<old> SP <new> SP <refname>`.
 pub fn parse(input: &[u8]) -> Result<Vec<RefUpdate>, ParseError> {
@@ -103,9 +98,7 @@ fn gate(hook: Hook, updates: &[RefUpdate], chained: Option<ChainedHook>) -> Resu
     // branch or of the trail is gated and guarded as what it points to.
     let aliased = resolve_symbolic(dir.as_deref(), updates);
     let updates = aliased.as_deref().unwrap_or(updates);
-    let touches_trail = updates
-        .iter()
-        .any(|u| TRAIL_REFS.contains(&u.remote_ref.as_str()));
+    let touches_trail = updates.iter().any(|u| trail::is_trail_ref(&u.remote_ref));
     let config = config::load(&Location::for_server())?;
     let lines = pipeline::classify(&config, updates)?;
     if lines.is_empty() && !touches_trail {
@@ -133,38 +126,69 @@ fn gate(hook: Hook, updates: &[RefUpdate], chained: Option<ChainedHook>) -> Resu
 const REWIND_HINT: &str = "the trail is append-only: fetch it, merge, and push again (`pushguard log --remote` does this)";
 /// The way forward after a deletion of the trail was refused (issue 24, item 5).
 const DELETE_HINT: &str = "the trail is append-only and no push deletes it: leave the ref on the server (an administrator who must remove it does so in the repository itself, where `pushguard audit` then lists the branches it covered as unrecorded)";
+/// The way forward after a push that would drop, forge or flood the trail was refused.
+const CONTENT_HINT: &str = "the trail only grows, by pushguard's own notes: push the trail with pushguard (`pushguard log --remote` shares what this clone has), never by hand";
 
-/// Why a push that deletes or rewinds one of the trail's notes refs is refused, if it is,
-/// with the way forward.
+/// Why a push that would take anything from the trail, or put junk in it, is refused, if it
+/// is (each update of a trail ref is judged by [`trail::judge_update`]), with the way forward.
 pub fn trail_refusal(repo: &Repo, updates: &[RefUpdate]) -> Option<(String, &'static str)> {
+    use trail::Refusal;
     for u in updates {
-        if !TRAIL_REFS.contains(&u.remote_ref.as_str()) {
+        if !trail::is_trail_ref(&u.remote_ref) {
             continue;
         }
         let name = escape(&u.remote_ref, 200);
-        let (Some(old), Some(new)) = (u.old_oid(), u.new_oid()) else {
-            if u.new_oid().is_none() {
-                return Some((
-                    format!("refused: deleting {name} would erase the team's trail"),
-                    DELETE_HINT,
-                ));
-            }
+        let Some(refusal) = trail::judge_update(repo, &u.remote_ref, u.old_oid(), u.new_oid())
+        else {
             continue;
         };
-        let ancestry = (|| {
-            let old = repo.peel_commit(old).ok()??;
-            let new = repo.peel_commit(new).ok()??;
-            if old == new {
-                return Some(Ancestry::Ancestor);
-            }
-            repo.ancestry(old, new).ok()
-        })();
-        if ancestry != Some(Ancestry::Ancestor) {
-            return Some((
-                format!("refused: this push rewinds {name} (not a fast-forward), which would drop records from the team's trail"),
-                REWIND_HINT,
-            ));
-        }
+        let hint = match refusal {
+            Refusal::Delete => DELETE_HINT,
+            Refusal::Rewind => REWIND_HINT,
+            _ => CONTENT_HINT,
+        };
+        let refusal = match refusal {
+            Refusal::Delete => format!("refused: deleting {name} would erase the team's trail"),
+            Refusal::Rewind => format!(
+                "refused: this push rewinds {name} (not a fast-forward), which would drop records from the team's trail"
+            ),
+            Refusal::ServerOnly => format!(
+                "refused: {name} holds this server's own records, written by its post-receive hook only"
+            ),
+            Refusal::BadName => format!(
+                "refused: {name} is not a trail ref pushguard writes (each clone writes {}<its 16-hex-digit id>)",
+                trail::NAMESPACE
+            ),
+            Refusal::Dropped { object } => format!(
+                "refused: this push drops records from {name} (the note on {}): the trail only grows",
+                short(&object)
+            ),
+            Refusal::NotRecords { object, why } => format!(
+                "refused: the note on {} in {name} is not {}: {}",
+                short(&object),
+                if trail::is_audit_ref(&u.remote_ref) {
+                    "audit records of that commit"
+                } else {
+                    "approvals, reviews or waivers of that commit"
+                },
+                escape(&why, 200)
+            ),
+            Refusal::TooLarge { object, bytes } => format!(
+                "refused: the note on {} in {name} is {bytes} bytes (at most {} are accepted)",
+                short(&object),
+                trail::MAX_NOTE_BYTES
+            ),
+            Refusal::TooMany => format!(
+                "refused: this push adds more than {} notes (or {} MiB of notes) to {name} at once",
+                trail::MAX_NOTES_PER_PUSH,
+                trail::MAX_BYTES_PER_PUSH / (1024 * 1024)
+            ),
+            Refusal::Unreadable(why) => format!(
+                "refused: the update of {name} cannot be checked: {}",
+                escape(&why, 200)
+            ),
+        };
+        return Some((refusal, hint));
     }
     None
 }

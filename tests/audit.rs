@@ -247,10 +247,9 @@ fn a_torn_last_line_is_detected_and_the_next_append_recovers() {
     {
         repo.git(&["update-ref", "-d", r]);
     }
-    repo.git_in(
-        &repo.remote,
-        &["update-ref", "-d", "refs/notes/pushguard-audit"],
-    );
+    for r in repo.trail_refs(&repo.remote) {
+        repo.git_in(&repo.remote, &["update-ref", "-d", &r]);
+    }
     let run = repo.pushguard(&["log", "--verify"]);
     run.expect_code(1);
     assert!(

@@ -107,8 +107,8 @@ fn unconfirmed_refused_confirmed_recorded(h: &Hosted) {
         allowed["user"]["name"],
         format!("alice (pusher, from {})", pusher_variable(h))
     );
-    // The post-receive hook attached the record to the trail.
-    let note = h.server_git(&["notes", "--ref", "pushguard-audit", "show", &tip]);
+    // The post-receive hook attached the record to the server's own trail ref.
+    let note = h.server_git(&["notes", "--ref", "pushguard-audit.d/server", "show", &tip]);
     assert_eq!(note.code, 0, "{}", note.stderr);
     assert!(
         note.stdout.contains("\"consulted\":\"Ada Lead\""),

@@ -25,6 +25,7 @@ mod signed_push;
 mod signing;
 mod team;
 mod trail;
+mod trail_refs;
 mod transports;
 mod trust;
 mod week1;

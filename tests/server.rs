@@ -417,12 +417,10 @@ fn update_hook_gates_each_ref_and_explains_it_gets_no_push_options() {
     assert_eq!(records(&repo).len(), 2);
 }
 
-/// The audit notes on `commit` in the bare remote (`refs/notes/pushguard-audit`).
+/// The audit notes on `commit` in the bare remote's trail.
 fn server_note(repo: &TestRepo, commit: &str) -> String {
-    repo.git_in(
-        &repo.remote,
-        &["notes", "--ref", "pushguard-audit", "show", commit],
-    )
+    repo.trail_note(&repo.remote, commit)
+        .expect("an audit note on the remote")
 }
 
 #[test]
@@ -681,28 +679,58 @@ fn regression_trail_7_a_pusher_named_only_by_user_name_cannot_approve_their_own_
     assert_eq!(repo.remote_branch("production"), Some(tip));
 }
 
+/// The server's own trail ref, which its post-receive hook writes.
+const SERVER_TRAIL: &str = "refs/notes/pushguard-audit.d/server";
+
 #[test]
 fn regression_trail_8_the_server_refuses_deleting_or_rewinding_the_trail() {
     let repo = server(true);
     let remote = repo.remote.to_str().expect("utf-8").to_owned();
-    let audit = repo.git_in(
-        &repo.remote,
-        &["rev-parse", "--verify", "refs/notes/pushguard-audit"],
-    );
-    let run = repo.push(&["origin", ":refs/notes/pushguard-audit"]);
+    let own = repo.git_in(&repo.remote, &["rev-parse", "--verify", SERVER_TRAIL]);
+    let run = repo.push(&["origin", &format!(":{SERVER_TRAIL}")]);
     assert_eq!(run.code, 1, "{}", run.stderr);
     assert!(
         run.stderr.contains("would erase the team's trail"),
         "{}",
         run.stderr
     );
-    // A rewind: a notes commit that does not contain the server's.
+    // Nobody but the post-receive hook writes the server's own ref, not even a fast-forward.
     repo.git(&[
         "fetch",
         "-q",
         &remote,
-        "refs/notes/pushguard-audit:refs/notes/pushguard-audit",
+        &format!("{SERVER_TRAIL}:{SERVER_TRAIL}"),
     ]);
+    repo.git(&[
+        "notes",
+        "--ref",
+        SERVER_TRAIL,
+        "append",
+        "-m",
+        "ignored",
+        "HEAD",
+    ]);
+    let run = repo.push(&["origin", SERVER_TRAIL]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("holds this server's own records, written by its post-receive hook only"),
+        "{}",
+        run.stderr
+    );
+    // The single ref of earlier versions, as an older client shares it: valid records only.
+    repo.git(&[
+        "update-ref",
+        "refs/notes/pushguard-audit",
+        &format!("{SERVER_TRAIL}^"),
+    ]);
+    repo.push(&["-q", "origin", "refs/notes/pushguard-audit"])
+        .expect_code(0);
+    let audit = repo.git_in(
+        &repo.remote,
+        &["rev-parse", "--verify", "refs/notes/pushguard-audit"],
+    );
+    // A rewind: a notes commit that does not contain the server's.
     let orphan = repo.git(&[
         "commit-tree",
         "-m",
@@ -723,6 +751,10 @@ fn regression_trail_8_the_server_refuses_deleting_or_rewinding_the_trail() {
             &["rev-parse", "--verify", "refs/notes/pushguard-audit"]
         ),
         audit
+    );
+    assert_eq!(
+        repo.git_in(&repo.remote, &["rev-parse", "--verify", SERVER_TRAIL]),
+        own
     );
 }
 
@@ -816,17 +848,10 @@ fn regression_trail_8_the_trail_cannot_be_rewound_through_a_symbolic_ref() {
     // A colleague who wants the trail gone finds (or talks an admin into) an alias of the
     // notes ref under refs/heads and force-pushes an unrelated commit through it.
     let repo = server(true);
-    let audit = repo.git_in(
-        &repo.remote,
-        &["rev-parse", "--verify", "refs/notes/pushguard-audit"],
-    );
+    let audit = repo.git_in(&repo.remote, &["rev-parse", "--verify", SERVER_TRAIL]);
     repo.git_in(
         &repo.remote,
-        &[
-            "symbolic-ref",
-            "refs/heads/trail",
-            "refs/notes/pushguard-audit",
-        ],
+        &["symbolic-ref", "refs/heads/trail", SERVER_TRAIL],
     );
     let orphan = repo.git(&[
         "commit-tree",
@@ -837,15 +862,13 @@ fn regression_trail_8_the_trail_cannot_be_rewound_through_a_symbolic_ref() {
     let run = repo.push(&["-f", "origin", &format!("{orphan}:refs/heads/trail")]);
     assert_eq!(run.code, 1, "{}", run.stderr);
     assert!(
-        run.stderr.contains("rewinds refs/notes/pushguard-audit"),
+        run.stderr
+            .contains("rewinds refs/notes/pushguard-audit.d/server"),
         "{}",
         run.stderr
     );
     assert_eq!(
-        repo.git_in(
-            &repo.remote,
-            &["rev-parse", "--verify", "refs/notes/pushguard-audit"]
-        ),
+        repo.git_in(&repo.remote, &["rev-parse", "--verify", SERVER_TRAIL]),
         audit
     );
 }

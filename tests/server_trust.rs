@@ -302,14 +302,14 @@ fn regression_issue_23_a_client_record_made_for_another_remote_is_not_the_attest
         "fetch",
         "-q",
         mirror.to_str().unwrap(),
-        "+refs/notes/pushguard-audit:refs/notes/pushguard-audit",
+        "+refs/notes/pushguard-audit.d/*:refs/notes/pushguard-audit.d/*",
     ]);
     repo.git(&[
         "push",
         "-q",
         "--no-verify",
         "origin",
-        "refs/notes/pushguard-audit",
+        "refs/notes/pushguard-audit.d/*:refs/notes/pushguard-audit.d/*",
     ]);
     let run = repo.push(&["--no-verify", "origin", "HEAD:refs/heads/production"]);
     assert_eq!(run.code, 1, "{}", run.stderr);

@@ -266,22 +266,21 @@ fn regression_issue_11_the_clients_signed_record_is_the_attestation_for_the_same
     );
     assert_eq!(repo.remote_branch("prod"), None);
 
-    // Not for another commit: the record copied onto a new commit's note proves nothing.
+    // Not for another commit: the record copied onto a new commit's note proves nothing, and
+    // the server refuses it into its trail in the first place (issue 23: only records of the
+    // commit a note is attached to).
     let next = repo.commit("next");
-    repo.git(&[
-        "fetch",
-        "-q",
-        "origin",
-        "+refs/notes/pushguard-audit:refs/notes/pushguard-audit",
-    ]);
-    repo.git(&["notes", "--ref", "pushguard-audit", "copy", &tip, &next]);
-    repo.git(&[
-        "push",
-        "-q",
-        "--no-verify",
-        "origin",
-        "refs/notes/pushguard-audit",
-    ]);
+    let note = repo
+        .trail_note(&repo.remote, &tip)
+        .expect("the client's record on the remote");
+    let hung = repo.hang_note(&next, note.trim_end());
+    hung.expect_code(1);
+    assert!(
+        hung.stderr
+            .contains("records a push of another commit than the one it is attached to"),
+        "{}",
+        hung.stderr
+    );
     let copied = repo.push(&["--no-verify", "origin", "HEAD:refs/heads/production"]);
     copied.expect_code(1);
     assert!(

@@ -360,29 +360,7 @@ fn forge(repo: &TestRepo, real: &str, signature: Option<Sign>) -> String {
         "{line}"
     );
     // Hung on the hotfix in the shared notes, as the hook would have done.
-    repo.git(&[
-        "fetch",
-        "-q",
-        "origin",
-        "+refs/notes/pushguard-audit:refs/notes/pushguard-audit",
-    ]);
-    repo.git(&[
-        "notes",
-        "--ref",
-        "pushguard-audit",
-        "add",
-        "-f",
-        "-m",
-        &line,
-        &hotfix,
-    ]);
-    repo.git(&[
-        "push",
-        "-q",
-        "--no-verify",
-        "origin",
-        "refs/notes/pushguard-audit",
-    ]);
+    repo.hang_note(&hotfix, &line).expect_code(0);
     line
 }
 

@@ -4,8 +4,9 @@
 
 use std::ffi::OsStr;
 use std::io::{Read as _, Write};
+use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use tempfile::TempDir;
@@ -283,6 +284,66 @@ impl TestRepo {
         )
     }
 
+    /// The audit trail refs of the repository at `dir`: the single `refs/notes/pushguard-audit`
+    /// of earlier versions and every writer's ref under `refs/notes/pushguard-audit.d/`.
+    pub fn trail_refs(&self, dir: &Path) -> Vec<String> {
+        self.git_in(
+            dir,
+            &[
+                "for-each-ref",
+                "--format=%(refname)",
+                "refs/notes/pushguard-audit",
+                "refs/notes/pushguard-audit.d/",
+            ],
+        )
+        .lines()
+        .map(str::to_owned)
+        .collect()
+    }
+
+    /// The audit notes attached to `commit` in the repository at `dir`, read with git across
+    /// every trail ref ([`TestRepo::trail_refs`]) and concatenated; `None` when there is none.
+    pub fn trail_note(&self, dir: &Path, commit: &str) -> Option<String> {
+        let mut text = String::new();
+        for r in self.trail_refs(dir) {
+            let run = Run::from_output(
+                self.command("git")
+                    .current_dir(dir)
+                    .args(["notes", "--ref", &r, "show", commit])
+                    .output()
+                    .expect("run git"),
+            );
+            if run.code == 0 {
+                text.push_str(&run.stdout);
+            }
+        }
+        (!text.is_empty()).then_some(text)
+    }
+
+    /// Hangs `text` on `commit` in the remote's single trail ref `refs/notes/pushguard-audit`
+    /// from the work clone, as an older client (or someone by hand) would, skipping the hook;
+    /// returns how the push of the notes ended.
+    pub fn hang_note(&self, commit: &str, text: &str) -> Run {
+        // The remote may not have the ref yet: then it is created.
+        let _ = self.try_git(&[
+            "fetch",
+            "-q",
+            "origin",
+            "+refs/notes/pushguard-audit:refs/notes/pushguard-audit",
+        ]);
+        self.git(&[
+            "notes",
+            "--ref",
+            "pushguard-audit",
+            "add",
+            "-f",
+            "-m",
+            text,
+            commit,
+        ]);
+        self.push(&["-q", "--no-verify", "origin", "refs/notes/pushguard-audit"])
+    }
+
     /// Replaces temp paths, the binary path and object ids with stable placeholders.
     pub fn redact(&self, text: &str) -> String {
         let mut out = text.replace(&bin().display().to_string(), "[PUSHGUARD]");
@@ -304,10 +365,12 @@ impl TestRepo {
     }
 }
 
-/// Runs `cmd` with stdin closed, its output read as it comes; killed, and the test failed,
+/// Runs `cmd` with stdin closed, its output read as it comes; killed with every process it
+/// started (its own process group: a `git push` and the hook under it), and the test failed,
 /// after `timeout` (tests that serve git over the network must stop by themselves).
 pub fn run_bounded(cmd: &mut Command, timeout: Duration) -> Run {
     let mut child = cmd
+        .process_group(0)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -328,6 +391,10 @@ pub fn run_bounded(cmd: &mut Command, timeout: Duration) -> Run {
             break status;
         }
         if start.elapsed() > timeout {
+            let _ = Command::new("kill")
+                .args(["-KILL", "--", &format!("-{}", child.id())])
+                .stderr(Stdio::null())
+                .status();
             let _ = child.kill();
             let _ = child.wait();
             panic!("a command took longer than {timeout:?}: {cmd:?}");
@@ -400,5 +467,104 @@ impl Drop for Reaped {
         }
         let _ = child.kill();
         let _ = child.wait();
+    }
+}
+
+/// How long a `git daemon` may live if nothing stops it (the test process died, say).
+const DAEMON_LIFETIME: Duration = Duration::from_secs(900);
+
+/// `git daemon --enable=receive-pack` serving `base` on a free port of 127.0.0.1, in a process
+/// group of its own under `timeout` (so it ends by itself), and killed with every process it
+/// forked when dropped, whether the test passed or failed.
+pub struct GitDaemon {
+    child: Child,
+    /// The daemon's log (`--verbose`: one line per request).
+    pub log: PathBuf,
+    /// `git://127.0.0.1:<port>/`, to which a repository's path under `base` is appended.
+    pub base_url: String,
+}
+
+impl Drop for GitDaemon {
+    fn drop(&mut self) {
+        // The group: `timeout`, the daemon under it, and the git processes it forked.
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &format!("-{}", self.child.id())])
+            .stderr(Stdio::null())
+            .status();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl GitDaemon {
+    /// Starts the daemon for `repo`'s environment, serving `base` (a few tries: the port is
+    /// free when asked, another process may take it before the daemon binds it).
+    pub fn start(repo: &TestRepo, base: &Path) -> GitDaemon {
+        for attempt in 0..5 {
+            let port = std::net::TcpListener::bind("127.0.0.1:0")
+                .and_then(|l| l.local_addr())
+                .expect("a free port")
+                .port();
+            let log = repo.root.join(format!("daemon-{port}-{attempt}.log"));
+            let base_path = base.display().to_string();
+            let child = repo
+                .command("timeout")
+                .current_dir(&repo.root)
+                .arg(format!("{}s", DAEMON_LIFETIME.as_secs()))
+                .args([
+                    "git",
+                    "daemon",
+                    "--listen=127.0.0.1",
+                    &format!("--port={port}"),
+                    "--reuseaddr",
+                    // The default 32 connections drop clients past it ("Could not read from
+                    // remote repository"): a server's capacity, not pushguard's.
+                    "--max-connections=0",
+                    "--verbose",
+                    "--export-all",
+                    "--enable=receive-pack",
+                    "--informative-errors",
+                    &format!("--base-path={base_path}"),
+                    &base_path,
+                ])
+                .process_group(0)
+                .stdout(Stdio::null())
+                .stderr(std::fs::File::create(&log).expect("daemon log"))
+                .spawn()
+                .expect("run git daemon");
+            let daemon = GitDaemon {
+                child,
+                log,
+                base_url: format!("git://127.0.0.1:{port}/"),
+            };
+            let probe = format!("{}{}", daemon.base_url, "nothing-here.git");
+            let start = Instant::now();
+            while start.elapsed() < Duration::from_secs(10) {
+                // Any answer from the daemon (even "not exported") means it listens.
+                let run = run_bounded(
+                    repo.command("git").args(["ls-remote", &probe]),
+                    Duration::from_secs(10),
+                );
+                if run.code == 0 || run.stderr.contains("remote error") {
+                    return daemon;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+        panic!("git daemon did not start on 127.0.0.1");
+    }
+
+    /// The URL of the repository at `path` under the served base.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base_url)
+    }
+
+    /// How many requests of `service` (`receive-pack`, `upload-pack`) the daemon has served.
+    pub fn requests(&self, service: &str) -> usize {
+        std::fs::read_to_string(&self.log)
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| l.contains(&format!("Request {service}")))
+            .count()
     }
 }

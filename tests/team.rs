@@ -247,7 +247,9 @@ fn guarded_push_leaves_an_audit_note_on_the_remote() {
     let (repo, tip) = setup(GUARDED);
     repo.push(&["origin", "HEAD:refs/heads/production"])
         .expect_code(0);
-    let note = remote_note(&repo, "pushguard-audit", &tip).expect("an audit note on the remote");
+    let note = repo
+        .trail_note(&repo.remote, &tip)
+        .expect("an audit note on the remote");
     let line = note.lines().next().expect("one record line");
     assert!(line.contains("\"decision\":\"allowed\""), "{line}");
     assert!(
@@ -344,7 +346,7 @@ fn audit_of_a_remote_without_notes_says_so() {
       1 commit on the branch
         [SHORT]  2026-01-01T00:00:00Z  Pat Pusher <pat@example.com>  initial commit
     --- stderr
-    pushguard: origin has no audit notes (refs/notes/pushguard-audit): no push through pushguard has been shared with it, or the notes were deleted
+    pushguard: origin has no audit notes (refs/notes/pushguard-audit.d/* or refs/notes/pushguard-audit): no push through pushguard has been shared with it, or the notes were deleted
     pushguard: 1 environment branch on origin is UNRECORDED: its tip is not what a push through pushguard left there
       (pushed with --no-verify, from a clone without the hook, by a tool that runs no hooks, or never gated)
       hint: a team adopts pushguard by pushing each environment branch through the gate once (its next promotion); a tip pushed with --no-verify stays UNRECORDED until a gated push replaces it
@@ -366,19 +368,22 @@ fn audit_notes_that_could_not_be_shared_are_pushed_again_later() {
     let run = repo.push(&["origin", "HEAD:refs/heads/production"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(
-        run.stderr.contains("pushguard: warning: the audit notes were not shared with origin (they will be pushed again next time)"),
+        run.stderr.contains(&format!(
+            "pushguard: warning: the audit notes were not shared with {} (they will be pushed again next time)",
+            repo.remote.display()
+        )),
         "{}",
         run.stderr
     );
     assert_eq!(repo.remote_branch("production"), Some(tip.clone()));
-    assert_eq!(remote_note(&repo, "pushguard-audit", &tip), None);
+    assert_eq!(repo.trail_note(&repo.remote, &tip), None);
     let pending = repo.work.join(".git/pushguard/audit-notes-pending");
     assert!(pending.is_file());
 
     std::fs::remove_file(&hook).expect("remove hook");
     let run = repo.pushguard(&["audit", "--fail-on-unrecorded"]);
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
-    assert!(remote_note(&repo, "pushguard-audit", &tip).is_some());
+    assert!(repo.trail_note(&repo.remote, &tip).is_some());
     assert!(!pending.exists());
 }
 

@@ -75,6 +75,40 @@ fn throwaway(repo: &TestRepo) {
     }
 }
 
+/// What versions before issue 19 did: every record of the clone's log (whatever remote its
+/// push went to) in the local `refs/notes/pushguard-audit`, force-pushed to origin's.
+fn share_everything_as_an_older_version(repo: &TestRepo) {
+    let log = std::fs::read_to_string(log_path(repo)).expect("read log");
+    let mut by_commit: std::collections::BTreeMap<String, String> = Default::default();
+    for line in log.lines() {
+        let (record, _) = pushguard::audit::parse_line(line.as_bytes()).expect("a record");
+        let commit = record.new.or(record.old).expect("a commit");
+        let text = by_commit.entry(commit).or_default();
+        text.push_str(line);
+        text.push('\n');
+    }
+    for (commit, text) in by_commit {
+        repo.git(&[
+            "notes",
+            "--ref",
+            "pushguard-audit",
+            "add",
+            "-f",
+            "-m",
+            text.trim_end(),
+            &commit,
+        ]);
+    }
+    repo.push(&[
+        "--no-verify",
+        "-q",
+        "--force",
+        "origin",
+        "refs/notes/pushguard-audit",
+    ])
+    .expect_code(0);
+}
+
 /// A CI job: a fresh clone of the remote, checked out at `origin/<checkout>`.
 fn ci(repo: &TestRepo, name: &str, checkout: &str) -> PathBuf {
     let dir = repo.clone_as(name, "CI", "ci@example.com");
@@ -223,14 +257,17 @@ fn regression_trail_3_deleting_the_notes_leaves_every_tip_unrecorded() {
     repo.commit_file("hotfix.txt", "unreviewed\n", "hotfix without the guard");
     repo.push(&["--no-verify", "-q", "origin", "HEAD:refs/heads/production"])
         .expect_code(0);
-    repo.push(&["--no-verify", "-q", "origin", ":refs/notes/pushguard-audit"])
-        .expect_code(0);
+    for r in repo.trail_refs(&repo.remote) {
+        repo.push(&["--no-verify", "-q", "origin", &format!(":{r}")])
+            .expect_code(0);
+    }
     let run = audit(&repo, &ci(&repo, "ci", "production"), &[]);
     expect_unrecorded(&run, "production");
     expect_unrecorded(&run, "staging");
     assert!(
-        run.stderr
-            .contains("origin has no audit notes (refs/notes/pushguard-audit)"),
+        run.stderr.contains(
+            "origin has no audit notes (refs/notes/pushguard-audit.d/* or refs/notes/pushguard-audit)"
+        ),
         "{}",
         run.stderr
     );
@@ -251,12 +288,8 @@ fn regression_trail_4_records_from_another_remote_do_not_count() {
 
     // The throwaway record never reached the real remote's notes.
     let note = repo
-        .command("git")
-        .current_dir(&repo.remote)
-        .args(["notes", "--ref", "pushguard-audit", "show", &evil])
-        .output()
-        .expect("run git");
-    let note = String::from_utf8_lossy(&note.stdout);
+        .trail_note(&repo.remote, &evil)
+        .expect("the development push's record");
     assert!(!note.contains("throwaway"), "{note}");
     assert!(note.contains("refs/heads/development"), "{note}");
 
@@ -280,14 +313,7 @@ fn regression_trail_4_records_of_other_remotes_in_the_notes_are_not_counted() {
     repo.push(&["--no-verify", "-q", "origin", "HEAD:refs/heads/production"])
         .expect_code(0);
     // What an older pushguard did: push the local notes ref, every record in it.
-    repo.push(&[
-        "--no-verify",
-        "-q",
-        "--force",
-        "origin",
-        "refs/notes/pushguard-audit",
-    ])
-    .expect_code(0);
+    share_everything_as_an_older_version(&repo);
     let dir = ci(&repo, "ci", "production");
     let run = audit(&repo, &dir, &[]);
     expect_unrecorded(&run, "production");
@@ -412,7 +438,7 @@ fn regression_trail_9_an_intact_log_is_anchored() {
     let run = repo.pushguard(&["log", "--verify", "--remote"]);
     run.expect_code(0);
     assert!(
-        run.stdout.contains("anchored: the 3 records of this clone in the local refs/notes/pushguard-audit and origin's notes are in the log"),
+        run.stdout.contains("anchored: the 3 records of this clone in the local notes and origin's trail are in the log"),
         "{}",
         run.stdout
     );
@@ -573,8 +599,11 @@ fn regression_trail_4_records_left_unshared_by_an_older_version_go_to_their_remo
     }
     std::fs::remove_file(&hook).expect("remove hook");
     repo.pushguard(&["log", "--remote"]).expect_code(0);
-    let notes = repo.git_in(&repo.remote, &["notes", "--ref", "pushguard-audit", "list"]);
-    assert!(notes.contains(&release), "{notes}");
+    assert!(repo.trail_note(&repo.remote, &release).is_some());
+    for r in repo.trail_refs(&repo.remote) {
+        let all = repo.git_in(&repo.remote, &["log", "-p", &r]);
+        assert!(!all.contains("throwaway"), "{r}: {all}");
+    }
     let ci = ci(&repo, "ci", "development");
     let run = audit(&repo, &ci, &[]);
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);

@@ -1,5 +1,7 @@
 //! `pushguard audit`: judges each environment branch's current tip on the remote (as
-//! fetched) against the team's audit records (the remote's `refs/notes/pushguard-audit`).
+//! fetched) against the team's audit records (the remote's trail: every writer's ref under
+//! `refs/notes/pushguard-audit.d/` and the single `refs/notes/pushguard-audit` of earlier
+//! versions, [`notes::trail`]).
 //!
 //! The rule is the tip's, not the history's: a branch passes when its tip is the `new` of an
 //! `allowed` or `bypassed` record of a push of that branch to that remote. Anything else is
@@ -11,6 +13,10 @@
 //! Which branches are environments comes from the trail as well as from the checkout: a
 //! branch with records is audited whatever the audited commit's `.pushguard.toml` says, and
 //! only records bound to the audited remote ([`crate::remote_id`]) count.
+//!
+//! A trail is append-only. Records it held and no longer holds — dropped by a notes commit
+//! in its history, or gone from a ref this clone fetched before — are listed, and the audit
+//! fails (exit 1) whatever the tips say: the trail it judges by was tampered with.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -220,11 +226,11 @@ pub fn run(
     notes::fetch_branches(&repo, &remote, FETCH_BRANCHES_TIMEOUT).hint(format!(
         "check that `{shown_remote}` is reachable: `git fetch {shown_remote}`"
     ))?;
-    let fetched = notes::remote_records(&repo, &remote).hint(format!(
+    let fetched = notes::remote_trail(&repo, &remote, notes::FETCH_TIMEOUT).hint(format!(
         "check that `{shown_remote}` is reachable: `git fetch {shown_remote}`"
     ))?;
-    let has_notes = fetched.is_some();
-    let all = fetched.unwrap_or_default();
+    let has_notes = fetched.as_ref().is_some_and(|t| !t.refs.is_empty());
+    let (all, lost) = fetched.map(|t| t.split()).unwrap_or_default();
     let (records, foreign) = remote_id::bound_records(&repo, &remote, &all);
 
     // Where the policy requires signatures (issue 11; for every environment, also one the
@@ -367,9 +373,13 @@ pub fn run(
     }
     if !has_notes {
         eprintln!(
-            "pushguard: {shown_remote} has no audit notes ({}): no push through pushguard has been shared with it, or the notes were deleted",
+            "pushguard: {shown_remote} has no audit notes ({}* or {}): no push through pushguard has been shared with it, or the notes were deleted",
+            notes::trail::NAMESPACE,
             notes::AUDIT.full()
         );
+    }
+    if !lost.is_empty() {
+        write_lost(&mut std::io::stderr().lock(), &shown_remote, &lost)?;
     }
     if audited.is_empty() {
         eprintln!("pushguard: {shown_remote} has no environment branches to audit (none in the config, none in the trail)");
@@ -409,7 +419,8 @@ pub fn run(
     }
     let failed = (fail_on_unrecorded && unrecorded > 0)
         || (fail.unreviewed && overdue > 0)
-        || (fail.bypassed && bypassed_tips > 0);
+        || (fail.bypassed && bypassed_tips > 0)
+        || !lost.is_empty();
     Ok(if failed { Exit::Blocked } else { Exit::Success })
 }
 
@@ -473,6 +484,53 @@ fn write_bypass(
             escape(&review.time, 30)
         )?;
     }
+    Ok(())
+}
+
+/// How many lost records are listed one by one.
+const LOST_LISTED: usize = 10;
+
+/// Says which records the trail of `remote` lost, and how that was seen.
+pub fn write_lost(out: &mut impl Write, remote: &str, lost: &[notes::trail::Lost]) -> Result<()> {
+    use notes::trail::LostHow;
+    writeln!(
+        out,
+        "pushguard: the audit trail on {remote} LOST {} record{} it held (a trail only grows: notes were deleted, emptied or rewound):",
+        lost.len(),
+        if lost.len() == 1 { "" } else { "s" }
+    )?;
+    for l in lost.iter().take(LOST_LISTED) {
+        let how = match &l.how {
+            LostHow::DroppedBy(commit) => format!(
+                "dropped by notes commit {} of {}",
+                short(&commit.to_string()),
+                escape(&l.trail_ref, 80)
+            ),
+            LostHow::Rewound { was } => format!(
+                "{} was rewound from {} (fetched before) to a commit without it",
+                escape(&l.trail_ref, 80),
+                short(&was.to_string())
+            ),
+            LostHow::Deleted { was } => format!(
+                "{} was deleted (it was at {} when fetched before)",
+                escape(&l.trail_ref, 80),
+                short(&was.to_string())
+            ),
+        };
+        writeln!(
+            out,
+            "  {} {} push of {} by {} (record {}): {how}",
+            escape(&l.record.time, 25),
+            l.record.decision,
+            escape(&l.record.remote_ref, 60),
+            who(&l.record),
+            &l.hash[..l.hash.len().min(12)],
+        )?;
+    }
+    if lost.len() > LOST_LISTED {
+        writeln!(out, "  … and {} more", lost.len() - LOST_LISTED)?;
+    }
+    writeln!(out, "  hint: the records are still in the logs of the clones that made them (`pushguard log --verify --remote` there); run pushguard's server mode on the remote so that trail refs can only grow")?;
     Ok(())
 }
 

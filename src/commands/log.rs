@@ -150,19 +150,32 @@ fn reescaped(line: &[u8]) -> std::borrow::Cow<'_, [u8]> {
 /// A log entry: the record and its line, or a line that is not a valid record.
 type Entry = std::result::Result<(Record, Vec<u8>), ()>;
 
-/// The team's records from a remote's `refs/notes/pushguard-audit`, oldest first.
+/// The team's records from a remote's trail (every writer's notes ref and the single ref of
+/// earlier versions), oldest first.
 fn remote_entries(remote: Option<&str>) -> Result<(Vec<Entry>, String)> {
     let repo = Repo::open_from_env()?;
     let remote = crate::remote::require(&repo, remote, "log --remote", "team records to show")?;
     for (r, e) in crate::notes::push_pending_audit_notes(&repo) {
-        eprintln!("pushguard: warning: the audit notes were not shared with {r}: {e:#}");
+        eprintln!(
+            "pushguard: warning: the audit notes were not shared with {}: {e:#}",
+            escape(&r, 120)
+        );
     }
-    let source = format!("refs/notes/pushguard-audit on `{remote}`");
-    let Some(mut records) = crate::notes::remote_records(&repo, &remote)? else {
-        eprintln!("pushguard: `{remote}` has no audit notes yet: nobody has pushed through pushguard there");
+    let source = format!("the audit trail of `{}`", escape(&remote, 80));
+    let Some(trail) = crate::notes::remote_trail(&repo, &remote, crate::notes::FETCH_TIMEOUT)?
+    else {
+        eprintln!(
+            "pushguard: `{}` has no audit notes yet: nobody has pushed through pushguard there",
+            escape(&remote, 80)
+        );
         return Ok((Vec::new(), source));
     };
-    let (bound, foreign) = crate::remote_id::bound_records(&repo, &remote, &records);
+    let (all, lost) = trail.split();
+    if !lost.is_empty() {
+        let mut err = std::io::stderr().lock();
+        super::audit::write_lost(&mut err, &escape(&remote, 80), &lost)?;
+    }
+    let (bound, foreign) = crate::remote_id::bound_records(&repo, &remote, &all);
     if foreign > 0 {
         eprintln!(
             "pushguard: {foreign} record{} in `{}`'s notes {} of pushes to other remotes: not shown",
@@ -171,13 +184,11 @@ fn remote_entries(remote: Option<&str>) -> Result<(Vec<Entry>, String)> {
             if foreign == 1 { "is" } else { "are" }
         );
     }
-    records = bound.into_iter().cloned().collect();
-    records.sort_by(|a, b| a.time.cmp(&b.time));
-    let entries = records
+    let entries = bound
         .into_iter()
         .map(|r| {
             let (line, _) = r.to_line();
-            Ok((r, line.into_bytes()))
+            Ok((r.clone(), line.into_bytes()))
         })
         .collect();
     Ok((entries, source))
@@ -385,8 +396,11 @@ fn anchor_check(
             log.first().cloned()
         }
     };
-    let mut shared = anchor::shared_records(&repo, &notes::AUDIT.full())?;
-    let mut sources = format!("the local {}", notes::AUDIT.full());
+    // Locally: this clone's outboxes hold only its own records, each of which must be in the
+    // log; the single notes ref of earlier versions holds everyone's, found by their chain.
+    let (mut own, mut shared) = notes::trail::local_shared(&repo)?;
+    shared.extend(own.iter().cloned());
+    let mut sources = "the local notes".to_owned();
     if let Some(remote) = remote {
         let remote = crate::remote::require(
             &repo,
@@ -395,20 +409,26 @@ fn anchor_check(
             "shared records to check against",
         )?;
         let shown = escape(&remote, 80);
-        match notes::fetch(&repo, &remote, notes::AUDIT, notes::FETCH_TIMEOUT).hint(format!(
-            "check that `{shown}` is reachable: `git fetch {shown}`"
-        ))? {
-            notes::Fetched::Updated => {
-                shared.extend(anchor::shared_records(
-                    &repo,
-                    &notes::AUDIT.tracking(&remote),
-                )?);
+        // On the remote: whatever this clone's own ref holds (under the id it remembers, or
+        // the one its host, directory and email give it), whatever the local state says.
+        let mine: Vec<String> = notes::trail::clone_ids(&repo)
+            .iter()
+            .map(|id| notes::trail::writer_ref(id))
+            .collect();
+        if let Some(trail) = notes::remote_trail(&repo, &remote, notes::FETCH_TIMEOUT).hint(
+            format!("check that `{shown}` is reachable: `git fetch {shown}`"),
+        )? {
+            for s in trail.records {
+                let pair = (s.record, s.hash);
+                if s.refs.iter().any(|r| mine.contains(r)) {
+                    own.push(pair.clone());
+                }
+                shared.push(pair);
             }
-            notes::Fetched::Missing => {}
         }
-        sources.push_str(&format!(" and {shown}'s notes"));
+        sources.push_str(&format!(" and {shown}'s trail"));
     }
-    Ok(anchor::check(&log, genesis.as_deref(), &shared).map(|n| Some((n, sources))))
+    Ok(anchor::check(&log, genesis.as_deref(), &shared, &own).map(|n| Some((n, sources))))
 }
 
 #[cfg(test)]

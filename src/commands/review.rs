@@ -36,13 +36,14 @@ pub fn run(target: &str, env: &str, note: Option<&str>, remote: Option<&str>) ->
             if let Err(e) = notes::fetch(&repo, remote, notes::APPROVALS, notes::FETCH_TIMEOUT) {
                 eprintln!("pushguard: warning: {e:#}");
             }
-            let all = notes::remote_records(&repo, remote)
+            let all = notes::remote_trail(&repo, remote, notes::FETCH_TIMEOUT)
                 .hint(format!("check that `{}` is reachable", escape(remote, 80)))?
+                .map(|t| t.split().0)
                 .unwrap_or_default();
             let (bound, _) = crate::remote_id::bound_records(&repo, remote, &all);
             bound.into_iter().cloned().collect()
         }
-        None => notes::records_in(&repo, &notes::AUDIT.full())?,
+        None => notes::trail::local_records(&repo)?,
     };
     let record = find(&repo, &records, target, env)?;
     let (_, hash) = record.to_line();

@@ -4,6 +4,10 @@
 //! small tree per level, O(log n), where a flat tree of every note was rewritten whole
 //! (issue 14). Any layout is read and followed: the flat trees earlier versions wrote (and
 //! libgit2 writes), and the fan-outs `git notes` writes.
+//!
+//! Two notes trees are compared and merged **by tree** (issue 23): subtrees with the same id
+//! are skipped, so the cost follows what differs, not how many notes either side holds — a
+//! remote's trail stuffed with junk notes costs a merge nothing it does not touch.
 
 use anyhow::{Context as _, Result};
 use git2::{FileMode, ObjectType, Oid, Repository, Signature, Tree};
@@ -46,6 +50,176 @@ pub fn write_note(
     )
     .with_context(what)?;
     Ok(())
+}
+
+/// A note in a notes tree: the annotated object's name (hex, as the path spells it, fan-out
+/// slashes removed) and the blob holding the note.
+pub type Note = (String, Oid);
+
+/// Whether `name` (the path of a blob, slashes removed) is a note's full object name.
+fn is_object_name(name: &str) -> bool {
+    matches!(name.len(), 40 | 64) && name.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// The notes of `tree` that `other` does not hold identically at the same place, at most
+/// `limit` of them (`None` past it). Subtrees with the same id on both sides are skipped, so
+/// the cost follows the difference; a note that only moved (a level split into fan-out
+/// directories) is listed too, and callers compare by object name.
+pub fn changed_notes(
+    git: &Repository,
+    tree: &Tree<'_>,
+    other: Option<&Tree<'_>>,
+    limit: usize,
+) -> Result<Option<Vec<Note>>> {
+    let mut out = Vec::new();
+    let mut prefix = String::new();
+    let within = walk_changed(git, tree, other, &mut prefix, &mut out, limit)
+        .context("failed to compare two notes trees")?;
+    Ok(within.then_some(out))
+}
+
+fn walk_changed(
+    git: &Repository,
+    tree: &Tree<'_>,
+    other: Option<&Tree<'_>>,
+    prefix: &mut String,
+    out: &mut Vec<Note>,
+    limit: usize,
+) -> std::result::Result<bool, git2::Error> {
+    for entry in tree.iter() {
+        let Some(name) = entry.name() else { continue };
+        let kind = entry.kind();
+        let theirs = other.and_then(|o| o.get_name(name));
+        if theirs
+            .as_ref()
+            .is_some_and(|t| t.id() == entry.id() && t.kind() == kind)
+        {
+            continue;
+        }
+        if kind == Some(ObjectType::Blob) {
+            let full = format!("{prefix}{name}");
+            if is_object_name(&full) {
+                out.push((full.to_ascii_lowercase(), entry.id()));
+                if out.len() > limit {
+                    return Ok(false);
+                }
+            }
+        } else if is_fanout(name, kind) {
+            let sub = git.find_tree(entry.id())?;
+            let theirs = theirs
+                .filter(|t| t.kind() == Some(ObjectType::Tree))
+                .map(|t| git.find_tree(t.id()))
+                .transpose()?;
+            prefix.push_str(name);
+            let within = walk_changed(git, &sub, theirs.as_ref(), prefix, out, limit)?;
+            prefix.truncate(prefix.len() - name.len());
+            if !within {
+                return Ok(false);
+            }
+        }
+    }
+    Ok(true)
+}
+
+/// The blob of the note on `object` (hex) in `tree`, following fan-out directories.
+pub fn find_note(git: &Repository, tree: &Tree<'_>, object: &str) -> Result<Option<Oid>> {
+    let mut tree = tree.clone();
+    let mut rest = object;
+    loop {
+        if let Some(e) = tree.get_name(rest) {
+            if e.kind() == Some(ObjectType::Blob) {
+                return Ok(Some(e.id()));
+            }
+        }
+        if rest.len() <= 2 {
+            return Ok(None);
+        }
+        let Some(sub) = tree
+            .get_name(&rest[..2])
+            .filter(|e| e.kind() == Some(ObjectType::Tree))
+            .map(|e| e.id())
+        else {
+            return Ok(None);
+        };
+        tree = git
+            .find_tree(sub)
+            .with_context(|| format!("failed to read the notes tree for {object}"))?;
+        rest = &rest[2..];
+    }
+}
+
+/// Builds a notes tree holding `notes` (object names need not be sorted), fanned out where a
+/// level would hold more than [`SPLIT_AT`]; each tree is written once.
+pub fn build(git: &Repository, notes: &[(String, Oid)]) -> Result<Oid> {
+    let mut sorted: Vec<(&str, Oid)> = notes.iter().map(|(n, b)| (n.as_str(), *b)).collect();
+    sorted.sort_unstable();
+    sorted.dedup_by(|a, b| a.0 == b.0);
+    build_level(git, &sorted).context("failed to write a notes tree")
+}
+
+fn build_level(git: &Repository, notes: &[(&str, Oid)]) -> std::result::Result<Oid, git2::Error> {
+    let mut builder = git.treebuilder(None)?;
+    if notes.len() <= SPLIT_AT || notes.iter().any(|(n, _)| n.len() <= 2) {
+        for (name, blob) in notes {
+            builder.insert(name, *blob, FileMode::Blob.into())?;
+        }
+        return builder.write();
+    }
+    let mut start = 0;
+    while start < notes.len() {
+        let head = &notes[start].0[..2];
+        let end = start
+            + notes[start..]
+                .iter()
+                .take_while(|(n, _)| &n[..2] == head)
+                .count();
+        let rest: Vec<(&str, Oid)> = notes[start..end]
+            .iter()
+            .map(|(n, b)| (&n[2..], *b))
+            .collect();
+        let sub = build_level(git, &rest)?;
+        builder.insert(head, sub, FileMode::Tree.into())?;
+        start = end;
+    }
+    builder.write()
+}
+
+/// Merges the notes of `ours` into `theirs`, by tree: starting from `theirs`, each note of
+/// ours that theirs does not hold identically is put in (merged with theirs' note on the
+/// same object through `merge_text`). `None` when theirs already holds every note of ours.
+pub fn merge(
+    git: &Repository,
+    ours: &Tree<'_>,
+    theirs: &Tree<'_>,
+    merge_text: &dyn Fn(&str, &str) -> String,
+) -> Result<Option<Oid>> {
+    let Some(changed) = changed_notes(git, ours, Some(theirs), usize::MAX)? else {
+        return Ok(None);
+    };
+    let mut merged = theirs.id();
+    let mut any = false;
+    for (object, blob) in changed {
+        let what = || format!("failed to merge the note on {object}");
+        let put_blob = match find_note(git, theirs, &object)? {
+            Some(same) if same == blob => continue,
+            Some(their_blob) => {
+                let read = |id| {
+                    git.find_blob(id)
+                        .map(|b| String::from_utf8_lossy(b.content()).into_owned())
+                };
+                let text = merge_text(
+                    &read(blob).with_context(what)?,
+                    &read(their_blob).with_context(what)?,
+                );
+                git.blob(text.as_bytes()).with_context(what)?
+            }
+            None => blob,
+        };
+        let tree = git.find_tree(merged).with_context(what)?;
+        merged = put(git, Some(&tree), &object, put_blob).with_context(what)?;
+        any = true;
+    }
+    Ok(any.then_some(merged))
 }
 
 /// Whether a tree entry named `name` is a note at a level where notes are `len` hex digits.
@@ -323,5 +497,114 @@ mod tests {
         assert_eq!(show(first), format!("n{}\n", (n - 1) % 10));
         // The fan-out depth git chose is kept: no note landed at the root.
         assert!(root_entries(&repo).iter().all(|n| n.len() == 2));
+    }
+
+    fn tree_of(repo: &Repository) -> Tree<'_> {
+        let tip = repo.refname_to_id(REF).expect("notes ref");
+        repo.find_commit(tip).expect("commit").tree().expect("tree")
+    }
+
+    #[test]
+    fn a_built_tree_is_what_git_reads_and_notes_are_found_in_it_issue_23() {
+        let (tmp, repo) = repo();
+        let objects = objects(&repo, 3 * SPLIT_AT);
+        let notes: Vec<(String, Oid)> = objects
+            .iter()
+            .enumerate()
+            .map(|(i, o)| {
+                (
+                    o.to_string(),
+                    repo.blob(format!("n{i}\n").as_bytes()).unwrap(),
+                )
+            })
+            .collect();
+        let tree = repo
+            .find_tree(build(&repo, &notes).expect("build"))
+            .unwrap();
+        assert!(tree.iter().all(|e| e.name().unwrap().len() == 2));
+        repo.commit(Some(REF), &sig(), &sig(), "built", &tree, &[])
+            .expect("commit");
+        assert_eq!(listed_by_git(tmp.path()).len(), 3 * SPLIT_AT);
+        let tree = tree_of(&repo);
+        for (name, blob) in &notes {
+            assert_eq!(find_note(&repo, &tree, name).unwrap(), Some(*blob));
+        }
+        let absent = repo.blob(b"absent").unwrap().to_string();
+        assert_eq!(find_note(&repo, &tree, &absent).unwrap(), None);
+    }
+
+    #[test]
+    fn changed_notes_skip_what_both_trees_share_issue_23() {
+        let (_tmp, repo) = repo();
+        let objects = objects(&repo, SPLIT_AT + 10);
+        for (i, oid) in objects.iter().enumerate() {
+            write_note(&repo, REF, *oid, &format!("note {i}\n"), &sig()).expect("write");
+        }
+        let before = tree_of(&repo);
+        write_note(&repo, REF, objects[3], "note 3\nmore\n", &sig()).expect("write");
+        let fresh = repo.blob(b"fresh").unwrap();
+        write_note(&repo, REF, fresh, "new\n", &sig()).expect("write");
+        let after = tree_of(&repo);
+        // What the old tree had that the new one holds differently: the changed note only.
+        let gone = changed_notes(&repo, &before, Some(&after), usize::MAX)
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            gone.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>(),
+            [objects[3].to_string()]
+        );
+        let mut came: Vec<String> = changed_notes(&repo, &after, Some(&before), usize::MAX)
+            .unwrap()
+            .unwrap()
+            .into_iter()
+            .map(|(n, _)| n)
+            .collect();
+        came.sort();
+        let mut want = vec![objects[3].to_string(), fresh.to_string()];
+        want.sort();
+        assert_eq!(came, want);
+        // A limit stops the walk.
+        assert!(changed_notes(&repo, &after, None, 5).unwrap().is_none());
+    }
+
+    #[test]
+    fn merging_by_tree_keeps_every_note_of_both_sides_issue_23() {
+        let (tmp, repo) = repo();
+        let objects = objects(&repo, 2 * SPLIT_AT);
+        // Theirs: many notes, fanned out; ours: a few, flat, one on an object theirs has too.
+        let theirs_notes: Vec<(String, Oid)> = objects[..2 * SPLIT_AT - 2]
+            .iter()
+            .map(|o| (o.to_string(), repo.blob(b"theirs\n").unwrap()))
+            .collect();
+        let theirs = repo
+            .find_tree(build(&repo, &theirs_notes).unwrap())
+            .unwrap();
+        let ours_notes = vec![
+            (objects[0].to_string(), repo.blob(b"ours\n").unwrap()),
+            (
+                objects[2 * SPLIT_AT - 1].to_string(),
+                repo.blob(b"only ours\n").unwrap(),
+            ),
+        ];
+        let ours = repo.find_tree(build(&repo, &ours_notes).unwrap()).unwrap();
+        let merged = merge(&repo, &ours, &theirs, &|a, b| format!("{b}{a}"))
+            .unwrap()
+            .expect("something to merge");
+        let merged = repo.find_tree(merged).unwrap();
+        repo.commit(Some(REF), &sig(), &sig(), "merged", &merged, &[])
+            .expect("commit");
+        assert_eq!(listed_by_git(tmp.path()).len(), 2 * SPLIT_AT - 1);
+        let text = |o: &Oid| {
+            let blob = find_note(&repo, &merged, &o.to_string()).unwrap().unwrap();
+            String::from_utf8(repo.find_blob(blob).unwrap().content().to_vec()).unwrap()
+        };
+        assert_eq!(text(&objects[0]), "theirs\nours\n");
+        assert_eq!(text(&objects[1]), "theirs\n");
+        assert_eq!(text(&objects[2 * SPLIT_AT - 1]), "only ours\n");
+        // Theirs already holding ours: nothing to merge.
+        assert_eq!(
+            merge(&repo, &theirs, &theirs, &|a, _| a.to_owned()).unwrap(),
+            None
+        );
     }
 }

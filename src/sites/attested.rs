@@ -81,7 +81,7 @@ pub fn status_line(config: &Config) -> String {
 
 /// The notes the client hooks shared on `commit`: the one place the server reads them from.
 fn client_notes(repo: &Repo, commit: Oid) -> anyhow::Result<Option<String>> {
-    notes::read_note(repo, &notes::AUDIT.full(), commit)
+    notes::audit_notes_on(repo, commit)
 }
 
 /// Tells whether a record is the client's record of exactly this update.

@@ -352,11 +352,10 @@ impl Site for Client<'_> {
     }
 
     fn finish(&self, allowed: bool, records: &[Record], out: &mut dyn Write) -> Result<()> {
-        // Attach the records to their tips in refs/notes/pushguard-audit and in the outbox of
-        // the remote pushed to, and share them when the push is allowed (bounded in time; a
-        // failure is remembered and retried). A record reaches only its own remote's notes.
-        let destination = self.shown_remote();
-        for warning in crate::notes::share_audit(self.repo, records, &destination, allowed) {
+        // Attach the records to their tips in the outbox of the URL pushed to, and share them
+        // with that URL's trail when the push is allowed (bounded in time; a failure is
+        // remembered and retried). A record reaches only the notes of the URL its push went to.
+        for warning in crate::notes::share_audit(self.repo, records, &self.url, allowed) {
             writeln!(out, "pushguard: warning: {warning}")?;
         }
         Ok(())

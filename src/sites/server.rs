@@ -8,7 +8,7 @@
 //! so the attestation comes from push options (`git push -o consulted="Name"`,
 //! `-o bypass="why"`), else from the client hook's signed record of the same update
 //! ([`super::attested`]); records go to the server's own log and, through the post-receive
-//! hook, to `refs/notes/pushguard-audit`.
+//! hook, to its own trail ref `refs/notes/pushguard-audit.d/server`.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -519,7 +519,7 @@ impl Site for Server<'_> {
             writeln!(
                 out,
                 "pushguard: warning: the record will not be attached to {} (the post-receive hook will not find it): {e:#}",
-                crate::notes::AUDIT.full()
+                crate::notes::trail::writer_ref(crate::notes::trail::SERVER_WRITER)
             )?;
         }
         Ok(())
