@@ -49,7 +49,7 @@ pub const CONFIG_ENV: &str = "PUSHGUARD_CONFIG";
 pub const MAX_CONFIG_BYTES: u64 = 1024 * 1024;
 
 /// The table taken whole from the highest layer that has it.
-const ENVIRONMENTS: &str = "environments";
+pub const ENVIRONMENTS: &str = "environments";
 
 /// The way out offered when a clone's configuration is broken and every push is blocked.
 pub const BROKEN_CONFIG_HINTS: [&str; 2] = [
