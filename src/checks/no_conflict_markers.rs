@@ -100,7 +100,7 @@ pub fn run(ctx: &Context) -> CheckResult {
         let streamed = ctx.repo.added_lines(commits, &mut |added| {
             if is_marker(added.content) {
                 markers.push(Marker {
-                    commit: added.commit.to_string()[..10].to_owned(),
+                    commit: crate::text::short(added.commit).to_owned(),
                     path: String::from_utf8_lossy(added.path).into_owned(),
                     line: added.line,
                 });
@@ -197,7 +197,7 @@ mod streamed_tests {
             .added_lines(&commits, &mut |a| {
                 if is_marker(a.content) {
                     streamed.push(Marker {
-                        commit: a.commit.to_string()[..10].to_owned(),
+                        commit: crate::text::short(a.commit).to_owned(),
                         path: String::from_utf8_lossy(a.path).into_owned(),
                         line: a.line,
                     });

@@ -95,7 +95,7 @@ pub fn run(ctx: &Context) -> CheckResult {
     let streamed = ctx.repo.messages(oids, &mut |oid, message| {
         found.add(
             patterns,
-            &oid.to_string()[..10],
+            crate::text::short(oid),
             &String::from_utf8_lossy(message),
             || String::from_utf8_lossy(&crate::git::summary(message)).into_owned(),
         );
@@ -237,7 +237,7 @@ mod streamed_tests {
         let answered = repo
             .messages(&oids, &mut |oid, message| {
                 streamed.push((
-                    oid.to_string()[..10].to_owned(),
+                    oid[..10].to_owned(),
                     String::from_utf8_lossy(&crate::git::summary(message)).into_owned(),
                     String::from_utf8_lossy(message).into_owned(),
                 ));

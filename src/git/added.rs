@@ -6,14 +6,16 @@
 
 use std::io::BufRead;
 
-use anyhow::Result;
-use git2::Oid;
+use std::fmt::Display;
 
-use super::Repo;
+use anyhow::Result;
+
+use super::{GitDir, Repo};
 
 /// One line a commit adds, with the file and the line number in the commit's version.
 pub struct AddedLine<'a> {
-    pub commit: Oid,
+    /// The commit's object name (hex).
+    pub commit: &'a str,
     pub path: &'a [u8],
     pub line: u32,
     /// Without its newline.
@@ -30,16 +32,27 @@ enum State {
 }
 
 impl Repo {
-    /// Calls `each` for every line that one of `commits` adds relative to its first parent
-    /// (a root commit: every line), in the order given. `Ok(false)` when git could not
-    /// answer (git missing or failing): the caller falls back to libgit2.
-    pub fn added_lines(
+    /// [`GitDir::added_lines`]; `Ok(false)` when git could not answer: the caller falls
+    /// back to libgit2.
+    pub fn added_lines<T: Display>(
         &self,
-        commits: &[Oid],
+        commits: &[T],
         each: &mut dyn FnMut(AddedLine<'_>),
     ) -> Result<bool> {
-        super::log_over_commits(
-            self,
+        self.git().added_lines(commits, each)
+    }
+}
+
+impl GitDir {
+    /// Calls `each` for every line that one of `commits` adds relative to its first parent
+    /// (a root commit: every line), in the order given. `Ok(false)` when git could not
+    /// answer (git missing or failing).
+    pub fn added_lines<T: Display>(
+        &self,
+        commits: &[T],
+        each: &mut dyn FnMut(AddedLine<'_>),
+    ) -> Result<bool> {
+        self.log_over_commits(
             &[
                 "log.showSignature=false",
                 "log.showRoot=true",
@@ -66,7 +79,7 @@ impl Repo {
 /// Parses `git log -p --format=%x01%H -U0` output.
 fn parse(mut out: impl BufRead, each: &mut dyn FnMut(AddedLine<'_>)) -> std::io::Result<()> {
     let mut line = Vec::with_capacity(4096);
-    let mut commit = Oid::zero();
+    let mut commit = String::new();
     let mut path: Option<Vec<u8>> = None;
     let mut state = State::Header;
     loop {
@@ -82,7 +95,7 @@ fn parse(mut out: impl BufRead, each: &mut dyn FnMut(AddedLine<'_>)) -> std::io:
                 Some(b'+') if *new > 0 => {
                     if let Some(p) = &path {
                         each(AddedLine {
-                            commit,
+                            commit: &commit,
                             path: p,
                             line: *next,
                             content: &line[1..],
@@ -106,10 +119,10 @@ fn parse(mut out: impl BufRead, each: &mut dyn FnMut(AddedLine<'_>)) -> std::io:
             }
         }
         if let Some(hex) = line.strip_prefix(b"\x01") {
-            commit = std::str::from_utf8(hex)
-                .ok()
-                .and_then(|h| Oid::from_str(h).ok())
-                .unwrap_or_else(Oid::zero);
+            commit.clear();
+            if super::cli::is_hex_name(hex) {
+                commit.push_str(&String::from_utf8_lossy(hex));
+            }
             path = None;
         } else if line.starts_with(b"diff --git ") {
             path = None;
@@ -192,7 +205,7 @@ mod tests {
         let mut out = Vec::new();
         parse(text.as_bytes(), &mut |a| {
             out.push((
-                a.commit.to_string()[..4].to_owned(),
+                a.commit[..4].to_owned(),
                 String::from_utf8_lossy(a.path).into_owned(),
                 a.line,
                 String::from_utf8_lossy(a.content).into_owned(),
