@@ -107,6 +107,45 @@ pub enum Ancestry {
 /// A remote's remote-tracking refs, `(name without the remote prefix, commit)`, sorted by name.
 pub type TrackingRefs = Rc<Vec<(String, Oid)>>;
 
+/// What a site reads the repository through: libgit2 (with git where git answers faster),
+/// or git alone, in a SHA-256 repository that libgit2 cannot open (issue 21).
+#[derive(Clone, Copy)]
+pub enum Reader<'r> {
+    Lib(&'r Repo),
+    Git(&'r GitDir),
+}
+
+impl<'r> Reader<'r> {
+    /// The repository through git processes.
+    pub fn git(self) -> &'r GitDir {
+        match self {
+            Reader::Lib(repo) => repo.git(),
+            Reader::Git(git) => git,
+        }
+    }
+
+    /// pushguard's state directory, `<git common dir>/pushguard/`.
+    pub fn state_dir(self) -> PathBuf {
+        self.git().state_dir()
+    }
+
+    /// The pusher's identity from the git config.
+    pub fn identity(self) -> Identity {
+        match self {
+            Reader::Lib(repo) => repo.identity(),
+            Reader::Git(git) => git.identity(),
+        }
+    }
+
+    /// Finds the remote that `git push` was given: its name, or the remote whose URL it is.
+    pub fn remote_name(self, remote_arg: &str, url: &str) -> Option<String> {
+        match self {
+            Reader::Lib(repo) => repo.remote_name(remote_arg, url),
+            Reader::Git(git) => git.remote_name(remote_arg, url),
+        }
+    }
+}
+
 /// An opened repository and the facts read from it.
 pub struct Repo {
     inner: Repository,

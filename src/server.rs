@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context as _, Result};
 
 use crate::config::{self, Location};
-use crate::git::{Ancestry, Repo};
+use crate::git::{GitDir, Reader, Repo};
 use crate::push::{ParseError, RefUpdate};
 use crate::sites::server::{Hook, Server};
 use crate::sites::ChainedHook;
@@ -110,10 +110,24 @@ fn gate(hook: Hook, updates: &[RefUpdate], chained: Option<ChainedHook>) -> Resu
         return ChainedHook::run_alone(chained.as_ref());
     }
     if updates.iter().any(|u| u.local_oid.len() == 64) {
-        anyhow::bail!("this repository uses SHA-256 object names, which pushguard's git library (libgit2) cannot read yet, so its server mode cannot check environment branches here");
+        // SHA-256 object names: libgit2 cannot open the repository, git answers (issue 21).
+        let git = GitDir::open_from_env()?;
+        return gate_in(Reader::Git(&git), hook, updates, &lines, &config, chained);
     }
     let repo = Repo::open_from_env()?;
-    if let Some(refusal) = trail_refusal(&repo, updates) {
+    gate_in(Reader::Lib(&repo), hook, updates, &lines, &config, chained)
+}
+
+/// [`gate`] once the repository is open.
+fn gate_in(
+    reader: Reader,
+    hook: Hook,
+    updates: &[RefUpdate],
+    lines: &[pipeline::Line],
+    config: &crate::config::Config,
+    chained: Option<ChainedHook>,
+) -> Result<Exit> {
+    if let Some(refusal) = trail_refusal(reader.git(), updates) {
         let mut err = std::io::stderr().lock();
         writeln!(err, "pushguard: {refusal}")?;
         writeln!(
@@ -125,13 +139,13 @@ fn gate(hook: Hook, updates: &[RefUpdate], chained: Option<ChainedHook>) -> Resu
     if lines.is_empty() {
         return ChainedHook::run_alone(chained.as_ref());
     }
-    let site = Server::from_env(&repo, &config, hook, chained);
+    let site = Server::reading(reader, config, hook, chained);
     let mut interaction = Interaction::nobody();
-    pipeline::run(&site, &config, &lines, &mut interaction)
+    pipeline::run(&site, config, lines, &mut interaction)
 }
 
 /// Why a push that deletes or rewinds one of the trail's notes refs is refused, if it is.
-pub fn trail_refusal(repo: &Repo, updates: &[RefUpdate]) -> Option<String> {
+pub fn trail_refusal(git: &GitDir, updates: &[RefUpdate]) -> Option<String> {
     for u in updates {
         if !TRAIL_REFS.contains(&u.remote_ref.as_str()) {
             continue;
@@ -145,15 +159,13 @@ pub fn trail_refusal(repo: &Repo, updates: &[RefUpdate]) -> Option<String> {
             }
             continue;
         };
-        let ancestry = (|| {
-            let old = repo.peel_commit(old).ok()??;
-            let new = repo.peel_commit(new).ok()??;
-            if old == new {
-                return Some(Ancestry::Ancestor);
-            }
-            repo.ancestry(old, new).ok()
+        // Through git: also in a SHA-256 repository.
+        let fast_forward = (|| {
+            let old = git.peel_commit(old)?;
+            let new = git.peel_commit(new)?;
+            git.is_ancestor(&old, &new).ok()
         })();
-        if ancestry != Some(Ancestry::Ancestor) {
+        if fast_forward != Some(true) {
             return Some(format!(
                 "refused: this push rewinds {name} (not a fast-forward), which would drop records from the team's trail"
             ));

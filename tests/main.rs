@@ -16,6 +16,7 @@ mod managers;
 mod pipeline;
 mod scale;
 mod server;
+mod sha256;
 mod signed_push;
 mod signing;
 mod team;

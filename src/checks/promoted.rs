@@ -250,7 +250,11 @@ fn ref_patterns(namespace: &str, prefixes: &[String]) -> Vec<String> {
 }
 
 /// The first candidate (by name) whose tip has the tree of `pushed`: a promotion merge.
-fn same_tree(git: &GitDir, pushed: &str, candidates: &[(String, String)]) -> Result<Option<String>> {
+fn same_tree(
+    git: &GitDir,
+    pushed: &str,
+    candidates: &[(String, String)],
+) -> Result<Option<String>> {
     let graph = CommitGraph::open(&git.objects_dir());
     let tree = match graph.trees(&[pushed]).pop().flatten() {
         Some(tree) => tree,
@@ -260,7 +264,10 @@ fn same_tree(git: &GitDir, pushed: &str, candidates: &[(String, String)]) -> Res
     let mut trees = graph.trees(&tips);
     let missing: Vec<usize> = (0..trees.len()).filter(|&i| trees[i].is_none()).collect();
     if !missing.is_empty() {
-        let asked: Vec<String> = missing.iter().map(|&i| format!("{}^{{tree}}", tips[i])).collect();
+        let asked: Vec<String> = missing
+            .iter()
+            .map(|&i| format!("{}^{{tree}}", tips[i]))
+            .collect();
         for (i, answer) in missing.into_iter().zip(trees_via_git(git, &asked)?) {
             trees[i] = answer;
         }
@@ -284,7 +291,10 @@ fn trees_via_git(git: &GitDir, names: &[String]) -> Result<Vec<Option<String>>> 
         .spawn()
         .context("failed to run `git cat-file`")?;
     let mut stdin = child.stdin.take().expect("stdin is piped");
-    let input: Vec<u8> = names.iter().flat_map(|n| format!("{n}\n").into_bytes()).collect();
+    let input: Vec<u8> = names
+        .iter()
+        .flat_map(|n| format!("{n}\n").into_bytes())
+        .collect();
     let writer = std::thread::spawn(move || {
         use std::io::Write as _;
         let _ = stdin.write_all(&input);
@@ -394,7 +404,13 @@ pub fn facts_via_git(
 }
 
 /// Runs the check through git alone (a SHA-256 repository).
-pub fn run_via_git(git: &GitDir, refs: Refs, config: &crate::config::Config, environment: &Environment, new: &str) -> CheckResult {
+pub fn run_via_git(
+    git: &GitDir,
+    refs: Refs,
+    config: &crate::config::Config,
+    environment: &Environment,
+    new: &str,
+) -> CheckResult {
     let at = match refs {
         Refs::Own => At::Server,
         remote @ Refs::Remote { .. } => At::Remote(remote.shown()),

@@ -56,7 +56,8 @@ impl GitDir {
         }
         let text = String::from_utf8_lossy(&out.stdout);
         let mut lines = text.lines();
-        let (Some(git_dir), Some(common_dir), Some(bare)) = (lines.next(), lines.next(), lines.next())
+        let (Some(git_dir), Some(common_dir), Some(bare)) =
+            (lines.next(), lines.next(), lines.next())
         else {
             anyhow::bail!("`git rev-parse` did not name the repository");
         };
@@ -135,6 +136,41 @@ impl GitDir {
     /// A config value (`git config --get`), as this repository sees it.
     pub fn config(&self, key: &str) -> Option<String> {
         self.line(&["config", "--get", key])
+    }
+
+    /// The pusher's identity from `user.name` and `user.email`.
+    pub fn identity(&self) -> super::Identity {
+        super::Identity {
+            name: self.config("user.name").unwrap_or_default(),
+            email: self.config("user.email").unwrap_or_default(),
+        }
+    }
+
+    /// Finds the remote that `git push` was given: its name, or the remote whose URL
+    /// (or push URL) it is.
+    pub fn remote_name(&self, remote_arg: &str, url: &str) -> Option<String> {
+        let out = self.output(&["config", "--get-regexp", r"^remote\..*\.(url|pushurl)$"])?;
+        let text = String::from_utf8_lossy(&out);
+        let mut found = None;
+        for line in text.lines() {
+            let Some((key, value)) = line.split_once(' ') else {
+                continue;
+            };
+            let Some(name) = key
+                .strip_prefix("remote.")
+                .and_then(|k| k.rsplit_once('.'))
+                .map(|(name, _)| name)
+            else {
+                continue;
+            };
+            if name == remote_arg {
+                return Some(name.to_owned());
+            }
+            if found.is_none() && (value == url || value == remote_arg) {
+                found = Some(name.to_owned());
+            }
+        }
+        found
     }
 
     /// Resolves an object name to a commit, peeling annotated tags; `None` when the object
@@ -269,6 +305,10 @@ impl GitDir {
         commits: &[T],
         read: impl FnOnce(&mut dyn BufRead) -> bool,
     ) -> Result<bool> {
+        if commits.is_empty() {
+            // Nothing to read; `git log` given no commit would read HEAD instead.
+            return Ok(true);
+        }
         let mut cmd = self.command();
         for c in config {
             cmd.args(["-c", c]);
@@ -428,28 +468,37 @@ impl GitDir {
         Ok(notes)
     }
 
-    /// Adds `text` as the note of `object` in `notes_ref`, appended to a note already there.
-    pub fn append_note(&self, notes_ref: &str, object: &str, text: &str) -> Result<()> {
-        let mut child = self
-            .command()
-            .args(["notes", "--ref", notes_ref, "append", "--no-separator", "-F", "-", object])
+    /// Writes (replaces) the note of `object` in `notes_ref` with `text`; the notes commit
+    /// is made as `user.name`, or as pushguard where none is configured (a server).
+    pub fn set_note(&self, notes_ref: &str, object: &str, text: &str) -> Result<()> {
+        let mut cmd = self.command();
+        if self.config("user.email").is_none() {
+            cmd.args([
+                "-c",
+                "user.name=pushguard",
+                "-c",
+                "user.email=pushguard@localhost",
+            ]);
+        }
+        let mut child = cmd
+            .args([
+                "notes", "--ref", notes_ref, "add", "--force", "-F", "-", object,
+            ])
             .stdin(Stdio::piped())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
-            .context("failed to run `git notes append`")?;
-        child
-            .stdin
-            .take()
-            .expect("stdin is piped")
-            .write_all(text.as_bytes())
-            .context("failed to write to `git notes append`")?;
+            .context("failed to run `git notes add`")?;
+        let mut stdin = child.stdin.take().expect("stdin is piped");
+        let input = text.as_bytes().to_vec();
+        let writer = std::thread::spawn(move || stdin.write_all(&input));
         let out = child
             .wait_with_output()
-            .context("failed to wait for `git notes append`")?;
+            .context("failed to wait for `git notes add`")?;
+        let _ = writer.join();
         anyhow::ensure!(
             out.status.success(),
-            "`git notes append` on {object} failed: {}",
+            "`git notes add` on {object} failed: {}",
             String::from_utf8_lossy(&out.stderr).trim()
         );
         Ok(())

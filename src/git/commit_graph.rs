@@ -114,7 +114,11 @@ impl GraphFile {
             return None;
         }
         let first = usize::from(commit[0]);
-        let lo = if first == 0 { 0 } else { self.fanout[first - 1] } as usize;
+        let lo = if first == 0 {
+            0
+        } else {
+            self.fanout[first - 1]
+        } as usize;
         let hi = self.fanout[first] as usize;
         let name = |i: usize| &self.oids[i * self.hash_len..(i + 1) * self.hash_len];
         let (mut lo, mut hi) = (lo, hi.min(self.oids.len() / self.hash_len));
