@@ -164,6 +164,12 @@ impl Repo {
             if e.code() == ErrorCode::NotFound {
                 return not_in_a_clone();
             }
+            if e.message().contains("object format") {
+                return crate::with_hint(
+                    anyhow::anyhow!("this repository uses SHA-256 object names, which pushguard's git library (libgit2) cannot open yet ({})", e.message()),
+                    "the hooks gate pushes here through git (see the README, SHA-256 repositories); this command needs libgit2",
+                );
+            }
             anyhow::anyhow!("{}", e.message()).context("failed to open the git repository")
         })?;
         Ok(Repo::wrap(inner))
