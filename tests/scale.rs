@@ -127,6 +127,34 @@ fn promoted_finds_a_promotion_merge_among_many_candidates_issue_21() {
 }
 
 #[test]
+fn promoted_trusts_the_commit_graph_only_for_the_tips_it_holds_issue_21() {
+    let repo = TestRepo::guarded(topic_config());
+    let base = repo.head();
+    many_topic_refs(&repo, 100, &base);
+    repo.git(&["commit-graph", "write", "--reachable"]);
+    // A hotfix in no graph, every tip in the graph: on none of them, without asking.
+    let fix = repo.commit_file("fix.txt", "quick\n", "hotfix");
+    let run = repo.push(&["origin", "HEAD:refs/heads/production"]);
+    run.expect_code(1);
+    assert!(
+        run.stderr.contains("not in any of 100 branches"),
+        "{}",
+        run.stderr
+    );
+    // A tip fetched after the graph was written contains it: git is asked, and finds it.
+    let above = repo.commit("above the fix");
+    repo.git(&["update-ref", "refs/remotes/origin/topic/b042", &above]);
+    let run = repo.push(&["origin", &format!("{fix}:refs/heads/production")]);
+    run.expect_code(0);
+    assert!(
+        run.stderr
+            .contains("on topic: contained in origin/topic/b042"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
 fn promoted_with_a_few_candidates_still_names_them_issue_14() {
     let repo = TestRepo::guarded(topic_config());
     let base = repo.head();

@@ -162,7 +162,7 @@ fn thousands(n: usize) -> String {
 /// The ref-name prefixes (under the namespace) that cover every branch a glob can match:
 /// its literal part up to the last `/` before the first wildcard, as `git for-each-ref`
 /// matches a literal pattern up to a slash. Empty means the whole namespace.
-fn ref_prefixes(globs: &[String]) -> Vec<String> {
+pub fn ref_prefixes(globs: &[String]) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     for glob in globs {
         let literal = glob
@@ -187,36 +187,31 @@ fn ref_prefixes(globs: &[String]) -> Vec<String> {
 /// branch `<namespace><name>` whose name matches `source`'s globs.
 ///
 /// One `git for-each-ref --contains` answers containment for every candidate at once (with
-/// the commit-graph's generation numbers it reads no commit). Only when no candidate
-/// contains the commit are the candidates listed, by a second `git for-each-ref` limited to
-/// the globs' literal prefixes, and their tips' trees read from the commit-graph files (a
-/// tip the graphs lack, from one `git cat-file --batch-check`): reading every tip's commit
-/// object cost 5.6× git's `--contains` at 1,000 branches (issue 21). Everything goes through
-/// git, so SHA-256 repositories are answered the same way.
-pub fn locate(git: &GitDir, pushed: &str, namespace: &str, source: &Environment) -> Result<Facts> {
+/// the commit-graph's generation numbers it reads no commit); the candidates are listed by a
+/// `git for-each-ref` limited to the globs' literal prefixes, and their tips' trees read from
+/// git's commit-graph files (a tip the graphs lack, from one `git cat-file --batch-check`):
+/// reading every tip's commit object in process cost 5.6× git's `--contains` at 1,000
+/// branches (issue 21). When the pushed commit is in no commit-graph but every candidate tip
+/// is, no candidate can contain it (a graph holds the ancestors of every commit it holds), so
+/// a hotfix that is on none of them costs the listing alone. Everything goes through git, so
+/// SHA-256 repositories are answered the same way.
+///
+/// `pushed_tree` is the pushed commit's tree when the caller has it at hand (libgit2 reads
+/// it in process); else it is looked up like the tips'.
+pub fn locate(
+    git: &GitDir,
+    pushed: &str,
+    pushed_tree: Option<String>,
+    namespace: &str,
+    source: &Environment,
+) -> Result<Facts> {
     let patterns = ref_prefixes(&source.branches);
-    let matching = |full: &str| -> Option<String> {
-        let name = full.strip_prefix(namespace)?;
-        (name != "HEAD" && source.matches(name)).then(|| name.to_owned())
-    };
-    let mut contains = git.command();
-    contains
-        .args(["for-each-ref", "--format=%(refname)"])
-        .arg(format!("--contains={pushed}"))
-        .args(ref_patterns(namespace, &patterns))
-        .stdin(Stdio::null())
-        .stderr(Stdio::piped());
-    let out = contains
-        .output()
-        .context("failed to run `git for-each-ref --contains`")?;
-    anyhow::ensure!(
-        out.status.success(),
-        "`git for-each-ref --contains {pushed}` failed: {}",
-        String::from_utf8_lossy(&out.stderr).trim()
-    );
-    let text = String::from_utf8_lossy(&out.stdout);
-    if let Some(first) = text.lines().filter_map(matching).min() {
-        return Ok(Facts::Contained(first));
+    let graph = CommitGraph::open(&git.objects_dir());
+    let pushed_in_graph = graph.holds(pushed);
+    if pushed_in_graph {
+        if let Some(first) = first_containing(git, pushed, namespace, &patterns, source)? {
+            return Ok(Facts::Contained(first));
+        }
     }
     let candidates: Vec<(String, String)> = git
         .refs(namespace, &patterns)?
@@ -226,7 +221,19 @@ pub fn locate(git: &GitDir, pushed: &str, namespace: &str, source: &Environment)
     if candidates.is_empty() {
         return Ok(Facts::NoTrackingRef);
     }
-    if let Some(name) = same_tree(git, pushed, &candidates)? {
+    if !pushed_in_graph {
+        if let Some((name, _)) = candidates.iter().find(|(_, tip)| tip == pushed) {
+            return Ok(Facts::Contained(name.clone()));
+        }
+        let provably_none =
+            candidates.iter().all(|(_, tip)| graph.holds(tip)) && graph_parents_are_gits(git);
+        if !provably_none {
+            if let Some(first) = first_containing(git, pushed, namespace, &patterns, source)? {
+                return Ok(Facts::Contained(first));
+            }
+        }
+    }
+    if let Some(name) = same_tree(git, &graph, pushed, pushed_tree, &candidates)? {
         return Ok(Facts::SameTree(name));
     }
     Ok(Facts::NotPromoted {
@@ -238,6 +245,62 @@ pub fn locate(git: &GitDir, pushed: &str, namespace: &str, source: &Environment)
         count: candidates.len(),
         shallow: git.common_dir().join("shallow").is_file(),
     })
+}
+
+/// Tells whether the parents the commit-graph records are the ones git walks: not so in a
+/// shallow clone, with grafts, or with replace refs (git then leaves the graph aside); a
+/// reftable repository, whose refs are not read here, is not trusted either. Read from the
+/// files, so that no process is started for it.
+fn graph_parents_are_gits(git: &GitDir) -> bool {
+    let dir = git.common_dir();
+    if ["shallow", "info/grafts", "reftable"]
+        .iter()
+        .any(|f| dir.join(f).exists())
+    {
+        return false;
+    }
+    if std::fs::read_dir(dir.join("refs/replace")).is_ok_and(|mut d| d.next().is_some()) {
+        return false;
+    }
+    match std::fs::read(dir.join("packed-refs")) {
+        Ok(packed) => {
+            !regex::bytes::Regex::new(r" refs/replace/").is_ok_and(|re| re.is_match(&packed))
+        }
+        Err(_) => true,
+    }
+}
+
+/// The first candidate (by name) containing `pushed`, from one `git for-each-ref
+/// --contains` over the globs' prefixes.
+fn first_containing(
+    git: &GitDir,
+    pushed: &str,
+    namespace: &str,
+    patterns: &[String],
+    source: &Environment,
+) -> Result<Option<String>> {
+    let out = git
+        .command()
+        .args(["for-each-ref", "--format=%(refname)"])
+        .arg(format!("--contains={pushed}"))
+        .args(ref_patterns(namespace, patterns))
+        .stdin(Stdio::null())
+        .stderr(Stdio::piped())
+        .output()
+        .context("failed to run `git for-each-ref --contains`")?;
+    anyhow::ensure!(
+        out.status.success(),
+        "`git for-each-ref --contains {pushed}` failed: {}",
+        String::from_utf8_lossy(&out.stderr).trim()
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    Ok(text
+        .lines()
+        .filter_map(|full| {
+            let name = full.strip_prefix(namespace)?;
+            (name != "HEAD" && source.matches(name)).then(|| name.to_owned())
+        })
+        .min())
 }
 
 /// The `git for-each-ref` patterns for the prefixes under `namespace` (the whole namespace
@@ -252,11 +315,12 @@ fn ref_patterns(namespace: &str, prefixes: &[String]) -> Vec<String> {
 /// The first candidate (by name) whose tip has the tree of `pushed`: a promotion merge.
 fn same_tree(
     git: &GitDir,
+    graph: &CommitGraph,
     pushed: &str,
+    pushed_tree: Option<String>,
     candidates: &[(String, String)],
 ) -> Result<Option<String>> {
-    let graph = CommitGraph::open(&git.objects_dir());
-    let tree = match graph.trees(&[pushed]).pop().flatten() {
+    let tree = match pushed_tree.or_else(|| graph.trees(&[pushed]).pop().flatten()) {
         Some(tree) => tree,
         None => git.tree_of(pushed)?,
     };
@@ -369,8 +433,20 @@ fn facts(ctx: &Context, source: &Environment) -> Result<Facts> {
             format!("refs/remotes/{remote}/")
         }
     };
-    let pushed = pushed_commit(ctx)?.to_string();
-    locate(ctx.repo.git(), &pushed, &namespace, source)
+    let pushed = pushed_commit(ctx)?;
+    let tree = ctx
+        .repo
+        .git2()
+        .find_commit(pushed)
+        .ok()
+        .map(|c| c.tree_id().to_string());
+    locate(
+        ctx.repo.git(),
+        &pushed.to_string(),
+        tree,
+        &namespace,
+        source,
+    )
 }
 
 /// The facts through git alone (a SHA-256 repository): `new` is the pushed object's name.
@@ -400,7 +476,7 @@ pub fn facts_via_git(
     let pushed = git
         .peel_commit(new)
         .ok_or_else(|| anyhow::anyhow!("the pushed object {new} is not in this repository"))?;
-    locate(git, &pushed, &namespace, source)
+    locate(git, &pushed, None, &namespace, source)
 }
 
 /// Runs the check through git alone (a SHA-256 repository).

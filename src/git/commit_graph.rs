@@ -45,6 +45,12 @@ impl CommitGraph {
         }
     }
 
+    /// Tells whether a graph holds `commit` (a hex object name). A graph holds every
+    /// ancestor of each commit it holds (git writes them closed under parents).
+    pub fn holds(&self, commit: &str) -> bool {
+        decode(commit).is_some_and(|raw| self.files.iter().any(|f| f.position(&raw).is_some()))
+    }
+
     /// The root tree of each commit (hex object names in and out); `None` for a commit no
     /// graph holds.
     pub fn trees<S: AsRef<str>>(&self, commits: &[S]) -> Vec<Option<String>> {
@@ -108,8 +114,8 @@ impl GraphFile {
         })
     }
 
-    /// The root tree of `commit` (raw name), if this file holds it.
-    fn tree(&self, commit: &[u8]) -> Option<String> {
+    /// Where this file holds `commit` (raw name), if it does.
+    fn position(&self, commit: &[u8]) -> Option<usize> {
         if commit.len() != self.hash_len {
             return None;
         }
@@ -127,15 +133,19 @@ impl GraphFile {
             match name(mid).cmp(commit) {
                 std::cmp::Ordering::Less => lo = mid + 1,
                 std::cmp::Ordering::Greater => hi = mid,
-                std::cmp::Ordering::Equal => {
-                    let mut tree = vec![0u8; self.hash_len];
-                    let at = self.cdat + (mid * (self.hash_len + 16)) as u64;
-                    self.file.read_exact_at(&mut tree, at).ok()?;
-                    return Some(encode(&tree));
-                }
+                std::cmp::Ordering::Equal => return Some(mid),
             }
         }
         None
+    }
+
+    /// The root tree of `commit` (raw name), if this file holds it.
+    fn tree(&self, commit: &[u8]) -> Option<String> {
+        let at = self.position(commit)?;
+        let mut tree = vec![0u8; self.hash_len];
+        let offset = self.cdat + (at * (self.hash_len + 16)) as u64;
+        self.file.read_exact_at(&mut tree, offset).ok()?;
+        Some(encode(&tree))
     }
 }
 
@@ -189,6 +199,8 @@ mod tests {
             );
         }
         assert_eq!(found[40], None, "the late commit is in no graph");
+        assert!(graph.holds(&commits[0]) && graph.holds(&commits[39]));
+        assert!(!graph.holds(&commits[40]));
         assert_eq!(graph.trees(&["not hex"]), [None]);
     }
 
