@@ -12,7 +12,7 @@ use anyhow::{Context as _, Result};
 use super::range::pushed_commit;
 use super::{CheckId, CheckResult, Context, Refs};
 use crate::config::Environment;
-use crate::git::commit_graph::CommitGraph;
+use crate::git::commit_graph::{decode, CommitGraph};
 use crate::git::GitDir;
 
 /// How many of the branches compared with a failure names; more are summarised by their
@@ -221,19 +221,21 @@ pub fn locate(
     if candidates.is_empty() {
         return Ok(Facts::NoTrackingRef);
     }
+    // The tips' trees from the graphs (`None`: a tip no graph holds).
+    let tips: Vec<&str> = candidates.iter().map(|(_, tip)| tip.as_str()).collect();
+    let mut trees = graph.raw_trees(&tips);
     if !pushed_in_graph {
         if let Some((name, _)) = candidates.iter().find(|(_, tip)| tip == pushed) {
             return Ok(Facts::Contained(name.clone()));
         }
-        let provably_none =
-            candidates.iter().all(|(_, tip)| graph.holds(tip)) && graph_parents_are_gits(git);
+        let provably_none = trees.iter().all(Option::is_some) && graph_parents_are_gits(git);
         if !provably_none {
             if let Some(first) = first_containing(git, pushed, namespace, &patterns, source)? {
                 return Ok(Facts::Contained(first));
             }
         }
     }
-    if let Some(name) = same_tree(git, &graph, pushed, pushed_tree, &candidates)? {
+    if let Some(name) = same_tree(git, &graph, pushed, pushed_tree, &candidates, &mut trees)? {
         return Ok(Facts::SameTree(name));
     }
     Ok(Facts::NotPromoted {
@@ -313,33 +315,34 @@ fn ref_patterns(namespace: &str, prefixes: &[String]) -> Vec<String> {
 }
 
 /// The first candidate (by name) whose tip has the tree of `pushed`: a promotion merge.
+/// `trees` holds the tips' trees the graphs gave; the others are asked of git here.
 fn same_tree(
     git: &GitDir,
     graph: &CommitGraph,
     pushed: &str,
     pushed_tree: Option<String>,
     candidates: &[(String, String)],
+    trees: &mut [Option<Vec<u8>>],
 ) -> Result<Option<String>> {
     let tree = match pushed_tree.or_else(|| graph.trees(&[pushed]).pop().flatten()) {
         Some(tree) => tree,
         None => git.tree_of(pushed)?,
     };
-    let tips: Vec<&str> = candidates.iter().map(|(_, tip)| tip.as_str()).collect();
-    let mut trees = graph.trees(&tips);
+    let tree = decode(&tree).context("an object name that is not hex")?;
     let missing: Vec<usize> = (0..trees.len()).filter(|&i| trees[i].is_none()).collect();
     if !missing.is_empty() {
         let asked: Vec<String> = missing
             .iter()
-            .map(|&i| format!("{}^{{tree}}", tips[i]))
+            .map(|&i| format!("{}^{{tree}}", candidates[i].1))
             .collect();
         for (i, answer) in missing.into_iter().zip(trees_via_git(git, &asked)?) {
-            trees[i] = answer;
+            trees[i] = answer.as_deref().and_then(decode);
         }
     }
     Ok(candidates
         .iter()
-        .zip(&trees)
-        .find(|(_, t)| t.as_deref() == Some(tree.as_str()))
+        .zip(trees.iter())
+        .find(|(_, t)| t.as_deref() == Some(tree.as_slice()))
         .map(|((name, _), _)| name.clone()))
 }
 

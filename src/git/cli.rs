@@ -233,11 +233,12 @@ impl GitDir {
 
     /// The refs under `prefix` (e.g. `refs/remotes/origin/`) that match one of `patterns`
     /// (`git for-each-ref` patterns under the prefix; empty: all of them): `(name without the
-    /// prefix, object name)`, sorted by name. Symbolic refs (a remote's `HEAD`) are left out.
+    /// prefix, object name)`, sorted by name; a symbolic ref is listed with its target's
+    /// object.
     pub fn refs(&self, prefix: &str, patterns: &[String]) -> Result<Vec<(String, String)>> {
         let mut args = vec![
             "for-each-ref".to_owned(),
-            "--format=%(objectname) %(refname) %(symref)".to_owned(),
+            "--format=%(objectname) %(refname)".to_owned(),
         ];
         if patterns.is_empty() {
             args.push(prefix.to_owned());
@@ -249,13 +250,9 @@ impl GitDir {
             .with_context(|| format!("failed to list the refs under {prefix}"))?;
         let mut refs = Vec::new();
         for line in String::from_utf8_lossy(&out).lines() {
-            let mut parts = line.splitn(3, ' ');
-            let (Some(oid), Some(name), symref) = (parts.next(), parts.next(), parts.next()) else {
+            let Some((oid, name)) = line.split_once(' ') else {
                 continue;
             };
-            if symref.is_some_and(|s| !s.is_empty()) {
-                continue;
-            }
             if let Some(short) = name.strip_prefix(prefix) {
                 refs.push((short.to_owned(), oid.to_owned()));
             }

@@ -54,6 +54,14 @@ impl CommitGraph {
     /// The root tree of each commit (hex object names in and out); `None` for a commit no
     /// graph holds.
     pub fn trees<S: AsRef<str>>(&self, commits: &[S]) -> Vec<Option<String>> {
+        self.raw_trees(commits)
+            .into_iter()
+            .map(|t| t.map(|t| encode(&t)))
+            .collect()
+    }
+
+    /// [`CommitGraph::trees`], as raw object names.
+    pub fn raw_trees<S: AsRef<str>>(&self, commits: &[S]) -> Vec<Option<Vec<u8>>> {
         // Many lookups read each file's commit data whole, once; a few read their entries.
         let data: Vec<Option<Vec<u8>>> = self
             .files
@@ -166,22 +174,23 @@ impl GraphFile {
 
     /// The root tree of `commit` (raw name), if this file holds it; from `data` (the `CDAT`
     /// chunk) when it was read whole.
-    fn tree(&self, commit: &[u8], data: Option<&[u8]>) -> Option<String> {
+    fn tree(&self, commit: &[u8], data: Option<&[u8]>) -> Option<Vec<u8>> {
         let at = self.position(commit)? * (self.hash_len + 16);
         match data {
-            Some(data) => Some(encode(data.get(at..at + self.hash_len)?)),
+            Some(data) => Some(data.get(at..at + self.hash_len)?.to_vec()),
             None => {
                 let mut tree = vec![0u8; self.hash_len];
                 self.file
                     .read_exact_at(&mut tree, self.cdat + at as u64)
                     .ok()?;
-                Some(encode(&tree))
+                Some(tree)
             }
         }
     }
 }
 
-fn decode(hex: &str) -> Option<Vec<u8>> {
+/// The raw bytes of a hex object name.
+pub fn decode(hex: &str) -> Option<Vec<u8>> {
     let digit = |c: u8| (c as char).to_digit(16).map(|d| d as u8);
     let bytes = hex.as_bytes();
     if !bytes.len().is_multiple_of(2) {
