@@ -152,6 +152,14 @@ fn regression_issue_21_sha256_promotion_and_its_merge_pass_a_hotfix_does_not() {
     );
     // The record is in the clone's log, which verifies.
     repo.pushguard(&["log", "--verify"]).expect_code(0);
+    // A command that needs libgit2 says why it cannot run.
+    let run = repo.pushguard(&["check", "production"]);
+    run.expect_code(2);
+    assert!(
+        run.stderr.contains("this repository uses SHA-256 object names, which pushguard's git library (libgit2) cannot open yet"),
+        "{}",
+        run.stderr
+    );
 }
 
 #[test]
