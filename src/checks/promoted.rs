@@ -213,11 +213,9 @@ pub fn locate(
             return Ok(Facts::Contained(first));
         }
     }
-    let candidates: Vec<(String, String)> = git
-        .refs(namespace, &patterns)?
-        .into_iter()
-        .filter(|(name, _)| name != "HEAD" && source.matches(name))
-        .collect();
+    let candidates = git.refs_where(namespace, &patterns, |name| {
+        name != "HEAD" && source.matches(name)
+    })?;
     if candidates.is_empty() {
         return Ok(Facts::NoTrackingRef);
     }

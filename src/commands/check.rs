@@ -136,10 +136,11 @@ fn resolve<'c>(
             let prefixes = crate::checks::promoted::ref_prefixes(&env.branches);
             let fetched: Vec<String> = repo
                 .git()
-                .refs(&format!("refs/remotes/{remote}/"), &prefixes)?
+                .refs_where(&format!("refs/remotes/{remote}/"), &prefixes, |name| {
+                    name != "HEAD" && env.matches(name)
+                })?
                 .into_iter()
                 .map(|(name, _)| name)
-                .filter(|name| name != "HEAD" && env.matches(name))
                 .collect();
             let branch = match fetched.as_slice() {
                 [one] => one.clone(),

@@ -236,27 +236,49 @@ impl GitDir {
     /// prefix, object name)`, sorted by name; a symbolic ref is listed with its target's
     /// object.
     pub fn refs(&self, prefix: &str, patterns: &[String]) -> Result<Vec<(String, String)>> {
-        let mut args = vec![
-            "for-each-ref".to_owned(),
-            "--format=%(objectname) %(refname)".to_owned(),
-        ];
+        self.refs_where(prefix, patterns, |_| true)
+    }
+
+    /// [`GitDir::refs`], keeping only the names `keep` accepts; the listing is read as it
+    /// streams, so refs that are not kept cost no memory (100,000 remote-tracking refs).
+    pub fn refs_where(
+        &self,
+        prefix: &str,
+        patterns: &[String],
+        keep: impl Fn(&str) -> bool,
+    ) -> Result<Vec<(String, String)>> {
+        let mut cmd = self.command();
+        cmd.args(["for-each-ref", "--format=%(objectname) %(refname)"]);
         if patterns.is_empty() {
-            args.push(prefix.to_owned());
+            cmd.arg(prefix);
         }
-        args.extend(patterns.iter().map(|p| format!("{prefix}{p}")));
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        let out = self
-            .output(&args)
-            .with_context(|| format!("failed to list the refs under {prefix}"))?;
+        cmd.args(patterns.iter().map(|p| format!("{prefix}{p}")))
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null());
+        let failed = || format!("failed to list the refs under {prefix}");
+        let mut child = cmd.spawn().with_context(failed)?;
+        let mut out = std::io::BufReader::with_capacity(
+            256 * 1024,
+            child.stdout.take().expect("stdout is piped"),
+        );
         let mut refs = Vec::new();
-        for line in String::from_utf8_lossy(&out).lines() {
-            let Some((oid, name)) = line.split_once(' ') else {
+        let mut line = Vec::with_capacity(256);
+        loop {
+            line.clear();
+            if out.read_until(b'\n', &mut line).with_context(failed)? == 0 {
+                break;
+            }
+            let text = String::from_utf8_lossy(line.strip_suffix(b"\n").unwrap_or(&line));
+            let Some((oid, name)) = text.split_once(' ') else {
                 continue;
             };
-            if let Some(short) = name.strip_prefix(prefix) {
+            if let Some(short) = name.strip_prefix(prefix).filter(|n| keep(n)) {
                 refs.push((short.to_owned(), oid.to_owned()));
             }
         }
+        let status = child.wait().with_context(failed)?;
+        anyhow::ensure!(status.success(), "{}: `git for-each-ref` failed", failed());
         refs.sort();
         Ok(refs)
     }
