@@ -247,8 +247,32 @@ impl GitDir {
         patterns: &[String],
         keep: impl Fn(&str) -> bool,
     ) -> Result<Vec<(String, String)>> {
+        // Unsorted, git streams the refs instead of holding them all (47 MiB at 100,000
+        // refs, against 11 MiB); a git without `--no-sort` (older than 2.44) says so with
+        // a usage error, and is asked again without it.
+        match self.list_refs(prefix, patterns, &keep, true)? {
+            Some(refs) => Ok(refs),
+            None => self
+                .list_refs(prefix, patterns, &keep, false)?
+                .with_context(|| format!("failed to list the refs under {prefix}")),
+        }
+    }
+
+    /// One `git for-each-ref` listing for [`GitDir::refs_where`], sorted by name; `None`
+    /// when git refused its options.
+    fn list_refs(
+        &self,
+        prefix: &str,
+        patterns: &[String],
+        keep: &impl Fn(&str) -> bool,
+        no_sort: bool,
+    ) -> Result<Option<Vec<(String, String)>>> {
         let mut cmd = self.command();
-        cmd.args(["for-each-ref", "--format=%(objectname) %(refname)"]);
+        cmd.arg("for-each-ref");
+        if no_sort {
+            cmd.arg("--no-sort");
+        }
+        cmd.arg("--format=%(objectname) %(refname)");
         if patterns.is_empty() {
             cmd.arg(prefix);
         }
@@ -278,9 +302,12 @@ impl GitDir {
             }
         }
         let status = child.wait().with_context(failed)?;
+        if no_sort && status.code() == Some(129) {
+            return Ok(None);
+        }
         anyhow::ensure!(status.success(), "{}: `git for-each-ref` failed", failed());
         refs.sort();
-        Ok(refs)
+        Ok(Some(refs))
     }
 
     /// `git rev-list <new> --not <hide…>`, the tips given on stdin: the commits reachable
