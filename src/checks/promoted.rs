@@ -162,7 +162,7 @@ fn thousands(n: usize) -> String {
 /// The ref-name prefixes (under the namespace) that cover every branch a glob can match:
 /// its literal part up to the last `/` before the first wildcard, as `git for-each-ref`
 /// matches a literal pattern up to a slash. Empty means the whole namespace.
-pub fn ref_prefixes(globs: &[String]) -> Vec<String> {
+fn ref_prefixes(globs: &[String]) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     for glob in globs {
         let literal = glob
@@ -183,18 +183,19 @@ pub fn ref_prefixes(globs: &[String]) -> Vec<String> {
     out
 }
 
-/// Finds whether `pushed` (a commit's object name) is contained in, or has the tree of, a
-/// branch `<namespace><name>` whose name matches `source`'s globs.
+/// Finds whether `pushed` (a commit's object name) is contained in, or has the tree of, one
+/// of `candidates` (`(name, tip)`, sorted by name: the branches `<namespace><name>` that
+/// match `source`'s globs, as the site lists them).
 ///
-/// One `git for-each-ref --contains` answers containment for every candidate at once (with
-/// the commit-graph's generation numbers it reads no commit); the candidates are listed by a
-/// `git for-each-ref` limited to the globs' literal prefixes, and their tips' trees read from
-/// git's commit-graph files (a tip the graphs lack, from one `git cat-file --batch-check`):
-/// reading every tip's commit object in process cost 5.6× git's `--contains` at 1,000
-/// branches (issue 21). When the pushed commit is in no commit-graph but every candidate tip
-/// is, no candidate can contain it (a graph holds the ancestors of every commit it holds), so
-/// a hotfix that is on none of them costs the listing alone. Everything goes through git, so
-/// SHA-256 repositories are answered the same way.
+/// A candidate at the pushed commit answers at once. Else one `git for-each-ref --contains`
+/// answers containment for every candidate (with the commit-graph's generation numbers it
+/// reads no commit), unless git's commit-graph settles it: when the pushed commit is in no
+/// graph but every tip is, no candidate can contain it (a graph holds the ancestors of each
+/// commit it holds), so a hotfix on none of them starts no process. The tips' trees, for a
+/// promotion merge, come from the commit-graph files too (a tip the graphs lack, from one
+/// `git cat-file --batch-check`): reading every tip's commit object in process cost 5.6×
+/// git's `--contains` at 1,000 branches (issue 21). SHA-256 repositories are answered the
+/// same way.
 ///
 /// `pushed_tree` is the pushed commit's tree when the caller has it at hand (libgit2 reads
 /// it in process); else it is looked up like the tips'.
@@ -202,38 +203,29 @@ pub fn locate(
     git: &GitDir,
     pushed: &str,
     pushed_tree: Option<String>,
+    candidates: &[(String, String)],
     namespace: &str,
     source: &Environment,
 ) -> Result<Facts> {
-    let patterns = ref_prefixes(&source.branches);
+    if candidates.is_empty() {
+        return Ok(Facts::NoTrackingRef);
+    }
+    if let Some((name, _)) = candidates.iter().find(|(_, tip)| tip == pushed) {
+        return Ok(Facts::Contained(name.clone()));
+    }
     let graph = CommitGraph::open(&git.objects_dir());
-    let pushed_in_graph = graph.holds(pushed);
-    if pushed_in_graph {
+    // The tips' trees from the graphs (`None`: a tip no graph holds).
+    let tips: Vec<&str> = candidates.iter().map(|(_, tip)| tip.as_str()).collect();
+    let mut trees = graph.raw_trees(&tips);
+    let provably_none =
+        !graph.holds(pushed) && trees.iter().all(Option::is_some) && graph_parents_are_gits(git);
+    if !provably_none {
+        let patterns = ref_prefixes(&source.branches);
         if let Some(first) = first_containing(git, pushed, namespace, &patterns, source)? {
             return Ok(Facts::Contained(first));
         }
     }
-    let candidates = git.refs_where(namespace, &patterns, |name| {
-        name != "HEAD" && source.matches(name)
-    })?;
-    if candidates.is_empty() {
-        return Ok(Facts::NoTrackingRef);
-    }
-    // The tips' trees from the graphs (`None`: a tip no graph holds).
-    let tips: Vec<&str> = candidates.iter().map(|(_, tip)| tip.as_str()).collect();
-    let mut trees = graph.raw_trees(&tips);
-    if !pushed_in_graph {
-        if let Some((name, _)) = candidates.iter().find(|(_, tip)| tip == pushed) {
-            return Ok(Facts::Contained(name.clone()));
-        }
-        let provably_none = trees.iter().all(Option::is_some) && graph_parents_are_gits(git);
-        if !provably_none {
-            if let Some(first) = first_containing(git, pushed, namespace, &patterns, source)? {
-                return Ok(Facts::Contained(first));
-            }
-        }
-    }
-    if let Some(name) = same_tree(git, &graph, pushed, pushed_tree, &candidates, &mut trees)? {
+    if let Some(name) = same_tree(git, &graph, pushed, pushed_tree, candidates, &mut trees)? {
         return Ok(Facts::SameTree(name));
     }
     Ok(Facts::NotPromoted {
@@ -434,6 +426,17 @@ fn facts(ctx: &Context, source: &Environment) -> Result<Facts> {
             format!("refs/remotes/{remote}/")
         }
     };
+    // The site's listing, kept for the whole push: libgit2 lists the packed refs in
+    // process, and the range of a new branch needs the same list (issue 14).
+    let listed = match ctx.refs {
+        Refs::Own => std::rc::Rc::new(ctx.repo.branches()?),
+        Refs::Remote { name, .. } => ctx.repo.remote_tracking(name.unwrap_or_default())?,
+    };
+    let candidates: Vec<(String, String)> = listed
+        .iter()
+        .filter(|(name, _)| source.matches(name))
+        .map(|(name, tip)| (name.clone(), tip.to_string()))
+        .collect();
     let pushed = pushed_commit(ctx)?;
     let tree = ctx
         .repo
@@ -445,6 +448,7 @@ fn facts(ctx: &Context, source: &Environment) -> Result<Facts> {
         ctx.repo.git(),
         &pushed.to_string(),
         tree,
+        &candidates,
         &namespace,
         source,
     )
@@ -477,7 +481,10 @@ pub fn facts_via_git(
     let pushed = git
         .peel_commit(new)
         .ok_or_else(|| anyhow::anyhow!("the pushed object {new} is not in this repository"))?;
-    locate(git, &pushed, None, &namespace, source)
+    let candidates = git.refs_where(&namespace, &ref_prefixes(&source.branches), |name| {
+        name != "HEAD" && source.matches(name)
+    })?;
+    locate(git, &pushed, None, &candidates, &namespace, source)
 }
 
 /// Runs the check through git alone (a SHA-256 repository).

@@ -131,16 +131,11 @@ fn resolve<'c>(
                 let env = environment_of_branch(config, name, target)?;
                 return Ok((env, name.to_owned(), remote));
             };
-            // Only the refs under the globs' literal prefixes: git finds them in the packed
-            // refs without listing a remote's 100,000 others (issue 21).
-            let prefixes = crate::checks::promoted::ref_prefixes(&env.branches);
             let fetched: Vec<String> = repo
-                .git()
-                .refs_where(&format!("refs/remotes/{remote}/"), &prefixes, |name| {
-                    name != "HEAD" && env.matches(name)
-                })?
-                .into_iter()
-                .map(|(name, _)| name)
+                .remote_tracking(&remote)?
+                .iter()
+                .map(|(name, _)| name.clone())
+                .filter(|name| env.matches(name))
                 .collect();
             let branch = match fetched.as_slice() {
                 [one] => one.clone(),
