@@ -5,7 +5,6 @@
 
 use std::fs::{self, File};
 use std::io::{Read, Seek, SeekFrom, Write};
-use std::os::unix::ffi::OsStrExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -194,10 +193,11 @@ pub fn lock_tests(state: &Path, limit: Duration, interrupted: &AtomicBool) -> Re
 /// that commit and clean (untracked files included), else `<state dir>/worktree` checked out
 /// at it.
 ///
-/// A re-run in the reusable worktree removes only the untracked files the last run left
-/// (ignored build outputs stay, so caches stay warm): they are listed by `git status` with
-/// git's untracked cache, which re-reads only the directories that changed since, where
-/// `git clean -fd` read every directory of the tree each time (issue 21).
+/// A re-run in the reusable worktree removes the untracked files the last run left with
+/// `git clean -fd` (ignored build outputs stay, so caches stay warm). Listing them with
+/// `git status` and git's untracked cache, or limiting the clean to the directories that
+/// changed, was measured no cheaper at 200,000 files (git reads every directory and the whole
+/// index either way; `docs/benchmarks.md`, issue 21).
 pub fn checkout(git: &GitDir, commit: &str) -> Result<Place> {
     if let Some(dir) = git.work_tree() {
         if git.head().as_deref() == Some(commit) && git.is_clean() == Some(true) {
@@ -211,7 +211,11 @@ pub fn checkout(git: &GitDir, commit: &str) -> Result<Place> {
             .stdin(Stdio::null())
             .output()
             .is_ok_and(|o| o.status.success())
-            && clean_untracked(&wt).is_ok();
+            && git_command(&wt)
+                .args(["clean", "-fdq"])
+                .stdin(Stdio::null())
+                .output()
+                .is_ok_and(|o| o.status.success());
         if ok {
             return Ok(Place::Worktree(wt));
         }
@@ -235,55 +239,7 @@ pub fn checkout(git: &GitDir, commit: &str) -> Result<Place> {
         wt.display(),
         String::from_utf8_lossy(&out.stderr).trim()
     );
-    // Primes the untracked cache for the next run's clean.
-    let _ = untracked(&wt);
     Ok(Place::Worktree(wt))
-}
-
-/// The untracked (not ignored) files and directories of the worktree `wt`, from
-/// `git status` with the untracked cache kept in its index.
-fn untracked(wt: &Path) -> Result<Vec<PathBuf>> {
-    let out = git_command(wt)
-        .args([
-            "-c",
-            "core.untrackedCache=true",
-            "status",
-            "--porcelain=v1",
-            "-z",
-            "--untracked-files=normal",
-            "--ignore-submodules=all",
-        ])
-        .stdin(Stdio::null())
-        .stderr(Stdio::null())
-        .output()
-        .context("failed to run `git status` in the test worktree")?;
-    anyhow::ensure!(
-        out.status.success(),
-        "`git status` failed in the test worktree"
-    );
-    Ok(out
-        .stdout
-        .split(|&b| b == 0)
-        .filter_map(|e| e.strip_prefix(b"?? "))
-        .map(|p| {
-            wt.join(std::ffi::OsStr::from_bytes(
-                p.strip_suffix(b"/").unwrap_or(p),
-            ))
-        })
-        .collect())
-}
-
-/// Removes what [`untracked`] lists.
-fn clean_untracked(wt: &Path) -> Result<()> {
-    for path in untracked(wt)? {
-        let removed = if path.is_dir() && !path.is_symlink() {
-            fs::remove_dir_all(&path)
-        } else {
-            fs::remove_file(&path)
-        };
-        removed.with_context(|| format!("failed to remove `{}`", path.display()))?;
-    }
-    Ok(())
 }
 
 /// How one test command ended.
