@@ -242,7 +242,7 @@ fi
 # two commits are checked in turn (one file differs), the cache off, and the test command
 # leaves an untracked file and an ignored build directory behind, as builds do. Baseline:
 # git putting the same two trees in place in another worktree (`git checkout --force`);
-# for reference, the same plus the `git clean -fd` each re-run did before issue 21.
+# second pairing: the same plus `git clean -fd`, git's share of what a re-run does.
 if want tests; then
     for n in $file_sizes; do
         d=$tmp/tests-$n; rm -rf "$d"; git init -q "$d"; cd "$d"
@@ -271,7 +271,7 @@ if want tests; then
                git -C "$tmp/tests-$n-git" checkout -q -f --detach "$b" && git -C "$tmp/tests-$n-git" clean -fdq; }
         pair pg gc
         row "tests re-run in the tests worktree, $n files, two commits in turn (cache off)" "$(ms "$pm")" \
-            "$(ms "$gm") \`git checkout -f\` of the same two; with \`git clean -fd\` after each (before issue 21): $(ms "$mb") (pushguard $(ms "$ma") in that pairing)" \
+            "$(ms "$gm") \`git checkout -f\` of the same two; with \`git clean -fd\` after each: $(ms "$mb") (pushguard $(ms "$ma") in that pairing, $(ratio "$ma" "$mb"))" \
             "**$(ratio "$pm" "$gm")**" "$(mib "$(rss "$bin" check staging --rev "$a")") (git $(mib "$(rss git -C "$tmp/tests-$n-git" checkout -q -f --detach "$b")"))"
         git worktree remove --force "$tmp/tests-$n-git"
     done
