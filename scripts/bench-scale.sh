@@ -9,7 +9,7 @@
 #                                          records, 1,000–100,000 notes, 2k–200k files) and
 #                                          the load test at 20 clones × 10 pushes
 #   SCALE_RUNS=N                           pairs per measurement (default 11)
-#   SCALE_ROWS="promoted lines log notes clean range load junk history"   which rows to run
+#   SCALE_ROWS="promoted lines log notes clean tests range load junk history"   which rows to run
 #
 # Issue 23 adds `junk` (a gated push with 100,000 junk notes in the remote's trail and in its
 # approvals) and `history` (`audit` in a fresh clone over a trail written one notes commit per
@@ -28,7 +28,7 @@ fi
 bin=${PUSHGUARD_BIN:-$root/target/release/pushguard}
 runs=${SCALE_RUNS:-11}
 scale=${SCALE:-quick}
-wanted=${SCALE_ROWS:-promoted lines log notes clean range load junk history}
+wanted=${SCALE_ROWS:-promoted lines log notes clean tests range load junk history}
 [ -x /usr/bin/time ] || { echo "bench-scale.sh: needs GNU time at /usr/bin/time (apt-get install time)" >&2; exit 2; }
 
 tmp=${BENCH_DIR:-$(mktemp -d)}
@@ -228,13 +228,56 @@ if want clean; then
         }' | git fast-import --quiet
         git checkout -q -f main
         git status -uno >/dev/null
+        git remote add origin "$tmp/nowhere.git"
         printf '[environments.staging]\nbranches = ["staging"]\nconfirm = false\nchecks = ["clean-worktree"]\n' >.pushguard.toml
         echo change >>d000/f0
+        out=$("$bin" check staging --rev HEAD 2>&1 || true)
+        case $out in *"1 tracked file changed"*) ;; *) echo "clean: the check did not run: $out"; exit 1 ;; esac
         pg() { "$bin" check staging --rev HEAD; }
         gi() { git status --porcelain -uno; }
         pair pg gi
         row "clean-worktree, $n files, one changed" "$(ms "$ma")" "$(ms "$mb") \`git status --porcelain -uno\`" \
             "**$(ratio "$ma" "$mb")**" "$(mib "$(rss "$bin" check staging --rev HEAD)") (git $(mib "$(rss git status --porcelain -uno)"))"
+    done
+fi
+
+# --- tests re-run in the tests worktree, N files -----------------------------------------
+# The work tree is not at the checked commit, so the tests run in `.git/pushguard/worktree`;
+# two commits are checked in turn (one file differs), the cache off, and the test command
+# leaves an untracked file and an ignored build directory behind, as builds do. Baseline:
+# git putting the same two trees in place in another worktree (`git checkout --force`);
+# second pairing: the same plus `git clean -fd`, git's share of what a re-run does.
+if want tests; then
+    for n in $file_sizes; do
+        d=$tmp/tests-$n; rm -rf "$d"; git init -q "$d"; cd "$d"
+        awk -v n="$n" 'BEGIN {
+            printf "commit refs/heads/main\ncommitter B <b@x> 1500000000 +0000\ndata 5\nfiles\n";
+            printf "M 644 inline .gitignore\ndata 7\ntarget\n";
+            for (i = 0; i < n; i++) printf "M 644 inline d%03d/f%d\ndata 2\n%d\n", i % 1000, i, i % 10;
+            printf "commit refs/heads/main\ncommitter B <b@x> 1500000001 +0000\ndata 4\ntwo\n";
+            printf "M 644 inline d000/f0\ndata 4\ntwo\n";
+        }' | git fast-import --quiet
+        git checkout -q -f main
+        git remote add origin "$tmp/nowhere.git"
+        git commit -q --allow-empty -m "work tree elsewhere"
+        printf '[environments.staging]\nbranches = ["staging"]\nconfirm = false\nchecks = ["tests"]\n[tests]\ncommands = ["mkdir -p target && touch target/build out.tmp"]\ncache = false\n' >.pushguard.toml
+        a=$(git rev-parse main~2); b=$(git rev-parse main~1)
+        "$bin" check staging --rev "$a" >/dev/null 2>&1
+        out=$("$bin" check staging --rev "$b" 2>&1 || true)
+        case $out in *"pushguard/worktree"*"passed"*) ;; *) echo "tests: not run in the tests worktree: $out"; exit 1 ;; esac
+        [ -e .git/pushguard/worktree/target/build ] || { echo "tests: the ignored build output was removed"; exit 1; }
+        git worktree add -q --detach "$tmp/tests-$n-git" "$a"
+        pg() { "$bin" check staging --rev "$a" && "$bin" check staging --rev "$b"; }
+        gi() { git -C "$tmp/tests-$n-git" checkout -q -f --detach "$a" && git -C "$tmp/tests-$n-git" checkout -q -f --detach "$b"; }
+        pair pg gi
+        pm=$ma gm=$mb
+        gc() { git -C "$tmp/tests-$n-git" checkout -q -f --detach "$a" && git -C "$tmp/tests-$n-git" clean -fdq &&
+               git -C "$tmp/tests-$n-git" checkout -q -f --detach "$b" && git -C "$tmp/tests-$n-git" clean -fdq; }
+        pair pg gc
+        row "tests re-run in the tests worktree, $n files, two commits in turn (cache off)" "$(ms "$pm")" \
+            "$(ms "$gm") \`git checkout -f\` of the same two; with \`git clean -fd\` after each: $(ms "$mb") (pushguard $(ms "$ma") in that pairing, $(ratio "$ma" "$mb"))" \
+            "**$(ratio "$pm" "$gm")**" "$(mib "$(rss "$bin" check staging --rev "$a")") (git $(mib "$(rss git -C "$tmp/tests-$n-git" checkout -q -f --detach "$b")"))"
+        git worktree remove --force "$tmp/tests-$n-git"
     done
 fi
 

@@ -52,7 +52,7 @@ pub const CONFIG_ENV: &str = "PUSHGUARD_CONFIG";
 pub const MAX_CONFIG_BYTES: u64 = 1024 * 1024;
 
 /// The table taken whole from the highest layer that has it.
-const ENVIRONMENTS: &str = "environments";
+pub const ENVIRONMENTS: &str = "environments";
 
 /// The array of `[[freeze]]` tables, also taken whole from the highest layer that has it.
 const FREEZE: &str = "freeze";
@@ -486,29 +486,48 @@ pub fn load_for_audit(location: &Location, file: Option<&std::path::Path>) -> Re
     let trusted = Config::from_layers(outside).map_err(broken)?;
     let mut config = load(location)?;
     let mut ignored = Vec::new();
+    // A setting of the checkout is named as ignored only where it would have changed the
+    // judgement: the same value as the trusted one (`require_signatures = false` as
+    // `pushguard init` writes it, say) changes nothing.
     let from_checkout = |key: &str, config: &Config| {
         matches!(config.provenance.source_of(key), Source::Repository(_))
     };
-    for key in ["trust.allowed_signers", "trust.require_signatures"] {
-        if from_checkout(key, &config) {
-            ignored.push(format!("[trust] {}", &key["trust.".len()..]));
-        }
+    if from_checkout("trust.allowed_signers", &config)
+        && config.trust.allowed_signers != trusted.trust.allowed_signers
+    {
+        ignored.push("[trust] allowed_signers".to_owned());
     }
-    if from_checkout("bypass.review_within", &config) {
+    if from_checkout("trust.require_signatures", &config)
+        && config.trust.require_signatures != trusted.trust.require_signatures
+    {
+        ignored.push("[trust] require_signatures".to_owned());
+    }
+    if from_checkout("bypass.review_within", &config)
+        && config.bypass.review_within != trusted.bypass.review_within
+    {
         ignored.push("[bypass] review_within".to_owned());
     }
     config.bypass.review_within = trusted.bypass.review_within;
     let environments_from_checkout = from_checkout(ENVIRONMENTS, &config);
     for env in &mut config.environments {
-        if environments_from_checkout && env.require_signatures.is_some() {
+        let trusted_env = trusted.environment(&env.name);
+        let signatures = trusted_env.and_then(|e| e.require_signatures);
+        let review = trusted_env.and_then(|e| e.review_within);
+        let effective = |own: Option<bool>| own.unwrap_or(trusted.trust.require_signatures);
+        if environments_from_checkout
+            && env.require_signatures.is_some()
+            && effective(env.require_signatures) != effective(signatures)
+        {
             ignored.push(format!("[environments.{}] require_signatures", env.name));
         }
-        if environments_from_checkout && env.review_within.is_some() {
+        if environments_from_checkout
+            && env.review_within.is_some()
+            && env.review_within != review.or(trusted.bypass.review_within)
+        {
             ignored.push(format!("[environments.{}] review_within", env.name));
         }
-        let trusted_env = trusted.environment(&env.name);
-        env.require_signatures = trusted_env.and_then(|e| e.require_signatures);
-        env.review_within = trusted_env.and_then(|e| e.review_within);
+        env.require_signatures = signatures;
+        env.review_within = review;
     }
     config.trust = trusted.trust.clone();
     config

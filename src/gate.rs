@@ -105,8 +105,6 @@ pub enum Block {
     NeedsChecklist { consulted: String },
     /// A dialogue or a check was cut short (Ctrl-C, timeout, end of input).
     Stopped(Stop),
-    /// The checks cannot run here (a SHA-256 clone): only `PUSHGUARD_BYPASS` gets through.
-    CannotCheck,
     /// The hook chained after pushguard refused the push.
     ChainedRefused(String),
     /// A bypass during a freeze that does not name every window that freezes the environment.

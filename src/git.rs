@@ -6,7 +6,6 @@
 //! submodules and `--git-dir` pushes, and `discover(".")` would find the wrong repository.
 
 use std::cell::RefCell;
-use std::collections::HashSet;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -17,9 +16,12 @@ use anyhow::{bail, Context as _, Result};
 use git2::{ErrorCode, ObjectType, Oid, Repository};
 
 mod added;
+pub mod cli;
+pub mod commit_graph;
 mod messages;
 pub mod ownership;
 pub use added::AddedLine;
+pub use cli::GitDir;
 pub use messages::summary;
 
 /// Git's repository-local environment variables (`git rev-parse --local-env-vars`).
@@ -106,9 +108,50 @@ pub enum Ancestry {
 /// A remote's remote-tracking refs, `(name without the remote prefix, commit)`, sorted by name.
 pub type TrackingRefs = Rc<Vec<(String, Oid)>>;
 
+/// What a site reads the repository through: libgit2 (with git where git answers faster),
+/// or git alone, in a SHA-256 repository that libgit2 cannot open (issue 21).
+#[derive(Clone, Copy)]
+pub enum Reader<'r> {
+    Lib(&'r Repo),
+    Git(&'r GitDir),
+}
+
+impl<'r> Reader<'r> {
+    /// The repository through git processes.
+    pub fn git(self) -> &'r GitDir {
+        match self {
+            Reader::Lib(repo) => repo.git(),
+            Reader::Git(git) => git,
+        }
+    }
+
+    /// pushguard's state directory, `<git common dir>/pushguard/`.
+    pub fn state_dir(self) -> PathBuf {
+        self.git().state_dir()
+    }
+
+    /// The pusher's identity from the git config.
+    pub fn identity(self) -> Identity {
+        match self {
+            Reader::Lib(repo) => repo.identity(),
+            Reader::Git(git) => git.identity(),
+        }
+    }
+
+    /// Finds the remote that `git push` was given: its name, or the remote whose URL it is.
+    pub fn remote_name(self, remote_arg: &str, url: &str) -> Option<String> {
+        match self {
+            Reader::Lib(repo) => repo.remote_name(remote_arg, url),
+            Reader::Git(git) => git.remote_name(remote_arg, url),
+        }
+    }
+}
+
 /// An opened repository and the facts read from it.
 pub struct Repo {
     inner: Repository,
+    /// The same repository through `git` processes.
+    cli: GitDir,
     /// The last remote's remote-tracking refs, listed once per process (a push of many gated
     /// lines, or a `promoted` and a range check on one line, reads them once); dropped by
     /// every fetch run through [`run_bounded`].
@@ -127,6 +170,12 @@ impl Repo {
                     anyhow::anyhow!("{}", e.message()).context("failed to open the git repository")
                 });
             }
+            if e.message().contains("object format") {
+                return crate::with_hint(
+                    anyhow::anyhow!("this repository uses SHA-256 object names, which pushguard's git library (libgit2) cannot open yet ({})", e.message()),
+                    "the hooks gate pushes here through git (see the README, SHA-256 repositories); this command needs libgit2",
+                );
+            }
             anyhow::anyhow!("{}", e.message()).context("failed to open the git repository")
         })?;
         Ok(Repo::wrap(inner))
@@ -137,8 +186,10 @@ impl Repo {
         // per object read was a visible share of reading 10,000 commits (issue 14).
         static RELAXED: std::sync::Once = std::sync::Once::new();
         RELAXED.call_once(|| git2::opts::strict_hash_verification(false));
+        let cli = GitDir::new(inner.path(), inner.commondir(), inner.workdir());
         Repo {
             inner,
+            cli,
             tracking: RefCell::new(None),
         }
     }
@@ -153,6 +204,11 @@ impl Repo {
     /// The underlying libgit2 handle, for the facts this module does not wrap.
     pub fn git2(&self) -> &Repository {
         &self.inner
+    }
+
+    /// The repository through `git` processes, for the facts git answers best.
+    pub fn git(&self) -> &GitDir {
+        &self.cli
     }
 
     /// The directory shared by all linked worktrees of the clone.
@@ -233,47 +289,6 @@ impl Repo {
     /// Forgets the listed remote-tracking refs (a fetch may have moved them).
     pub fn forget_remote_tracking(&self) {
         self.tracking.borrow_mut().take();
-    }
-
-    /// Which of `candidates` (refs named `<namespace><name>`, e.g. `refs/remotes/origin/`)
-    /// contain `commit`: the first by name, if any.
-    ///
-    /// One `git for-each-ref --contains` for all of them, limited to `patterns` (ref-name
-    /// prefixes under `namespace` that cover every candidate): git answers for every ref in
-    /// one walk, using the commit-graph's generation numbers, where one `git merge-base`
-    /// per candidate cost a process each (issue 14). `Ok(None)` when git could not answer
-    /// (git missing, an object missing): callers fall back to asking one ref at a time.
-    pub fn first_containing(
-        &self,
-        commit: Oid,
-        namespace: &str,
-        patterns: &[String],
-        candidates: &[(String, Oid)],
-    ) -> Result<Option<Option<String>>> {
-        let mut cmd = git_command(self.common_dir());
-        keep_quarantine(&mut cmd);
-        cmd.arg("--git-dir")
-            .arg(self.common_dir())
-            .args(["for-each-ref", "--format=%(refname)"])
-            .arg(format!("--contains={commit}"))
-            .args(patterns.iter().map(|p| format!("{namespace}{p}")))
-            .stdin(Stdio::null())
-            .stderr(Stdio::null());
-        let Ok(out) = cmd.output() else {
-            return Ok(None);
-        };
-        if !out.status.success() {
-            return Ok(None);
-        }
-        let wanted: HashSet<&str> = candidates.iter().map(|(n, _)| n.as_str()).collect();
-        let text = String::from_utf8_lossy(&out.stdout);
-        let first = text
-            .lines()
-            .filter_map(|l| l.strip_prefix(namespace))
-            .filter(|name| wanted.contains(name))
-            .min()
-            .map(str::to_owned);
-        Ok(Some(first))
     }
 
     /// The refs under `prefix` that peel to a commit: `(name without the prefix, commit)`,
@@ -391,86 +406,20 @@ impl Repo {
     }
 
     /// The tracked files that differ from HEAD in the index or the work tree, as
-    /// `git status --porcelain -uno` sees them: `(mark, staged, path)` with mark `A`, `D`,
-    /// `U` (unmerged) or `M`, sorted by path. `None` when git could not answer.
+    /// `git status --porcelain -uno` sees them (see [`GitDir::tracked_changes`]).
     ///
     /// git's own status uses the index's stat data and its preloading, where libgit2's
     /// status was 4× slower at 200,000 files (issue 14).
     pub fn tracked_changes_via_git(&self) -> Option<Vec<(&'static str, bool, String)>> {
-        let dir = self.work_tree()?;
-        let out = git_command(dir)
-            .args([
-                "status",
-                "--porcelain=v1",
-                "-z",
-                "--untracked-files=no",
-                "--ignore-submodules=all",
-                "--no-renames",
-            ])
-            .env("GIT_OPTIONAL_LOCKS", "0")
-            .stdin(Stdio::null())
-            .stderr(Stdio::null())
-            .output()
-            .ok()?;
-        if !out.status.success() {
-            return None;
-        }
-        let mut changes = Vec::new();
-        for entry in out.stdout.split(|&b| b == 0).filter(|e| !e.is_empty()) {
-            let (&[x, y, b' '], path) = entry.split_at_checked(3)? else {
-                return None;
-            };
-            let unmerged =
-                x == b'U' || y == b'U' || (x, y) == (b'A', b'A') || (x, y) == (b'D', b'D');
-            let mark = if unmerged {
-                "U"
-            } else if x == b'A' {
-                "A"
-            } else if x == b'D' || y == b'D' {
-                "D"
-            } else {
-                "M"
-            };
-            let staged = !unmerged && x != b' ';
-            changes.push((mark, staged, String::from_utf8_lossy(path).into_owned()));
-        }
-        Some(changes)
+        self.cli.tracked_changes()
     }
 
-    /// `git rev-list <new> --not <hide…>`, the tips given on stdin; `None` if git failed.
+    /// `git rev-list <new> --not <hide…>`; `None` if git failed.
     fn rev_list(&self, new: Oid, hide: &[Oid]) -> Option<Vec<Oid>> {
-        let mut cmd = git_command(self.common_dir());
-        keep_quarantine(&mut cmd);
-        let mut child = cmd
-            .arg("--git-dir")
-            .arg(self.inner.path())
-            .args(["rev-list", "--stdin"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .ok()?;
-        let mut stdin = child.stdin.take()?;
-        let mut tips = format!("{new}\n").into_bytes();
-        for h in hide {
-            tips.extend_from_slice(format!("^{h}\n").as_bytes());
-        }
-        let writer = std::thread::spawn(move || {
-            let _ = std::io::Write::write_all(&mut stdin, &tips);
-        });
-        let out = child.wait_with_output().ok()?;
-        let _ = writer.join();
-        if !out.status.success() {
-            return None;
-        }
-        out.stdout
-            .split(|&b| b == b'\n')
-            .filter(|l| !l.is_empty())
-            .map(|l| {
-                std::str::from_utf8(l)
-                    .ok()
-                    .and_then(|h| Oid::from_str(h).ok())
-            })
+        self.cli
+            .rev_list(&new.to_string(), hide)?
+            .iter()
+            .map(|h| Oid::from_str(h).ok())
             .collect()
     }
 
@@ -578,55 +527,64 @@ pub fn keep_quarantine(cmd: &mut Command) -> &mut Command {
     cmd
 }
 
-/// Runs `git --git-dir=<repo> <args>` with a scrubbed environment, killed after `timeout`.
+/// Runs `git --git-dir=<repo> <args>` with a scrubbed environment, killed after `timeout`
+/// (see [`GitDir::run_bounded`]).
 ///
 /// A fetch drops the remote-tracking refs [`Repo::remote_tracking`] listed.
 pub fn run_bounded(repo: &Repo, args: &[&str], timeout: Duration) -> Result<GitOutput> {
     if args.first() == Some(&"fetch") {
         repo.forget_remote_tracking();
     }
-    let mut cmd = Command::new("git");
-    scrub_env(&mut cmd);
-    cmd.arg("--git-dir")
-        .arg(repo.git2().path())
-        .args(args)
-        .env("GIT_TERMINAL_PROMPT", "0")
-        .env("LC_ALL", "C")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = cmd.spawn().context("failed to run git")?;
-    let read = |mut pipe: Box<dyn Read + Send>| {
-        std::thread::spawn(move || {
-            let mut text = String::new();
-            let _ = pipe.read_to_string(&mut text);
-            text
+    repo.git().run_bounded(args, timeout)
+}
+
+impl GitDir {
+    /// Runs `git --git-dir=<this> <args>` with a scrubbed environment, killed after
+    /// `timeout`; its stderr is kept for the report.
+    pub fn run_bounded(&self, args: &[&str], timeout: Duration) -> Result<GitOutput> {
+        let mut cmd = Command::new("git");
+        scrub_env(&mut cmd);
+        cmd.arg("--git-dir")
+            .arg(self.git_dir())
+            .args(args)
+            .env("GIT_TERMINAL_PROMPT", "0")
+            .env("LC_ALL", "C")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = cmd.spawn().context("failed to run git")?;
+        let read = |mut pipe: Box<dyn Read + Send>| {
+            std::thread::spawn(move || {
+                let mut text = String::new();
+                let _ = pipe.read_to_string(&mut text);
+                text
+            })
+        };
+        let out_reader = read(Box::new(child.stdout.take().expect("stdout is piped")));
+        let reader = read(Box::new(child.stderr.take().expect("stderr is piped")));
+        let start = Instant::now();
+        let status = loop {
+            if let Some(status) = child.try_wait().context("failed to wait for git")? {
+                break status;
+            }
+            if start.elapsed() >= timeout {
+                let _ = child.kill();
+                let _ = child.wait();
+                bail!(
+                    "`git {}` did not finish within {:.1}s and was stopped",
+                    args.first().copied().unwrap_or_default(),
+                    timeout.as_secs_f64()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        let stderr = reader.join().unwrap_or_default();
+        Ok(GitOutput {
+            success: status.success(),
+            stdout: out_reader.join().unwrap_or_default(),
+            stderr,
         })
-    };
-    let out_reader = read(Box::new(child.stdout.take().expect("stdout is piped")));
-    let reader = read(Box::new(child.stderr.take().expect("stderr is piped")));
-    let start = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().context("failed to wait for git")? {
-            break status;
-        }
-        if start.elapsed() >= timeout {
-            let _ = child.kill();
-            let _ = child.wait();
-            bail!(
-                "`git {}` did not finish within {:.1}s and was stopped",
-                args.first().copied().unwrap_or_default(),
-                timeout.as_secs_f64()
-            );
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    };
-    let stderr = reader.join().unwrap_or_default();
-    Ok(GitOutput {
-        success: status.success(),
-        stdout: out_reader.join().unwrap_or_default(),
-        stderr,
-    })
+    }
 }
 
 /// Finds the git common dir without libgit2 (for repositories libgit2 cannot open).
@@ -643,52 +601,6 @@ pub fn common_dir_via_git() -> Result<PathBuf> {
     Ok(PathBuf::from(
         String::from_utf8_lossy(&out.stdout).trim_end_matches('\n'),
     ))
-}
-
-/// `git log` over a list of commits given on its stdin (`--no-walk=unsorted --stdin`), in
-/// the repository (the quarantine kept, for a server's pre-receive): `read` consumes its
-/// output as it streams. `Ok(false)` when git could not answer (missing, failing, or `read`
-/// found output it could not parse): the caller falls back to libgit2.
-pub(crate) fn log_over_commits(
-    repo: &Repo,
-    config: &[&str],
-    args: &[&str],
-    commits: &[Oid],
-    read: impl FnOnce(&mut dyn std::io::BufRead) -> bool,
-) -> Result<bool> {
-    if commits.is_empty() {
-        // `git log --stdin` given nothing logs HEAD, which is not in the range (issue 22).
-        return Ok(read(&mut std::io::empty()));
-    }
-    let mut cmd = git_command(repo.common_dir());
-    keep_quarantine(&mut cmd);
-    cmd.arg("--git-dir").arg(repo.git2().path());
-    for c in config {
-        cmd.args(["-c", c]);
-    }
-    cmd.args(["log", "--no-walk=unsorted", "--stdin"])
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null());
-    let Ok(mut child) = cmd.spawn() else {
-        return Ok(false);
-    };
-    let mut stdin = child.stdin.take().expect("stdin is piped");
-    let list: Vec<u8> = commits
-        .iter()
-        .flat_map(|c| format!("{c}\n").into_bytes())
-        .collect();
-    // Written from a thread: git starts answering before it has read every commit.
-    let writer = std::thread::spawn(move || {
-        use std::io::Write as _;
-        let _ = stdin.write_all(&list);
-    });
-    let stdout = child.stdout.take().expect("stdout is piped");
-    let parsed = read(&mut std::io::BufReader::with_capacity(256 * 1024, stdout));
-    let _ = writer.join();
-    let status = child.wait().context("failed to wait for `git log`")?;
-    Ok(parsed && status.success())
 }
 
 /// Runs git in `dir` for a unit test, hermetic (no system or global config, fixed

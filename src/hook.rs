@@ -12,8 +12,8 @@ use std::path::Path;
 use anyhow::{Context as _, Result};
 
 use crate::config::{self, Location};
-use crate::git::Repo;
-use crate::sites::{ChainedHook, Client, Sha256};
+use crate::git::{GitDir, Reader, Repo};
+use crate::sites::{ChainedHook, Client};
 use crate::terminal::Interaction;
 use crate::{pipeline, push, Exit};
 
@@ -47,7 +47,9 @@ pub fn pre_push(remote: &str, url: &str, hook_dir: Option<&Path>) -> Result<Exit
     }
     let mut interaction = Interaction::for_person();
     if lines.iter().any(|l| l.update.local_oid.len() == 64) {
-        let site = Sha256::new(remote, url, chained)?;
+        // SHA-256 object names: libgit2 cannot open the repository, git answers (issue 21).
+        let git = GitDir::open_from_env()?;
+        let site = Client::reading(Reader::Git(&git), &config, remote, url, chained);
         return pipeline::run(&site, &config, &lines, &mut interaction);
     }
     let repo = Repo::open_from_env()?;

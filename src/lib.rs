@@ -8,7 +8,8 @@
 //! - entry points: [`cli`], [`commands`], [`hook`] (pre-push), [`server`] (pre-receive,
 //!   update), [`post_receive`], [`mod@install`];
 //! - [`pipeline`], the one gate sequence every caller runs, and [`report`], its wording;
-//! - [`sites`]: what differs between the places the gate runs (client, server, SHA-256);
+//! - [`sites`]: what differs between the places the gate runs (client, server), and the
+//!   facts of a SHA-256 repository read through git;
 //! - policy: [`gate`] (the pure decision core), [`checks`] and [`review`] (whether a bypass
 //!   was reviewed);
 //! - adapters: [`git`], [`audit`], [`anchor`], [`pending`], [`notes`], [`remote_id`],

@@ -25,7 +25,7 @@ use std::path::Path;
 use anyhow::Result;
 
 use crate::audit::Record;
-use crate::git::Repo;
+use crate::git::{GitDir, Repo};
 use crate::pending::{open_locked, pending_path, take_locked};
 use crate::push::RefUpdate;
 use crate::sites::ChainedHook;
@@ -45,8 +45,15 @@ fn attach(repo: &Repo, records: &[Record]) -> Vec<String> {
 
 /// The receive's work: take this push's pending records and attach them as notes.
 fn attach_pushed(updates: &[RefUpdate]) -> Result<Vec<String>> {
-    let repo = Repo::open_from_env()?;
-    let state_dir = repo.state_dir();
+    // SHA-256 object names: libgit2 cannot open the repository, git writes the notes.
+    let (repo, git) = if updates.iter().any(|u| u.local_oid.len() == 64) {
+        (None, GitDir::open_from_env()?)
+    } else {
+        let repo = Repo::open_from_env()?;
+        let git = repo.git().clone();
+        (Some(repo), git)
+    };
+    let state_dir = git.state_dir();
     let path = pending_path(&state_dir);
     if !path.exists() {
         return Ok(Vec::new());
@@ -55,7 +62,17 @@ fn attach_pushed(updates: &[RefUpdate]) -> Result<Vec<String>> {
     // receives never race on the notes ref.
     let mut file = open_locked(&state_dir)?;
     let records = take_locked(&mut file, &path, updates)?;
-    Ok(attach(&repo, &records))
+    Ok(match &repo {
+        Some(repo) => attach(repo, &records),
+        None => records
+            .iter()
+            .filter_map(|r| {
+                let own = notes::trail::writer_ref(notes::trail::SERVER_WRITER);
+                notes::trail::attach_via_git(&git, &own, r).err()
+            })
+            .map(|e| format!("{e:#}"))
+            .collect(),
+    })
 }
 
 /// Runs the post-receive hook: attaches the server's records of this push to the notes ref,

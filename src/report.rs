@@ -408,10 +408,6 @@ pub fn write_answers(
             "  the bypass does not override the freeze: {}\n  hint: name the freeze with the justification:\n      {BYPASS_ENV}=\"<why this push cannot wait>\"{freeze_var} git push …",
             not_named(&names, given.as_deref(), &format!("{FREEZE_ENV} is not set"), &format!("{FREEZE_ENV} names"))
         ),
-        Block::CannotCheck => writeln!(
-            out,
-            "hint: to push anyway, set {BYPASS_ENV}=\"<why this push is needed>\" (at least {min} characters; it is recorded)"
-        ),
         Block::NeedsChecklist { consulted } => writeln!(
             out,
             "  {env} has a checklist, which only `pushguard confirm` records. Either:\n  - confirm in a terminal (it asks the checklist), then push again:\n      pushguard confirm {env} --consulted {name}\n  - or confirm from a script, affirming the checklist (recorded as such):\n      pushguard confirm {env} --consulted {name} --affirm-checklist",
@@ -598,6 +594,17 @@ fn write_server_block(
 }
 
 /// Writes that the hook chained after pushguard refused the push, which is recorded so.
+/// Said after a gated push in a SHA-256 repository: its records are not shared as notes.
+pub const SHA256_RECORDS_LOCAL: &str = "pushguard: note: this repository uses SHA-256 object names: the record is in this clone's audit log, but sharing records as notes goes through libgit2, which cannot read them yet (`pushguard audit` on the remote will not find it)";
+
+/// Why a push to an environment that requires signed records is blocked in a SHA-256
+/// repository.
+pub fn sha256_cannot_sign(environment: &str) -> String {
+    format!(
+        "  ✗ {environment} requires signed records, and pushguard signs through libgit2, which cannot read this repository's SHA-256 object names yet\n    hint: bypass with a justification (recorded, unsigned), or push from a SHA-1 repository"
+    )
+}
+
 pub fn write_chained_refusal(out: &mut impl Write, why: &str) -> std::io::Result<()> {
     writeln!(
         out,

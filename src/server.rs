@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context as _, Result};
 
 use crate::config::{self, Location};
-use crate::git::Repo;
+use crate::git::{GitDir, Reader, Repo};
 use crate::notes::trail;
 use crate::push::{ParseError, RefUpdate};
 use crate::sites::server::{Hook, Server};
@@ -105,10 +105,42 @@ fn gate(hook: Hook, updates: &[RefUpdate], chained: Option<ChainedHook>) -> Resu
         return ChainedHook::run_alone(chained.as_ref());
     }
     if updates.iter().any(|u| u.local_oid.len() == 64) {
-        anyhow::bail!("this repository uses SHA-256 object names, which pushguard's git library (libgit2) cannot read yet, so its server mode cannot check environment branches here");
+        // SHA-256 object names: libgit2 cannot open the repository, git answers (issue 21).
+        let git = GitDir::open_from_env()?;
+        return gate_in(
+            Reader::Git(&git),
+            hook,
+            received,
+            updates,
+            &lines,
+            &config,
+            chained,
+        );
     }
     let repo = Repo::open_from_env()?;
-    if let Some((refusal, hint)) = trail_refusal(&repo, updates) {
+    gate_in(
+        Reader::Lib(&repo),
+        hook,
+        received,
+        updates,
+        &lines,
+        &config,
+        chained,
+    )
+}
+
+/// [`gate`] once the repository is open: `received` are git's lines as given, `updates` the
+/// same with symbolic refs resolved.
+fn gate_in(
+    reader: Reader,
+    hook: Hook,
+    received: &[RefUpdate],
+    updates: &[RefUpdate],
+    lines: &[pipeline::Line],
+    config: &crate::config::Config,
+    chained: Option<ChainedHook>,
+) -> Result<Exit> {
+    if let Some((refusal, hint)) = trail_refusal(reader, updates) {
         let mut err = std::io::stderr().lock();
         writeln!(err, "pushguard: {refusal}")?;
         writeln!(err, "hint: {hint}")?;
@@ -117,9 +149,9 @@ fn gate(hook: Hook, updates: &[RefUpdate], chained: Option<ChainedHook>) -> Resu
     if lines.is_empty() {
         return ChainedHook::run_alone(chained.as_ref());
     }
-    let site = Server::from_env(&repo, &config, hook, received, chained);
+    let site = Server::reading(reader, config, hook, received, chained);
     let mut interaction = Interaction::nobody();
-    pipeline::run(&site, &config, &lines, &mut interaction)
+    pipeline::run(&site, config, lines, &mut interaction)
 }
 
 /// The way forward after a rewind of the trail was refused.
@@ -131,15 +163,20 @@ const CONTENT_HINT: &str = "the trail only grows, by pushguard's own notes: push
 
 /// Why a push that would take anything from the trail, or put junk in it, is refused, if it
 /// is (each update of a trail ref is judged by [`trail::judge_update`]), with the way forward.
-pub fn trail_refusal(repo: &Repo, updates: &[RefUpdate]) -> Option<(String, &'static str)> {
+pub fn trail_refusal(reader: Reader, updates: &[RefUpdate]) -> Option<(String, &'static str)> {
     use trail::Refusal;
     for u in updates {
         if !trail::is_trail_ref(&u.remote_ref) {
             continue;
         }
         let name = escape(&u.remote_ref, 200);
-        let Some(refusal) = trail::judge_update(repo, &u.remote_ref, u.old_oid(), u.new_oid())
-        else {
+        let judged = match reader {
+            Reader::Lib(repo) => trail::judge_update(repo, &u.remote_ref, u.old_oid(), u.new_oid()),
+            Reader::Git(git) => {
+                trail::judge_update_via_git(git, &u.remote_ref, u.old_oid(), u.new_oid())
+            }
+        };
+        let Some(refusal) = judged else {
             continue;
         };
         let hint = match refusal {

@@ -14,16 +14,35 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, Result};
 use git2::{ObjectType, Oid, Tree};
 
-use crate::git::{git_command, scrub_env, Repo};
+use crate::git::{git_command, scrub_env, GitDir, Repo};
 
-/// Detects the test command from the files at the root of a tree.
+/// Detects the test command from the files at the root of a tree (libgit2).
 pub fn detect(repo: &Repo, tree: &Tree) -> Option<String> {
-    let has = |name: &str| tree.get_name(name).is_some();
     let text = |name: &str| -> Option<String> {
         let entry = tree.get_name(name)?;
         let blob = entry.to_object(repo.git2()).ok()?.peel_to_blob().ok()?;
         Some(String::from_utf8_lossy(blob.content()).into_owned())
     };
+    detect_with(|name| tree.get_name(name).is_some(), text)
+}
+
+/// Detects the test command from the files at the root of `tree` (an object name),
+/// through git (a SHA-256 repository).
+pub fn detect_in(git: &GitDir, tree: &str) -> Result<Option<String>> {
+    let names = git.root_names(tree)?;
+    let text = |name: &str| -> Option<String> {
+        names.iter().any(|n| n == name).then_some(())?;
+        let blob = git.root_file(tree, name)?;
+        Some(String::from_utf8_lossy(&blob).into_owned())
+    };
+    Ok(detect_with(|name| names.iter().any(|n| n == name), text))
+}
+
+/// Detects the test command from which root files there are (`has`) and what some hold.
+fn detect_with(
+    has: impl Fn(&str) -> bool,
+    text: impl Fn(&str) -> Option<String>,
+) -> Option<String> {
     if has("Cargo.toml") {
         return Some("cargo test".into());
     }
@@ -74,24 +93,29 @@ pub struct Cache {
 }
 
 impl Cache {
-    pub fn new(repo: &Repo) -> Cache {
+    /// The cache of the clone whose state directory is `state_dir`.
+    pub fn new(state_dir: &Path) -> Cache {
         Cache {
-            dir: repo.state_dir().join("tests-passed"),
+            dir: state_dir.join("tests-passed"),
         }
     }
 
-    fn path(&self, tree: Oid, command: &str) -> PathBuf {
-        let key = [tree.as_bytes(), b"\0", command.as_bytes()].concat();
+    fn path(&self, tree: &str, command: &str) -> PathBuf {
+        // Keyed by the tree's raw bytes (as libgit2 gave them when the cache was made).
+        let raw: Vec<u8> = (0..tree.len() / 2)
+            .filter_map(|i| u8::from_str_radix(tree.get(2 * i..2 * i + 2)?, 16).ok())
+            .collect();
+        let key = [&raw[..], b"\0", command.as_bytes()].concat();
         self.dir.join(crate::audit::sha256_hex(&key))
     }
 
-    /// Tells whether `command` passed on `tree` before.
-    pub fn passed(&self, tree: Oid, command: &str) -> bool {
+    /// Tells whether `command` passed on `tree` (an object name) before.
+    pub fn passed(&self, tree: &str, command: &str) -> bool {
         self.path(tree, command).is_file()
     }
 
     /// Records that `command` passed on `tree`.
-    pub fn record(&self, tree: Oid, command: &str) -> Result<()> {
+    pub fn record(&self, tree: &str, command: &str) -> Result<()> {
         fs::create_dir_all(&self.dir)
             .with_context(|| format!("failed to create `{}`", self.dir.display()))?;
         let path = self.path(tree, command);
@@ -120,10 +144,8 @@ impl Place {
 ///
 /// The wait is bounded by `limit` (the tests' own timeout: the other run ends by then) and
 /// ends early on Ctrl-C.
-pub fn lock_tests(repo: &Repo, limit: Duration, interrupted: &AtomicBool) -> Result<fs::File> {
-    let state = repo.state_dir();
-    fs::create_dir_all(&state)
-        .with_context(|| format!("failed to create `{}`", state.display()))?;
+pub fn lock_tests(state: &Path, limit: Duration, interrupted: &AtomicBool) -> Result<fs::File> {
+    fs::create_dir_all(state).with_context(|| format!("failed to create `{}`", state.display()))?;
     let path = state.join("tests.lock");
     let file = fs::OpenOptions::new()
         .create(true)
@@ -167,26 +189,25 @@ pub fn lock_tests(repo: &Repo, limit: Duration, interrupted: &AtomicBool) -> Res
     Ok(file)
 }
 
-/// Finds or prepares a checkout of `commit`: the work tree when it is at that commit and
-/// clean (untracked files included), else `<state dir>/worktree` checked out at it.
-pub fn checkout(repo: &Repo, commit: Oid) -> Result<Place> {
-    if let Some(dir) = repo.work_tree() {
-        let at_commit = repo
-            .git2()
-            .head()
-            .ok()
-            .and_then(|h| h.peel_to_commit().ok())
-            .is_some_and(|c| c.id() == commit);
-        if at_commit && is_clean(repo)? {
-            // libgit2 gives the work tree with a trailing slash.
-            return Ok(Place::InPlace(dir.components().collect()));
+/// Finds or prepares a checkout of `commit` (an object name): the work tree when it is at
+/// that commit and clean (untracked files included), else `<state dir>/worktree` checked out
+/// at it.
+///
+/// A re-run in the reusable worktree removes the untracked files the last run left with
+/// `git clean -fd` (ignored build outputs stay, so caches stay warm). Listing them with
+/// `git status` and git's untracked cache, or limiting the clean to the directories that
+/// changed, was measured no cheaper at 200,000 files (git reads every directory and the whole
+/// index either way; `docs/benchmarks.md`, issue 21).
+pub fn checkout(git: &GitDir, commit: &str) -> Result<Place> {
+    if let Some(dir) = git.work_tree() {
+        if git.head().as_deref() == Some(commit) && git.is_clean() == Some(true) {
+            return Ok(Place::InPlace(dir.to_path_buf()));
         }
     }
-    let wt = repo.state_dir().join("worktree");
-    let hex = commit.to_string();
+    let wt = git.state_dir().join("worktree");
     if wt.join(".git").exists() {
         let ok = git_command(&wt)
-            .args(["checkout", "--quiet", "--force", "--detach", &hex])
+            .args(["checkout", "--quiet", "--force", "--detach", commit])
             .stdin(Stdio::null())
             .output()
             .is_ok_and(|o| o.status.success())
@@ -201,14 +222,14 @@ pub fn checkout(repo: &Repo, commit: Oid) -> Result<Place> {
         // A worktree that git no longer knows: start it again.
         let _ = fs::remove_dir_all(&wt);
     }
-    let base = repo.work_tree().unwrap_or(repo.common_dir());
+    let base = git.work_tree().unwrap_or(git.common_dir());
     let _ = git_command(base).args(["worktree", "prune"]).output();
-    fs::create_dir_all(repo.state_dir())
-        .with_context(|| format!("failed to create `{}`", repo.state_dir().display()))?;
+    fs::create_dir_all(git.state_dir())
+        .with_context(|| format!("failed to create `{}`", git.state_dir().display()))?;
     let out = git_command(base)
         .args(["worktree", "add", "--quiet", "--force", "--detach"])
         .arg(&wt)
-        .arg(&hex)
+        .arg(commit)
         .stdin(Stdio::null())
         .output()
         .context("failed to run `git worktree add`")?;
@@ -219,18 +240,6 @@ pub fn checkout(repo: &Repo, commit: Oid) -> Result<Place> {
         String::from_utf8_lossy(&out.stderr).trim()
     );
     Ok(Place::Worktree(wt))
-}
-
-fn is_clean(repo: &Repo) -> Result<bool> {
-    let mut opts = git2::StatusOptions::new();
-    opts.include_untracked(true)
-        .recurse_untracked_dirs(false)
-        .exclude_submodules(true);
-    let statuses = repo
-        .git2()
-        .statuses(Some(&mut opts))
-        .context("failed to read the work tree's status")?;
-    Ok(statuses.is_empty())
 }
 
 /// How one test command ended.
@@ -446,7 +455,7 @@ impl Progress {
     }
 }
 
-/// The tree of a commit.
+/// The tree of a commit (libgit2).
 pub fn tree_of(repo: &Repo, commit: Oid) -> Result<Tree<'_>> {
     repo.git2()
         .find_object(commit, Some(ObjectType::Commit))

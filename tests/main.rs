@@ -21,6 +21,7 @@ mod pipeline;
 mod scale;
 mod server;
 mod server_trust;
+mod sha256;
 mod signed_push;
 mod signing;
 mod team;

@@ -89,6 +89,72 @@ fn promoted_with_many_candidates_names_the_first_that_contains_issue_14() {
 }
 
 #[test]
+fn promoted_finds_a_promotion_merge_among_many_candidates_issue_21() {
+    let repo = TestRepo::guarded(topic_config());
+    let base = repo.head();
+    many_topic_refs(&repo, 300, &base);
+    let fix = repo.commit_file("fix.txt", "quick\n", "hotfix");
+    // The same tree, by another commit, on two topic branches and on one outside the globs.
+    repo.git(&["checkout", "-q", "--detach", &base]);
+    repo.git(&["checkout", "-q", &fix, "--", "fix.txt"]);
+    let same_tree = repo.commit("the fix, promoted");
+    repo.git(&["update-ref", "refs/remotes/origin/other/a", &same_tree]);
+    repo.git(&["update-ref", "refs/remotes/origin/topic/b250", &same_tree]);
+    repo.git(&["update-ref", "refs/remotes/origin/topic/b120", &same_tree]);
+    let push = |expected: &str| {
+        let run = repo.push(&["origin", &format!("{fix}:refs/heads/production")]);
+        run.expect_code(0);
+        let line = format!("on topic: same tree as origin/topic/{expected} (a promotion merge)");
+        assert!(run.stderr.contains(&line), "{line}\n{}", run.stderr);
+        repo.push_unguarded(":refs/heads/production");
+    };
+    // The tips' trees read from their objects (no commit-graph), then from a commit-graph.
+    push("b120");
+    repo.git(&["commit-graph", "write", "--reachable"]);
+    push("b120");
+    // A tip written after the graph: read from its object beside the others from the graph.
+    for name in ["b120", "b250"] {
+        repo.git(&[
+            "update-ref",
+            &format!("refs/remotes/origin/topic/{name}"),
+            &base,
+        ]);
+    }
+    let tree = repo.git(&["rev-parse", &format!("{fix}^{{tree}}")]);
+    let late = repo.git(&["commit-tree", &tree, "-p", &base, "-m", "late"]);
+    repo.git(&["update-ref", "refs/remotes/origin/topic/b260", &late]);
+    push("b260");
+}
+
+#[test]
+fn promoted_trusts_the_commit_graph_only_for_the_tips_it_holds_issue_21() {
+    let repo = TestRepo::guarded(topic_config());
+    let base = repo.head();
+    many_topic_refs(&repo, 100, &base);
+    repo.git(&["commit-graph", "write", "--reachable"]);
+    // A hotfix in no graph, every tip in the graph: on none of them, without asking.
+    let fix = repo.commit_file("fix.txt", "quick\n", "hotfix");
+    let run = repo.push(&["origin", "HEAD:refs/heads/production"]);
+    run.expect_code(1);
+    assert!(
+        run.stderr.contains("not in any of 100 branches"),
+        "{}",
+        run.stderr
+    );
+    // A tip fetched after the graph was written contains it: git is asked, and finds it.
+    let above = repo.commit("above the fix");
+    repo.git(&["update-ref", "refs/remotes/origin/topic/b042", &above]);
+    let run = repo.push(&["origin", &format!("{fix}:refs/heads/production")]);
+    run.expect_code(0);
+    assert!(
+        run.stderr
+            .contains("on topic: contained in origin/topic/b042"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
 fn promoted_with_a_few_candidates_still_names_them_issue_14() {
     let repo = TestRepo::guarded(topic_config());
     let base = repo.head();

@@ -9,6 +9,7 @@ use git2::Oid;
 
 use super::{CheckId, CheckResult, Context, Refs};
 use crate::config::email_glob;
+use crate::git::GitDir;
 use crate::notes::{self, Fetched};
 
 /// Where an approval was found.
@@ -231,6 +232,100 @@ pub(crate) fn fetch_team_notes(ctx: &Context, which: notes::NotesRef) -> NotesFe
     match notes::fetch(ctx.repo, remote, which, notes::FETCH_TIMEOUT) {
         Ok(Fetched::Updated | Fetched::Missing) => NotesFetch::Fetched,
         Err(e) => NotesFetch::Failed(format!("{e:#}")),
+    }
+}
+
+/// Runs the check through git alone (a SHA-256 repository): `pushguard approve` notes read
+/// with `git notes` (this clone's and, on a client, the remote's as fetched now) and the
+/// pushed commit's trailers. Signed approvals cannot be checked there yet: with signatures
+/// required the check fails and says so.
+pub fn run_via_git(
+    git: &GitDir,
+    config: &crate::config::Config,
+    env: &crate::config::Environment,
+    refs: Refs,
+    pusher: &super::Pusher,
+    new: &str,
+) -> CheckResult {
+    if env.approvals == 0 {
+        return judge(0, &[], &[], &[], &NotesFetch::Fetched, new, &env.name);
+    }
+    if crate::signing::required(config, env) {
+        return CheckResult::fail(
+            CheckId::Approvals,
+            "cannot run: signed approvals are verified through libgit2, which cannot read this repository's SHA-256 object names yet",
+        )
+        .with_hint("bypass with a justification (it is recorded), or push from a SHA-1 repository");
+    }
+    let Some(pusher_emails) = pusher.emails() else {
+        return unknown_pusher(pusher);
+    };
+    let mut notes_refs = vec![notes::APPROVALS.full()];
+    let fetch = match refs {
+        Refs::Own => NotesFetch::Fetched,
+        Refs::Remote { .. } if !config.team.fetch_notes => NotesFetch::NotAttempted,
+        Refs::Remote { .. } => {
+            let remote = refs.shown();
+            let tracking = notes::APPROVALS.tracking(remote);
+            let refspec = format!("+{}:{tracking}", notes::APPROVALS.full());
+            let args = [
+                "fetch",
+                "--quiet",
+                "--no-tags",
+                "--no-write-fetch-head",
+                remote,
+                &refspec,
+            ];
+            match git.run_bounded(&args, notes::FETCH_TIMEOUT) {
+                Ok(out) if out.success => {
+                    notes_refs.push(tracking);
+                    NotesFetch::Fetched
+                }
+                Ok(out) if out.stderr.contains("couldn't find remote ref") => NotesFetch::Fetched,
+                Ok(out) => NotesFetch::Failed(out.stderr_summary()),
+                Err(e) => NotesFetch::Failed(format!("{e:#}")),
+            }
+        }
+    };
+    let found = (|| -> anyhow::Result<Vec<Found>> {
+        let commit = git
+            .peel_commit(new)
+            .ok_or_else(|| anyhow::anyhow!("the pushed object {new} is not in this repository"))?;
+        let tree = git.tree_of(&commit)?;
+        let mut out = Vec::new();
+        for notes_ref in &notes_refs {
+            for (annotated, text) in git.notes(notes_ref)? {
+                for a in notes::parse_approvals(&text) {
+                    // The tree the approval names: its own commit's, as `approve` wrote it.
+                    if a.environment == env.name && (annotated == commit || a.tree == tree) {
+                        out.push(Found {
+                            name: a.name,
+                            email: a.email,
+                            source: Source::Note,
+                            signer: None,
+                        });
+                    }
+                }
+            }
+        }
+        let mut message = String::new();
+        git.messages(&[&commit], &mut |_, m| {
+            message = String::from_utf8_lossy(m).into_owned();
+        })?;
+        out.extend(trailers(&message));
+        Ok(out)
+    })();
+    match found {
+        Ok(found) => judge(
+            env.approvals,
+            &pusher_emails,
+            &env.approvers,
+            &found,
+            &fetch,
+            new,
+            &env.name,
+        ),
+        Err(e) => CheckResult::fail(CheckId::Approvals, format!("cannot read approvals: {e:#}")),
     }
 }
 

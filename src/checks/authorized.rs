@@ -35,11 +35,15 @@ pub fn judge(email: &str, authorized: &[String], environment: &str) -> CheckResu
 /// list server user names; for a signed push, the certificate signer's principals. A commit's committer says who wrote it, not who pushes it, and
 /// is never asked.
 pub fn run(ctx: &Context) -> CheckResult {
-    let env = ctx.environment;
+    for_pusher(ctx.pusher, ctx.environment)
+}
+
+/// Judges `pusher` for `env` (see [`run`]); needs nothing from the repository.
+pub fn for_pusher(pusher: &Pusher, env: &crate::config::Environment) -> CheckResult {
     if env.authorized.is_empty() {
         return judge("", &env.authorized, &env.name);
     }
-    match ctx.pusher {
+    match pusher {
         Pusher::Configured(identity) => judge(&identity.email, &env.authorized, &env.name),
         Pusher::Named { identity, .. } => {
             let who = if identity.email.is_empty() {

@@ -327,12 +327,13 @@ pub fn judge_at<'c>(
 
 /// Runs the check with the system clock (never a time from the environment).
 pub fn run(ctx: &Context) -> CheckResult {
-    match judge_at(
-        ctx.config,
-        &ctx.environment.name,
-        Timestamp::now(),
-        &local_zone,
-    ) {
+    run_for(ctx.config, &ctx.environment.name)
+}
+
+/// The check for a push to `environment` now, with the clock of the place it runs (no
+/// repository is read: a SHA-256 site asks this too).
+pub fn run_for(config: &crate::config::Config, environment: &str) -> CheckResult {
+    match judge_at(config, environment, Timestamp::now(), &local_zone) {
         Ok((result, _)) => result,
         Err(e) => CheckResult::fail(CheckId::Freeze, format!("{e:#}")),
     }

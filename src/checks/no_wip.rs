@@ -22,7 +22,7 @@ pub struct Commit {
 }
 
 /// How many offending commits are listed; the rest are counted.
-const SHOWN: usize = 20;
+pub const SHOWN: usize = 20;
 /// How many waived commits the detail names (the record keeps the detail).
 const NAMED_WAIVED: usize = 3;
 
@@ -241,10 +241,12 @@ pub fn run(ctx: &Context) -> CheckResult {
     };
     let mut found = Found::default();
     // One streamed `git log` for the whole range (issue 14); libgit2 if git cannot.
-    let streamed = ctx.repo.messages(oids, &mut |oid, message| {
-        found.add(patterns, oid, &String::from_utf8_lossy(message), || {
-            String::from_utf8_lossy(&crate::git::summary(message)).into_owned()
-        });
+    let streamed = ctx.repo.messages(oids, &mut |hex, message| {
+        if let Ok(oid) = Oid::from_str(hex) {
+            found.add(patterns, oid, &String::from_utf8_lossy(message), || {
+                String::from_utf8_lossy(&crate::git::summary(message)).into_owned()
+            });
+        }
     });
     if !matches!(streamed, Ok(true)) {
         found = Found::default();
@@ -528,7 +530,7 @@ mod streamed_tests {
         let answered = repo
             .messages(&oids, &mut |oid, message| {
                 streamed.push((
-                    oid,
+                    Oid::from_str(oid).expect("git names a commit by its id"),
                     String::from_utf8_lossy(&crate::git::summary(message)).into_owned(),
                     String::from_utf8_lossy(message).into_owned(),
                 ));

@@ -2,12 +2,15 @@
 //! id and command, so pushing the same tree again, or promoting it, does not run them again.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
 
 use anyhow::Result;
 use git2::Oid;
 
 use super::range::pushed_commit;
 use super::{CheckId, CheckResult, Context};
+use crate::config::TestsConfig;
+use crate::git::GitDir;
 use crate::testrun::{self, Cache, Ended, Place};
 
 /// How one command fared.
@@ -118,46 +121,74 @@ struct Ran {
 fn facts(ctx: &Context) -> Result<Ran> {
     let commit: Oid = pushed_commit(ctx)?;
     let tree = testrun::tree_of(ctx.repo, commit)?;
-    let tree_id = tree.id();
     let commands = testrun::commands(ctx.repo, &ctx.config.tests.commands, &tree);
-    let cache = Cache::new(ctx.repo);
+    let tree = tree.id().to_string();
+    run_commands(
+        ctx.repo.git(),
+        &ctx.config.tests,
+        &commit.to_string(),
+        &tree,
+        commands,
+        ctx.interrupted,
+    )
+}
+
+/// The facts through git alone (a SHA-256 repository): `commit` is the pushed commit.
+fn facts_via_git(
+    git: &GitDir,
+    config: &TestsConfig,
+    commit: &str,
+    interrupted: &AtomicBool,
+) -> Result<Ran> {
+    let tree = git.tree_of(commit)?;
+    let commands = if config.commands.is_empty() {
+        testrun::detect_in(git, &tree)?.into_iter().collect()
+    } else {
+        config.commands.clone()
+    };
+    run_commands(git, config, commit, &tree, commands, interrupted)
+}
+
+/// Runs `commands` on `commit`, whose tree is `tree` (passes cached by tree and command).
+fn run_commands(
+    git: &GitDir,
+    config: &TestsConfig,
+    commit: &str,
+    tree: &str,
+    commands: Vec<String>,
+    interrupted: &AtomicBool,
+) -> Result<Ran> {
+    let state_dir = git.state_dir();
+    let cache = Cache::new(&state_dir);
     let mut ran = Ran {
         results: Vec::new(),
         place: None,
-        log: ctx
-            .repo
-            .state_dir()
+        log: state_dir
             .join("logs")
-            .join(format!("tests-{}.log", &commit.to_string()[..10])),
+            .join(format!("tests-{}.log", crate::text::short(commit))),
         tail: Vec::new(),
         lock: None,
     };
     for command in commands {
-        if ctx.config.tests.cache && cache.passed(tree_id, &command) {
+        if config.cache && cache.passed(tree, &command) {
             ran.results.push((command, CommandResult::Cached));
             continue;
         }
         if ran.lock.is_none() {
             ran.lock = Some(testrun::lock_tests(
-                ctx.repo,
-                ctx.config.tests.timeout,
-                ctx.interrupted,
+                &state_dir,
+                config.timeout,
+                interrupted,
             )?);
         }
         let place = match &ran.place {
             Some(p) => p,
-            None => ran.place.insert(testrun::checkout(ctx.repo, commit)?),
+            None => ran.place.insert(testrun::checkout(git, commit)?),
         };
-        let ended = testrun::run(
-            &command,
-            place.dir(),
-            ctx.config.tests.timeout,
-            &ran.log,
-            ctx.interrupted,
-        )?;
+        let ended = testrun::run(&command, place.dir(), config.timeout, &ran.log, interrupted)?;
         let ok = matches!(ended, Ended::Passed(_));
-        if ok && ctx.config.tests.cache {
-            cache.record(tree_id, &command)?;
+        if ok && config.cache {
+            cache.record(tree, &command)?;
         }
         ran.results.push((command, CommandResult::Ran(ended)));
         if !ok {
@@ -168,8 +199,9 @@ fn facts(ctx: &Context) -> Result<Ran> {
     Ok(ran)
 }
 
-pub fn run(ctx: &Context) -> CheckResult {
-    match facts(ctx) {
+/// Judges what running the commands gave (or why they could not run).
+fn judged(facts: Result<Ran>) -> CheckResult {
+    match facts {
         Ok(ran) => {
             let search_path = std::env::var("PATH").unwrap_or_default();
             judge(
@@ -182,6 +214,20 @@ pub fn run(ctx: &Context) -> CheckResult {
         }
         Err(e) => CheckResult::fail(CheckId::Tests, format!("cannot run the tests: {e:#}")),
     }
+}
+
+/// Runs the check through git alone (a SHA-256 repository).
+pub fn run_via_git(
+    git: &GitDir,
+    config: &TestsConfig,
+    commit: &str,
+    interrupted: &AtomicBool,
+) -> CheckResult {
+    judged(facts_via_git(git, config, commit, interrupted))
+}
+
+pub fn run(ctx: &Context) -> CheckResult {
+    judged(facts(ctx))
 }
 
 #[cfg(test)]

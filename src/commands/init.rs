@@ -1,12 +1,14 @@
 //! `pushguard init`: write a commented `.pushguard.toml` whose environments map to the
-//! branches the remote actually has.
+//! branches the remote actually has: the built-in default (`src/default.toml`) as written,
+//! comments included, with each environment's `branches` set from the remote.
 
-use std::fmt::Write as _;
 use std::fs;
 
 use anyhow::{Context as _, Result};
+use toml::de::{DeTable, DeValue};
+use toml::Spanned;
 
-use crate::config::{branch_glob, Config, REPO_FILE};
+use crate::config::{Config, Source, DEFAULT_TOML, ENVIRONMENTS, REPO_FILE};
 use crate::git::Repo;
 use crate::{Exit, WithHint};
 
@@ -30,14 +32,8 @@ pub fn run(force: bool, remote: Option<&str>) -> Result<Exit> {
     let text = render(&remote, &branches)?;
     // Validate what we are about to write: init must never produce a broken config.
     Config::from_layers(vec![
-        (
-            crate::config::Source::Embedded,
-            crate::config::DEFAULT_TOML.to_owned(),
-        ),
-        (
-            crate::config::Source::Repository(path.clone()),
-            text.clone(),
-        ),
+        (Source::Embedded, DEFAULT_TOML.to_owned()),
+        (Source::Repository(path.clone()), text.clone()),
     ])
     .context("internal error: the generated configuration does not validate")?;
     fs::write(&path, &text).with_context(|| format!("failed to write `{}`", path.display()))?;
@@ -46,94 +42,131 @@ pub fn run(force: bool, remote: Option<&str>) -> Result<Exit> {
     Ok(Exit::Success)
 }
 
-/// Renders the repository config for a remote that has `branches` (as last fetched).
+/// Renders the repository config for a remote that has `branches` (as last fetched): the
+/// built-in default, `src/default.toml`, as it is written (every key, every comment), with
+/// each environment's `branches` set to the remote's branches that match it. Generated, not
+/// written by hand, so that a key added to the default appears here with no further edit
+/// (issue 21).
 pub fn render(remote: &str, branches: &[String]) -> Result<String> {
-    let defaults = Config::from_layers(vec![(
-        crate::config::Source::Embedded,
-        crate::config::DEFAULT_TOML.to_owned(),
-    )])?;
-    let mut out = String::new();
-    writeln!(
-        out,
-        "# pushguard configuration, written by `pushguard init` from the branches of `{remote}`."
-    )?;
-    writeln!(
-        out,
-        "# Layers, later wins: built-in defaults -> ~/.config/pushguard/config.toml -> this file."
-    )?;
-    writeln!(out, "# [environments] here replaces the built-in environments whole; other tables merge key by key.")?;
-    writeln!(out, "# Branch entries are globs: `*` stays within one path segment (\"release/*\"), `**` crosses them.")?;
-    writeln!(
-        out,
-        "# Checks: no-delete, fast-forward, promoted, no-wip, no-conflict-markers, clean-worktree,"
-    )?;
-    writeln!(
-        out,
-        "# tests, authorized, approvals. `pushguard config --check` validates this file."
-    )?;
+    let defaults = Config::from_layers(vec![(Source::Embedded, DEFAULT_TOML.to_owned())])?;
+    let parsed = DeTable::parse(DEFAULT_TOML)
+        .map_err(|e| anyhow::anyhow!("the built-in default does not parse: {}", e.message()))?;
+    let environments = match parsed.get_ref().get(ENVIRONMENTS).map(Spanned::get_ref) {
+        Some(DeValue::Table(t)) => t,
+        _ => anyhow::bail!("the built-in default has no [environments]"),
+    };
+    // (where, what): a note inserted before a `branches` line, or its value replaced.
+    let mut edits: Vec<(std::ops::Range<usize>, String)> = Vec::new();
     for env in &defaults.environments {
-        let found: Vec<&String> = branches
+        let value = match environments.get(env.name.as_str()).map(Spanned::get_ref) {
+            Some(DeValue::Table(t)) => t.get("branches").map(Spanned::span),
+            _ => None,
+        }
+        .with_context(|| format!("the built-in default has no `branches` for `{}`", env.name))?;
+        let line = DEFAULT_TOML[..value.start].rfind('\n').map_or(0, |i| i + 1);
+        let found: Vec<String> = branches
             .iter()
-            .filter(|b| {
-                env.branches
-                    .iter()
-                    .any(|g| branch_glob(g).is_ok_and(|m| m.is_match(b)))
-            })
+            .filter(|b| env.matches(b))
+            .cloned()
             .collect();
-        writeln!(out)?;
-        writeln!(out, "[environments.{}]", env.name)?;
-        let list: Vec<String> = if found.is_empty() {
-            writeln!(
-                out,
-                "# none of the usual branch names exist on `{remote}` yet; these are the defaults"
-            )?;
-            env.branches.clone()
+        if found.is_empty() {
+            let note = format!(
+                "# none of the usual branch names exist on `{remote}` yet; these are the defaults\n"
+            );
+            edits.push((line..line, note));
         } else {
-            writeln!(out, "# found on `{remote}`")?;
-            found.into_iter().cloned().collect()
-        };
-        writeln!(out, "branches = {}", toml_strings(&list))?;
-        if let Some(from) = &env.promote_from {
-            writeln!(out, "promote_from = \"{from}\"                # code must already be on that environment")?;
+            edits.push((line..line, format!("# found on `{remote}`\n")));
+            // Padded to the default's width, so that the comment after it stays in its column.
+            let list = toml_strings(&found);
+            let width = value.len();
+            edits.push((value, format!("{list:width$}")));
         }
-        writeln!(
-            out,
-            "confirm = {}                          # ask: was a lead or senior consulted?",
-            env.confirm
-        )?;
-        let checks: Vec<String> = env.checks.iter().map(|c| c.to_string()).collect();
-        writeln!(out, "checks = {}", toml_strings(&checks))?;
-        if !env.checklist.is_empty() {
-            writeln!(out, "checklist = {}", toml_strings(&env.checklist))?;
-        }
-        if env.checks.contains(&crate::checks::CheckId::Authorized) {
-            writeln!(out, "authorized = []                         # emails or globs (\"*@corp.example\"); empty: anyone")?;
-        }
-        if env.checks.contains(&crate::checks::CheckId::Approvals) {
-            writeln!(out, "approvals = 0                           # approvals needed from others than the pusher")?;
-            writeln!(out, "approvers = []                          # whose approvals count (emails or globs); empty: anyone but the pusher")?;
-        }
-        writeln!(out, "# fetch = false                         # fetch the promote_from branch before checking")?;
-        writeln!(out, "# bypass = true                         # false: only fixing the cause gets the push through")?;
     }
-    writeln!(out)?;
-    writeln!(out, "[confirm]")?;
-    writeln!(out, "leads = []                              # \"Name <email>\" choices offered when asked who was consulted")?;
-    writeln!(
-        out,
-        "# timeout = \"5m\"                        # no answer in time blocks the push"
-    )?;
-    writeln!(out)?;
-    writeln!(out, "[tests]")?;
-    writeln!(out, "commands = []                           # empty: detected from Cargo.toml, package.json, go.mod, Makefile, pyproject.toml")?;
-    writeln!(out, "# timeout = \"30m\"")?;
-    writeln!(
-        out,
-        "# cache = true                          # a tree that passed is not tested again"
-    )?;
-    Ok(out)
+    let mut text = DEFAULT_TOML.to_owned();
+    edits.sort_by_key(|(at, _)| std::cmp::Reverse((at.start, at.end)));
+    for (at, with) in edits {
+        text.replace_range(at, &with);
+    }
+    Ok(format!("{}{text}", header(remote)))
+}
+
+/// The line `init` puts before the built-in default.
+fn header(remote: &str) -> String {
+    format!(
+        "# Written by `pushguard init` from the branches of `{remote}`: the built-in defaults, every key spelled out.\n"
+    )
 }
 
 fn toml_strings(list: &[String]) -> String {
     toml::Value::Array(list.iter().cloned().map(toml::Value::String).collect()).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Takes back what `render` adds to the built-in default: the header line and the notes
+    /// before each `branches` line (a remote with none of the branches keeps the defaults).
+    fn without_init_lines(text: &str) -> String {
+        let (first, body) = text.split_once('\n').expect("a header line");
+        assert!(
+            first.starts_with("# Written by `pushguard init`"),
+            "{first}"
+        );
+        body.lines()
+            .filter(|l| !l.starts_with("# none of the usual branch names exist on `origin`"))
+            .map(|l| format!("{l}\n"))
+            .collect()
+    }
+
+    #[test]
+    fn regression_issue_21_init_is_the_default_toml_with_every_key_and_comment() {
+        // A template written by hand drifts from src/default.toml (it lacked `[trust]`,
+        // `[server]`, `[wip]`, …): init's output is the default itself.
+        let text = render("origin", &[]).expect("render");
+        assert_eq!(without_init_lines(&text), DEFAULT_TOML);
+        let notes = text
+            .lines()
+            .filter(|l| l.starts_with("# none of the usual branch names"))
+            .count();
+        assert_eq!(notes, 3, "{text}");
+    }
+
+    #[test]
+    fn found_branches_replace_the_defaults_and_the_rest_stays() {
+        let found = ["develop", "stage", "main", "release/1"].map(String::from);
+        let text = render("origin", &found).expect("render");
+        assert!(
+            text.contains("[environments.staging]\n# found on `origin`\nbranches = [\"stage\"]"),
+            "{text}"
+        );
+        // The comment after the value keeps its column.
+        let default_line = DEFAULT_TOML
+            .lines()
+            .find(|l| l.starts_with("branches = [\"develop\""))
+            .expect("a development line");
+        let line = text
+            .lines()
+            .find(|l| l.starts_with("branches = [\"develop\"]"))
+            .expect("the development line");
+        assert_eq!(line.find('#'), default_line.find('#'), "{line}");
+        let config = Config::from_layers(vec![(Source::Embedded, text.clone())]).expect("valid");
+        let defaults =
+            Config::from_layers(vec![(Source::Embedded, DEFAULT_TOML.to_owned())]).expect("valid");
+        let branches: Vec<Vec<String>> = config
+            .environments
+            .iter()
+            .map(|e| e.branches.clone())
+            .collect();
+        assert_eq!(branches, [vec!["develop"], vec!["stage"], vec!["main"]]);
+        // Everything but the branches is the default's.
+        let rest = |c: &Config| {
+            let mut c = c.clone();
+            for e in &mut c.environments {
+                e.branches.clear();
+            }
+            toml::to_string(&c).expect("serialises")
+        };
+        assert_eq!(rest(&config), rest(&defaults));
+    }
 }

@@ -333,10 +333,11 @@ fn head_tests(repo: &Repo, config: &Config) -> Result<String> {
     if commands.is_empty() {
         return Ok("no test command configured or detected".to_owned());
     }
-    let cache = Cache::new(repo);
+    let cache = Cache::new(&repo.state_dir());
+    let tree = tree.id().to_string();
     let pending: Vec<&String> = commands
         .iter()
-        .filter(|c| !cache.passed(tree.id(), c))
+        .filter(|c| !cache.passed(&tree, c))
         .collect();
     Ok(if pending.is_empty() {
         format!("HEAD's tree passed ({})", commands.join("; "))

@@ -7,9 +7,9 @@ use std::io::BufRead;
 use std::process::Stdio;
 
 use anyhow::{Context as _, Result};
-use git2::{ObjectType, Oid};
+use git2::Oid;
 
-use super::Repo;
+use super::{GitDir, Repo};
 
 /// One line the change adds, with the file and the line number in the pushed version.
 pub struct AddedLine<'a> {
@@ -29,27 +29,43 @@ enum State {
 }
 
 impl Repo {
-    /// Calls `each` for every line that `new`'s tree has and `base`'s does not (`None`: the
-    /// empty tree, so every line of `new`). `Ok(false)` when git could not answer (git
-    /// missing or failing): the caller falls back to libgit2.
+    /// [`GitDir::added_lines`] over object ids; `Ok(false)` when git could not answer: the
+    /// caller falls back to libgit2.
     pub fn added_lines(
         &self,
         base: Option<Oid>,
         new: Oid,
         each: &mut dyn FnMut(AddedLine<'_>),
     ) -> Result<bool> {
-        // git knows the empty tree without it being stored.
-        let from = match base {
-            Some(b) => b,
-            None => {
-                Oid::hash_object(ObjectType::Tree, b"").context("failed to name the empty tree")?
-            }
-        };
-        let mut cmd = super::git_command(self.common_dir());
-        super::keep_quarantine(&mut cmd);
-        cmd.arg("--git-dir")
-            .arg(self.git2().path())
-            .args(["-c", "core.quotePath=false", "diff"])
+        let base = base.map(|b| b.to_string());
+        self.git()
+            .added_lines(base.as_deref(), &new.to_string(), each)
+    }
+}
+
+/// The empty tree's name for object names as long as `like` (SHA-1 or SHA-256): git knows
+/// it without it being stored.
+fn empty_tree(like: &str) -> &'static str {
+    if like.len() == 64 {
+        "6ef19b41225c5369f1c104d45d8d85efa9b057b53b14b4b9b939dd74decc5321"
+    } else {
+        "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
+    }
+}
+
+impl GitDir {
+    /// Calls `each` for every line that `new`'s tree has and `base`'s does not (`None`: the
+    /// empty tree, so every line of `new`), both hex object names. `Ok(false)` when git could
+    /// not answer (git missing or failing).
+    pub fn added_lines(
+        &self,
+        base: Option<&str>,
+        new: &str,
+        each: &mut dyn FnMut(AddedLine<'_>),
+    ) -> Result<bool> {
+        let from = base.unwrap_or_else(|| empty_tree(new));
+        let mut cmd = self.command();
+        cmd.args(["-c", "core.quotePath=false", "diff"])
             .args([
                 "--patch",
                 "--unified=0",
@@ -60,8 +76,8 @@ impl Repo {
                 "--src-prefix=a/",
                 "--dst-prefix=b/",
             ])
-            .arg(from.to_string())
-            .arg(new.to_string())
+            .arg(from)
+            .arg(new)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::null());

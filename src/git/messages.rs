@@ -4,17 +4,21 @@
 
 use std::io::BufRead;
 
+use std::fmt::Display;
+
 use anyhow::Result;
-use git2::Oid;
 
-use super::Repo;
+use super::{GitDir, Repo};
 
-impl Repo {
-    /// Calls `each(commit, message)` for every one of `commits`, in the order given.
-    /// `Ok(false)` when git could not answer: the caller falls back to libgit2.
-    pub fn messages(&self, commits: &[Oid], each: &mut dyn FnMut(Oid, &[u8])) -> Result<bool> {
-        super::log_over_commits(
-            self,
+impl GitDir {
+    /// Calls `each(commit, message)` for every one of `commits` (object names), in the
+    /// order given. `Ok(false)` when git could not answer.
+    pub fn messages<T: Display>(
+        &self,
+        commits: &[T],
+        each: &mut dyn FnMut(&str, &[u8]),
+    ) -> Result<bool> {
+        self.log_over_commits(
             &["log.showSignature=false", "i18n.logOutputEncoding=UTF-8"],
             &["-z", "--format=%H%n%B"],
             commits,
@@ -23,8 +27,20 @@ impl Repo {
     }
 }
 
+impl Repo {
+    /// [`GitDir::messages`]; `Ok(false)` when git could not answer: the caller falls back
+    /// to libgit2.
+    pub fn messages<T: Display>(
+        &self,
+        commits: &[T],
+        each: &mut dyn FnMut(&str, &[u8]),
+    ) -> Result<bool> {
+        self.git().messages(commits, each)
+    }
+}
+
 /// Reads `git log -z --format=%H%n%B` output; `false` on anything it cannot parse.
-fn read_messages(out: &mut dyn BufRead, each: &mut dyn FnMut(Oid, &[u8])) -> bool {
+fn read_messages(out: &mut dyn BufRead, each: &mut dyn FnMut(&str, &[u8])) -> bool {
     let mut record = Vec::with_capacity(4096);
     loop {
         record.clear();
@@ -36,22 +52,21 @@ fn read_messages(out: &mut dyn BufRead, each: &mut dyn FnMut(Oid, &[u8])) -> boo
         if record.last() == Some(&0) {
             record.pop();
         }
-        let Some((hex, message)) = record.split_at_checked(40) else {
+        let Some(end) = record.iter().position(|&b| b == b'\n') else {
             return false;
         };
-        let Some(oid) = std::str::from_utf8(hex)
-            .ok()
-            .and_then(|h| Oid::from_str(h).ok())
-        else {
+        let (hex, message) = record.split_at(end);
+        if !super::cli::is_hex_name(hex) {
             return false;
-        };
+        }
+        let oid = String::from_utf8_lossy(hex);
         // As libgit2 gives a message: after the header's blank line, leading newlines skipped.
         let message = message.strip_prefix(b"\n").unwrap_or(message);
         let start = message
             .iter()
             .position(|&b| b != b'\n')
             .unwrap_or(message.len());
-        each(oid, &message[start..]);
+        each(&oid, &message[start..]);
     }
 }
 

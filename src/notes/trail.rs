@@ -163,6 +163,21 @@ pub fn attach(repo: &Repo, notes_ref: &str, record: &Record) -> Result<()> {
     }
 }
 
+/// [`attach`] through git alone (a SHA-256 repository, which libgit2 cannot open): the
+/// record's line on its commit under `notes_ref`, merged with the lines there.
+pub fn attach_via_git(git: &crate::git::GitDir, notes_ref: &str, record: &Record) -> Result<()> {
+    let Some(commit) = record.new.as_deref().or(record.old.as_deref()) else {
+        return Ok(());
+    };
+    let (line, _) = record.to_line();
+    let existing = git.note(notes_ref, commit).unwrap_or_default();
+    let merged = super::merge_lines(&existing, &line);
+    if merged != existing {
+        git.set_note(notes_ref, commit, &merged)?;
+    }
+    Ok(())
+}
+
 /// The local notes ref holding this clone's records of pushes to `url`: what is pushed to
 /// that URL's `refs/notes/pushguard-audit.d/<clone id>`. Keyed by the URL's normalised form
 /// ([`remote_id::key`]), so a renamed remote keeps its outbox and another URL (another port,
@@ -1078,6 +1093,34 @@ pub fn judge_update(
         }
     }
     judge_content(repo, refname, old, new).unwrap_or_else(|e| Some(Refusal::Unreadable(e)))
+}
+
+/// [`judge_update`] through git alone (a SHA-256 repository, which libgit2 cannot open): a
+/// deletion, a rewind and a name no writer has are refused; what the notes hold is not read.
+pub fn judge_update_via_git(
+    git: &crate::git::GitDir,
+    refname: &str,
+    old: Option<&str>,
+    new: Option<&str>,
+) -> Option<Refusal> {
+    let Some(new) = new else {
+        return Some(Refusal::Delete);
+    };
+    if let Some(old) = old {
+        let fast_forward = (|| {
+            let old = git.peel_commit(old)?;
+            let new = git.peel_commit(new)?;
+            git.is_ancestor(&old, &new).ok()
+        })();
+        if fast_forward != Some(true) {
+            return Some(Refusal::Rewind);
+        }
+    }
+    match writer_of(refname) {
+        Some(SERVER_WRITER) => Some(Refusal::ServerOnly),
+        Some(writer) if !is_clone_id(writer) => Some(Refusal::BadName),
+        _ => None,
+    }
 }
 
 fn judge_content(

@@ -1,5 +1,5 @@
 //! The one gate pipeline, run by every caller: the client's pre-push hook, the server's
-//! pre-receive and update hooks, the SHA-256 fallback and `pushguard check`.
+//! pre-receive and update hooks and `pushguard check`.
 //!
 //! classify → gather facts → judge → collect answers → decide → (chained hook) → record →
 //! report. What differs between the callers is the [`Site`] handed in: where the facts come

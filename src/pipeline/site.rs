@@ -1,6 +1,7 @@
 //! What differs between the places the gate runs, as one trait the pipeline is handed: the
-//! client's pre-push hook (`sites::client`), the server's hooks (`sites::server`), a dry run
-//! (`sites::dry_run`) and a SHA-256 repository that libgit2 cannot read (`sites::sha256`).
+//! client's pre-push hook (`sites::client`, and its dry run, `pushguard check`) and the
+//! server's hooks (`sites::server`), each reading a SHA-256 repository, which libgit2 cannot
+//! open, through git (`sites::sha256`).
 //!
 //! A site answers the pipeline's questions — the facts of a ref update, who pushes, where
 //! the answers come from, where the record goes — and never decides anything itself.

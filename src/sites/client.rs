@@ -11,13 +11,14 @@ use std::sync::atomic::AtomicBool;
 
 use anyhow::Result;
 
+use super::sha256::GitFacts;
 use super::ChainedHook;
 use crate::answers::{self, Remembered, Taken};
 use crate::audit::{self, Record};
 use crate::checks::{self, CheckId, CheckResult, Context, Pusher, Refs};
 use crate::config::Config;
 use crate::gate::{self, Answers, Block, Need, Plan, Source, Sources};
-use crate::git::{Identity, Repo};
+use crate::git::{Identity, Reader, Repo};
 use crate::pipeline::{Bypass, Chained, Line, LineFacts, Pushed, Request, Site, Wording};
 use crate::terminal::{
     self, env_value, Interaction, Summary, BYPASS_ENV, CONSULTED_ENV, FREEZE_ENV,
@@ -25,7 +26,7 @@ use crate::terminal::{
 
 /// The client hook (or its dry run) for one push.
 pub struct Client<'r> {
-    repo: &'r Repo,
+    reader: Reader<'r>,
     config: &'r Config,
     /// `$1`: the remote's name, or the URL for a push to a URL.
     remote_arg: String,
@@ -48,14 +49,25 @@ impl<'r> Client<'r> {
         url: &str,
         chained: Option<ChainedHook>,
     ) -> Client<'r> {
+        Client::reading(Reader::Lib(repo), config, remote_arg, url, chained)
+    }
+
+    /// The pre-push hook in a repository read through `reader` (git alone for SHA-256).
+    pub fn reading(
+        reader: Reader<'r>,
+        config: &'r Config,
+        remote_arg: &str,
+        url: &str,
+        chained: Option<ChainedHook>,
+    ) -> Client<'r> {
         Client {
-            repo,
+            reader,
             config,
             remote_arg: remote_arg.to_owned(),
             url: url.to_owned(),
-            remote: repo.remote_name(remote_arg, url),
-            pusher: Pusher::Configured(repo.identity()),
-            state_dir: repo.state_dir(),
+            remote: reader.remote_name(remote_arg, url),
+            pusher: Pusher::Configured(reader.identity()),
+            state_dir: reader.state_dir(),
             chained,
             dry_run: false,
         }
@@ -168,9 +180,22 @@ impl Site for Client<'_> {
             name: self.remote.as_deref(),
             url: &self.url,
         };
+        let repo = match self.reader {
+            Reader::Lib(repo) => repo,
+            Reader::Git(git) => {
+                return Box::new(GitFacts::new(
+                    git,
+                    self.config,
+                    line,
+                    refs,
+                    &self.pusher,
+                    interrupted,
+                ))
+            }
+        };
         Box::new(Facts {
             ctx: Context::new(
-                self.repo,
+                repo,
                 self.config,
                 line.environment,
                 line.update,
@@ -312,7 +337,11 @@ impl Site for Client<'_> {
         // Where signatures are required, `bypass_by` lists principals: the ones the
         // allowed signers give the pusher's signing key. Elsewhere, `user.email`.
         if crate::signing::required(self.config, line.environment) {
-            return crate::signing::own_principals(self.repo, self.config);
+            let Reader::Lib(repo) = self.reader else {
+                // No signing key can be read where libgit2 cannot open the repository.
+                return None;
+            };
+            return crate::signing::own_principals(repo, self.config);
         }
         match &self.pusher {
             Pusher::Configured(identity) => Some(vec![identity.email.clone()]),
@@ -338,9 +367,21 @@ impl Site for Client<'_> {
         record: &mut Record,
         mut out: &mut dyn Write,
     ) -> Result<bool> {
+        let Reader::Lib(repo) = self.reader else {
+            // Records stay unsigned there; an environment that requires signatures blocks.
+            if !crate::signing::required(self.config, environment) {
+                return Ok(false);
+            }
+            writeln!(
+                out,
+                "{}",
+                crate::report::sha256_cannot_sign(&environment.name)
+            )?;
+            return Ok(true);
+        };
         Ok(crate::signing::sign_in_hook(
             &mut out,
-            self.repo,
+            repo,
             self.config,
             environment,
             record,
@@ -355,7 +396,14 @@ impl Site for Client<'_> {
         // Attach the records to their tips in the outbox of the URL pushed to, and share them
         // with that URL's trail when the push is allowed (bounded in time; a failure is
         // remembered and retried). A record reaches only the notes of the URL its push went to.
-        for warning in crate::notes::share_audit(self.repo, records, &self.url, allowed) {
+        let Reader::Lib(repo) = self.reader else {
+            // Sharing records as notes goes through libgit2: they stay in the local log.
+            if !records.is_empty() {
+                writeln!(out, "{}", crate::report::SHA256_RECORDS_LOCAL)?;
+            }
+            return Ok(());
+        };
+        for warning in crate::notes::share_audit(repo, records, &self.url, allowed) {
             writeln!(out, "pushguard: warning: {warning}")?;
         }
         Ok(())

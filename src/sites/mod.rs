@@ -1,6 +1,6 @@
 //! The places the gate runs, each a [`crate::pipeline::Site`]: the client's pre-push hook
-//! (and `pushguard check`, its dry run), the server's hooks, and a SHA-256 repository that
-//! libgit2 cannot read. A new place is a new file here.
+//! (and `pushguard check`, its dry run) and the server's hooks; `sha256` reads the facts of
+//! a repository that libgit2 cannot read, for either of them. A new place is a new file here.
 
 pub mod attested;
 pub mod chained;
@@ -12,4 +12,3 @@ pub mod sha256;
 pub use chained::ChainedHook;
 pub use client::Client;
 pub use server::Server;
-pub use sha256::Sha256;

@@ -423,6 +423,15 @@ pub fn server_ready(repo: &Repo) -> (bool, bool) {
     )
 }
 
+/// [`server_ready`] through `git config` (also where libgit2 cannot open the repository).
+pub fn server_ready_in(git: &crate::git::GitDir) -> (bool, bool) {
+    let set = |key: &str| git.config(key).is_some_and(|v| !v.trim().is_empty());
+    (
+        set("receive.certNonceSeed"),
+        set("gpg.ssh.allowedSignersFile"),
+    )
+}
+
 /// Tells whether the receiving repository accepts a nonce issued by an earlier request
 /// (`receive.certNonceSlop`, needed over smart HTTP).
 fn slop_set(repo: &Repo) -> bool {

@@ -18,12 +18,13 @@ use anyhow::Result;
 
 use super::attested::{self, Update};
 use super::push_cert::{self, PushCert};
+use super::sha256::GitFacts;
 use super::ChainedHook;
 use crate::audit::{self, Record};
 use crate::checks::{self, Account, CheckId, CheckResult, Context, Pusher, Refs};
 use crate::config::{Config, Environment};
 use crate::gate::{Answers, Block, Source};
-use crate::git::{Identity, Repo};
+use crate::git::{Identity, Reader, Repo};
 use crate::pipeline::{
     Bypass, Chained, Line, LineFacts, PushOptions, Pushed, Request, Site, Wording,
 };
@@ -248,7 +249,7 @@ pub fn client_only(id: CheckId) -> Option<&'static str> {
 
 /// The server's hooks for one push.
 pub struct Server<'r> {
-    repo: &'r Repo,
+    reader: Reader<'r>,
     config: &'r Config,
     given: Attestation,
     options: PushOptions,
@@ -270,16 +271,33 @@ impl<'r> Server<'r> {
         received: &[RefUpdate],
         chained: Option<ChainedHook>,
     ) -> Server<'r> {
+        Server::reading(Reader::Lib(repo), config, hook, received, chained)
+    }
+
+    /// The server's side of a push into a repository read through `reader` (git alone for
+    /// SHA-256).
+    pub fn reading(
+        reader: Reader<'r>,
+        config: &'r Config,
+        hook: Hook,
+        received: &[RefUpdate],
+        chained: Option<ChainedHook>,
+    ) -> Server<'r> {
         let options = push_options();
         let given = match hook {
             Hook::PreReceive => attestation(&options),
             Hook::Update => Attestation::default(),
         };
-        let advertised = repo
-            .git2()
-            .config()
-            .and_then(|c| c.get_bool("receive.advertisePushOptions"))
-            .unwrap_or(false);
+        let advertised = match reader {
+            Reader::Lib(repo) => repo
+                .git2()
+                .config()
+                .and_then(|c| c.get_bool("receive.advertisePushOptions"))
+                .unwrap_or(false),
+            Reader::Git(git) => git
+                .config("receive.advertisePushOptions")
+                .is_some_and(|v| v == "true"),
+        };
         let options_state = match (hook, advertised) {
             (Hook::Update, _) => PushOptions::UpdateHook,
             (Hook::PreReceive, true) => PushOptions::Accepted,
@@ -292,30 +310,37 @@ impl<'r> Server<'r> {
             .iter()
             .map(|u| format!("{} {} {}", u.remote_oid, u.local_oid, u.remote_ref))
             .collect();
-        let cert = PushCert::from_env(
-            repo,
-            config,
-            hook == Hook::Update,
-            push_cert::Received {
-                lines: &lines,
-                options: &options,
+        let received = push_cert::Received {
+            lines: &lines,
+            options: &options,
+        };
+        let cert = match reader {
+            Reader::Lib(repo) => PushCert::from_env(repo, config, hook == Hook::Update, received),
+            // The certificate's signature and nonce are checked with libgit2's help, which
+            // cannot open a SHA-256 repository: a signed push proves nothing there (yet).
+            Reader::Git(_) => match PushCert::announced(&crate::terminal::env_value) {
+                Ok(None) => PushCert::Unsigned,
+                Ok(Some(_)) | Err(_) => PushCert::Bad(
+                    "push certificates cannot be verified in a SHA-256 repository yet (pushguard reads them with libgit2)".to_owned(),
+                ),
             },
-        );
+        };
         let named = pusher_from(crate::terminal::env_value, &users);
         let pusher = cert.pusher(account(&named)).unwrap_or(named);
         Server {
-            repo,
+            reader,
             config,
             given,
             options: options_state,
             pusher,
             cert,
-            url: repo
+            url: reader
+                .git()
                 .common_dir()
                 .to_string_lossy()
                 .trim_end_matches('/')
                 .to_owned(),
-            state_dir: repo.state_dir(),
+            state_dir: reader.state_dir(),
             chained,
         }
     }
@@ -346,7 +371,12 @@ impl Server<'_> {
             old: request.old.as_deref(),
             new,
         };
-        match attested::client_record(self.repo, self.config, &update, &self.pusher) {
+        // A client's record is read from the notes through libgit2; in a SHA-256 repository
+        // only push options attest.
+        let Reader::Lib(repo) = self.reader else {
+            return from_options;
+        };
+        match attested::client_record(repo, self.config, &update, &self.pusher) {
             Ok(found) => Answers {
                 consulted: found.consulted,
                 checklist: found.checklist,
@@ -397,9 +427,22 @@ impl Site for Server<'_> {
     }
 
     fn facts<'a>(&'a self, line: Line<'a>, interrupted: &'a AtomicBool) -> Box<dyn LineFacts + 'a> {
+        let repo = match self.reader {
+            Reader::Lib(repo) => repo,
+            Reader::Git(git) => {
+                return Box::new(GitFacts::new(
+                    git,
+                    self.config,
+                    line,
+                    Refs::Own,
+                    &self.pusher,
+                    interrupted,
+                ))
+            }
+        };
         Box::new(Facts {
             ctx: Context::new(
-                self.repo,
+                repo,
                 self.config,
                 line.environment,
                 line.update,
@@ -498,7 +541,7 @@ impl Site for Server<'_> {
         if !push_cert::required(self.config, environment) || self.cert.pusher(None).is_some() {
             return Ok(false);
         }
-        let ready = push_cert::server_ready(self.repo);
+        let ready = push_cert::server_ready_in(self.reader.git());
         for line in push_cert::refusal(&environment.name, &self.cert, ready) {
             writeln!(out, "  {line}")?;
         }
