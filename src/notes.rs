@@ -26,6 +26,7 @@ pub mod waivers;
 
 pub use waivers::{Waiver, WAIVERS};
 
+pub mod requests;
 pub mod reviews;
 
 /// The notes ref holding approvals.

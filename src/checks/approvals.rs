@@ -471,11 +471,18 @@ fn fail_all(result: CheckResult, rules: &[Rule]) -> Evaluation {
     }
 }
 
-/// The author addresses of the pushed range.
+/// The author addresses of what the push brings to the environment branch.
 fn authors(ctx: &Context) -> anyhow::Result<Vec<String>> {
     let git = ctx.repo.git2();
     let mut out: Vec<String> = Vec::new();
-    for oid in ctx.pushed_commits()? {
+    let new = super::range::pushed_commit(ctx)?;
+    let brought = carried(ctx, new)?;
+    if brought.len() >= CARRIED_LIMIT {
+        anyhow::bail!(
+            "the push brings {CARRIED_LIMIT} commits or more to the branch, too many to read their authors"
+        );
+    }
+    for oid in &brought {
         let commit = git.find_commit(*oid)?;
         let author = commit.author();
         if let Some(email) = author.email() {
@@ -561,8 +568,33 @@ enum Relation {
 struct Pushed<'r> {
     commit: git2::Commit<'r>,
     tree: Oid,
+    /// The pushed range (what the remote does not have yet).
     range: Vec<Oid>,
     in_range: HashSet<Oid>,
+    /// What the push brings to the environment branch: the commits reachable from the pushed
+    /// one and not from the branch's tip (all of them for a new branch), up to [`CARRIED_LIMIT`].
+    carried: HashSet<Oid>,
+}
+
+/// The most commits [`carried`] walks.
+const CARRIED_LIMIT: usize = 10_000;
+
+/// The commits the push brings to the environment branch: reachable from `new` and not from
+/// the branch's tip before the push (where this repository has it), newest first.
+fn carried(ctx: &Context, new: Oid) -> anyhow::Result<Vec<Oid>> {
+    let git = ctx.repo.git2();
+    let mut walk = git.revwalk()?;
+    walk.push(new)?;
+    if let Some(old) = ctx.update.old_oid() {
+        if let Ok(Some(old)) = ctx.repo.peel_commit(old) {
+            walk.hide(old)?;
+        }
+    }
+    let mut out = Vec::new();
+    for oid in walk.take(CARRIED_LIMIT) {
+        out.push(oid?);
+    }
+    Ok(out)
 }
 
 /// The approvals of the pushed commit for this environment (from notes and trailers), bound
@@ -585,9 +617,12 @@ pub(crate) fn gather(ctx: &Context, new: &str, verify: &Verify) -> Result<Gather
         .pushed_commits()
         .map(<[Oid]>::to_vec)
         .unwrap_or_default();
+    let carried = carried(ctx, commit.id())
+        .map_err(|e| fail(format!("cannot walk what the push brings: {e:#}")))?;
     let pushed = Pushed {
         tree: commit.tree_id(),
         in_range: range.iter().copied().collect(),
+        carried: carried.into_iter().chain(range.iter().copied()).collect(),
         range,
         commit,
     };
@@ -696,7 +731,7 @@ fn relation(ctx: &Context, pushed: &Pushed, approved: Oid, a: &Approval) -> Rela
         return Relation::Bound;
     }
     let same_tree_claimed = a.tree == pushed.tree.to_string();
-    let in_range = pushed.in_range.contains(&approved);
+    let in_range = pushed.carried.contains(&approved);
     if !same_tree_claimed && !in_range {
         return Relation::Unrelated;
     }
@@ -760,8 +795,10 @@ fn adds_beyond(
             }
         }
     }
+    // Oldest first, so that the commit named is where the addition came in.
     let walk = |push: Oid, hide: &[Oid]| -> anyhow::Result<Vec<Oid>> {
         let mut w = git.revwalk()?;
+        w.set_sorting(git2::Sort::TOPOLOGICAL | git2::Sort::REVERSE)?;
         w.push(push)?;
         for h in hide {
             w.hide(*h)?;

@@ -155,12 +155,18 @@ pub fn shown(at: Timestamp, local: Option<&TimeZone>) -> String {
 
 /// A length of time as a person reads it: `3h 12m`, `2d 4h`, `42s`; minutes rounded up.
 pub fn span(d: SignedDuration) -> String {
-    let secs = d.as_secs().max(0);
+    let secs = (d.as_secs() + i64::from(d.subsec_nanos() > 0)).max(0);
     if secs < 60 {
         return format!("{secs}s");
     }
     let minutes = (secs + 59) / 60;
-    let (days, hours, mins) = (minutes / 1440, (minutes % 1440) / 60, minutes % 60);
+    // Up to two days in hours (`24h`, `47h 59m`), then in days.
+    let days = if minutes >= 2 * 1440 {
+        minutes / 1440
+    } else {
+        0
+    };
+    let (hours, mins) = ((minutes - days * 1440) / 60, minutes % 60);
     match (days, hours, mins) {
         (0, 0, m) => format!("{m}m"),
         (0, h, 0) => format!("{h}h"),
@@ -541,7 +547,7 @@ mod tests {
         assert_eq!(r.outcome, crate::checks::Outcome::Pass);
         assert_eq!(
             r.detail,
-            "on staging since 2026-12-04 14:00 (UTC), 1d ago (soak 24h)"
+            "on staging since 2026-12-04 14:00 (UTC), 24h ago (soak 24h)"
         );
         // One second before, it is not.
         let r = judge(
