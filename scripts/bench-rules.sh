@@ -9,7 +9,7 @@
 #   - an ordinary push (the hook on a feature branch) with each config: the fast path must
 #     not read rules, notes or records, so the ratio is about 1.
 #
-# Usage: scripts/bench-rules.sh [BIN]    (BENCH_RUNS=N pairs per case, default 20)
+# Usage: scripts/bench-rules.sh [BIN]    (BENCH_RUNS=N pairs per case, default 20; BENCH_KEEP=1)
 # Needs bash >= 5 ($EPOCHREALTIME), git, python3.
 set -euo pipefail
 
@@ -26,7 +26,8 @@ else
 fi
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/pushguard-bench-rules.XXXXXX")
-trap 'rm -rf "$tmp"' EXIT
+# BENCH_KEEP=1 keeps the repositories for a closer look (their directory is printed).
+if [ -n "${BENCH_KEEP:-}" ]; then echo "bench-rules.sh: keeping $tmp" >&2; else trap 'rm -rf "$tmp"' EXIT; fi
 export HOME=$tmp/home GIT_CONFIG_NOSYSTEM=1 GIT_CONFIG_GLOBAL=$tmp/home/.gitconfig
 export XDG_CONFIG_HOME=$tmp/home/.config NO_COLOR=1 PUSHGUARD_NONINTERACTIVE=1
 export GIT_AUTHOR_NAME=Bench GIT_AUTHOR_EMAIL=bench@example.com
@@ -36,7 +37,7 @@ mkdir -p "$HOME"
 
 remote=$tmp/remote.git
 git init -q --bare "$remote"
-# A line of N_RECORDS commits, a day apart; staging at the last, production one behind.
+# A line of N_RECORDS commits, an hour apart; staging at the last, production one behind.
 python3 - "$N_RECORDS" <<'PY' | git --git-dir="$remote" fast-import --quiet
 import sys
 n = int(sys.argv[1])
@@ -44,13 +45,13 @@ out = sys.stdout
 for i in range(1, n + 1):
     msg, body = f"commit {i}", f"{i}\n"
     out.write(f"commit refs/heads/staging\nmark :{i}\n")
-    out.write(f"committer Bench <bench@example.com> {1000000000 + i * 86400} +0000\n")
+    out.write(f"committer Bench <bench@example.com> {1500000000 + i * 3600} +0000\n")
     out.write(f"data {len(msg)}\n{msg}\nM 644 inline file.txt\ndata {len(body)}\n{body}\n")
 out.write(f"reset refs/heads/production\nfrom :{n - 1}\n\n")
 PY
 git --git-dir="$remote" log --reverse --format='%H %T' refs/heads/staging >"$tmp/ids"
 
-# Record i: the allowed push that put commit i on staging, a day after it was made; approval
+# Record i: the allowed push that put commit i on staging, a minute after it was made; approval
 # notes on the last N_APPROVALS commits, two of them (a lead and QA) for the pushed tip.
 python3 - "$tmp/ids" "$remote" "$N_APPROVALS" <<'PY' | git --git-dir="$remote" fast-import --quiet
 import datetime, hashlib, json, sys
@@ -61,7 +62,7 @@ out.write("commit refs/notes/pushguard-audit\n")
 out.write("committer Bench <bench@example.com> 1500000000 +0000\ndata 5\nnotes\n")
 prev = None
 for i, (commit, _) in enumerate(ids, start=1):
-    when = datetime.datetime.fromtimestamp(1000000000 + i * 86400 + 3600, datetime.timezone.utc)
+    when = datetime.datetime.fromtimestamp(1500000000 + i * 3600 + 60, datetime.timezone.utc)
     rec = {
         "version": 1, "time": when.strftime("%Y-%m-%dT%H:%M:%SZ"),
         "user": {"name": "Bench", "email": "bench@example.com"},
@@ -82,7 +83,7 @@ out.write("committer Bench <bench@example.com> 1500000000 +0000\ndata 5\nnotes\n
 tip = ids[-1]
 for k, (commit, tree) in enumerate(ids[-n_approvals:]):
     people = [("Lee Lead", "lee@leads.example"), ("Quinn", "qa-quinn@example.com")]
-    if (commit, tree) != tip:
+    if commit != tip[0]:
         people = [people[k % 2]]
     entries = [json.dumps({"name": n, "email": e, "time": "2026-01-01T00:00:00Z",
                            "environment": "production", "commit": commit, "tree": tree},

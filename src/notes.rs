@@ -397,6 +397,29 @@ pub fn records_in(repo: &Repo, notes_ref: &str) -> Result<Vec<Record>> {
     Ok(out)
 }
 
+/// The audit records attached to `commits` under a notes ref (lines that do not verify are
+/// skipped), oldest first: a few notes read, where [`records_in`] reads them all. For a
+/// reader that can use a subset of the records (the soak check's fast path, which falls back
+/// to [`records_in`] whenever the subset does not settle it).
+pub fn records_on(repo: &Repo, notes_ref: &str, commits: &[Oid]) -> Result<Vec<Record>> {
+    let mut out = Vec::new();
+    if repo.git2().refname_to_id(notes_ref).is_err() {
+        return Ok(out);
+    }
+    for oid in commits {
+        let Some(text) = read_note(repo, notes_ref, *oid)? else {
+            continue;
+        };
+        for line in text.lines().filter(|l| !l.trim().is_empty()) {
+            if let Ok((record, _)) = audit::parse_line(line.as_bytes()) {
+                out.push(record);
+            }
+        }
+    }
+    out.sort_by(|a, b| a.time.cmp(&b.time));
+    Ok(out)
+}
+
 /// The team's audit records on `remote`: fetched, then read from the fetched copy.
 /// `Ok(None)` when the remote has no audit notes yet.
 pub fn remote_records(repo: &Repo, remote: &str) -> Result<Option<Vec<Record>>> {

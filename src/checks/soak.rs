@@ -185,23 +185,33 @@ pub fn run(ctx: &Context) -> CheckResult {
         .update
         .new_oid()
         .expect("deletes are skipped before the check runs");
-    let (facts, notes) = reached(ctx);
     let Some(source) = env.promote_from.as_deref() else {
         return CheckResult::skip(CheckId::Soak, "this environment has no `promote_from`");
     };
+    let now = Timestamp::now();
+    let (facts, notes) = reached(ctx, soak, now);
     let local = match ctx.refs {
         Refs::Remote { .. } => super::freeze::local_zone(),
         // A server cannot know its pusher's zone.
         Refs::Own => None,
     };
-    let mut result = judge(&facts, soak, Timestamp::now(), local.as_ref(), source, new);
+    let mut result = judge(&facts, soak, now, local.as_ref(), source, new);
     result.more.extend(notes);
     result
 }
 
+/// How many commits between the pushed one and the source branches' tips the fast path looks
+/// up notes on; beyond, every record is read.
+const FAST_PATH_LIMIT: usize = 2000;
+
 /// The earliest record that put the pushed commit on a branch of the source environment,
 /// and lines saying what was set aside (records that do not count, a failed fetch).
-pub fn reached(ctx: &Context) -> (Facts, Vec<String>) {
+///
+/// Fast path first: the records attached to the commits from the pushed one up to the source
+/// branches' tips (where the pushes that brought it there left their records). What they
+/// show can only be later than the earliest record of all, so when it already makes the
+/// commit eligible at `now` it settles the check; otherwise every record is read.
+pub fn reached(ctx: &Context, soak: Duration, now: Timestamp) -> (Facts, Vec<String>) {
     let mut notes_out = Vec::new();
     let Some(source) = ctx
         .environment
@@ -224,45 +234,114 @@ pub fn reached(ctx: &Context) -> (Facts, Vec<String>) {
             )
         }
     };
-    let all = match records(ctx, &mut notes_out) {
-        Ok(r) => r,
-        Err(e) => return (Facts::Unreadable(format!("{e:#}")), notes_out),
-    };
-    let counted = counted(ctx, source, &all, &mut notes_out);
+    let notes_ref = fetch_records(ctx, &mut notes_out);
     let witnesses = witnesses(ctx, commit, source);
     let floor = git
         .find_commit(commit)
         .map(|c| c.committer().when().seconds() - CLOCK_SLOP)
         .unwrap_or(i64::MIN);
+    let soak_signed = SignedDuration::try_from(soak).unwrap_or(SignedDuration::MAX);
+    if let Some(on_path) = ancestry_path(git, &witnesses, &source_tips(ctx, source)) {
+        if let Ok(some) = notes::records_on(ctx.repo, &notes_ref, &on_path) {
+            let mut quiet = Vec::new();
+            let counted = counted(ctx, source, &some, &mut quiet);
+            if let Some(r) = earliest(git, &counted, &witnesses, floor) {
+                if r.at.checked_add(soak_signed).is_ok_and(|e| now >= e) {
+                    notes_out.extend(quiet);
+                    return (Facts::Reached(r), notes_out);
+                }
+            }
+        }
+    }
+    let all = match notes::records_in(ctx.repo, &notes_ref) {
+        Ok(r) => r,
+        Err(e) => return (Facts::Unreadable(format!("{e:#}")), notes_out),
+    };
+    let counted = counted(ctx, source, &all, &mut notes_out);
     (
         earliest(git, &counted, &witnesses, floor).map_or(Facts::NoRecord, Facts::Reached),
         notes_out,
     )
 }
 
-/// The records of the remote's trail (on a server, its own notes).
-fn records(ctx: &Context, out: &mut Vec<String>) -> anyhow::Result<Vec<Record>> {
+/// Brings in the remote's records (`[team] fetch_notes`) and names the notes ref to read
+/// them from: the fetched copy on a client, the repository's own on a server.
+fn fetch_records(ctx: &Context, out: &mut Vec<String>) -> String {
     match ctx.refs {
-        Refs::Own => notes::records_in(ctx.repo, &notes::AUDIT.full()),
+        Refs::Own => notes::AUDIT.full(),
         Refs::Remote { .. } => {
             let remote = ctx.refs.shown();
-            let last = || notes::records_in(ctx.repo, &notes::AUDIT.tracking(remote));
             if !ctx.config.team.fetch_notes {
                 out.push("used the records last fetched (`[team] fetch_notes = false`)".into());
-                return last();
+            } else if let Err(e) =
+                notes::fetch(ctx.repo, remote, notes::AUDIT, notes::FETCH_TIMEOUT)
+            {
+                out.push(format!(
+                    "used the records last fetched: fetching the remote's records failed ({e:#})"
+                ));
             }
-            match notes::remote_records(ctx.repo, remote) {
-                Ok(Some(records)) => Ok(records),
-                Ok(None) => Ok(Vec::new()),
-                Err(e) => {
-                    out.push(format!(
-                        "used the records last fetched: fetching the remote's records failed ({e:#})"
-                    ));
-                    last()
+            notes::AUDIT.tracking(remote)
+        }
+    }
+}
+
+/// The tips of the source environment's branches (as fetched; on a server, its own).
+fn source_tips(ctx: &Context, source: &Environment) -> Vec<Oid> {
+    match ctx.refs {
+        Refs::Own => ctx
+            .repo
+            .branches()
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|(b, _)| source.matches(b))
+            .map(|(_, t)| t)
+            .collect(),
+        Refs::Remote {
+            name: Some(name), ..
+        } => ctx
+            .repo
+            .remote_tracking(name)
+            .map(|t| {
+                t.iter()
+                    .filter(|(b, _)| source.matches(b))
+                    .map(|(_, t)| *t)
+                    .collect()
+            })
+            .unwrap_or_default(),
+        Refs::Remote { name: None, .. } => Vec::new(),
+    }
+}
+
+/// The witnesses and every commit on a path from one of them up to one of `tips` (`git
+/// rev-list --ancestry-path`); `None` when that is more than [`FAST_PATH_LIMIT`] commits.
+fn ancestry_path(git: &git2::Repository, witnesses: &[Oid], tips: &[Oid]) -> Option<Vec<Oid>> {
+    let mut out: Vec<Oid> = witnesses.to_vec();
+    for &w in witnesses {
+        let mut walk = git.revwalk().ok()?;
+        walk.set_sorting(Sort::TOPOLOGICAL | Sort::REVERSE).ok()?;
+        for t in tips {
+            if *t != w {
+                let _ = walk.push(*t);
+            }
+        }
+        walk.hide(w).ok()?;
+        let mut reach: HashSet<Oid> = HashSet::from([w]);
+        for (n, oid) in walk.flatten().enumerate() {
+            if n >= FAST_PATH_LIMIT {
+                return None;
+            }
+            if git
+                .find_commit(oid)
+                .is_ok_and(|c| c.parent_ids().any(|p| reach.contains(&p)))
+            {
+                reach.insert(oid);
+                if !out.contains(&oid) {
+                    out.push(oid);
                 }
             }
         }
     }
+    Some(out)
 }
 
 /// A push as the trail shows it: its branch, tip, earliest time and whether a server
@@ -413,30 +492,7 @@ fn witnesses(ctx: &Context, commit: Oid, source: &Environment) -> Vec<Oid> {
             out.push(p.id());
         }
     }
-    let tips: Vec<Oid> = match ctx.refs {
-        Refs::Own => ctx
-            .repo
-            .branches()
-            .unwrap_or_default()
-            .into_iter()
-            .filter(|(b, _)| source.matches(b))
-            .map(|(_, t)| t)
-            .collect(),
-        Refs::Remote {
-            name: Some(name), ..
-        } => ctx
-            .repo
-            .remote_tracking(name)
-            .map(|t| {
-                t.iter()
-                    .filter(|(b, _)| source.matches(b))
-                    .map(|(_, t)| *t)
-                    .collect()
-            })
-            .unwrap_or_default(),
-        Refs::Remote { name: None, .. } => Vec::new(),
-    };
-    for t in tips {
+    for t in source_tips(ctx, source) {
         if !out.contains(&t) && git.find_commit(t).is_ok_and(|c| c.tree_id() == tree) {
             out.push(t);
         }

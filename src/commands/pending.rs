@@ -213,7 +213,7 @@ pub fn run(env: Option<&str>, json: bool, remote: Option<&str>) -> Result<Exit> 
         if let Err(e) = notes::fetch(&repo, &remote, notes::APPROVALS, notes::FETCH_TIMEOUT) {
             eprintln!("pushguard: warning: showing this clone's approvals only: {e:#}");
         }
-        if let Err(e) = notes::remote_records(&repo, &remote) {
+        if let Err(e) = notes::fetch(&repo, &remote, notes::AUDIT, notes::FETCH_TIMEOUT) {
             eprintln!("pushguard: warning: soak is judged by the records last fetched: {e:#}");
         }
         // Fetched once here, not again for every commit judged.
