@@ -101,6 +101,32 @@ pub enum Command {
         #[arg(long)]
         list: bool,
     },
+    /// Ask for the approvals a commit still needs for an environment: records a request (shared
+    /// through git notes), prints who may approve and the `pushguard approve` line to send
+    /// them, and runs `[team] notify`
+    Request {
+        /// The commit to be approved (a branch, tag or commit id)
+        rev: String,
+        /// The environment it is to go to
+        #[arg(long, value_name = "E")]
+        env: String,
+        /// The remote to share the request with (default: the current branch's upstream remote, else origin, else the only remote)
+        #[arg(long)]
+        remote: Option<String>,
+    },
+    /// List, per environment, the commits waiting to go there and on what: approvals (which
+    /// rules), soak (eligible at), freeze (until when)
+    Pending {
+        /// Only this environment
+        #[arg(long, value_name = "E")]
+        env: Option<String>,
+        /// Print one JSON object per waiting commit (JSON Lines)
+        #[arg(long)]
+        json: bool,
+        /// The remote whose environments to look at (default: the current branch's upstream remote, else origin, else the only remote)
+        #[arg(long)]
+        remote: Option<String>,
+    },
     /// Let one commit pass one check for one environment, with a reason (shared through git
     /// notes): for a work-in-progress commit already on the environment this one promotes
     /// from, whose history is not rewritten

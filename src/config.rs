@@ -30,6 +30,7 @@ use serde::{Deserialize, Serialize};
 use crate::model::CheckId;
 use crate::WithHint;
 pub use freeze::{FreezeWindow, Window};
+
 use layers::Layers;
 pub use location::Location;
 
@@ -172,6 +173,20 @@ pub struct Environment {
     pub approvals: u32,
     #[serde(default, deserialize_with = "values::email_globs")]
     pub approvers: Vec<String>,
+    /// `[[environments.E.approval_rules]]`: approvals by group, each rule filled by its own
+    /// people (one seat per person); replaces `approvals`/`approvers` (their one-rule form).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub approval_rules: Vec<ApprovalRule>,
+    /// The authors of the pushed range cannot approve it either.
+    #[serde(default)]
+    pub distinct_from_authors: bool,
+    /// How long the pushed commit must have been on a `promote_from` branch (check `soak`).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "values::some_duration"
+    )]
+    pub soak: Option<Duration>,
     #[serde(default)]
     pub fetch: bool,
     #[serde(default = "yes")]
@@ -212,7 +227,58 @@ pub struct Environment {
     matchers: Vec<BranchMatcher>,
 }
 
+/// One approval rule: `count` distinct approvers matching `approvers`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApprovalRule {
+    /// Named in reports ("qa: 0 of 1"); unique within the environment.
+    pub name: toml::Spanned<String>,
+    /// How many seats the rule has.
+    #[serde(default = "one")]
+    pub count: toml::Spanned<u32>,
+    /// Who may fill a seat (emails or globs; principals where signatures are required);
+    /// empty: anyone but the pusher.
+    #[serde(default, deserialize_with = "values::email_globs")]
+    pub approvers: Vec<String>,
+}
+
+/// An approval rule as the check reads it, from `approval_rules` or from the one-rule form.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rule {
+    pub name: String,
+    pub count: u32,
+    pub approvers: Vec<String>,
+}
+
+fn one() -> toml::Spanned<u32> {
+    toml::Spanned::new(0..0, 1)
+}
+
 impl Environment {
+    /// The approval rules in force: `approval_rules`, else `approvals`/`approvers` as one rule
+    /// named `approvals` (none when `approvals = 0`).
+    pub fn rules(&self) -> Vec<Rule> {
+        if !self.approval_rules.is_empty() {
+            return self
+                .approval_rules
+                .iter()
+                .map(|r| Rule {
+                    name: r.name.get_ref().clone(),
+                    count: *r.count.get_ref(),
+                    approvers: r.approvers.clone(),
+                })
+                .collect();
+        }
+        if self.approvals == 0 {
+            return Vec::new();
+        }
+        vec![Rule {
+            name: "approvals".to_owned(),
+            count: self.approvals,
+            approvers: self.approvers.clone(),
+        }]
+    }
+
     /// Who may bypass here: the environment's `bypass_by`, else `[bypass].bypass_by`.
     pub fn bypass_by<'c>(&'c self, config: &'c Config) -> &'c [String] {
         self.bypass_by
@@ -254,6 +320,15 @@ pub struct ConfirmConfig {
 #[serde(deny_unknown_fields)]
 pub struct TeamConfig {
     pub fetch_notes: bool,
+    /// A command run after `pushguard request` shared a request: split into words as a shell
+    /// would, `{env}`, `{commit}` and `{approvers}` replaced inside each word, run without a
+    /// shell. Unset: nobody is notified.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "values::some_command"
+    )]
+    pub notify: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -732,6 +807,8 @@ enum Place<'p> {
     Value(&'p [&'p str]),
     /// This entry of the list at this path.
     Entry(&'p [&'p str], usize),
+    /// A value whose span the deserializer kept.
+    Span(std::ops::Range<usize>),
 }
 
 impl Place<'_> {
@@ -740,6 +817,7 @@ impl Place<'_> {
             Place::Key(path) => layers::find(table, path).map(|(key, _)| key),
             Place::Value(path) => layers::find(table, path).map(|(_, value)| value),
             Place::Entry(path, i) => layers::find_entry(table, path, *i),
+            Place::Span(span) => Some(span.clone()),
         }
     }
 }
@@ -851,6 +929,8 @@ fn validate_environments(raw: Vec<Environment>, at: &At<'_>) -> Result<Vec<Envir
                 ));
             }
         }
+        approval_rules_check(&mut env, at)?;
+        soak_check(&mut env, at)?;
         let mut checks: Vec<CheckId> = Vec::new();
         for id in &env.checks {
             if !checks.contains(id) {
@@ -894,6 +974,83 @@ fn validate_environments(raw: Vec<Environment>, at: &At<'_>) -> Result<Vec<Envir
     let mut order: Vec<(usize, &Environment)> = envs.iter().map(|e| (depth(e), e)).collect();
     order.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.name.cmp(&b.1.name)));
     Ok(order.into_iter().map(|(_, e)| e.clone()).collect())
+}
+
+/// Checks an environment's `approval_rules` (names unique, counts of at least one, not beside
+/// `approvals`/`approvers`) and turns the `approvals` check on where rules are set: a rule
+/// that nothing enforces would be a guard that only looks like one.
+fn approval_rules_check(env: &mut Environment, at: &At<'_>) -> Result<()> {
+    if env.approval_rules.is_empty() {
+        return Ok(());
+    }
+    let name = env.name.clone();
+    if env.approvals > 0 || !env.approvers.is_empty() {
+        let key = if env.approvals > 0 {
+            "approvals"
+        } else {
+            "approvers"
+        };
+        return Err(at(
+            Place::Key(&[ENVIRONMENTS, &name, key]),
+            &format!("environment `{name}` has both `{key}` and `approval_rules`; `approvals`/`approvers` is the one-rule form: write it as one more `[[environments.{name}.approval_rules]]`"),
+        ));
+    }
+    let mut seen: Vec<&str> = Vec::new();
+    for rule in &env.approval_rules {
+        let rule_name = rule.name.get_ref().as_str();
+        if rule_name.trim().is_empty() || rule_name.chars().any(char::is_control) {
+            return Err(at(
+                Place::Span(rule.name.span()),
+                "an approval rule needs a `name` (shown in reports: \"qa: 0 of 1\")",
+            ));
+        }
+        if seen.contains(&rule_name) {
+            return Err(at(
+                Place::Span(rule.name.span()),
+                &format!("duplicate approval rule name `{rule_name}` in environment `{name}`"),
+            ));
+        }
+        seen.push(rule_name);
+        if *rule.count.get_ref() == 0 {
+            return Err(at(
+                Place::Span(rule.count.span()),
+                &format!("approval rule `{rule_name}` needs a `count` of at least 1 (drop the rule to need nobody)"),
+            ));
+        }
+    }
+    if !env.has_check(CheckId::Approvals) {
+        env.checks.push(CheckId::Approvals);
+    }
+    Ok(())
+}
+
+/// Checks `soak` (it needs a `promote_from` to measure from) and turns the `soak` check on
+/// where it is set; the check listed without a `soak` is an error.
+fn soak_check(env: &mut Environment, at: &At<'_>) -> Result<()> {
+    let name = env.name.clone();
+    let listed = env.checks.iter().position(|c| *c == CheckId::Soak);
+    match (env.soak, listed) {
+        (None, Some(i)) => {
+            return Err(at(
+                Place::Entry(&[ENVIRONMENTS, &name, "checks"], i),
+                &format!(
+                    "check `soak` needs `soak` (how long, e.g. \"24h\") in environment `{name}`"
+                ),
+            ))
+        }
+        (None, None) => return Ok(()),
+        (Some(_), _) => {}
+    }
+    if env.promote_from.is_none() {
+        return Err(at(
+            Place::Key(&[ENVIRONMENTS, &name, "soak"]),
+            &format!("`soak` needs `promote_from` in environment `{name}`: soak time is measured on the environment it promotes from"),
+        ));
+    }
+    if listed.is_none() {
+        env.checks.push(CheckId::Soak);
+    }
+    Ok(())
 }
 
 /// Rejects a branch glob of `newest` that an environment read before it also matches, with

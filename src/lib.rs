@@ -184,6 +184,12 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
             remote,
             list,
         } => commands::approve::run(rev.as_deref(), env.as_deref(), remote.as_deref(), list),
+        Command::Request { rev, env, remote } => {
+            commands::request::run(&rev, &env, remote.as_deref())
+        }
+        Command::Pending { env, json, remote } => {
+            commands::pending::run(env.as_deref(), json, remote.as_deref())
+        }
         Command::Waive {
             rev,
             check,

@@ -22,11 +22,13 @@ pub enum CheckId {
     Tests,
     Authorized,
     Approvals,
+    /// The pushed commit has been on a `promote_from` branch for `soak` (issue 18).
+    Soak,
 }
 
 impl CheckId {
     /// Every check, in the order they run.
-    pub const ALL: [CheckId; 10] = [
+    pub const ALL: [CheckId; 11] = [
         CheckId::Freeze,
         CheckId::NoDelete,
         CheckId::Authorized,
@@ -36,6 +38,7 @@ impl CheckId {
         CheckId::NoWip,
         CheckId::NoConflictMarkers,
         CheckId::Approvals,
+        CheckId::Soak,
         CheckId::Tests,
     ];
 
@@ -52,6 +55,7 @@ impl CheckId {
             CheckId::Tests => "tests",
             CheckId::Authorized => "authorized",
             CheckId::Approvals => "approvals",
+            CheckId::Soak => "soak",
         }
     }
 

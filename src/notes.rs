@@ -28,6 +28,7 @@ pub mod waivers;
 
 pub use waivers::{Waiver, WAIVERS};
 
+pub mod requests;
 pub mod reviews;
 
 pub mod trail;

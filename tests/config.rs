@@ -12,7 +12,7 @@ fn config_check_reports_file_line_and_column() {
     --- stdout
     --- stderr
     pushguard: error: the pushguard configuration is invalid, so every push is blocked (pushguard cannot tell which branches are environments)
-      caused by: [TMP]/work/.pushguard.toml:3:24: unknown variant `fast-fwd`, expected one of `freeze`, `no-delete`, `fast-forward`, `promoted`, `no-wip`, `no-conflict-markers`, `clean-worktree`, `tests`, `authorized`, `approvals`
+      caused by: [TMP]/work/.pushguard.toml:3:24: unknown variant `fast-fwd`, expected one of `freeze`, `no-delete`, `fast-forward`, `promoted`, `no-wip`, `no-conflict-markers`, `clean-worktree`, `tests`, `authorized`, `approvals`, `soak`
           |
         3 | checks = ["no-delete", "fast-fwd"]
           |                        ^^^^^^^^^^

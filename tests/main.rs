@@ -2,6 +2,7 @@
 
 mod support;
 
+mod approval_rules;
 mod audit;
 mod config;
 mod config_location;

@@ -835,3 +835,57 @@ fn regression_issue_24_an_empty_signing_key_is_no_key_not_a_directory() {
         status.stdout
     );
 }
+
+#[test]
+fn regression_issue_18_with_signatures_required_rules_are_filled_by_verified_principals_and_forged_approvals_are_named(
+) {
+    let config = "[environments.production]\nbranches = [\"production\"]\nchecks = [\"no-delete\"]\nconfirm = false\n\n[[environments.production.approval_rules]]\nname = \"leads\"\napprovers = [\"ada@example.com\"]\n\n[[environments.production.approval_rules]]\nname = \"qa\"\napprovers = [\"olga@example.com\"]\n\n[trust]\nallowed_signers = \".allowed_signers\"\nrequire_signatures = true\n";
+    let t = team(config);
+    t.repo
+        .pushguard_in(&t.ada, &["approve", &t.tip, "--env", "production"])
+        .expect_code(0);
+    // Olga approves with a key nobody allowed: her note names her, and counts for nothing.
+    let olga = t.repo.clone_as("olga", "Olga Ops", "olga@example.com");
+    let olga_key = keygen(&t.repo, "olga");
+    sign_with(&t.repo, &olga, olga_key.to_str().unwrap());
+    t.repo
+        .pushguard_in(&olga, &["approve", &t.tip, "--env", "production"])
+        .expect_code(0);
+    let run = push_production(&t.repo);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("leads: 1 of 1 — Ada Lead <ada@example.com> (signed: ada@example.com)"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr
+            .contains("qa: 0 of 1 — ask one of olga@example.com"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr
+            .contains("not counted: Olga Ops <olga@example.com>: "),
+        "{}",
+        run.stderr
+    );
+    // Once the team allows her key, her signed approval fills the qa seat.
+    allow(
+        &t.repo,
+        &[
+            ("pat@example.com", &t.pat),
+            ("ada@example.com", &t.ada_key),
+            ("olga@example.com", &olga_key),
+        ],
+    );
+    let run = push_production(&t.repo);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("qa ← Olga Ops <olga@example.com> (signed: olga@example.com)"),
+        "{}",
+        run.stderr
+    );
+}

@@ -15,6 +15,7 @@ pub mod no_delete;
 pub mod no_wip;
 pub mod promoted;
 pub mod range;
+pub mod soak;
 pub mod tests;
 pub mod waivers;
 
@@ -188,6 +189,7 @@ pub fn run(id: CheckId, ctx: &Context) -> CheckResult {
         CheckId::NoDelete => no_delete::run(ctx),
         CheckId::FastForward => fast_forward::run(ctx),
         CheckId::Approvals => approvals::run(ctx),
+        CheckId::Soak => soak::run(ctx),
         CheckId::Promoted => promoted::run(ctx),
         CheckId::NoWip => no_wip::run(ctx),
         CheckId::NoConflictMarkers => no_conflict_markers::run(ctx),

@@ -9,6 +9,8 @@ pub mod confirm;
 pub mod doctor;
 pub mod init;
 pub mod log;
+pub mod pending;
+pub mod request;
 pub mod review;
 pub mod status;
 pub mod waive;

@@ -166,3 +166,36 @@ pub mod some_duration {
         }
     }
 }
+
+/// The placeholders a `[team] notify` command may use.
+pub const NOTIFY_PLACEHOLDERS: [&str; 3] = ["{env}", "{commit}", "{approvers}"];
+
+/// An optional command line (`[team] notify`): it must split into words as a shell would
+/// (quotes closed) and use only [`NOTIFY_PLACEHOLDERS`].
+pub fn some_command<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    d.deserialize_str(CheckedStr(|command| {
+        let words = shlex::split(command).ok_or_else(|| {
+            format!("invalid command `{command}`: a quote is not closed; expected words as a shell splits them, e.g. \"notify-approvers {{env}} {{commit}} {{approvers}}\"")
+        })?;
+        if words.is_empty() {
+            return Err("an empty command; leave `notify` out to notify nobody".to_owned());
+        }
+        for word in &words {
+            let mut rest = word.as_str();
+            while let Some(open) = rest.find('{') {
+                let tail = &rest[open..];
+                let Some(close) = tail.find('}') else { break };
+                let placeholder = &tail[..=close];
+                if !NOTIFY_PLACEHOLDERS.contains(&placeholder) {
+                    return Err(format!(
+                        "unknown placeholder `{placeholder}` in `notify`; expected {}",
+                        NOTIFY_PLACEHOLDERS.join(", ")
+                    ));
+                }
+                rest = &tail[close + 1..];
+            }
+        }
+        Ok(())
+    }))
+    .map(Some)
+}

@@ -634,6 +634,28 @@ fn refs_under(repo: &Repo, prefix: &str) -> Result<Vec<TrailRef>> {
 /// `log --verify --remote`, and whatever reads the whole history of a remote).
 pub fn remote_trail(repo: &Repo, remote: &str, timeout: Duration) -> Result<Option<RemoteTrail>> {
     let checked = refs_under(repo, &checked_prefix(remote))?;
+    let prefix = fetch_trail(repo, remote, timeout)?;
+    let refs = refs_under(repo, &prefix)?;
+    let (records, at_tips) = read_records(repo, &refs)?;
+    let present: HashSet<&str> = records.iter().map(|s| s.hash.as_str()).collect();
+    let lost = lost_records(repo, &refs, &checked, &present, &at_tips)?;
+    if lost.is_empty() {
+        mark_checked(repo, remote, &refs, &checked)?;
+    }
+    if refs.is_empty() && lost.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(RemoteTrail {
+        refs,
+        records,
+        lost,
+    }))
+}
+
+/// Fetches every trail ref of `remote` into this clone's copy (pruned) and returns the
+/// prefix the copy lives under. No verdict on the trail: that is [`remote_trail`]'s (what
+/// it remembers as checked moves only there).
+pub fn fetch_trail(repo: &Repo, remote: &str, timeout: Duration) -> Result<String> {
     let prefix = tracking_prefix(remote);
     let refspec = format!("+{FETCH_GLOB}:{prefix}pushguard-audit*");
     let out = git::run_bounded(
@@ -656,21 +678,59 @@ pub fn remote_trail(repo: &Repo, remote: &str, timeout: Duration) -> Result<Opti
             out.stderr_summary()
         );
     }
-    let refs = refs_under(repo, &prefix)?;
-    let (records, at_tips) = read_records(repo, &refs)?;
-    let present: HashSet<&str> = records.iter().map(|s| s.hash.as_str()).collect();
-    let lost = lost_records(repo, &refs, &checked, &present, &at_tips)?;
-    if lost.is_empty() {
-        mark_checked(repo, remote, &refs, &checked)?;
+    Ok(prefix)
+}
+
+/// The trail refs a reader reads records from: the copy of `remote`'s as last fetched
+/// ([`fetch_trail`]), or with no remote (a server) this repository's own.
+pub fn reader_refs(repo: &Repo, remote: Option<&str>) -> Result<Vec<TrailRef>> {
+    if let Some(remote) = remote {
+        return refs_under(repo, &tracking_prefix(remote));
     }
-    if refs.is_empty() && lost.is_empty() {
-        return Ok(None);
+    let git = repo.git2();
+    let mut out = Vec::new();
+    for name in own_trail_refs(repo)? {
+        if let Ok(tip) = git.refname_to_id(&name) {
+            out.push(TrailRef {
+                local: name.clone(),
+                name,
+                tip,
+            });
+        }
     }
-    Ok(Some(RemoteTrail {
-        refs,
-        records,
-        lost,
-    }))
+    Ok(out)
+}
+
+/// Every record under `refs`, each once, oldest first.
+pub fn records_under(repo: &Repo, refs: &[TrailRef]) -> Result<Vec<Record>> {
+    Ok(read_records(repo, refs)?
+        .0
+        .into_iter()
+        .map(|s| s.record)
+        .collect())
+}
+
+/// The records attached to `commits` under `refs` (lines that do not verify are skipped),
+/// each once, oldest first: a few notes read where [`records_under`] reads them all.
+pub fn records_on(repo: &Repo, refs: &[TrailRef], commits: &[Oid]) -> Result<Vec<Record>> {
+    let mut seen = HashSet::new();
+    let mut out = Vec::new();
+    for r in refs {
+        for oid in commits {
+            let Some(text) = super::read_note(repo, &r.local, *oid)? else {
+                continue;
+            };
+            for line in text.lines().filter(|l| !l.trim().is_empty()) {
+                if let Ok((record, hash)) = audit::parse_line(line.as_bytes()) {
+                    if seen.insert(hash) {
+                        out.push(record);
+                    }
+                }
+            }
+        }
+    }
+    out.sort_by(|a, b| a.time.cmp(&b.time));
+    Ok(out)
 }
 
 /// Remembers `refs` as checked (and forgets checked refs the remote no longer has).

@@ -242,6 +242,11 @@ impl LineFacts for GitFacts<'_> {
                 no_delete::judge(update.change(), update.branch().unwrap_or_default())
             }
             CheckId::Freeze => crate::checks::freeze::run_for(self.config, &env.name),
+            CheckId::Soak => CheckResult::fail(
+                id,
+                "cannot run: soak reads the trail's records through libgit2, which cannot read this repository's SHA-256 object names yet",
+            )
+            .with_hint("bypass with a justification (it is recorded), or push from a SHA-1 repository"),
             CheckId::FastForward => match self.fast_forward() {
                 Ok(facts) => fast_forward::judge(
                     facts,

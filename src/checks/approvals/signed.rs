@@ -6,7 +6,7 @@
 
 use git2::Oid;
 
-use super::{judge, trailers, Found, NotesFetch, Source};
+use super::{trailers, Found, Gathered, Verify};
 use crate::checks::{principals, CheckId, CheckResult, Context};
 use crate::notes;
 use crate::signing::{
@@ -43,7 +43,7 @@ impl Pusher {
 }
 
 /// The first principal: the identity approvers are counted by.
-fn first_principal(field: &str) -> String {
+pub(crate) fn first_principal(field: &str) -> String {
     principals(field).next().unwrap_or(field).to_owned()
 }
 
@@ -115,146 +115,82 @@ pub fn commit_signer(
     verify_pem(allowed, COMMIT_NAMESPACE, &data, &sig)
 }
 
-/// The approvals check with signatures required.
-pub fn run(ctx: &Context, new: &str, fetch: &NotesFetch) -> CheckResult {
-    let env = ctx.environment;
+/// The approvals with signatures required: the allowed signers and the pusher's key first
+/// (fails closed without them), then [`super::gather`] verifying each bound approval.
+pub(crate) fn gather(ctx: &Context, new: &str) -> Result<Gathered, CheckResult> {
     let allowed = match allowed_signers(ctx.repo, ctx.config) {
         Ok(Some(a)) => a,
         Ok(None) => {
-            return fail("signatures are required, and no allowed signers file is configured")
-                .with_hint("set `[trust] allowed_signers` in the config, or `git config gpg.ssh.allowedSignersFile <file>`")
+            return Err(fail("signatures are required, and no allowed signers file is configured")
+                .with_hint("set `[trust] allowed_signers` in the config, or `git config gpg.ssh.allowedSignersFile <file>`"))
         }
-        Err(e) => return fail(format!("{e:#}")),
+        Err(e) => return Err(fail(format!("{e:#}"))),
     };
-    let pusher = match pusher(ctx, &allowed) {
-        Ok(p) => p,
-        Err(result) => return result,
-    };
-    let git = ctx.repo.git2();
-    let commit = match ctx.repo.peel_commit(new) {
-        Ok(Some(c)) => c,
-        _ => return fail(format!("the pushed object {new} is not in this repository")),
-    };
-    let Ok(commit) = git.find_commit(commit) else {
-        return fail(format!("the pushed object {new} is not a commit"));
-    };
-    let (id, tree) = (commit.id().to_string(), commit.tree_id().to_string());
-    let mut found = Vec::new();
-    let mut refused = Vec::new();
-    let approvals = match notes::all_approvals(ctx.repo) {
-        Ok(a) => a,
-        Err(e) => return fail(format!("cannot read approvals: {e:#}")),
-    };
-    for (_, a) in approvals {
-        // The signed fields decide what was approved, not the commit the note hangs on.
-        if a.environment != env.name || (a.commit != id && a.tree != tree) {
-            continue;
-        }
-        let claimed = format!("{} <{}>", escape(&a.name, 60), escape(&a.email, 80));
-        let Some(sig) = &a.signature else {
-            refused.push(format!(
-                "not counted: {claimed}: the approval is not signed"
-            ));
-            continue;
-        };
-        let payload = approval_payload(&a.environment, &a.commit, &a.tree);
-        match verify(&allowed, APPROVAL_NAMESPACE, &payload, sig) {
-            Err(why) => refused.push(format!("not counted: {claimed}: {why}")),
-            Ok(v) if pusher.is(&v) => refused.push(format!(
-                "not counted: {claimed}: signed by your own key ({}), whatever name the note gives",
-                escape(&v.principal, 80)
-            )),
-            Ok(v) => found.push(Found {
-                name: a.name,
-                email: first_principal(&v.principal),
-                source: Source::Note,
-                signer: Some(v.principal),
-            }),
-        }
-    }
-    let claimed = trailers(commit.message().unwrap_or_default());
-    if !claimed.is_empty() {
-        match commit_signer(git, commit.id(), &allowed) {
-            Err(why) => refused.push(format!(
-                "not counted: {} `Approved-by:` trailer{}: {why}",
-                claimed.len(),
-                if claimed.len() == 1 { "" } else { "s" }
-            )),
-            Ok(v) => {
-                for t in claimed {
-                    let by_approver =
-                        principals(&v.principal).any(|p| p.eq_ignore_ascii_case(&t.email));
-                    if !by_approver || pusher.is(&v) {
-                        refused.push(format!(
-                            "not counted: trailer `Approved-by: {} <{}>`: the commit is signed by {}, not by that approver",
-                            escape(&t.name, 60),
-                            escape(&t.email, 80),
-                            escape(&v.principal, 80)
-                        ));
-                        continue;
-                    }
-                    found.push(Found {
-                        email: first_principal(&v.principal),
-                        signer: Some(v.principal.clone()),
-                        ..t
-                    });
-                }
-            }
-        }
-    }
-    let mut result = judge(
-        env.approvals,
-        &[],
-        &env.approvers,
-        &found,
-        fetch,
-        new,
-        &env.name,
-    );
-    result.more.splice(0..0, refused);
-    result
+    let pusher = pusher(ctx, &allowed)?;
+    super::gather(ctx, new, &Verify::Required(&allowed, &pusher))
 }
 
-/// Without signatures required: the same approvals, with the principal shown where an
-/// approval's (or the commit's) signature verifies against the allowed signers.
-pub fn shown_signers(ctx: &Context, mut found: Vec<Found>) -> Vec<Found> {
-    let Ok(Some(allowed)) = allowed_signers(ctx.repo, ctx.config) else {
-        return found;
+/// The verified principal of a signed approval, or why it does not count: unsigned, a
+/// signature that does not verify (forged), or the pusher's own key.
+pub(crate) fn verified(
+    allowed: &AllowedSigners,
+    pusher: &Pusher,
+    a: &notes::Approval,
+) -> Result<String, String> {
+    let Some(sig) = &a.signature else {
+        return Err("the approval is not signed".into());
     };
-    let env = &ctx.environment.name;
-    let Some(new) = ctx.update.new_oid() else {
-        return found;
-    };
-    let Ok(Some(commit)) = ctx.repo.peel_commit(new) else {
-        return found;
-    };
-    let git = ctx.repo.git2();
-    let tree = git
-        .find_commit(commit)
-        .map(|c| c.tree_id().to_string())
-        .unwrap_or_default();
-    let commit_hex = commit.to_string();
-    let mut signed = Vec::new();
-    for (_, a) in notes::all_approvals(ctx.repo).unwrap_or_default() {
-        if &a.environment != env || (a.commit != commit_hex && a.tree != tree) {
-            continue;
-        }
-        if let Some(sig) = &a.signature {
-            let payload = approval_payload(&a.environment, &a.commit, &a.tree);
-            if let Ok(v) = verify(&allowed, APPROVAL_NAMESPACE, &payload, sig) {
-                signed.push((a.email.clone(), v.principal));
+    // The signed fields decide what was approved, not the commit the note hangs on.
+    let payload = approval_payload(&a.environment, &a.commit, &a.tree);
+    match verify(allowed, APPROVAL_NAMESPACE, &payload, sig) {
+        Err(why) => Err(why),
+        Ok(v) if pusher.is(&v) => Err(format!(
+            "signed by your own key ({}), whatever name the note gives",
+            escape(&v.principal, 80)
+        )),
+        Ok(v) => Ok(v.principal),
+    }
+}
+
+/// `Approved-by:` trailers with signatures required: they count only in a commit signed by
+/// that approver (and never the pusher).
+pub(crate) fn signed_trailers(
+    git: &git2::Repository,
+    commit: Oid,
+    message: &str,
+    allowed: &AllowedSigners,
+    pusher: &Pusher,
+    out: &mut Gathered,
+) {
+    let claimed = trailers(message);
+    if claimed.is_empty() {
+        return;
+    }
+    match commit_signer(git, commit, allowed) {
+        Err(why) => out.not_counted.push(format!(
+            "not counted: {} `Approved-by:` trailer{}: {why}",
+            claimed.len(),
+            if claimed.len() == 1 { "" } else { "s" }
+        )),
+        Ok(v) => {
+            for t in claimed {
+                let by_approver =
+                    principals(&v.principal).any(|p| p.eq_ignore_ascii_case(&t.email));
+                if !by_approver || pusher.is(&v) {
+                    out.not_counted.push(format!(
+                        "not counted: trailer `Approved-by: {} <{}>`: the commit is signed by {}, not by that approver",
+                        escape(&t.name, 60),
+                        escape(&t.email, 80),
+                        escape(&v.principal, 80)
+                    ));
+                    continue;
+                }
+                out.found.push(Found {
+                    email: first_principal(&v.principal),
+                    signer: Some(v.principal.clone()),
+                    ..t
+                });
             }
         }
     }
-    let commit_signer = commit_signer(git, commit, &allowed).ok();
-    for f in &mut found {
-        f.signer = match f.source {
-            Source::Note => signed
-                .iter()
-                .find(|(email, _)| email.eq_ignore_ascii_case(&f.email))
-                .map(|(_, p)| p.clone()),
-            Source::Trailer => commit_signer.as_ref().map(|v| v.principal.clone()),
-        };
-    }
-    found
 }
