@@ -9,8 +9,8 @@
 //!   update), [`post_receive`], [`mod@install`];
 //! - [`pipeline`], the one gate sequence every caller runs, and [`report`], its wording;
 //! - [`sites`]: what differs between the places the gate runs (client, server, SHA-256);
-//! - policy: [`gate`] (the pure decision core), [`checks`] and [`review`] (whether a bypass
-//!   was reviewed);
+//! - policy: [`gate`] (the pure decision core), [`checks`], [`review`] (whether a bypass
+//!   was reviewed) and [`history`] (a branch's updates from its records, and which landed);
 //! - adapters: [`git`], [`audit`], [`anchor`], [`pending`], [`notes`], [`remote_id`],
 //!   [`signing`], [`terminal`], [`testrun`], [`answers`], [`remote`], [`since`];
 //! - the shared vocabulary: [`model`], [`config`], [`push`], [`text`].
@@ -24,6 +24,7 @@ pub mod commands;
 pub mod config;
 pub mod gate;
 pub mod git;
+pub mod history;
 pub mod hook;
 pub mod install;
 pub mod model;

@@ -610,6 +610,36 @@ fn refs_under(repo: &Repo, prefix: &str) -> Result<Vec<TrailRef>> {
     Ok(out)
 }
 
+/// How much of a trail's notes history the lost-records check walks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Walk {
+    /// All of it that this clone has not checked before.
+    Whole,
+    /// At most this many notes commits (newest first) that this clone has not checked before.
+    Newest(usize),
+}
+
+/// What reading a remote's trail found besides its records: its refs, the records it lost,
+/// and whether the walk for them stopped at its bound.
+#[derive(Debug, Clone, Default)]
+pub struct TrailRead {
+    pub refs: Vec<TrailRef>,
+    pub lost: Vec<Lost>,
+    /// The notes commits the lost-records check left unwalked ([`Walk::Newest`]).
+    pub unwalked: bool,
+}
+
+/// One record of a remote's trail as [`read_remote_trail`] hands it over.
+pub struct Seen<'a> {
+    /// The order in which distinct records were first seen (0, 1, 2, …).
+    pub index: usize,
+    /// The record and its line's hash the first time it is seen; `None` when it was seen
+    /// before in another note blob (then `refs` adds where else it is held).
+    pub record: Option<(Record, String)>,
+    /// The trail refs (indices into [`TrailRead::refs`]) that hold it here.
+    pub refs: &'a [usize],
+}
+
 /// The whole trail of `remote` (a configured remote's name or a URL): every trail ref
 /// fetched at once (`refs/notes/pushguard-audit*`, pruned), its records, and the records it
 /// lost ([`lost_records`]). `None` when the remote has no trail at all and nothing this clone
@@ -618,6 +648,48 @@ fn refs_under(repo: &Repo, prefix: &str) -> Result<Vec<TrailRef>> {
 /// This is the one reader of a remote's trail (`audit`, `log --remote`,
 /// `log --verify --remote`, and whatever reads the whole history of a remote).
 pub fn remote_trail(repo: &Repo, remote: &str, timeout: Duration) -> Result<Option<RemoteTrail>> {
+    let mut records: Vec<Shared> = Vec::new();
+    let mut names: Vec<String> = Vec::new();
+    let read = read_remote_trail(repo, remote, timeout, Walk::Whole, &mut |refs, seen| {
+        if names.is_empty() {
+            names = refs.iter().map(|r| r.name.clone()).collect();
+        }
+        let held = seen.refs.iter().map(|&i| names[i].clone());
+        match seen.record {
+            Some((record, hash)) => records.push(Shared {
+                record,
+                hash,
+                refs: held.collect(),
+            }),
+            None => {
+                let shared = &mut records[seen.index];
+                for name in held {
+                    if !shared.refs.contains(&name) {
+                        shared.refs.push(name);
+                    }
+                }
+            }
+        }
+    })?;
+    records.sort_by(|a, b| a.record.time.cmp(&b.record.time));
+    Ok(read.map(|read| RemoteTrail {
+        refs: read.refs,
+        records,
+        lost: read.lost,
+    }))
+}
+
+/// Reads the whole trail of `remote` as [`remote_trail`] does, but hands each record to
+/// `each` as it is read (in no particular order), keeping none: memory stays bounded by the
+/// hashes of the records, whatever their size. The lost-records check walks the notes
+/// history as `walk` says.
+pub fn read_remote_trail(
+    repo: &Repo,
+    remote: &str,
+    timeout: Duration,
+    walk: Walk,
+    each: &mut dyn FnMut(&[TrailRef], Seen<'_>),
+) -> Result<Option<TrailRead>> {
     let checked = refs_under(repo, &checked_prefix(remote))?;
     let prefix = tracking_prefix(remote);
     let refspec = format!("+{FETCH_GLOB}:{prefix}pushguard-audit*");
@@ -642,20 +714,33 @@ pub fn remote_trail(repo: &Repo, remote: &str, timeout: Duration) -> Result<Opti
         );
     }
     let refs = refs_under(repo, &prefix)?;
-    let (records, at_tips) = read_records(repo, &refs)?;
-    let present: HashSet<&str> = records.iter().map(|s| s.hash.as_str()).collect();
-    let lost = lost_records(repo, &refs, &checked, &present, &at_tips)?;
-    if lost.is_empty() {
+    let (present, at_tips) = read_records(repo, &refs, each)?;
+    let (lost, unwalked) = lost_records(repo, &refs, &checked, &present, &at_tips, walk)?;
+    if lost.is_empty() && !unwalked {
         mark_checked(repo, remote, &refs, &checked)?;
     }
     if refs.is_empty() && lost.is_empty() {
         return Ok(None);
     }
-    Ok(Some(RemoteTrail {
+    Ok(Some(TrailRead {
         refs,
-        records,
         lost,
+        unwalked,
     }))
+}
+
+/// A record line's hash as 32 bytes (`None`: not 64 hex digits).
+pub fn hash_key(hex: &str) -> Option<[u8; 32]> {
+    let bytes = hex.as_bytes();
+    if bytes.len() != 64 {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (i, pair) in bytes.chunks(2).enumerate() {
+        let digit = |b: u8| char::from(b).to_digit(16);
+        out[i] = u8::try_from(digit(pair[0])? * 16 + digit(pair[1])?).ok()?;
+    }
+    Some(out)
 }
 
 /// Remembers `refs` as checked (and forgets checked refs the remote no longer has).
@@ -681,11 +766,15 @@ fn mark_checked(repo: &Repo, remote: &str, refs: &[TrailRef], checked: &[TrailRe
     Ok(())
 }
 
-/// The records under the fetched trail refs, each once, oldest first (lines that do not
-/// verify are skipped), and the note blobs they were read from. Each distinct blob is read
-/// once, through one `git cat-file --batch` (git's delta cache reads a fetched pack several
-/// times faster than libgit2 does blob by blob).
-fn read_records(repo: &Repo, refs: &[TrailRef]) -> Result<(Vec<Shared>, HashSet<Oid>)> {
+/// Hands each record under the fetched trail refs to `each`, once (lines that do not verify
+/// are skipped); returns the hashes of the records and the note blobs they were read from.
+/// Each distinct blob is read once, through one `git cat-file --batch` (git's delta cache
+/// reads a fetched pack several times faster than libgit2 does blob by blob).
+fn read_records(
+    repo: &Repo,
+    refs: &[TrailRef],
+    each: &mut dyn FnMut(&[TrailRef], Seen<'_>),
+) -> Result<(HashMap<[u8; 32], usize>, HashSet<Oid>)> {
     // Which refs hold each blob, in the order the refs come.
     let mut holders: HashMap<Oid, Vec<usize>> = HashMap::new();
     let mut order: Vec<Oid> = Vec::new();
@@ -700,40 +789,40 @@ fn read_records(repo: &Repo, refs: &[TrailRef]) -> Result<(Vec<Shared>, HashSet<
             }
         }
     }
-    let mut out: Vec<Shared> = Vec::new();
-    let mut index: HashMap<String, usize> = HashMap::new();
+    let mut index: HashMap<[u8; 32], usize> = HashMap::new();
     super::read_blobs(repo, &order, &mut |blob, content| {
-        let names = || -> Vec<String> {
-            holders
-                .get(&blob)
-                .map(|held| held.iter().map(|&i| refs[i].name.clone()).collect())
-                .unwrap_or_default()
-        };
+        let held: &[usize] = holders.get(&blob).map_or(&[], Vec::as_slice);
         let text = String::from_utf8_lossy(content);
         for line in text.lines().filter(|l| !l.trim().is_empty()) {
-            let Some(hash) = line_hash(line) else {
+            let Some(key) = line_hash(line).and_then(hash_key) else {
                 continue;
             };
-            if let Some(&i) = index.get(hash) {
-                for name in names() {
-                    if !out[i].refs.contains(&name) {
-                        out[i].refs.push(name);
-                    }
-                }
+            if let Some(&i) = index.get(&key) {
+                each(
+                    refs,
+                    Seen {
+                        index: i,
+                        record: None,
+                        refs: held,
+                    },
+                );
                 continue;
             }
             if let Ok((record, hash)) = audit::parse_line(line.as_bytes()) {
-                index.insert(hash.clone(), out.len());
-                out.push(Shared {
-                    record,
-                    hash,
-                    refs: names(),
-                });
+                let i = index.len();
+                index.insert(key, i);
+                each(
+                    refs,
+                    Seen {
+                        index: i,
+                        record: Some((record, hash)),
+                        refs: held,
+                    },
+                );
             }
         }
     })?;
-    out.sort_by(|a, b| a.record.time.cmp(&b.record.time));
-    Ok((out, holders.into_keys().collect()))
+    Ok((index, holders.into_keys().collect()))
 }
 
 /// The hash a record line ends with (`…,"hash":"<64 hex>"}`), unverified.
@@ -757,16 +846,22 @@ pub fn lost_records(
     repo: &Repo,
     refs: &[TrailRef],
     checked: &[TrailRef],
-    present: &HashSet<&str>,
+    present: &HashMap<[u8; 32], usize>,
     at_tips: &HashSet<Oid>,
-) -> Result<Vec<Lost>> {
+    walk: Walk,
+) -> Result<(Vec<Lost>, bool)> {
     let git = repo.git2();
     // (blob, object, the ref it is known from, how); `None` for how: found in the history.
     let mut candidates: Vec<(Oid, String, String, Option<LostHow>)> = Vec::new();
     let mut seen: HashSet<Oid> = HashSet::new();
     let hide: Vec<Oid> = checked.iter().map(|c| c.tip).collect();
     let tips: Vec<Oid> = refs.iter().map(|r| r.tip).collect();
-    for (object, blob) in history_notes(repo, &tips, &hide)? {
+    let max = match walk {
+        Walk::Whole => None,
+        Walk::Newest(n) => Some(n),
+    };
+    let (history, unwalked) = history_notes(repo, &tips, &hide, max)?;
+    for (object, blob) in history {
         if !at_tips.contains(&blob) && seen.insert(blob) {
             candidates.push((blob, object, String::new(), None));
         }
@@ -809,7 +904,7 @@ pub fn lost_records(
             let Some(hash) = line_hash(line) else {
                 continue;
             };
-            if present.contains(hash) || reported.contains(hash) {
+            if hash_key(hash).is_some_and(|k| present.contains_key(&k)) || reported.contains(hash) {
                 continue;
             }
             let Ok((record, hash)) = audit::parse_line(line.as_bytes()) else {
@@ -847,14 +942,21 @@ pub fn lost_records(
         }
     }
     lost.sort_by(|a, b| a.record.time.cmp(&b.record.time));
-    Ok(lost)
+    Ok((lost, unwalked))
 }
 
 /// Every note blob reachable from `tips` and not from `hide`, with the object it annotates:
 /// `git rev-list --objects`, which walks each tree of the history once.
-fn history_notes(repo: &Repo, tips: &[Oid], hide: &[Oid]) -> Result<Vec<(String, Oid)>> {
+/// At most `max` notes commits are walked (newest first); the flag says whether more were
+/// left unwalked.
+fn history_notes(
+    repo: &Repo,
+    tips: &[Oid],
+    hide: &[Oid],
+    max: Option<usize>,
+) -> Result<(Vec<(String, Oid)>, bool)> {
     if tips.is_empty() {
-        return Ok(Vec::new());
+        return Ok((Vec::new(), false));
     }
     let git = repo.git2();
     let mut input = String::new();
@@ -876,6 +978,8 @@ fn history_notes(repo: &Repo, tips: &[Oid], hide: &[Oid]) -> Result<Vec<(String,
     cmd.arg("--git-dir")
         .arg(git.path())
         .args(["rev-list", "--objects", "--stdin"])
+        // One commit more than the bound tells whether the bound stopped the walk.
+        .args(max.map(|n| format!("--max-count={}", n + 1)))
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped());
@@ -889,9 +993,11 @@ fn history_notes(repo: &Repo, tips: &[Oid], hide: &[Oid]) -> Result<Vec<(String,
     });
     let stdout = child.stdout.take().expect("stdout is piped");
     let mut out = Vec::new();
+    let mut commits = 0usize;
     for line in std::io::BufReader::with_capacity(256 * 1024, stdout).lines() {
         let line = line.context("failed to read `git rev-list` over the trail's history")?;
         let Some((id, path)) = line.split_once(' ') else {
+            commits += 1;
             continue;
         };
         let object: String = path.chars().filter(|c| *c != '/').collect();
@@ -911,7 +1017,7 @@ fn history_notes(repo: &Repo, tips: &[Oid], hide: &[Oid]) -> Result<Vec<(String,
             String::from_utf8_lossy(&result.stderr).trim()
         );
     }
-    Ok(out)
+    Ok((out, max.is_some_and(|n| commits > n)))
 }
 
 /// The newest notes commit from `tip` (down to `from`, excluded) whose tree no longer holds
