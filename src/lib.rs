@@ -195,10 +195,32 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
             remote,
             env,
             since,
+            history: true,
+            until,
+            format,
+            evidence,
+            fail_on_unrecorded,
+            config,
+            ..
+        } => commands::history::run(&commands::history::Options {
+            remote: remote.as_deref(),
+            env: env.as_deref(),
+            since: since.as_deref(),
+            until: until.as_deref(),
+            format,
+            evidence: evidence.as_deref(),
+            fail_on_unrecorded,
+            policy: config.as_deref(),
+        }),
+        Command::Audit {
+            remote,
+            env,
+            since,
             fail_on_unrecorded,
             fail_on_unreviewed,
             fail_on_bypassed,
             config,
+            ..
         } => commands::audit::run(
             remote.as_deref(),
             env.as_deref(),

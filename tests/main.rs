@@ -8,6 +8,7 @@ mod config_location;
 mod faults;
 mod freeze;
 mod gate;
+mod history;
 mod hook;
 mod hosted;
 mod hostile;

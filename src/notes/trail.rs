@@ -636,6 +636,8 @@ pub struct Seen<'a> {
     /// The record and its line's hash the first time it is seen; `None` when it was seen
     /// before in another note blob (then `refs` adds where else it is held).
     pub record: Option<(Record, String)>,
+    /// The record's line, as stored.
+    pub line: &'a str,
     /// The trail refs (indices into [`TrailRead::refs`]) that hold it here.
     pub refs: &'a [usize],
 }
@@ -729,6 +731,32 @@ pub fn read_remote_trail(
     }))
 }
 
+/// Reads again the records of `refs` (a remote's trail refs as [`read_remote_trail`] fetched
+/// them), handing `each` every record line as stored, with the record and its hash.
+pub fn read_local_trail(
+    repo: &Repo,
+    refs: &[TrailRef],
+    each: &mut dyn FnMut(&str, &Record, &str),
+) -> Result<()> {
+    let mut blobs: Vec<Oid> = Vec::new();
+    let mut seen: HashSet<Oid> = HashSet::new();
+    for r in refs {
+        for (_, blob) in super::note_blobs(repo, &r.local)? {
+            if seen.insert(blob) {
+                blobs.push(blob);
+            }
+        }
+    }
+    super::read_blobs(repo, &blobs, &mut |_, content| {
+        let text = String::from_utf8_lossy(content);
+        for line in text.lines().filter(|l| !l.trim().is_empty()) {
+            if let Ok((record, hash)) = audit::parse_line(line.as_bytes()) {
+                each(line, &record, &hash);
+            }
+        }
+    })
+}
+
 /// A record line's hash as 32 bytes (`None`: not 64 hex digits).
 pub fn hash_key(hex: &str) -> Option<[u8; 32]> {
     let bytes = hex.as_bytes();
@@ -766,6 +794,9 @@ fn mark_checked(repo: &Repo, remote: &str, refs: &[TrailRef], checked: &[TrailRe
     Ok(())
 }
 
+/// The records a trail holds, by their line hash ([`hash_key`]), in the order first seen.
+pub type Present = HashMap<[u8; 32], usize>;
+
 /// Hands each record under the fetched trail refs to `each`, once (lines that do not verify
 /// are skipped); returns the hashes of the records and the note blobs they were read from.
 /// Each distinct blob is read once, through one `git cat-file --batch` (git's delta cache
@@ -774,7 +805,7 @@ fn read_records(
     repo: &Repo,
     refs: &[TrailRef],
     each: &mut dyn FnMut(&[TrailRef], Seen<'_>),
-) -> Result<(HashMap<[u8; 32], usize>, HashSet<Oid>)> {
+) -> Result<(Present, HashSet<Oid>)> {
     // Which refs hold each blob, in the order the refs come.
     let mut holders: HashMap<Oid, Vec<usize>> = HashMap::new();
     let mut order: Vec<Oid> = Vec::new();
@@ -803,6 +834,7 @@ fn read_records(
                     Seen {
                         index: i,
                         record: None,
+                        line,
                         refs: held,
                     },
                 );
@@ -816,6 +848,7 @@ fn read_records(
                     Seen {
                         index: i,
                         record: Some((record, hash)),
+                        line,
                         refs: held,
                     },
                 );
@@ -846,7 +879,7 @@ pub fn lost_records(
     repo: &Repo,
     refs: &[TrailRef],
     checked: &[TrailRef],
-    present: &HashMap<[u8; 32], usize>,
+    present: &Present,
     at_tips: &HashSet<Oid>,
     walk: Walk,
 ) -> Result<(Vec<Lost>, bool)> {

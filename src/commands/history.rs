@@ -1,0 +1,1203 @@
+//! `pushguard audit --history`: every update of each environment branch on the remote in a
+//! period, oldest first, as an auditor samples them (issue 19) — reconstructed from the
+//! records' old → new chain per branch ([`crate::history`]), with a break in the chain listed
+//! as an UNRECORDED update and what is known of it (the commits between, their authors and
+//! committers). Each row says who pushed, who was consulted, who approved and when (before
+//! or after the push), whether an approver authored none of the commits, the tests, the
+//! decision and its justification, ticket and freeze, the review of a bypass, the record's
+//! signature, and which source it came from: where the remote runs pushguard's server mode,
+//! the server's post-receive records are the population.
+//!
+//! The trail is read streaming ([`notes::trail::read_remote_trail`]): each record is cut to
+//! what a row shows as it is read, so memory follows the number of records, not their size.
+//! `--evidence DIR` writes the rows with the record lines and approval notes they rest on,
+//! the allowed signers used and their checksums, for an auditor to verify offline.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::io::Write;
+use std::path::Path;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context as _, Result};
+use git2::Oid;
+use serde::Serialize;
+
+use crate::audit::Record;
+use crate::config::Config;
+use crate::gate::Decision;
+use crate::git::Repo;
+use crate::history::{self, Entry, Known};
+use crate::model::Outcome;
+use crate::notes::{self, trail};
+use crate::text::{escape, short};
+use crate::{Exit, WithHint};
+
+/// How long fetching the remote's branches may take.
+const FETCH_BRANCHES_TIMEOUT: Duration = Duration::from_secs(120);
+/// How many notes commits of the trail's history the lost-records check walks, newest first,
+/// that this clone has not checked before. A record dropped further back that recorded an
+/// update still shows, as that update UNRECORDED.
+pub const HISTORY_WALK: usize = 2_000;
+/// How many commits of an unrecorded update are listed.
+const LISTED: usize = 20;
+/// How far a range is walked for its commits.
+const WALK_LIMIT: usize = 1_000;
+
+/// How the rows are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Format {
+    #[default]
+    Table,
+    Json,
+    Csv,
+}
+
+/// What `audit --history` was asked.
+#[derive(Debug, Clone, Default)]
+pub struct Options<'a> {
+    pub remote: Option<&'a str>,
+    pub env: Option<&'a str>,
+    pub since: Option<&'a str>,
+    pub until: Option<&'a str>,
+    pub format: Format,
+    pub evidence: Option<&'a Path>,
+    pub fail_on_unrecorded: bool,
+    pub policy: Option<&'a Path>,
+}
+
+/// One record, cut to what a row needs (the trail may hold 100,000 of them).
+struct Rec {
+    hash: String,
+    time: String,
+    secs: u64,
+    branch: String,
+    environment: String,
+    old: Option<Oid>,
+    new: Option<Oid>,
+    commits: u64,
+    decision: Decision,
+    pusher: String,
+    pusher_email: String,
+    consulted: Option<String>,
+    justification: Option<String>,
+    ticket: Option<String>,
+    freeze: Option<String>,
+    attestation: Option<String>,
+    tests: Option<(Outcome, bool)>,
+    signature: String,
+    /// Writers of the trail refs holding it (`server`, a clone id, or `single ref`).
+    writers: Vec<String>,
+    /// The whole record, kept for a bypass (its review is looked up by it).
+    bypass: Option<Box<Record>>,
+}
+
+impl Rec {
+    fn by_server(&self) -> bool {
+        self.writers.iter().any(|w| w == trail::SERVER_WRITER)
+    }
+}
+
+/// An approval as a row shows it.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct ApprovalRow {
+    pub name: String,
+    pub email: String,
+    pub time: String,
+    /// `before` or `after` the push (or `unknown` when a time cannot be read).
+    pub when: String,
+    /// The verified principal, `unsigned`, or why the signature proves nothing.
+    pub signature: String,
+    /// The commit the approval names (the pushed tip, or a commit with the same tree).
+    pub commit: String,
+}
+
+/// A commit of an unrecorded update.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct CommitRow {
+    pub id: String,
+    pub author: String,
+    pub committer: String,
+    pub date: String,
+    pub summary: String,
+}
+
+/// One update of an environment branch, as the listing, the JSON and the CSV carry it.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Row {
+    /// The record's time; for an unrecorded update, empty (see `after` and `before`).
+    pub time: String,
+    /// An unrecorded update happened after this time (the record of the state it started from).
+    pub after: Option<String>,
+    /// … and before this one (the record of the update that followed it).
+    pub before: Option<String>,
+    pub branch: String,
+    pub environment: String,
+    pub old: Option<String>,
+    pub new: Option<String>,
+    pub commits: Option<u64>,
+    /// `false`: UNRECORDED.
+    pub recorded: bool,
+    pub pusher: Option<String>,
+    pub consulted: Option<String>,
+    pub approvals: Vec<ApprovalRow>,
+    /// Whether an approver authored none of the update's commits (`None`: no approval).
+    pub approver_not_author: Option<bool>,
+    /// `pass`, `skip` or `fail`; `None` when the environment does not run the tests.
+    pub tests: Option<String>,
+    pub decision: Option<String>,
+    pub justification: Option<String>,
+    pub ticket: Option<String>,
+    pub freeze: Option<String>,
+    /// For a bypass: reviewed by whom and when, or UNREVIEWED.
+    pub review: Option<String>,
+    /// The primary record's signature: the verified principal, `unsigned`, or why not.
+    pub signature: Option<String>,
+    /// Where the row comes from.
+    pub source: String,
+    /// The line hashes of the records it rests on, primary first.
+    pub records: Vec<String>,
+    /// For an unrecorded update: its commits (up to 20), with authors and committers.
+    pub unrecorded_commits: Vec<CommitRow>,
+    /// For an unrecorded update: how many commits it carried (a walk stops at 1,000).
+    pub unrecorded_count: Option<usize>,
+}
+
+/// Parses `--until`: as `--since`, but a date alone means the end of that day.
+fn parse_until(text: &str) -> Result<SystemTime> {
+    let t = crate::since::parse(text)?;
+    Ok(if text.trim().len() == 10 {
+        t + Duration::from_secs(24 * 60 * 60 - 1)
+    } else {
+        t
+    })
+}
+
+fn secs(time: &str) -> u64 {
+    humantime::parse_rfc3339_weak(time)
+        .ok()
+        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_secs())
+}
+
+fn stamp(t: SystemTime) -> String {
+    humantime::format_rfc3339_seconds(t).to_string()
+}
+
+pub fn run(opts: &Options) -> Result<Exit> {
+    let repo = Repo::open_from_env()?;
+    let config = super::audit::policy(&repo, opts.policy, opts.fail_on_unrecorded)?;
+    let remote = crate::remote::require(
+        &repo,
+        opts.remote,
+        "audit --history",
+        "environment branches to audit",
+    )?;
+    let since = opts.since.map(crate::since::parse).transpose()?;
+    let until = opts.until.map(parse_until).transpose()?;
+    let shown_remote = escape(&remote, 80);
+
+    for (r, e) in notes::push_pending_audit_notes(&repo) {
+        eprintln!(
+            "pushguard: warning: this clone's audit notes are still not shared with {}: {e:#}",
+            escape(&r, 80)
+        );
+    }
+    let reachable =
+        || format!("check that `{shown_remote}` is reachable: `git fetch {shown_remote}`");
+    notes::fetch_branches(&repo, &remote, FETCH_BRANCHES_TIMEOUT).hint(reachable())?;
+    if let Err(e) = notes::fetch(&repo, &remote, notes::APPROVALS, notes::FETCH_TIMEOUT) {
+        eprintln!("pushguard: warning: approvals and reviews are read from this clone's notes only: {e:#}");
+    }
+
+    // Signatures are checked against the pipeline's allowed signers (never a file in the
+    // checkout): required where the policy says so, shown where they can be read.
+    let required_anywhere = config.trust.require_signatures
+        || config
+            .environments
+            .iter()
+            .any(|e| crate::signing::required(&config, e));
+    let allowed = if required_anywhere {
+        crate::signing::audit_allowed_signers(&repo, &config)?
+    } else {
+        crate::signing::audit_allowed_signers(&repo, &config).unwrap_or(None)
+    };
+
+    let keys = crate::remote_id::keys(&repo, &remote);
+    let mut bound_cache: HashMap<String, bool> = HashMap::new();
+    let mut recs: Vec<Rec> = Vec::new();
+    // Where each distinct record of the trail went (`None`: not kept).
+    let mut kept: Vec<Option<usize>> = Vec::new();
+    let mut foreign = 0usize;
+    let mut not_counted: Vec<String> = Vec::new();
+    let mut writers: Vec<String> = Vec::new();
+    let read = trail::read_remote_trail(
+        &repo,
+        &remote,
+        notes::FETCH_TIMEOUT,
+        trail::Walk::Newest(HISTORY_WALK),
+        &mut |refs, seen| {
+            if writers.is_empty() {
+                writers = refs
+                    .iter()
+                    .map(|r| {
+                        trail::writer_of(&r.name)
+                            .map_or_else(|| "single ref".to_owned(), str::to_owned)
+                    })
+                    .collect();
+            }
+            let held = seen.refs.iter().map(|&i| writers[i].clone());
+            let Some((record, hash)) = seen.record else {
+                if let Some(Some(at)) = kept.get(seen.index) {
+                    let rec = &mut recs[*at];
+                    for w in held {
+                        if !rec.writers.contains(&w) {
+                            rec.writers.push(w);
+                        }
+                    }
+                }
+                return;
+            };
+            kept.push(None);
+            let Some(branch) = record.remote_ref.strip_prefix("refs/heads/") else {
+                return;
+            };
+            let bound = record.remote == crate::audit::SERVER_REMOTE
+                || *bound_cache
+                    .entry(record.url.clone())
+                    .or_insert_with(|| crate::remote_id::bound_to(&record.url, &keys));
+            if !bound {
+                foreign += 1;
+                return;
+            }
+            let signature =
+                crate::signing::record_signature(seen.line.as_bytes(), &record, allowed.as_ref());
+            if crate::signing::required_for(&config, &record.environment)
+                && !matches!(signature, crate::signing::RecordSignature::Verified(_))
+            {
+                not_counted.push(format!(
+                    "the record {} of {} by {} at {}: {}",
+                    short(&hash),
+                    escape(branch, 60),
+                    escape(&record.user.name, 60),
+                    escape(&record.time, 30),
+                    crate::signing::audit_refusal(seen.line.as_bytes(), &record, allowed.as_ref())
+                        .unwrap_or_default()
+                ));
+                return;
+            }
+            let oid = |hex: &Option<String>| hex.as_deref().and_then(|h| Oid::from_str(h).ok());
+            let tests = record
+                .checks
+                .iter()
+                .find(|c| c.id == "tests")
+                .map(|c| (c.outcome, c.detail.starts_with("client-side only")));
+            let rec = Rec {
+                secs: secs(&record.time),
+                branch: branch.to_owned(),
+                old: oid(&record.old),
+                new: oid(&record.new),
+                commits: record.commits,
+                decision: record.decision,
+                pusher: record.user.name.clone(),
+                pusher_email: record.user.email.clone(),
+                signature: match &signature {
+                    crate::signing::RecordSignature::Unsigned => "unsigned".to_owned(),
+                    crate::signing::RecordSignature::Verified(v) => {
+                        format!("verified: {}", v.principal)
+                    }
+                    crate::signing::RecordSignature::Invalid(why) => {
+                        format!("proves nothing: {why}")
+                    }
+                    crate::signing::RecordSignature::Unchecked => {
+                        "signed, not checked (no allowed signers)".to_owned()
+                    }
+                },
+                tests,
+                writers: held.collect(),
+                hash,
+                bypass: (record.decision == Decision::Bypassed).then(|| Box::new(record.clone())),
+                time: record.time,
+                environment: record.environment,
+                consulted: record.consulted,
+                justification: record.justification,
+                ticket: record.ticket,
+                freeze: record.freeze,
+                attestation: record.attestation,
+            };
+            *kept.last_mut().expect("pushed above") = Some(recs.len());
+            recs.push(rec);
+        },
+    )
+    .hint(reachable())?;
+    drop(kept);
+    let read = read.unwrap_or_default();
+    let server_mode = read
+        .refs
+        .iter()
+        .any(|r| trail::writer_of(&r.name) == Some(trail::SERVER_WRITER));
+
+    // The branches: every remote branch the policy maps to an environment, and every branch
+    // with records (present or gone).
+    let tips = repo.remote_tracking(&remote)?;
+    let mut by_branch: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+    for (i, r) in recs.iter().enumerate() {
+        by_branch.entry(r.branch.clone()).or_default().push(i);
+    }
+    let mut branches: Vec<(String, String, Option<Oid>)> = Vec::new();
+    for (branch, tip) in tips.iter() {
+        let env = config
+            .environments
+            .iter()
+            .find(|e| e.matches(branch))
+            .map(|e| e.name.clone())
+            .or_else(|| {
+                by_branch
+                    .get(branch)
+                    .and_then(|l| l.iter().max_by_key(|&&i| recs[i].secs))
+                    .map(|&i| recs[i].environment.clone())
+            });
+        if let Some(env) = env {
+            branches.push((branch.clone(), env, Some(*tip)));
+        }
+    }
+    for (branch, list) in &by_branch {
+        if tips.iter().any(|(b, _)| b == branch) {
+            continue;
+        }
+        if let Some(&i) = list.iter().max_by_key(|&&i| recs[i].secs) {
+            branches.push((branch.clone(), recs[i].environment.clone(), None));
+        }
+    }
+    if let Some(env) = opts.env {
+        let known = config.environment(env).is_some() || recs.iter().any(|r| r.environment == env);
+        if !known {
+            config.require_environment(env)?;
+        }
+        branches.retain(|(_, e, _)| e == env);
+        if branches.is_empty() {
+            return Err(anyhow::anyhow!(
+                "no branch of environment `{}` on `{shown_remote}`: nothing to audit",
+                escape(env, 60)
+            ))
+            .hint(format!(
+                "check the pipeline's --env and --remote, and that `git ls-remote --heads {shown_remote}` lists the branch"
+            ));
+        }
+    }
+
+    let approvals = Approvals::load(&repo)?;
+    let git = repo.git2();
+    let contains = |a: Oid, b: Oid| a == b || git.graph_descendant_of(a, b).unwrap_or(false);
+    let in_period = |from: u64, to: u64| {
+        let s = since.map_or(0, |s| {
+            s.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+        });
+        let u = until.map_or(u64::MAX, |u| {
+            u.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+        });
+        to >= s && from <= u
+    };
+    let now = SystemTime::now();
+    let mut rows: Vec<Row> = Vec::new();
+    let mut not_landed = 0usize;
+    let mut rested: HashSet<String> = HashSet::new();
+    let mut never_gated: Vec<String> = Vec::new();
+    for (branch, environment, tip) in &branches {
+        let list: Vec<usize> = by_branch.get(branch).cloned().unwrap_or_default();
+        let entries: Vec<Entry> = list
+            .iter()
+            .map(|&i| {
+                let r = &recs[i];
+                Entry {
+                    time: r.secs,
+                    old: r.old,
+                    new: r.new,
+                    passed: r.decision != Decision::Blocked,
+                    server: r.by_server(),
+                }
+            })
+            .collect();
+        let chain = history::reconstruct(&entries, *tip, &contains);
+        if chain.updates.is_empty() && tip.is_some() && !entries.iter().any(|e| e.passed) {
+            never_gated.push(branch.clone());
+        }
+        for (k, landing) in chain.landing.iter().enumerate() {
+            if *landing == history::Landing::NotLanded
+                && in_period(entries[k].time, entries[k].time)
+            {
+                not_landed += 1;
+            }
+        }
+        for update in &chain.updates {
+            let rec = |k: usize| &recs[list[k]];
+            let row = match &update.known {
+                Known::Recorded(group) => {
+                    let primary = rec(group[0]);
+                    if !in_period(primary.secs, primary.secs) {
+                        continue;
+                    }
+                    let records: Vec<&Rec> = group.iter().map(|&k| rec(k)).collect();
+                    recorded_row(
+                        &repo,
+                        &config,
+                        &approvals,
+                        allowed.as_ref(),
+                        environment,
+                        &records,
+                        server_mode,
+                        now,
+                    )?
+                }
+                Known::Unrecorded { after, before } => {
+                    let from = after.map_or(0, |k| rec(k).secs);
+                    let to = before.map_or(u64::MAX, |k| rec(k).secs);
+                    if !in_period(from, to) {
+                        continue;
+                    }
+                    let (unrecorded_commits, count) =
+                        commits_between(&repo, update.old, update.new)?;
+                    Row {
+                        time: String::new(),
+                        after: after.map(|k| rec(k).time.clone()),
+                        before: before.map(|k| rec(k).time.clone()),
+                        branch: branch.clone(),
+                        environment: environment.clone(),
+                        old: update.old.map(|o| o.to_string()),
+                        new: update.new.map(|o| o.to_string()),
+                        commits: None,
+                        recorded: false,
+                        pusher: None,
+                        consulted: None,
+                        approvals: Vec::new(),
+                        approver_not_author: None,
+                        tests: None,
+                        decision: None,
+                        justification: None,
+                        ticket: None,
+                        freeze: None,
+                        review: None,
+                        signature: None,
+                        source: if server_mode {
+                            "unrecorded: no record in the trail (the server's post-receive wrote none: moved without its hooks, or before server mode)".to_owned()
+                        } else {
+                            "unrecorded: no record in the trail".to_owned()
+                        },
+                        records: Vec::new(),
+                        unrecorded_commits,
+                        unrecorded_count: Some(count),
+                    }
+                }
+            };
+            rested.extend(row.records.iter().cloned());
+            rows.push(row);
+        }
+    }
+    rows.sort_by(|a, b| row_time(a).cmp(row_time(b)));
+
+    let mut out = Vec::new();
+    match opts.format {
+        Format::Table => write_table(&mut out, &shown_remote, &rows)?,
+        Format::Json => write_json(&mut out, &rows)?,
+        Format::Csv => write_csv(&mut out, &rows)?,
+    }
+    notes::print_listing(&out)?;
+    if let Some(dir) = opts.evidence {
+        write_evidence(
+            &repo,
+            &remote,
+            dir,
+            &rows,
+            &rested,
+            &approvals,
+            allowed.as_ref(),
+            &read.refs,
+        )?;
+        eprintln!(
+            "pushguard: evidence written to {} ({} rows, {} records): verify it with the recipe in pushguard's README (`Verifying the evidence`)",
+            dir.display(),
+            rows.len(),
+            rested.len()
+        );
+    }
+    for why in &not_counted {
+        eprintln!("pushguard: not counted (signatures are required): {why}");
+    }
+    if foreign > 0 {
+        eprintln!(
+            "pushguard: {foreign} record{} in {shown_remote}'s notes {} of pushes to other remotes: not counted",
+            if foreign == 1 { "" } else { "s" },
+            if foreign == 1 { "is" } else { "are" }
+        );
+    }
+    if not_landed > 0 {
+        eprintln!(
+            "pushguard: {not_landed} allowed or bypassed push{} in the period did not land (the branch never moved to {}): not listed",
+            if not_landed == 1 { "" } else { "es" },
+            if not_landed == 1 { "its commit" } else { "their commits" },
+        );
+    }
+    if read.unwalked {
+        eprintln!(
+            "pushguard: the trail's notes history was walked for lost records back {HISTORY_WALK} notes commits only (what this clone had not checked before); a record dropped further back that recorded an update shows as that update UNRECORDED"
+        );
+    }
+    if !read.lost.is_empty() {
+        super::audit::write_lost(&mut std::io::stderr().lock(), &shown_remote, &read.lost)?;
+    }
+    for b in &never_gated {
+        eprintln!(
+            "pushguard: {shown_remote}/{} has never been pushed through pushguard: no history to list",
+            escape(b, 80)
+        );
+    }
+    let unrecorded = rows.iter().filter(|r| !r.recorded).count();
+    if unrecorded > 0 {
+        eprintln!(
+            "pushguard: {unrecorded} update{} of environment branches on {shown_remote} {} UNRECORDED: the chain of records breaks there (pushed with --no-verify, from a clone without the hook, by a tool that runs no hooks, or moved on the server)",
+            if unrecorded == 1 { "" } else { "s" },
+            if unrecorded == 1 { "is" } else { "are" },
+        );
+    } else {
+        eprintln!(
+            "pushguard: {} update{} of environment branches on {shown_remote}, every one recorded",
+            rows.len(),
+            if rows.len() == 1 { "" } else { "s" }
+        );
+    }
+    let failed = (opts.fail_on_unrecorded && (unrecorded > 0 || !never_gated.is_empty()))
+        || !read.lost.is_empty();
+    Ok(if failed { Exit::Blocked } else { Exit::Success })
+}
+
+/// The time a row sorts by: the record's, or for an unrecorded update the time after which
+/// it happened.
+fn row_time(r: &Row) -> &str {
+    if r.recorded {
+        &r.time
+    } else {
+        r.after.as_deref().or(r.before.as_deref()).unwrap_or("")
+    }
+}
+
+/// The team's approvals, by the commit they name and by its tree.
+pub struct Approvals {
+    list: Vec<(Oid, notes::Approval)>,
+    by_commit: HashMap<String, Vec<usize>>,
+    by_tree: HashMap<String, Vec<usize>>,
+}
+
+impl Approvals {
+    fn load(repo: &Repo) -> Result<Approvals> {
+        let list = notes::all_approvals(repo)?;
+        let mut by_commit: HashMap<String, Vec<usize>> = HashMap::new();
+        let mut by_tree: HashMap<String, Vec<usize>> = HashMap::new();
+        for (i, (_, a)) in list.iter().enumerate() {
+            by_commit
+                .entry(a.commit.to_ascii_lowercase())
+                .or_default()
+                .push(i);
+            by_tree
+                .entry(a.tree.to_ascii_lowercase())
+                .or_default()
+                .push(i);
+        }
+        Ok(Approvals {
+            list,
+            by_commit,
+            by_tree,
+        })
+    }
+
+    /// The approvals of `commit` for `environment`, and of a commit in its history with the
+    /// same tree (a promotion merge keeps its approvals, as the `approvals` check counts them).
+    fn of(&self, repo: &Repo, commit: Oid, environment: &str) -> Vec<&notes::Approval> {
+        let tree = repo
+            .git2()
+            .find_commit(commit)
+            .map(|c| c.tree_id().to_string())
+            .ok();
+        let mut idx: Vec<usize> = self
+            .by_commit
+            .get(&commit.to_string())
+            .cloned()
+            .unwrap_or_default();
+        if let Some(t) = tree.and_then(|t| self.by_tree.get(&t)) {
+            let git = repo.git2();
+            idx.extend(t.iter().copied().filter(|&i| {
+                Oid::from_str(&self.list[i].1.commit).is_ok_and(|a| {
+                    a == commit || git.graph_descendant_of(commit, a).unwrap_or(false)
+                })
+            }));
+        }
+        idx.sort_unstable();
+        idx.dedup();
+        idx.into_iter()
+            .map(|i| &self.list[i].1)
+            .filter(|a| a.environment == environment)
+            .collect()
+    }
+}
+
+/// The row of an update carried by records (`records`: the primary first).
+#[allow(clippy::too_many_arguments)]
+fn recorded_row(
+    repo: &Repo,
+    config: &Config,
+    approvals: &Approvals,
+    allowed: Option<&crate::signing::AllowedSigners>,
+    environment: &str,
+    records: &[&Rec],
+    server_mode: bool,
+    now: SystemTime,
+) -> Result<Row> {
+    let r = records[0];
+    let pushed_at = humantime::parse_rfc3339_weak(&r.time).ok();
+    let approvals: Vec<ApprovalRow> = match r.new {
+        Some(new) => approvals
+            .of(repo, new, &r.environment)
+            .into_iter()
+            .map(|a| ApprovalRow {
+                name: a.name.clone(),
+                email: a.email.clone(),
+                time: a.time.clone(),
+                when: match (humantime::parse_rfc3339_weak(&a.time).ok(), pushed_at) {
+                    (Some(at), Some(pushed)) if at <= pushed => "before".to_owned(),
+                    (Some(_), Some(_)) => "after".to_owned(),
+                    _ => "unknown".to_owned(),
+                },
+                signature: match (&a.signature, allowed) {
+                    (None, _) => "unsigned".to_owned(),
+                    (Some(_), None) => "signed, not checked (no allowed signers)".to_owned(),
+                    (Some(sig), Some(allowed)) => {
+                        let payload =
+                            crate::signing::approval_payload(&a.environment, &a.commit, &a.tree);
+                        match crate::signing::verify(
+                            allowed,
+                            crate::signing::APPROVAL_NAMESPACE,
+                            &payload,
+                            sig,
+                        ) {
+                            Ok(v) => format!("verified: {}", v.principal),
+                            Err(why) => format!("proves nothing: {why}"),
+                        }
+                    }
+                },
+                commit: a.commit.clone(),
+            })
+            .collect(),
+        None => Vec::new(),
+    };
+    let approver_not_author = if approvals.is_empty() {
+        None
+    } else {
+        let authors = authors(repo, r.old, r.new, r.commits)?;
+        Some(approvals.iter().any(|a| {
+            !authors.contains(&a.email.to_ascii_lowercase())
+                && !authors.contains(&a.name.to_ascii_lowercase())
+        }))
+    };
+    // The server does not run the tests: a client record of the same update says how they went.
+    let tests = match r.tests {
+        Some((_, true)) => records
+            .iter()
+            .find_map(|c| c.tests.filter(|(_, server_skip)| !server_skip))
+            .map(|(o, _)| format!("{o} (client record)"))
+            .or_else(|| {
+                Some("skip (client-side only; no client record of this update)".to_owned())
+            }),
+        Some((o, false)) => Some(o.to_string()),
+        None => None,
+    };
+    let review = match &r.bypass {
+        Some(record) => {
+            let required = crate::signing::required_for(config, &r.environment);
+            let judged = crate::review::judged(repo, record, &r.hash, allowed, required)?;
+            let within = config
+                .environment(&r.environment)
+                .and_then(|e| e.review_within(config))
+                .or(config.bypass.review_within);
+            let counting: Vec<&crate::notes::reviews::Review> = judged.counting.iter().collect();
+            Some(
+                match crate::review::status(pushed_at.unwrap_or(UNIX_EPOCH), within, &counting, now)
+                {
+                    crate::review::Status::Reviewed { by, at } => {
+                        format!("reviewed by {by} at {at}")
+                    }
+                    crate::review::Status::Due(t) => format!("UNREVIEWED, due by {}", stamp(t)),
+                    crate::review::Status::Overdue(t) => {
+                        format!("UNREVIEWED, overdue since {}", stamp(t))
+                    }
+                },
+            )
+        }
+        None => None,
+    };
+    let source = source(records, server_mode);
+    let mut consulted = r.consulted.clone();
+    if let (Some(c), Some(a)) = (&mut consulted, &r.attestation) {
+        c.push_str(&format!(" ({a})"));
+    }
+    Ok(Row {
+        time: r.time.clone(),
+        after: None,
+        before: None,
+        branch: r.branch.clone(),
+        environment: environment.to_owned(),
+        old: r.old.map(|o| o.to_string()),
+        new: r.new.map(|o| o.to_string()),
+        commits: Some(r.commits),
+        recorded: true,
+        pusher: Some(if r.pusher_email.is_empty() {
+            r.pusher.clone()
+        } else {
+            format!("{} <{}>", r.pusher, r.pusher_email)
+        }),
+        consulted,
+        approvals,
+        approver_not_author,
+        tests,
+        decision: Some(r.decision.to_string()),
+        justification: r.justification.clone(),
+        ticket: r.ticket.clone(),
+        freeze: r.freeze.clone(),
+        review,
+        signature: Some(r.signature.clone()),
+        source,
+        records: records.iter().map(|c| c.hash.clone()).collect(),
+        unrecorded_commits: Vec::new(),
+        unrecorded_count: None,
+    })
+}
+
+/// Where a recorded row comes from: the server's post-receive record (the population where
+/// the remote runs server mode), a client's record, or both.
+fn source(records: &[&Rec], server_mode: bool) -> String {
+    let server = records.iter().any(|r| r.by_server());
+    let mut clients: Vec<String> = records
+        .iter()
+        .filter(|r| !r.by_server())
+        .flat_map(|r| r.writers.iter().cloned())
+        .filter(|w| w != trail::SERVER_WRITER)
+        .collect();
+    clients.sort();
+    clients.dedup();
+    let clients = clients
+        .iter()
+        .map(|w| {
+            if w == "single ref" {
+                "a client (single ref of earlier versions)".to_owned()
+            } else {
+                format!("client {w}")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    match (server, clients.is_empty()) {
+        (true, true) => "server post-receive (server mode: the population)".to_owned(),
+        (true, false) => format!("server post-receive (server mode: the population); also {clients}"),
+        (false, _) if server_mode => format!(
+            "{clients} only: the server's post-receive has no record of this update (before server mode, or its note was not attached)"
+        ),
+        (false, _) => format!("{clients} (no server mode: clients' records are the population)"),
+    }
+}
+
+/// The lowercased emails and names of the authors of `old..new` (at most `commits` of them,
+/// and at most [`WALK_LIMIT`]).
+fn authors(
+    repo: &Repo,
+    old: Option<Oid>,
+    new: Option<Oid>,
+    commits: u64,
+) -> Result<HashSet<String>> {
+    let mut out = HashSet::new();
+    let Some(new) = new else { return Ok(out) };
+    let git = repo.git2();
+    let mut walk = git.revwalk().context("failed to walk history")?;
+    if walk.push(new).is_err() {
+        return Ok(out);
+    }
+    if let Some(old) = old {
+        let _ = walk.hide(old);
+    }
+    let limit = usize::try_from(commits)
+        .unwrap_or(WALK_LIMIT)
+        .clamp(1, WALK_LIMIT);
+    for oid in walk.take(limit).flatten() {
+        if let Ok(c) = git.find_commit(oid) {
+            let a = c.author();
+            out.insert(a.email().unwrap_or_default().to_ascii_lowercase());
+            out.insert(a.name().unwrap_or_default().to_ascii_lowercase());
+        }
+    }
+    Ok(out)
+}
+
+/// The commits of an unrecorded update `old..new` (up to [`LISTED`]) and how many it had.
+fn commits_between(
+    repo: &Repo,
+    old: Option<Oid>,
+    new: Option<Oid>,
+) -> Result<(Vec<CommitRow>, usize)> {
+    let Some(new) = new else {
+        return Ok((Vec::new(), 0));
+    };
+    let git = repo.git2();
+    let mut walk = git.revwalk().context("failed to walk history")?;
+    if walk.push(new).is_err() {
+        return Ok((Vec::new(), 0));
+    }
+    if let Some(old) = old {
+        let _ = walk.hide(old);
+    }
+    let mut rows = Vec::new();
+    let mut total = 0;
+    for oid in walk.take(WALK_LIMIT).flatten() {
+        total += 1;
+        if rows.len() >= LISTED {
+            continue;
+        }
+        let Ok(c) = git.find_commit(oid) else {
+            continue;
+        };
+        let person = |s: git2::Signature<'_>| {
+            format!(
+                "{} <{}>",
+                s.name().unwrap_or_default(),
+                s.email().unwrap_or_default()
+            )
+        };
+        let when = UNIX_EPOCH + Duration::from_secs(u64::try_from(c.time().seconds()).unwrap_or(0));
+        rows.push(CommitRow {
+            id: oid.to_string(),
+            author: person(c.author()),
+            committer: person(c.committer()),
+            date: stamp(when),
+            summary: c.summary().unwrap_or_default().to_owned(),
+        });
+    }
+    Ok((rows, total))
+}
+
+/// The listing for people: one block per update, every field escaped.
+fn write_table(out: &mut impl Write, remote: &str, rows: &[Row]) -> Result<()> {
+    if rows.is_empty() {
+        writeln!(
+            out,
+            "no updates of environment branches on {remote} in the period"
+        )?;
+        return Ok(());
+    }
+    let oid = |o: &Option<String>| {
+        o.as_deref()
+            .map_or("(none)".to_owned(), |o| short(o).to_owned())
+    };
+    let opt = |o: &Option<String>, max: usize| escape(o.as_deref().unwrap_or("-"), max);
+    for r in rows {
+        if r.recorded {
+            writeln!(
+                out,
+                "{}  {} ({})  {} → {}  {} commit{}  {}  by {}",
+                escape(&r.time, 25),
+                escape(&r.branch, 60),
+                escape(&r.environment, 40),
+                oid(&r.old),
+                oid(&r.new),
+                r.commits.unwrap_or(0),
+                if r.commits == Some(1) { "" } else { "s" },
+                opt(&r.decision, 10),
+                opt(&r.pusher, 80),
+            )?;
+            let approvals = if r.approvals.is_empty() {
+                "none".to_owned()
+            } else {
+                r.approvals
+                    .iter()
+                    .map(|a| {
+                        format!(
+                            "{} <{}> at {} ({} the push; {})",
+                            escape(&a.name, 40),
+                            escape(&a.email, 60),
+                            escape(&a.time, 25),
+                            a.when,
+                            escape(&a.signature, 60)
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            };
+            writeln!(
+                out,
+                "    consulted {}  approvals {}  approver≠author {}  tests {}",
+                opt(&r.consulted, 80),
+                approvals,
+                match r.approver_not_author {
+                    Some(true) => "yes",
+                    Some(false) => "NO",
+                    None => "-",
+                },
+                opt(&r.tests, 80),
+            )?;
+            if r.justification.is_some() || r.review.is_some() {
+                writeln!(
+                    out,
+                    "    justification: {}  ticket {}  freeze {}  review: {}",
+                    opt(&r.justification, 200),
+                    opt(&r.ticket, 60),
+                    opt(&r.freeze, 60),
+                    opt(&r.review, 120),
+                )?;
+            }
+            writeln!(
+                out,
+                "    signature {}  source {}  record {}",
+                opt(&r.signature, 80),
+                escape(&r.source, 160),
+                r.records
+                    .iter()
+                    .map(|h| &h[..12.min(h.len())])
+                    .collect::<Vec<_>>()
+                    .join(" "),
+            )?;
+        } else {
+            writeln!(
+                out,
+                "UNRECORDED  between {} and {}  {} ({})  {} → {}  {}{} commit{}",
+                opt(&r.after, 25),
+                r.before
+                    .as_deref()
+                    .map_or("now".to_owned(), |b| escape(b, 25)),
+                escape(&r.branch, 60),
+                escape(&r.environment, 40),
+                oid(&r.old),
+                oid(&r.new),
+                if r.unrecorded_count == Some(WALK_LIMIT) {
+                    "at least "
+                } else {
+                    ""
+                },
+                r.unrecorded_count.unwrap_or(0),
+                if r.unrecorded_count == Some(1) {
+                    ""
+                } else {
+                    "s"
+                },
+            )?;
+            for c in &r.unrecorded_commits {
+                writeln!(
+                    out,
+                    "    {}  {}  author {}  committer {}  {}",
+                    short(&c.id),
+                    c.date,
+                    escape(&c.author, 80),
+                    escape(&c.committer, 80),
+                    escape(&c.summary, 80)
+                )?;
+            }
+            if r.unrecorded_count.unwrap_or(0) > r.unrecorded_commits.len() {
+                writeln!(out, "    …")?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The rows as one JSON array.
+pub fn write_json(out: &mut impl Write, rows: &[Row]) -> Result<()> {
+    serde_json::to_writer_pretty(&mut *out, rows).context("failed to write the rows as JSON")?;
+    writeln!(out)?;
+    Ok(())
+}
+
+/// The CSV columns, in order.
+pub const CSV_COLUMNS: [&str; 25] = [
+    "time",
+    "after",
+    "before",
+    "branch",
+    "environment",
+    "old",
+    "new",
+    "commits",
+    "recorded",
+    "pusher",
+    "consulted",
+    "approvals",
+    "approver_not_author",
+    "tests",
+    "decision",
+    "justification",
+    "ticket",
+    "freeze",
+    "review",
+    "signature",
+    "source",
+    "records",
+    "unrecorded_commits",
+    "unrecorded_count",
+    "approval_times",
+];
+
+/// The rows as CSV, one line per update; lists inside a cell are joined with `; `.
+pub fn write_csv(out: &mut impl Write, rows: &[Row]) -> Result<()> {
+    let mut w = csv::Writer::from_writer(out);
+    w.write_record(CSV_COLUMNS).context("failed to write CSV")?;
+    let o = |v: &Option<String>| v.clone().unwrap_or_default();
+    for r in rows {
+        w.write_record([
+            r.time.clone(),
+            o(&r.after),
+            o(&r.before),
+            r.branch.clone(),
+            r.environment.clone(),
+            o(&r.old),
+            o(&r.new),
+            r.commits.map(|c| c.to_string()).unwrap_or_default(),
+            r.recorded.to_string(),
+            o(&r.pusher),
+            o(&r.consulted),
+            r.approvals
+                .iter()
+                .map(|a| {
+                    format!(
+                        "{} <{}> {} ({}; {})",
+                        a.name, a.email, a.time, a.when, a.signature
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("; "),
+            r.approver_not_author
+                .map(|b| b.to_string())
+                .unwrap_or_default(),
+            o(&r.tests),
+            o(&r.decision),
+            o(&r.justification),
+            o(&r.ticket),
+            o(&r.freeze),
+            o(&r.review),
+            o(&r.signature),
+            r.source.clone(),
+            r.records.join(" "),
+            r.unrecorded_commits
+                .iter()
+                .map(|c| {
+                    format!(
+                        "{} author {} committer {} {}",
+                        c.id, c.author, c.committer, c.summary
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("; "),
+            r.unrecorded_count
+                .map(|c| c.to_string())
+                .unwrap_or_default(),
+            r.approvals
+                .iter()
+                .map(|a| a.when.clone())
+                .collect::<Vec<_>>()
+                .join("; "),
+        ])
+        .context("failed to write CSV")?;
+    }
+    w.flush().context("failed to write CSV")?;
+    Ok(())
+}
+
+/// Writes the evidence: the rows (JSON and CSV), every record line they rest on and every
+/// record of the listed branches in the trail (so the absence behind an UNRECORDED row can be
+/// checked too), the approval notes they name, the allowed signers used, and `SHA256SUMS`.
+#[allow(clippy::too_many_arguments)]
+fn write_evidence(
+    repo: &Repo,
+    remote: &str,
+    dir: &Path,
+    rows: &[Row],
+    rested: &HashSet<String>,
+    approvals: &Approvals,
+    allowed: Option<&crate::signing::AllowedSigners>,
+    refs: &[trail::TrailRef],
+) -> Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| {
+        format!(
+            "failed to create the evidence directory `{}`",
+            dir.display()
+        )
+    })?;
+    let write = |name: &str, bytes: &[u8]| -> Result<()> {
+        let path = dir.join(name);
+        std::fs::write(&path, bytes)
+            .with_context(|| format!("failed to write `{}`", path.display()))
+    };
+    let mut json = Vec::new();
+    write_json(&mut json, rows)?;
+    write("history.json", &json)?;
+    let mut csv_bytes = Vec::new();
+    write_csv(&mut csv_bytes, rows)?;
+    write("history.csv", &csv_bytes)?;
+
+    // The record lines, as stored in the trail: those the rows rest on and every other record
+    // of the listed branches (one line each, once).
+    let branches: HashSet<String> = rows
+        .iter()
+        .map(|r| format!("refs/heads/{}", r.branch))
+        .collect();
+    let mut lines: BTreeMap<String, String> = BTreeMap::new();
+    let read = trail::read_local_trail(repo, refs, &mut |line, record, hash| {
+        if rested.contains(hash) || branches.contains(&record.remote_ref) {
+            lines
+                .entry(hash.to_owned())
+                .or_insert_with(|| line.to_owned());
+        }
+    });
+    read.with_context(|| format!("failed to read the trail of `{remote}` again for the evidence"))?;
+    let mut records = String::new();
+    for line in lines.values() {
+        records.push_str(line);
+        records.push('\n');
+    }
+    write("records.jsonl", records.as_bytes())?;
+
+    // The approvals the rows name, one JSON object per line, as stored in the notes.
+    let mut approval_lines: Vec<String> = Vec::new();
+    for r in rows {
+        for a in &r.approvals {
+            if let Some((_, stored)) = approvals
+                .list
+                .iter()
+                .find(|(_, s)| s.email == a.email && s.time == a.time && s.commit == a.commit)
+            {
+                let line = serde_json::to_string(stored).context("failed to write an approval")?;
+                if !approval_lines.contains(&line) {
+                    approval_lines.push(line);
+                }
+            }
+        }
+    }
+    let mut text = approval_lines.join("\n");
+    if !text.is_empty() {
+        text.push('\n');
+    }
+    write("approvals.jsonl", text.as_bytes())?;
+    if let Some(allowed) = allowed {
+        let bytes = std::fs::read(&allowed.path)
+            .with_context(|| format!("failed to read `{}`", allowed.path.display()))?;
+        write("allowed_signers", &bytes)?;
+    }
+    let mut sums = String::new();
+    let mut names = vec![
+        "history.json",
+        "history.csv",
+        "records.jsonl",
+        "approvals.jsonl",
+    ];
+    if allowed.is_some() {
+        names.push("allowed_signers");
+    }
+    for name in names {
+        let path = dir.join(name);
+        let bytes =
+            std::fs::read(&path).with_context(|| format!("failed to read `{}`", path.display()))?;
+        sums.push_str(&format!("{}  {name}\n", crate::audit::sha256_hex(&bytes)));
+    }
+    write("SHA256SUMS", sums.as_bytes())
+}
