@@ -318,7 +318,8 @@ fn regression_issue_19_the_evidence_verifies_with_the_readme_recipe_alone() {
     // A row that claims a record said something else does not verify either.
     std::fs::write(dir.join("records.jsonl"), &records).unwrap();
     let json = std::fs::read_to_string(dir.join("history.json")).unwrap();
-    let lied = json.replacen("\"decision\": \"allowed\"", "\"decision\": \"bypassed\"", 1);
+    let lied = json.replacen("\"decision\":\"allowed\"", "\"decision\":\"bypassed\"", 1);
+    assert_ne!(lied, json);
     std::fs::write(dir.join("history.json"), lied).unwrap();
     let sums: String = std::fs::read_to_string(dir.join("SHA256SUMS"))
         .unwrap()

@@ -16,6 +16,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::Write;
 use std::path::Path;
+use std::rc::Rc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context as _, Result};
@@ -65,36 +66,63 @@ pub struct Options<'a> {
     pub policy: Option<&'a Path>,
 }
 
+/// Text shared by many records (a branch, a pusher, a signature label), held once.
+type Text = Rc<str>;
+
+/// Holds each distinct text once.
+#[derive(Default)]
+struct Interner(HashSet<Text>);
+
+impl Interner {
+    fn get(&mut self, text: &str) -> Text {
+        if let Some(t) = self.0.get(text) {
+            return Rc::clone(t);
+        }
+        let t: Text = Rc::from(text);
+        self.0.insert(Rc::clone(&t));
+        t
+    }
+}
+
 /// One record, cut to what a row needs (the trail may hold 100,000 of them).
 struct Rec {
-    hash: String,
-    time: String,
+    hash: [u8; 32],
+    time: Box<str>,
     secs: u64,
-    branch: String,
-    environment: String,
+    branch: Text,
+    environment: Text,
     old: Option<Oid>,
     new: Option<Oid>,
     commits: u64,
     decision: Decision,
-    pusher: String,
-    pusher_email: String,
-    consulted: Option<String>,
-    justification: Option<String>,
-    ticket: Option<String>,
-    freeze: Option<String>,
-    attestation: Option<String>,
+    pusher: Text,
+    pusher_email: Text,
+    consulted: Option<Text>,
+    justification: Option<Box<str>>,
+    ticket: Option<Box<str>>,
+    freeze: Option<Box<str>>,
+    attestation: Option<Text>,
     tests: Option<(Outcome, bool)>,
-    signature: String,
+    signature: Text,
     /// Writers of the trail refs holding it (`server`, a clone id, or `single ref`).
-    writers: Vec<String>,
+    writers: Vec<Text>,
     /// The whole record, kept for a bypass (its review is looked up by it).
     bypass: Option<Box<Record>>,
 }
 
 impl Rec {
     fn by_server(&self) -> bool {
-        self.writers.iter().any(|w| w == trail::SERVER_WRITER)
+        self.writers.iter().any(|w| &**w == trail::SERVER_WRITER)
     }
+
+    fn hash(&self) -> String {
+        hex(&self.hash)
+    }
+}
+
+/// Lowercase hex of a line hash.
+fn hex(bytes: &[u8; 32]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// An approval as a row shows it.
@@ -224,12 +252,13 @@ pub fn run(opts: &Options) -> Result<Exit> {
 
     let keys = crate::remote_id::keys(&repo, &remote);
     let mut bound_cache: HashMap<String, bool> = HashMap::new();
+    let mut texts = Interner::default();
     let mut recs: Vec<Rec> = Vec::new();
-    // Where each distinct record of the trail went (`None`: not kept).
-    let mut kept: Vec<Option<usize>> = Vec::new();
+    // Where each distinct record of the trail went (`u32::MAX`: not kept).
+    let mut kept: Vec<u32> = Vec::new();
     let mut foreign = 0usize;
     let mut not_counted: Vec<String> = Vec::new();
-    let mut writers: Vec<String> = Vec::new();
+    let mut writers: Vec<Text> = Vec::new();
     let read = trail::read_remote_trail(
         &repo,
         &remote,
@@ -239,16 +268,15 @@ pub fn run(opts: &Options) -> Result<Exit> {
             if writers.is_empty() {
                 writers = refs
                     .iter()
-                    .map(|r| {
-                        trail::writer_of(&r.name)
-                            .map_or_else(|| "single ref".to_owned(), str::to_owned)
-                    })
+                    .map(|r| texts.get(trail::writer_of(&r.name).unwrap_or("single ref")))
                     .collect();
             }
-            let held = seen.refs.iter().map(|&i| writers[i].clone());
+            let held = seen.refs.iter().map(|&i| Rc::clone(&writers[i]));
             let Some((record, hash)) = seen.record else {
-                if let Some(Some(at)) = kept.get(seen.index) {
-                    let rec = &mut recs[*at];
+                if let Some(rec) = kept
+                    .get(seen.index)
+                    .and_then(|&at| recs.get_mut(at as usize))
+                {
                     for w in held {
                         if !rec.writers.contains(&w) {
                             rec.writers.push(w);
@@ -257,7 +285,7 @@ pub fn run(opts: &Options) -> Result<Exit> {
                 }
                 return;
             };
-            kept.push(None);
+            kept.push(u32::MAX);
             let Some(branch) = record.remote_ref.strip_prefix("refs/heads/") else {
                 return;
             };
@@ -291,45 +319,51 @@ pub fn run(opts: &Options) -> Result<Exit> {
                 .iter()
                 .find(|c| c.id == "tests")
                 .map(|c| (c.outcome, c.detail.starts_with("client-side only")));
+            let signature = match &signature {
+                crate::signing::RecordSignature::Unsigned => texts.get("unsigned"),
+                crate::signing::RecordSignature::Verified(v) => {
+                    texts.get(&format!("verified: {}", v.principal))
+                }
+                crate::signing::RecordSignature::Invalid(why) => {
+                    texts.get(&format!("proves nothing: {why}"))
+                }
+                crate::signing::RecordSignature::Unchecked => {
+                    texts.get("signed, not checked (no allowed signers)")
+                }
+            };
+            let Some(key) = trail::hash_key(&hash) else {
+                return;
+            };
+            let boxed = |t: &Option<String>| t.as_deref().map(Box::from);
             let rec = Rec {
+                hash: key,
+                time: Box::from(record.time.as_str()),
                 secs: secs(&record.time),
-                branch: branch.to_owned(),
+                branch: texts.get(branch),
+                environment: texts.get(&record.environment),
                 old: oid(&record.old),
                 new: oid(&record.new),
                 commits: record.commits,
                 decision: record.decision,
-                pusher: record.user.name.clone(),
-                pusher_email: record.user.email.clone(),
-                signature: match &signature {
-                    crate::signing::RecordSignature::Unsigned => "unsigned".to_owned(),
-                    crate::signing::RecordSignature::Verified(v) => {
-                        format!("verified: {}", v.principal)
-                    }
-                    crate::signing::RecordSignature::Invalid(why) => {
-                        format!("proves nothing: {why}")
-                    }
-                    crate::signing::RecordSignature::Unchecked => {
-                        "signed, not checked (no allowed signers)".to_owned()
-                    }
-                },
+                pusher: texts.get(&record.user.name),
+                pusher_email: texts.get(&record.user.email),
+                consulted: record.consulted.as_deref().map(|c| texts.get(c)),
+                justification: boxed(&record.justification),
+                ticket: boxed(&record.ticket),
+                freeze: boxed(&record.freeze),
+                attestation: record.attestation.as_deref().map(|a| texts.get(a)),
                 tests,
+                signature,
                 writers: held.collect(),
-                hash,
-                bypass: (record.decision == Decision::Bypassed).then(|| Box::new(record.clone())),
-                time: record.time,
-                environment: record.environment,
-                consulted: record.consulted,
-                justification: record.justification,
-                ticket: record.ticket,
-                freeze: record.freeze,
-                attestation: record.attestation,
+                bypass: (record.decision == Decision::Bypassed).then(|| Box::new(record)),
             };
-            *kept.last_mut().expect("pushed above") = Some(recs.len());
+            *kept.last_mut().expect("pushed above") = u32::try_from(recs.len()).unwrap_or(u32::MAX);
             recs.push(rec);
         },
     )
     .hint(reachable())?;
     drop(kept);
+    drop(texts);
     let read = read.unwrap_or_default();
     let server_mode = read
         .refs
@@ -339,10 +373,16 @@ pub fn run(opts: &Options) -> Result<Exit> {
     // The branches: every remote branch the policy maps to an environment, and every branch
     // with records (present or gone).
     let tips = repo.remote_tracking(&remote)?;
-    let mut by_branch: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+    let mut by_branch: BTreeMap<Text, Vec<usize>> = BTreeMap::new();
     for (i, r) in recs.iter().enumerate() {
-        by_branch.entry(r.branch.clone()).or_default().push(i);
+        by_branch.entry(Rc::clone(&r.branch)).or_default().push(i);
     }
+    let latest_env = |branch: &str| {
+        by_branch
+            .get(branch)
+            .and_then(|l| l.iter().max_by_key(|&&i| recs[i].secs))
+            .map(|&i| recs[i].environment.to_string())
+    };
     let mut branches: Vec<(String, String, Option<Oid>)> = Vec::new();
     for (branch, tip) in tips.iter() {
         let env = config
@@ -350,26 +390,22 @@ pub fn run(opts: &Options) -> Result<Exit> {
             .iter()
             .find(|e| e.matches(branch))
             .map(|e| e.name.clone())
-            .or_else(|| {
-                by_branch
-                    .get(branch)
-                    .and_then(|l| l.iter().max_by_key(|&&i| recs[i].secs))
-                    .map(|&i| recs[i].environment.clone())
-            });
+            .or_else(|| latest_env(branch));
         if let Some(env) = env {
             branches.push((branch.clone(), env, Some(*tip)));
         }
     }
-    for (branch, list) in &by_branch {
-        if tips.iter().any(|(b, _)| b == branch) {
+    for branch in by_branch.keys() {
+        if tips.iter().any(|(b, _)| **b == **branch) {
             continue;
         }
-        if let Some(&i) = list.iter().max_by_key(|&&i| recs[i].secs) {
-            branches.push((branch.clone(), recs[i].environment.clone(), None));
+        if let Some(env) = latest_env(branch) {
+            branches.push((branch.to_string(), env, None));
         }
     }
     if let Some(env) = opts.env {
-        let known = config.environment(env).is_some() || recs.iter().any(|r| r.environment == env);
+        let known =
+            config.environment(env).is_some() || recs.iter().any(|r| &*r.environment == env);
         if !known {
             config.require_environment(env)?;
         }
@@ -388,22 +424,18 @@ pub fn run(opts: &Options) -> Result<Exit> {
     let approvals = Approvals::load(&repo)?;
     let git = repo.git2();
     let contains = |a: Oid, b: Oid| a == b || git.graph_descendant_of(a, b).unwrap_or(false);
-    let in_period = |from: u64, to: u64| {
-        let s = since.map_or(0, |s| {
-            s.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
-        });
-        let u = until.map_or(u64::MAX, |u| {
-            u.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
-        });
-        to >= s && from <= u
-    };
-    let now = SystemTime::now();
-    let mut rows: Vec<Row> = Vec::new();
+    let epoch = |t: SystemTime| t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let (from_s, to_s) = (since.map_or(0, epoch), until.map_or(u64::MAX, epoch));
+    let in_period = |from: u64, to: u64| to >= from_s && from <= to_s;
+
+    // Every branch's chain, then the updates in the period in time order (rows are built
+    // one at a time as they are written).
+    let mut chains: Vec<(Vec<usize>, history::Chain)> = Vec::new();
+    let mut order: Vec<(Box<str>, usize, usize)> = Vec::new();
     let mut not_landed = 0usize;
-    let mut rested: HashSet<String> = HashSet::new();
     let mut never_gated: Vec<String> = Vec::new();
-    for (branch, environment, tip) in &branches {
-        let list: Vec<usize> = by_branch.get(branch).cloned().unwrap_or_default();
+    for (b, (branch, _, tip)) in branches.iter().enumerate() {
+        let list: Vec<usize> = by_branch.get(branch.as_str()).cloned().unwrap_or_default();
         let entries: Vec<Entry> = list
             .iter()
             .map(|&i| {
@@ -428,94 +460,94 @@ pub fn run(opts: &Options) -> Result<Exit> {
                 not_landed += 1;
             }
         }
-        for update in &chain.updates {
+        for (u, update) in chain.updates.iter().enumerate() {
             let rec = |k: usize| &recs[list[k]];
-            let row = match &update.known {
+            let (from, to, key) = match &update.known {
                 Known::Recorded(group) => {
-                    let primary = rec(group[0]);
-                    if !in_period(primary.secs, primary.secs) {
-                        continue;
-                    }
-                    let records: Vec<&Rec> = group.iter().map(|&k| rec(k)).collect();
-                    recorded_row(
-                        &repo,
-                        &config,
-                        &approvals,
-                        allowed.as_ref(),
-                        environment,
-                        &records,
-                        server_mode,
-                        now,
-                    )?
+                    let p = rec(group[0]);
+                    (p.secs, p.secs, p.time.clone())
                 }
-                Known::Unrecorded { after, before } => {
-                    let from = after.map_or(0, |k| rec(k).secs);
-                    let to = before.map_or(u64::MAX, |k| rec(k).secs);
-                    if !in_period(from, to) {
-                        continue;
-                    }
-                    let (unrecorded_commits, count) =
-                        commits_between(&repo, update.old, update.new)?;
-                    Row {
-                        time: String::new(),
-                        after: after.map(|k| rec(k).time.clone()),
-                        before: before.map(|k| rec(k).time.clone()),
-                        branch: branch.clone(),
-                        environment: environment.clone(),
-                        old: update.old.map(|o| o.to_string()),
-                        new: update.new.map(|o| o.to_string()),
-                        commits: None,
-                        recorded: false,
-                        pusher: None,
-                        consulted: None,
-                        approvals: Vec::new(),
-                        approver_not_author: None,
-                        tests: None,
-                        decision: None,
-                        justification: None,
-                        ticket: None,
-                        freeze: None,
-                        review: None,
-                        signature: None,
-                        source: if server_mode {
-                            "unrecorded: no record in the trail (the server's post-receive wrote none: moved without its hooks, or before server mode)".to_owned()
-                        } else {
-                            "unrecorded: no record in the trail".to_owned()
-                        },
-                        records: Vec::new(),
-                        unrecorded_commits,
-                        unrecorded_count: Some(count),
-                    }
-                }
+                Known::Unrecorded { after, before } => (
+                    after.map_or(0, |k| rec(k).secs),
+                    before.map_or(u64::MAX, |k| rec(k).secs),
+                    after
+                        .or(*before)
+                        .map_or_else(|| Box::from(""), |k| rec(k).time.clone()),
+                ),
             };
-            rested.extend(row.records.iter().cloned());
-            rows.push(row);
+            if in_period(from, to) {
+                order.push((key, b, u));
+            }
         }
+        chains.push((list, chain));
     }
-    rows.sort_by(|a, b| row_time(a).cmp(row_time(b)));
+    drop(by_branch);
+    order.sort();
 
-    let mut out = Vec::new();
-    match opts.format {
-        Format::Table => write_table(&mut out, &shown_remote, &rows)?,
-        Format::Json => write_json(&mut out, &rows)?,
-        Format::Csv => write_csv(&mut out, &rows)?,
+    let mut sinks = Sinks::open(opts, &shown_remote)?;
+    let mut rested: HashSet<[u8; 32]> = HashSet::new();
+    let mut named: Vec<(String, String, String)> = Vec::new();
+    let (mut rows, mut unrecorded) = (0usize, 0usize);
+    let now = SystemTime::now();
+    for (_, b, u) in &order {
+        let (branch, environment, _) = &branches[*b];
+        let (list, chain) = &chains[*b];
+        let update = &chain.updates[*u];
+        let rec = |k: usize| &recs[list[k]];
+        let row = match &update.known {
+            Known::Recorded(group) => {
+                let records: Vec<&Rec> = group.iter().map(|&k| rec(k)).collect();
+                rested.extend(records.iter().map(|r| r.hash));
+                recorded_row(
+                    &repo,
+                    &config,
+                    &approvals,
+                    allowed.as_ref(),
+                    environment,
+                    &records,
+                    server_mode,
+                    now,
+                )?
+            }
+            Known::Unrecorded { after, before } => {
+                unrecorded += 1;
+                unrecorded_row(
+                    &repo,
+                    branch,
+                    environment,
+                    update,
+                    after.map(rec),
+                    before.map(rec),
+                    server_mode,
+                )?
+            }
+        };
+        for a in &row.approvals {
+            named.push((a.email.clone(), a.time.clone(), a.commit.clone()));
+        }
+        sinks.row(&row)?;
+        rows += 1;
     }
-    notes::print_listing(&out)?;
+    sinks.finish(rows)?;
     if let Some(dir) = opts.evidence {
+        let listed: HashSet<String> = order
+            .iter()
+            .map(|(_, b, _)| format!("refs/heads/{}", branches[*b].0))
+            .collect();
         write_evidence(
             &repo,
             &remote,
             dir,
-            &rows,
             &rested,
+            &listed,
+            &named,
             &approvals,
             allowed.as_ref(),
             &read.refs,
         )?;
         eprintln!(
-            "pushguard: evidence written to {} ({} rows, {} records): verify it with the recipe in pushguard's README (`Verifying the evidence`)",
+            "pushguard: evidence written to {} ({rows} rows, resting on {} records): verify it with the recipe in pushguard's README (`Verifying the evidence`)",
             dir.display(),
-            rows.len(),
             rested.len()
         );
     }
@@ -550,7 +582,6 @@ pub fn run(opts: &Options) -> Result<Exit> {
             escape(b, 80)
         );
     }
-    let unrecorded = rows.iter().filter(|r| !r.recorded).count();
     if unrecorded > 0 {
         eprintln!(
             "pushguard: {unrecorded} update{} of environment branches on {shown_remote} {} UNRECORDED: the chain of records breaks there (pushed with --no-verify, from a clone without the hook, by a tool that runs no hooks, or moved on the server)",
@@ -559,9 +590,8 @@ pub fn run(opts: &Options) -> Result<Exit> {
         );
     } else {
         eprintln!(
-            "pushguard: {} update{} of environment branches on {shown_remote}, every one recorded",
-            rows.len(),
-            if rows.len() == 1 { "" } else { "s" }
+            "pushguard: {rows} update{} of environment branches on {shown_remote}, every one recorded",
+            if rows == 1 { "" } else { "s" }
         );
     }
     let failed = (opts.fail_on_unrecorded && (unrecorded > 0 || !never_gated.is_empty()))
@@ -569,13 +599,193 @@ pub fn run(opts: &Options) -> Result<Exit> {
     Ok(if failed { Exit::Blocked } else { Exit::Success })
 }
 
-/// The time a row sorts by: the record's, or for an unrecorded update the time after which
-/// it happened.
-fn row_time(r: &Row) -> &str {
-    if r.recorded {
-        &r.time
-    } else {
-        r.after.as_deref().or(r.before.as_deref()).unwrap_or("")
+/// The row of an update nobody recorded: when (between the records around it), old → new,
+/// and its commits with their authors and committers.
+fn unrecorded_row(
+    repo: &Repo,
+    branch: &str,
+    environment: &str,
+    update: &history::Update,
+    after: Option<&Rec>,
+    before: Option<&Rec>,
+    server_mode: bool,
+) -> Result<Row> {
+    let (unrecorded_commits, count) = commits_between(repo, update.old, update.new)?;
+    Ok(Row {
+        time: String::new(),
+        after: after.map(|r| r.time.to_string()),
+        before: before.map(|r| r.time.to_string()),
+        branch: branch.to_owned(),
+        environment: environment.to_owned(),
+        old: update.old.map(|o| o.to_string()),
+        new: update.new.map(|o| o.to_string()),
+        commits: None,
+        recorded: false,
+        pusher: None,
+        consulted: None,
+        approvals: Vec::new(),
+        approver_not_author: None,
+        tests: None,
+        decision: None,
+        justification: None,
+        ticket: None,
+        freeze: None,
+        review: None,
+        signature: None,
+        source: if server_mode {
+            "unrecorded: no record in the trail (the server's post-receive wrote none: moved without its hooks, or before server mode)".to_owned()
+        } else {
+            "unrecorded: no record in the trail".to_owned()
+        },
+        records: Vec::new(),
+        unrecorded_commits,
+        unrecorded_count: Some(count),
+    })
+}
+
+/// Where the rows go: stdout in the format asked, and with `--evidence`, `history.json` and
+/// `history.csv` in the evidence directory; each row is written as it is made.
+struct Sinks {
+    out: Sink,
+    evidence: Vec<Sink>,
+}
+
+enum Sink {
+    Table { w: Box<dyn Write>, remote: String },
+    Json { w: Box<dyn Write>, first: bool },
+    Csv(Box<csv::Writer<Box<dyn Write>>>),
+}
+
+/// Stdout, where a reader that stopped early (`| head`) ends the listing, not the audit.
+struct Stdout {
+    out: std::io::BufWriter<std::io::Stdout>,
+    closed: bool,
+}
+
+impl Write for Stdout {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.closed {
+            return Ok(buf.len());
+        }
+        match self.out.write(buf) {
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+                self.closed = true;
+                Ok(buf.len())
+            }
+            other => other,
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        if self.closed {
+            return Ok(());
+        }
+        match self.out.flush() {
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+                self.closed = true;
+                Ok(())
+            }
+            other => other,
+        }
+    }
+}
+
+impl Sink {
+    fn new(format: Format, w: Box<dyn Write>, remote: &str) -> Result<Sink> {
+        Ok(match format {
+            Format::Table => Sink::Table {
+                w,
+                remote: remote.to_owned(),
+            },
+            Format::Json => Sink::Json { w, first: true },
+            Format::Csv => {
+                let mut w = csv::Writer::from_writer(w);
+                w.write_record(CSV_COLUMNS).context("failed to write CSV")?;
+                Sink::Csv(Box::new(w))
+            }
+        })
+    }
+
+    fn row(&mut self, row: &Row) -> Result<()> {
+        match self {
+            Sink::Table { w, .. } => write_table_row(w, row),
+            Sink::Json { w, first } => {
+                w.write_all(if *first { b"[\n" } else { b",\n" })?;
+                *first = false;
+                serde_json::to_writer(&mut *w, row).context("failed to write a row as JSON")
+            }
+            Sink::Csv(w) => w
+                .write_record(csv_record(row))
+                .context("failed to write CSV"),
+        }
+    }
+
+    fn finish(self, rows: usize) -> Result<()> {
+        match self {
+            Sink::Table { mut w, remote } => {
+                if rows == 0 {
+                    writeln!(
+                        w,
+                        "no updates of environment branches on {remote} in the period"
+                    )?;
+                }
+                w.flush()?;
+            }
+            Sink::Json { mut w, first } => {
+                w.write_all(if first { b"[]\n" } else { b"\n]\n" })?;
+                w.flush()?;
+            }
+            Sink::Csv(mut w) => w.flush().context("failed to write CSV")?,
+        }
+        Ok(())
+    }
+}
+
+impl Sinks {
+    fn open(opts: &Options, remote: &str) -> Result<Sinks> {
+        let stdout: Box<dyn Write> = Box::new(Stdout {
+            out: std::io::BufWriter::with_capacity(64 * 1024, std::io::stdout()),
+            closed: false,
+        });
+        let mut evidence = Vec::new();
+        if let Some(dir) = opts.evidence {
+            std::fs::create_dir_all(dir).with_context(|| {
+                format!(
+                    "failed to create the evidence directory `{}`",
+                    dir.display()
+                )
+            })?;
+            for (name, format) in [("history.json", Format::Json), ("history.csv", Format::Csv)] {
+                let path = dir.join(name);
+                let file = std::fs::File::create(&path)
+                    .with_context(|| format!("failed to write `{}`", path.display()))?;
+                evidence.push(Sink::new(
+                    format,
+                    Box::new(std::io::BufWriter::new(file)),
+                    remote,
+                )?);
+            }
+        }
+        Ok(Sinks {
+            out: Sink::new(opts.format, stdout, remote)?,
+            evidence,
+        })
+    }
+
+    fn row(&mut self, row: &Row) -> Result<()> {
+        self.out.row(row)?;
+        for e in &mut self.evidence {
+            e.row(row)?;
+        }
+        Ok(())
+    }
+
+    fn finish(self, rows: usize) -> Result<()> {
+        self.out.finish(rows)?;
+        for e in self.evidence {
+            e.finish(rows)?;
+        }
+        Ok(())
     }
 }
 
@@ -611,6 +821,9 @@ impl Approvals {
     /// The approvals of `commit` for `environment`, and of a commit in its history with the
     /// same tree (a promotion merge keeps its approvals, as the `approvals` check counts them).
     fn of(&self, repo: &Repo, commit: Oid, environment: &str) -> Vec<&notes::Approval> {
+        if self.list.is_empty() {
+            return Vec::new();
+        }
         let tree = repo
             .git2()
             .find_commit(commit)
@@ -711,7 +924,7 @@ fn recorded_row(
     let review = match &r.bypass {
         Some(record) => {
             let required = crate::signing::required_for(config, &r.environment);
-            let judged = crate::review::judged(repo, record, &r.hash, allowed, required)?;
+            let judged = crate::review::judged(repo, record, &r.hash(), allowed, required)?;
             let within = config
                 .environment(&r.environment)
                 .and_then(|e| e.review_within(config))
@@ -733,22 +946,23 @@ fn recorded_row(
         None => None,
     };
     let source = source(records, server_mode);
-    let mut consulted = r.consulted.clone();
-    if let (Some(c), Some(a)) = (&mut consulted, &r.attestation) {
-        c.push_str(&format!(" ({a})"));
-    }
+    let consulted = r.consulted.as_deref().map(|c| match &r.attestation {
+        Some(a) => format!("{c} ({a})"),
+        None => c.to_owned(),
+    });
+    let text = |t: &Option<Box<str>>| t.as_deref().map(str::to_owned);
     Ok(Row {
-        time: r.time.clone(),
+        time: r.time.to_string(),
         after: None,
         before: None,
-        branch: r.branch.clone(),
+        branch: r.branch.to_string(),
         environment: environment.to_owned(),
         old: r.old.map(|o| o.to_string()),
         new: r.new.map(|o| o.to_string()),
         commits: Some(r.commits),
         recorded: true,
         pusher: Some(if r.pusher_email.is_empty() {
-            r.pusher.clone()
+            r.pusher.to_string()
         } else {
             format!("{} <{}>", r.pusher, r.pusher_email)
         }),
@@ -757,13 +971,13 @@ fn recorded_row(
         approver_not_author,
         tests,
         decision: Some(r.decision.to_string()),
-        justification: r.justification.clone(),
-        ticket: r.ticket.clone(),
-        freeze: r.freeze.clone(),
+        justification: text(&r.justification),
+        ticket: text(&r.ticket),
+        freeze: text(&r.freeze),
         review,
-        signature: Some(r.signature.clone()),
+        signature: Some(r.signature.to_string()),
         source,
-        records: records.iter().map(|c| c.hash.clone()).collect(),
+        records: records.iter().map(|c| c.hash()).collect(),
         unrecorded_commits: Vec::new(),
         unrecorded_count: None,
     })
@@ -776,7 +990,7 @@ fn source(records: &[&Rec], server_mode: bool) -> String {
     let mut clients: Vec<String> = records
         .iter()
         .filter(|r| !r.by_server())
-        .flat_map(|r| r.writers.iter().cloned())
+        .flat_map(|r| r.writers.iter().map(|w| w.to_string()))
         .filter(|w| w != trail::SERVER_WRITER)
         .collect();
     clients.sort();
@@ -880,20 +1094,13 @@ fn commits_between(
 }
 
 /// The listing for people: one block per update, every field escaped.
-fn write_table(out: &mut impl Write, remote: &str, rows: &[Row]) -> Result<()> {
-    if rows.is_empty() {
-        writeln!(
-            out,
-            "no updates of environment branches on {remote} in the period"
-        )?;
-        return Ok(());
-    }
+fn write_table_row(out: &mut dyn Write, r: &Row) -> Result<()> {
     let oid = |o: &Option<String>| {
         o.as_deref()
             .map_or("(none)".to_owned(), |o| short(o).to_owned())
     };
     let opt = |o: &Option<String>, max: usize| escape(o.as_deref().unwrap_or("-"), max);
-    for r in rows {
+    {
         if r.recorded {
             writeln!(
                 out,
@@ -1002,13 +1209,6 @@ fn write_table(out: &mut impl Write, remote: &str, rows: &[Row]) -> Result<()> {
     Ok(())
 }
 
-/// The rows as one JSON array.
-pub fn write_json(out: &mut impl Write, rows: &[Row]) -> Result<()> {
-    serde_json::to_writer_pretty(&mut *out, rows).context("failed to write the rows as JSON")?;
-    writeln!(out)?;
-    Ok(())
-}
-
 /// The CSV columns, in order.
 pub const CSV_COLUMNS: [&str; 25] = [
     "time",
@@ -1038,138 +1238,113 @@ pub const CSV_COLUMNS: [&str; 25] = [
     "approval_times",
 ];
 
-/// The rows as CSV, one line per update; lists inside a cell are joined with `; `.
-pub fn write_csv(out: &mut impl Write, rows: &[Row]) -> Result<()> {
-    let mut w = csv::Writer::from_writer(out);
-    w.write_record(CSV_COLUMNS).context("failed to write CSV")?;
+/// One row as CSV cells, in [`CSV_COLUMNS`] order; lists inside a cell are joined with `; `.
+fn csv_record(r: &Row) -> [String; 25] {
     let o = |v: &Option<String>| v.clone().unwrap_or_default();
-    for r in rows {
-        w.write_record([
-            r.time.clone(),
-            o(&r.after),
-            o(&r.before),
-            r.branch.clone(),
-            r.environment.clone(),
-            o(&r.old),
-            o(&r.new),
-            r.commits.map(|c| c.to_string()).unwrap_or_default(),
-            r.recorded.to_string(),
-            o(&r.pusher),
-            o(&r.consulted),
-            r.approvals
-                .iter()
-                .map(|a| {
-                    format!(
-                        "{} <{}> {} ({}; {})",
-                        a.name, a.email, a.time, a.when, a.signature
-                    )
-                })
-                .collect::<Vec<_>>()
-                .join("; "),
-            r.approver_not_author
-                .map(|b| b.to_string())
-                .unwrap_or_default(),
-            o(&r.tests),
-            o(&r.decision),
-            o(&r.justification),
-            o(&r.ticket),
-            o(&r.freeze),
-            o(&r.review),
-            o(&r.signature),
-            r.source.clone(),
-            r.records.join(" "),
-            r.unrecorded_commits
-                .iter()
-                .map(|c| {
-                    format!(
-                        "{} author {} committer {} {}",
-                        c.id, c.author, c.committer, c.summary
-                    )
-                })
-                .collect::<Vec<_>>()
-                .join("; "),
-            r.unrecorded_count
-                .map(|c| c.to_string())
-                .unwrap_or_default(),
-            r.approvals
-                .iter()
-                .map(|a| a.when.clone())
-                .collect::<Vec<_>>()
-                .join("; "),
-        ])
-        .context("failed to write CSV")?;
-    }
-    w.flush().context("failed to write CSV")?;
-    Ok(())
+    [
+        r.time.clone(),
+        o(&r.after),
+        o(&r.before),
+        r.branch.clone(),
+        r.environment.clone(),
+        o(&r.old),
+        o(&r.new),
+        r.commits.map(|c| c.to_string()).unwrap_or_default(),
+        r.recorded.to_string(),
+        o(&r.pusher),
+        o(&r.consulted),
+        r.approvals
+            .iter()
+            .map(|a| {
+                format!(
+                    "{} <{}> {} ({}; {})",
+                    a.name, a.email, a.time, a.when, a.signature
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("; "),
+        r.approver_not_author
+            .map(|b| b.to_string())
+            .unwrap_or_default(),
+        o(&r.tests),
+        o(&r.decision),
+        o(&r.justification),
+        o(&r.ticket),
+        o(&r.freeze),
+        o(&r.review),
+        o(&r.signature),
+        r.source.clone(),
+        r.records.join(" "),
+        r.unrecorded_commits
+            .iter()
+            .map(|c| {
+                format!(
+                    "{} author {} committer {} {}",
+                    c.id, c.author, c.committer, c.summary
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("; "),
+        r.unrecorded_count
+            .map(|c| c.to_string())
+            .unwrap_or_default(),
+        r.approvals
+            .iter()
+            .map(|a| a.when.clone())
+            .collect::<Vec<_>>()
+            .join("; "),
+    ]
 }
 
-/// Writes the evidence: the rows (JSON and CSV), every record line they rest on and every
-/// record of the listed branches in the trail (so the absence behind an UNRECORDED row can be
-/// checked too), the approval notes they name, the allowed signers used, and `SHA256SUMS`.
+/// Writes the rest of the evidence beside `history.json` and `history.csv`: every record line
+/// the rows rest on and every other record of the listed branches in the trail (so the absence
+/// behind an UNRECORDED row can be checked too), the approvals the rows name, the allowed
+/// signers used, and `SHA256SUMS` of it all.
 #[allow(clippy::too_many_arguments)]
 fn write_evidence(
     repo: &Repo,
     remote: &str,
     dir: &Path,
-    rows: &[Row],
-    rested: &HashSet<String>,
+    rested: &HashSet<[u8; 32]>,
+    branches: &HashSet<String>,
+    named: &[(String, String, String)],
     approvals: &Approvals,
     allowed: Option<&crate::signing::AllowedSigners>,
     refs: &[trail::TrailRef],
 ) -> Result<()> {
-    std::fs::create_dir_all(dir).with_context(|| {
-        format!(
-            "failed to create the evidence directory `{}`",
-            dir.display()
-        )
-    })?;
     let write = |name: &str, bytes: &[u8]| -> Result<()> {
         let path = dir.join(name);
         std::fs::write(&path, bytes)
             .with_context(|| format!("failed to write `{}`", path.display()))
     };
-    let mut json = Vec::new();
-    write_json(&mut json, rows)?;
-    write("history.json", &json)?;
-    let mut csv_bytes = Vec::new();
-    write_csv(&mut csv_bytes, rows)?;
-    write("history.csv", &csv_bytes)?;
-
-    // The record lines, as stored in the trail: those the rows rest on and every other record
-    // of the listed branches (one line each, once).
-    let branches: HashSet<String> = rows
-        .iter()
-        .map(|r| format!("refs/heads/{}", r.branch))
-        .collect();
+    // The record lines, as stored in the trail, once each.
     let mut lines: BTreeMap<String, String> = BTreeMap::new();
-    let read = trail::read_local_trail(repo, refs, &mut |line, record, hash| {
-        if rested.contains(hash) || branches.contains(&record.remote_ref) {
+    trail::read_local_trail(repo, refs, &mut |line, record, hash| {
+        let rests = trail::hash_key(hash).is_some_and(|k| rested.contains(&k));
+        if rests || branches.contains(&record.remote_ref) {
             lines
                 .entry(hash.to_owned())
                 .or_insert_with(|| line.to_owned());
         }
-    });
-    read.with_context(|| format!("failed to read the trail of `{remote}` again for the evidence"))?;
+    })
+    .with_context(|| format!("failed to read the trail of `{remote}` again for the evidence"))?;
     let mut records = String::new();
     for line in lines.values() {
         records.push_str(line);
         records.push('\n');
     }
     write("records.jsonl", records.as_bytes())?;
-
     // The approvals the rows name, one JSON object per line, as stored in the notes.
     let mut approval_lines: Vec<String> = Vec::new();
-    for r in rows {
-        for a in &r.approvals {
-            if let Some((_, stored)) = approvals
-                .list
-                .iter()
-                .find(|(_, s)| s.email == a.email && s.time == a.time && s.commit == a.commit)
-            {
-                let line = serde_json::to_string(stored).context("failed to write an approval")?;
-                if !approval_lines.contains(&line) {
-                    approval_lines.push(line);
-                }
+    for (email, time, commit) in named {
+        if let Some((_, stored)) = approvals
+            .list
+            .iter()
+            .find(|(_, s)| (&s.email, &s.time, &s.commit) == (email, time, commit))
+        {
+            let line = serde_json::to_string(stored).context("failed to write an approval")?;
+            if !approval_lines.contains(&line) {
+                approval_lines.push(line);
             }
         }
     }
@@ -1178,21 +1353,19 @@ fn write_evidence(
         text.push('\n');
     }
     write("approvals.jsonl", text.as_bytes())?;
-    if let Some(allowed) = allowed {
-        let bytes = std::fs::read(&allowed.path)
-            .with_context(|| format!("failed to read `{}`", allowed.path.display()))?;
-        write("allowed_signers", &bytes)?;
-    }
-    let mut sums = String::new();
     let mut names = vec![
         "history.json",
         "history.csv",
         "records.jsonl",
         "approvals.jsonl",
     ];
-    if allowed.is_some() {
+    if let Some(allowed) = allowed {
+        let bytes = std::fs::read(&allowed.path)
+            .with_context(|| format!("failed to read `{}`", allowed.path.display()))?;
+        write("allowed_signers", &bytes)?;
         names.push("allowed_signers");
     }
+    let mut sums = String::new();
     for name in names {
         let path = dir.join(name);
         let bytes =

@@ -889,11 +889,10 @@ pub fn lost_records(
     let mut seen: HashSet<Oid> = HashSet::new();
     let hide: Vec<Oid> = checked.iter().map(|c| c.tip).collect();
     let tips: Vec<Oid> = refs.iter().map(|r| r.tip).collect();
-    let max = match walk {
-        Walk::Whole => None,
-        Walk::Newest(n) => Some(n),
+    let (history, unwalked) = match walk {
+        Walk::Whole => history_notes(repo, &tips, &hide, None)?,
+        Walk::Newest(n) => replaced_notes(repo, &tips, &hide, n)?,
     };
-    let (history, unwalked) = history_notes(repo, &tips, &hide, max)?;
     for (object, blob) in history {
         if !at_tips.contains(&blob) && seen.insert(blob) {
             candidates.push((blob, object, String::new(), None));
@@ -1051,6 +1050,99 @@ fn history_notes(
         );
     }
     Ok((out, max.is_some_and(|n| commits > n)))
+}
+
+/// The note blobs that the newest `max` notes commits from `tips` (not from `hide`) replaced
+/// or removed, with the object each annotated: `git log -m --raw` lists only what each
+/// commit changed (against every parent of a merge), so a bounded walk never reads the
+/// trees whole. The flag says whether older commits were left unwalked.
+fn replaced_notes(
+    repo: &Repo,
+    tips: &[Oid],
+    hide: &[Oid],
+    max: usize,
+) -> Result<(Vec<(String, Oid)>, bool)> {
+    if tips.is_empty() {
+        return Ok((Vec::new(), false));
+    }
+    let git = repo.git2();
+    let mut input = String::new();
+    for t in tips {
+        input.push_str(&format!("{t}\n"));
+    }
+    let hidden: Vec<&Oid> = hide
+        .iter()
+        .filter(|h| git.find_commit(**h).is_ok())
+        .collect();
+    if !hidden.is_empty() {
+        input.push_str("--not\n");
+        for h in hidden {
+            input.push_str(&format!("{h}\n"));
+        }
+    }
+    let mut cmd = git::git_command(repo.common_dir());
+    cmd.arg("--git-dir")
+        .arg(git.path())
+        .args([
+            "log",
+            "-m",
+            "--raw",
+            "--no-abbrev",
+            "--no-renames",
+            "--format=commit %H",
+            "--stdin",
+        ])
+        // One commit more than the bound tells whether the bound stopped the walk.
+        .arg(format!("--max-count={}", max + 1))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = cmd
+        .spawn()
+        .context("failed to run `git log` over the trail's history")?;
+    let mut stdin = child.stdin.take().expect("stdin is piped");
+    let writer = std::thread::spawn(move || {
+        use std::io::Write as _;
+        let _ = stdin.write_all(input.as_bytes());
+    });
+    let stdout = child.stdout.take().expect("stdout is piped");
+    let mut out = Vec::new();
+    let mut commits: HashSet<String> = HashSet::new();
+    for line in std::io::BufReader::with_capacity(256 * 1024, stdout).lines() {
+        let line = line.context("failed to read `git log` over the trail's history")?;
+        if let Some(id) = line.strip_prefix("commit ") {
+            commits.insert(id.to_owned());
+            continue;
+        }
+        // `:100644 100644 <old blob> <new blob> <status>\t<path>`
+        let Some((meta, path)) = line.strip_prefix(':').and_then(|l| l.split_once('\t')) else {
+            continue;
+        };
+        let fields: Vec<&str> = meta.split(' ').collect();
+        let [_, _, old, _, status] = fields.as_slice() else {
+            continue;
+        };
+        if !matches!(*status, "M" | "D") {
+            continue;
+        }
+        let object: String = path.chars().filter(|c| *c != '/').collect();
+        if matches!(object.len(), 40 | 64) && object.bytes().all(|b| b.is_ascii_hexdigit()) {
+            if let Ok(blob) = Oid::from_str(old) {
+                out.push((object.to_ascii_lowercase(), blob));
+            }
+        }
+    }
+    let _ = writer.join();
+    let result = child
+        .wait_with_output()
+        .context("failed to wait for `git log`")?;
+    if !result.status.success() {
+        bail!(
+            "`git log` over the trail's history failed: {}",
+            String::from_utf8_lossy(&result.stderr).trim()
+        );
+    }
+    Ok((out, commits.len() > max))
 }
 
 /// The newest notes commit from `tip` (down to `from`, excluded) whose tree no longer holds
