@@ -84,10 +84,10 @@ impl Interner {
     }
 }
 
-/// One record, cut to what a row needs (the trail may hold 100,000 of them).
+/// One record, cut to what a row needs (the trail may hold 100,000 of them): what every
+/// record has inline, what few have behind one pointer.
 struct Rec {
     hash: [u8; 32],
-    time: Box<str>,
     secs: u64,
     branch: Text,
     environment: Text,
@@ -98,31 +98,73 @@ struct Rec {
     pusher: Text,
     pusher_email: Text,
     consulted: Option<Text>,
+    tests: Option<(Outcome, bool)>,
+    signature: Text,
+    /// The writer of the (first) trail ref holding it (`server`, a clone id, or `single ref`).
+    writer: Text,
+    extra: Option<Box<Extra>>,
+}
+
+/// What only some records carry.
+#[derive(Default)]
+struct Extra {
+    /// The time as written, when it is not what [`stamp`] makes of `secs`.
+    time: Option<Box<str>>,
     justification: Option<Box<str>>,
     ticket: Option<Box<str>>,
     freeze: Option<Box<str>>,
     attestation: Option<Text>,
-    tests: Option<(Outcome, bool)>,
-    signature: Text,
-    /// Writers of the trail refs holding it (`server`, a clone id, or `single ref`).
+    /// Further trail refs' writers holding it.
     writers: Vec<Text>,
-    /// The whole record, kept for a bypass (its review is looked up by it).
+    /// The whole record of a bypass (its review is looked up by it).
     bypass: Option<Box<Record>>,
 }
 
 impl Rec {
     fn by_server(&self) -> bool {
-        self.writers.iter().any(|w| &**w == trail::SERVER_WRITER)
+        self.writers().any(|w| &**w == trail::SERVER_WRITER)
+    }
+
+    fn writers(&self) -> impl Iterator<Item = &Text> {
+        std::iter::once(&self.writer).chain(self.extra.iter().flat_map(|e| e.writers.iter()))
     }
 
     fn hash(&self) -> String {
         hex(&self.hash)
     }
+
+    fn time(&self) -> String {
+        match self.extra.as_ref().and_then(|e| e.time.as_deref()) {
+            Some(t) => t.to_owned(),
+            None => stamp(UNIX_EPOCH + Duration::from_secs(self.secs)),
+        }
+    }
+
+    fn text(&self, of: impl Fn(&Extra) -> &Option<Box<str>>) -> Option<String> {
+        self.extra
+            .as_ref()
+            .and_then(|e| of(e).as_deref())
+            .map(str::to_owned)
+    }
+
+    fn attestation(&self) -> Option<&str> {
+        self.extra.as_ref().and_then(|e| e.attestation.as_deref())
+    }
+
+    fn bypass(&self) -> Option<&Record> {
+        self.extra.as_ref().and_then(|e| e.bypass.as_deref())
+    }
 }
 
 /// Lowercase hex of a line hash.
 fn hex(bytes: &[u8; 32]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(64);
+    for &b in bytes {
+        out.push(char::from(DIGITS[usize::from(b >> 4)]));
+        out.push(char::from(DIGITS[usize::from(b & 15)]));
+    }
+    out
 }
 
 /// An approval as a row shows it.
@@ -278,8 +320,8 @@ pub fn run(opts: &Options) -> Result<Exit> {
                     .and_then(|&at| recs.get_mut(at as usize))
                 {
                     for w in held {
-                        if !rec.writers.contains(&w) {
-                            rec.writers.push(w);
+                        if !rec.writers().any(|h| *h == w) {
+                            rec.extra.get_or_insert_with(Box::default).writers.push(w);
                         }
                     }
                 }
@@ -335,10 +377,29 @@ pub fn run(opts: &Options) -> Result<Exit> {
                 return;
             };
             let boxed = |t: &Option<String>| t.as_deref().map(Box::from);
+            let secs = secs(&record.time);
+            let mut held = held;
+            let writer = held.next().unwrap_or_else(|| texts.get("single ref"));
+            let extra = Extra {
+                time: (stamp(UNIX_EPOCH + Duration::from_secs(secs)) != record.time)
+                    .then(|| Box::from(record.time.as_str())),
+                justification: boxed(&record.justification),
+                ticket: boxed(&record.ticket),
+                freeze: boxed(&record.freeze),
+                attestation: record.attestation.as_deref().map(|a| texts.get(a)),
+                writers: held.collect(),
+                bypass: None,
+            };
+            let rare = extra.time.is_some()
+                || extra.justification.is_some()
+                || extra.ticket.is_some()
+                || extra.freeze.is_some()
+                || extra.attestation.is_some()
+                || !extra.writers.is_empty()
+                || record.decision == Decision::Bypassed;
             let rec = Rec {
                 hash: key,
-                time: Box::from(record.time.as_str()),
-                secs: secs(&record.time),
+                secs,
                 branch: texts.get(branch),
                 environment: texts.get(&record.environment),
                 old: oid(&record.old),
@@ -348,14 +409,15 @@ pub fn run(opts: &Options) -> Result<Exit> {
                 pusher: texts.get(&record.user.name),
                 pusher_email: texts.get(&record.user.email),
                 consulted: record.consulted.as_deref().map(|c| texts.get(c)),
-                justification: boxed(&record.justification),
-                ticket: boxed(&record.ticket),
-                freeze: boxed(&record.freeze),
-                attestation: record.attestation.as_deref().map(|a| texts.get(a)),
                 tests,
                 signature,
-                writers: held.collect(),
-                bypass: (record.decision == Decision::Bypassed).then(|| Box::new(record)),
+                writer,
+                extra: rare.then(|| {
+                    Box::new(Extra {
+                        bypass: (record.decision == Decision::Bypassed).then(|| Box::new(record)),
+                        ..extra
+                    })
+                }),
             };
             *kept.last_mut().expect("pushed above") = u32::try_from(recs.len()).unwrap_or(u32::MAX);
             recs.push(rec);
@@ -431,7 +493,7 @@ pub fn run(opts: &Options) -> Result<Exit> {
     // Every branch's chain, then the updates in the period in time order (rows are built
     // one at a time as they are written).
     let mut chains: Vec<(Vec<usize>, history::Chain)> = Vec::new();
-    let mut order: Vec<(Box<str>, usize, usize)> = Vec::new();
+    let mut order: Vec<(u64, u32, u32)> = Vec::new();
     let mut not_landed = 0usize;
     let mut never_gated: Vec<String> = Vec::new();
     for (b, (branch, _, tip)) in branches.iter().enumerate() {
@@ -465,18 +527,17 @@ pub fn run(opts: &Options) -> Result<Exit> {
             let (from, to, key) = match &update.known {
                 Known::Recorded(group) => {
                     let p = rec(group[0]);
-                    (p.secs, p.secs, p.time.clone())
+                    (p.secs, p.secs, p.secs)
                 }
                 Known::Unrecorded { after, before } => (
                     after.map_or(0, |k| rec(k).secs),
                     before.map_or(u64::MAX, |k| rec(k).secs),
-                    after
-                        .or(*before)
-                        .map_or_else(|| Box::from(""), |k| rec(k).time.clone()),
+                    after.or(*before).map_or(0, |k| rec(k).secs),
                 ),
             };
             if in_period(from, to) {
-                order.push((key, b, u));
+                let index = |i: usize| u32::try_from(i).unwrap_or(u32::MAX);
+                order.push((key, index(b), index(u)));
             }
         }
         chains.push((list, chain));
@@ -489,10 +550,10 @@ pub fn run(opts: &Options) -> Result<Exit> {
     let mut named: Vec<(String, String, String)> = Vec::new();
     let (mut rows, mut unrecorded) = (0usize, 0usize);
     let now = SystemTime::now();
-    for (_, b, u) in &order {
-        let (branch, environment, _) = &branches[*b];
-        let (list, chain) = &chains[*b];
-        let update = &chain.updates[*u];
+    for &(_, b, u) in &order {
+        let (branch, environment, _) = &branches[b as usize];
+        let (list, chain) = &chains[b as usize];
+        let update = &chain.updates[u as usize];
         let rec = |k: usize| &recs[list[k]];
         let row = match &update.known {
             Known::Recorded(group) => {
@@ -532,7 +593,7 @@ pub fn run(opts: &Options) -> Result<Exit> {
     if let Some(dir) = opts.evidence {
         let listed: HashSet<String> = order
             .iter()
-            .map(|(_, b, _)| format!("refs/heads/{}", branches[*b].0))
+            .map(|&(_, b, _)| format!("refs/heads/{}", branches[b as usize].0))
             .collect();
         write_evidence(
             &repo,
@@ -613,8 +674,8 @@ fn unrecorded_row(
     let (unrecorded_commits, count) = commits_between(repo, update.old, update.new)?;
     Ok(Row {
         time: String::new(),
-        after: after.map(|r| r.time.to_string()),
-        before: before.map(|r| r.time.to_string()),
+        after: after.map(Rec::time),
+        before: before.map(Rec::time),
         branch: branch.to_owned(),
         environment: environment.to_owned(),
         old: update.old.map(|o| o.to_string()),
@@ -864,7 +925,7 @@ fn recorded_row(
     now: SystemTime,
 ) -> Result<Row> {
     let r = records[0];
-    let pushed_at = humantime::parse_rfc3339_weak(&r.time).ok();
+    let pushed_at = UNIX_EPOCH + Duration::from_secs(r.secs);
     let approvals: Vec<ApprovalRow> = match r.new {
         Some(new) => approvals
             .of(repo, new, &r.environment)
@@ -873,10 +934,10 @@ fn recorded_row(
                 name: a.name.clone(),
                 email: a.email.clone(),
                 time: a.time.clone(),
-                when: match (humantime::parse_rfc3339_weak(&a.time).ok(), pushed_at) {
-                    (Some(at), Some(pushed)) if at <= pushed => "before".to_owned(),
-                    (Some(_), Some(_)) => "after".to_owned(),
-                    _ => "unknown".to_owned(),
+                when: match humantime::parse_rfc3339_weak(&a.time) {
+                    Ok(at) if at <= pushed_at => "before".to_owned(),
+                    Ok(_) => "after".to_owned(),
+                    Err(_) => "unknown".to_owned(),
                 },
                 signature: match (&a.signature, allowed) {
                     (None, _) => "unsigned".to_owned(),
@@ -921,7 +982,7 @@ fn recorded_row(
         Some((o, false)) => Some(o.to_string()),
         None => None,
     };
-    let review = match &r.bypass {
+    let review = match r.bypass() {
         Some(record) => {
             let required = crate::signing::required_for(config, &r.environment);
             let judged = crate::review::judged(repo, record, &r.hash(), allowed, required)?;
@@ -931,8 +992,7 @@ fn recorded_row(
                 .or(config.bypass.review_within);
             let counting: Vec<&crate::notes::reviews::Review> = judged.counting.iter().collect();
             Some(
-                match crate::review::status(pushed_at.unwrap_or(UNIX_EPOCH), within, &counting, now)
-                {
+                match crate::review::status(pushed_at, within, &counting, now) {
                     crate::review::Status::Reviewed { by, at } => {
                         format!("reviewed by {by} at {at}")
                     }
@@ -946,13 +1006,12 @@ fn recorded_row(
         None => None,
     };
     let source = source(records, server_mode);
-    let consulted = r.consulted.as_deref().map(|c| match &r.attestation {
+    let consulted = r.consulted.as_deref().map(|c| match r.attestation() {
         Some(a) => format!("{c} ({a})"),
         None => c.to_owned(),
     });
-    let text = |t: &Option<Box<str>>| t.as_deref().map(str::to_owned);
     Ok(Row {
-        time: r.time.to_string(),
+        time: r.time(),
         after: None,
         before: None,
         branch: r.branch.to_string(),
@@ -971,9 +1030,9 @@ fn recorded_row(
         approver_not_author,
         tests,
         decision: Some(r.decision.to_string()),
-        justification: text(&r.justification),
-        ticket: text(&r.ticket),
-        freeze: text(&r.freeze),
+        justification: r.text(|e| &e.justification),
+        ticket: r.text(|e| &e.ticket),
+        freeze: r.text(|e| &e.freeze),
         review,
         signature: Some(r.signature.to_string()),
         source,
@@ -990,7 +1049,7 @@ fn source(records: &[&Rec], server_mode: bool) -> String {
     let mut clients: Vec<String> = records
         .iter()
         .filter(|r| !r.by_server())
-        .flat_map(|r| r.writers.iter().map(|w| w.to_string()))
+        .flat_map(|r| r.writers().map(|w| w.to_string()))
         .filter(|w| w != trail::SERVER_WRITER)
         .collect();
     clients.sort();

@@ -738,15 +738,8 @@ pub fn read_local_trail(
     refs: &[TrailRef],
     each: &mut dyn FnMut(&str, &Record, &str),
 ) -> Result<()> {
-    let mut blobs: Vec<Oid> = Vec::new();
-    let mut seen: HashSet<Oid> = HashSet::new();
-    for r in refs {
-        for (_, blob) in super::note_blobs(repo, &r.local)? {
-            if seen.insert(blob) {
-                blobs.push(blob);
-            }
-        }
-    }
+    let mut blobs: Vec<Oid> = tip_notes(repo, refs)?.into_iter().map(|(b, _)| b).collect();
+    blobs.dedup();
     super::read_blobs(repo, &blobs, &mut |_, content| {
         let text = String::from_utf8_lossy(content);
         for line in text.lines().filter(|l| !l.trim().is_empty()) {
@@ -805,24 +798,22 @@ fn read_records(
     repo: &Repo,
     refs: &[TrailRef],
     each: &mut dyn FnMut(&[TrailRef], Seen<'_>),
-) -> Result<(Present, HashSet<Oid>)> {
-    // Which refs hold each blob, in the order the refs come.
-    let mut holders: HashMap<Oid, Vec<usize>> = HashMap::new();
-    let mut order: Vec<Oid> = Vec::new();
-    for (i, r) in refs.iter().enumerate() {
-        for (_, blob) in super::note_blobs(repo, &r.local)? {
-            let held = holders.entry(blob).or_default();
-            if held.is_empty() {
-                order.push(blob);
-            }
-            if held.last() != Some(&i) {
-                held.push(i);
-            }
-        }
-    }
-    let mut index: HashMap<[u8; 32], usize> = HashMap::new();
-    super::read_blobs(repo, &order, &mut |blob, content| {
-        let held: &[usize] = holders.get(&blob).map_or(&[], Vec::as_slice);
+) -> Result<(Present, Vec<Oid>)> {
+    // Every (blob, ref) pair, sorted: the distinct blobs, and which refs hold each.
+    let pairs = tip_notes(repo, refs)?;
+    let mut blobs: Vec<Oid> = pairs.iter().map(|(b, _)| *b).collect();
+    blobs.dedup();
+    let holders = |blob: Oid| -> Vec<usize> {
+        let from = pairs.partition_point(|(b, _)| *b < blob);
+        pairs[from..]
+            .iter()
+            .take_while(|(b, _)| *b == blob)
+            .map(|(_, r)| *r as usize)
+            .collect()
+    };
+    let mut index: Present = HashMap::new();
+    super::read_blobs(repo, &blobs, &mut |blob, content| {
+        let held = holders(blob);
         let text = String::from_utf8_lossy(content);
         for line in text.lines().filter(|l| !l.trim().is_empty()) {
             let Some(key) = line_hash(line).and_then(hash_key) else {
@@ -835,7 +826,7 @@ fn read_records(
                         index: i,
                         record: None,
                         line,
-                        refs: held,
+                        refs: &held,
                     },
                 );
                 continue;
@@ -849,13 +840,63 @@ fn read_records(
                         index: i,
                         record: Some((record, hash)),
                         line,
-                        refs: held,
+                        refs: &held,
                     },
                 );
             }
         }
     })?;
-    Ok((index, holders.into_keys().collect()))
+    Ok((index, blobs))
+}
+
+/// The notes at the tips of `refs`, as sorted (blob, index of the ref) pairs, listed by
+/// `git ls-tree -r` (no note blob is read, and the notes trees stay out of this process: a
+/// trail of 100,000 notes has tens of thousands of fan-out trees).
+fn tip_notes(repo: &Repo, refs: &[TrailRef]) -> Result<Vec<(Oid, u32)>> {
+    let mut pairs: Vec<(Oid, u32)> = Vec::new();
+    for (i, r) in refs.iter().enumerate() {
+        let i = u32::try_from(i).unwrap_or(u32::MAX);
+        let mut cmd = git::git_command(repo.common_dir());
+        cmd.arg("--git-dir")
+            .arg(repo.git2().path())
+            .args(["ls-tree", "-r", "--full-tree", &r.tip.to_string()])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        let what = || format!("failed to list the notes of `{}`", r.name);
+        let mut child = cmd.spawn().with_context(what)?;
+        let stdout = child.stdout.take().expect("stdout is piped");
+        for line in std::io::BufReader::with_capacity(256 * 1024, stdout).lines() {
+            let line = line.with_context(what)?;
+            // `<mode> blob <oid>\t<path>`: a note when the path is an object name.
+            let Some((meta, path)) = line.split_once('\t') else {
+                continue;
+            };
+            let mut fields = meta.split(' ');
+            let (Some(_), Some("blob"), Some(blob)) = (fields.next(), fields.next(), fields.next())
+            else {
+                continue;
+            };
+            let object = path.bytes().filter(|b| *b != b'/').count();
+            if matches!(object, 40 | 64) && path.bytes().all(|b| b == b'/' || b.is_ascii_hexdigit())
+            {
+                if let Ok(blob) = Oid::from_str(blob) {
+                    pairs.push((blob, i));
+                }
+            }
+        }
+        let out = child.wait_with_output().with_context(what)?;
+        if !out.status.success() {
+            bail!(
+                "{}: {}",
+                what(),
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
+        }
+    }
+    pairs.sort_unstable();
+    pairs.dedup();
+    Ok(pairs)
 }
 
 /// The hash a record line ends with (`…,"hash":"<64 hex>"}`), unverified.
@@ -869,7 +910,7 @@ fn line_hash(line: &str) -> Option<&str> {
 }
 
 /// The records the trail held and no longer holds (`present`: the hashes of the records it
-/// holds now; `at_tips`: the note blobs at its tips). Every note blob the trail's history
+/// holds now; `at_tips`: the note blobs at its tips, sorted). Every note blob the trail's history
 /// ever held (`git rev-list --objects`, from the checked tips on) that is not at a tip now,
 /// and every note of a checked tip that its ref no longer holds the same (moved on, rewound
 /// or deleted since), is read; a record line in one of them that is nowhere in the trail now
@@ -880,7 +921,7 @@ pub fn lost_records(
     refs: &[TrailRef],
     checked: &[TrailRef],
     present: &Present,
-    at_tips: &HashSet<Oid>,
+    at_tips: &[Oid],
     walk: Walk,
 ) -> Result<(Vec<Lost>, bool)> {
     let git = repo.git2();
@@ -894,7 +935,7 @@ pub fn lost_records(
         Walk::Newest(n) => replaced_notes(repo, &tips, &hide, n)?,
     };
     for (object, blob) in history {
-        if !at_tips.contains(&blob) && seen.insert(blob) {
+        if at_tips.binary_search(&blob).is_err() && seen.insert(blob) {
             candidates.push((blob, object, String::new(), None));
         }
     }
@@ -920,7 +961,7 @@ pub fn lost_records(
         let gone = fanout::changed_notes(git, &old_tree, new_tree.as_ref(), usize::MAX)?
             .unwrap_or_default();
         for (object, blob) in gone {
-            if !at_tips.contains(&blob) && seen.insert(blob) {
+            if at_tips.binary_search(&blob).is_err() && seen.insert(blob) {
                 candidates.push((blob, object, old.name.clone(), Some(how.clone())));
             }
         }
