@@ -21,7 +21,7 @@
 //! so did not land before the update above it. Ties of time (records made in the same
 //! second) are broken by ancestry, never by the order records were read in.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use git2::Oid;
 
@@ -38,6 +38,9 @@ pub struct Entry {
     pub passed: bool,
     /// Written by the remote's own post-receive hook (server mode): the ref moved.
     pub server: bool,
+    /// Where the record stands in its writer's log, when known (0: unknown): of two records
+    /// of one clone made in the same second, the later one has the higher number.
+    pub seq: u64,
 }
 
 /// How one update of the branch is known.
@@ -107,11 +110,15 @@ pub fn reconstruct(
     }
     passed.sort_by_key(time);
     let mut used = vec![false; entries.len()];
+    let mut retried = vec![false; entries.len()];
     let mut updates: Vec<Update> = Vec::new();
     let mut cur = tip;
     let mut bound = u64::MAX;
     // The record of the update above the current state (`None` at the tip).
     let mut above: Option<usize> = None;
+    // The states the branch was in from here on: a record pushed from one of them was pushed
+    // after this point (records of the same second are told apart this way).
+    let mut later: HashSet<Option<Oid>> = HashSet::from([tip]);
     // Every step uses at least one entry, so this ends; the cap only guards the reasoning.
     for _ in 0..=2 * entries.len() + 1 {
         let producer = by_new.get(&cur).and_then(|list| {
@@ -129,9 +136,21 @@ pub fn reconstruct(
                 .copied()
                 .filter(|&i| !used[i] && entries[i].old == e.old && entries[i].time <= bound)
                 .collect();
-            group.sort_by_key(|&i| (!entries[i].server, std::cmp::Reverse(entries[i].time)));
+            group.sort_by_key(|&i| {
+                let e = &entries[i];
+                (!e.server, std::cmp::Reverse((e.time, e.seq)))
+            });
             for &i in &group {
                 used[i] = true;
+            }
+            // One push landed: the server's record of it and the client's latest attempt; the
+            // client's earlier attempts of the same update did not.
+            if let Some(&latest) = group.iter().find(|&&i| !entries[i].server) {
+                for &i in &group {
+                    if !entries[i].server && i != latest {
+                        retried[i] = true;
+                    }
+                }
             }
             bound = group
                 .iter()
@@ -143,13 +162,17 @@ pub fn reconstruct(
                 new: cur,
                 known: Known::Recorded(group),
             });
+            later.insert(e.old);
             above = Some(p);
             cur = e.old;
             continue;
         }
         // No record left the branch at `cur`: an unrecorded update did, from the nearest
         // earlier recorded state — never one pushed from `cur` itself (it did not land).
-        let started_here = |i: usize| above.is_some() && entries[i].old == cur;
+        let started_here = |i: usize| {
+            let old = entries[i].old;
+            (old.is_some() && later.contains(&old)) || (above.is_some() && old == cur)
+        };
         let candidates: Vec<usize> = passed
             .iter()
             .rev()
@@ -183,6 +206,7 @@ pub fn reconstruct(
             },
         });
         cur = entries[from].new;
+        later.insert(cur);
         bound = entries[from].time;
         above = None;
     }
@@ -190,7 +214,7 @@ pub fn reconstruct(
     let landing = entries
         .iter()
         .enumerate()
-        .map(|(i, e)| match (e.passed, used[i]) {
+        .map(|(i, e)| match (e.passed, used[i] && !retried[i]) {
             (false, _) => Landing::Blocked,
             (true, true) => Landing::Landed,
             (true, false) => Landing::NotLanded,
@@ -214,6 +238,7 @@ mod tests {
             new: new.map(oid),
             passed: true,
             server: false,
+            seq: 0,
         }
     }
 
@@ -292,6 +317,15 @@ mod tests {
     }
 
     #[test]
+    fn a_later_push_of_the_same_second_that_did_not_land_is_not_a_deletion() {
+        // 1 created, then 1 → 9 refused after pushguard allowed it; both in one second.
+        let entries = [e(5, None, Some(1)), e(5, Some(1), Some(9))];
+        let chain = reconstruct(&entries, Some(oid(1)), &|a, b| b != oid(9) && linear(a, b));
+        assert_eq!(shape(&chain), vec![(None, Some(1), true)]);
+        assert_eq!(chain.landing, vec![Landing::Landed, Landing::NotLanded]);
+    }
+
+    #[test]
     fn a_failed_first_push_does_not_make_a_deletion() {
         let entries = [e(1, None, Some(9)), e(2, None, Some(1))];
         let chain = reconstruct(&entries, Some(oid(1)), &|a, b| b != oid(9) && linear(a, b));
@@ -312,6 +346,26 @@ mod tests {
         let chain = reconstruct(&entries, Some(oid(2)), &linear);
         assert_eq!(chain.updates.len(), 2);
         assert_eq!(chain.updates[1].known, Known::Recorded(vec![2, 1, 3]));
+        // The client's latest attempt landed with the server's record; its retry before did not.
+        assert_eq!(
+            chain.landing,
+            vec![
+                Landing::Landed,
+                Landing::Landed,
+                Landing::Landed,
+                Landing::NotLanded
+            ]
+        );
+        // Attempts of the same second are told apart by their place in the clone's log.
+        let mut first = e(3, Some(1), Some(2));
+        first.seq = 7;
+        let mut retry = e(3, Some(1), Some(2));
+        retry.seq = 8;
+        let chain = reconstruct(&[e(1, None, Some(1)), retry, first], Some(oid(2)), &linear);
+        assert_eq!(
+            chain.landing,
+            vec![Landing::Landed, Landing::Landed, Landing::NotLanded]
+        );
     }
 
     #[test]

@@ -16,6 +16,7 @@ mod hosting;
 mod hosts;
 mod human;
 mod install;
+mod landing;
 mod load;
 mod managers;
 mod pipeline;

@@ -508,6 +508,7 @@ pub fn run(opts: &Options) -> Result<Exit> {
                     new: r.new,
                     passed: r.decision != Decision::Blocked,
                     server: r.by_server(),
+                    seq: 0,
                 }
             })
             .collect();
