@@ -171,7 +171,7 @@ pub fn reconstruct(
         // earlier recorded state — never one pushed from `cur` itself (it did not land).
         let started_here = |i: usize| {
             let old = entries[i].old;
-            (old.is_some() && later.contains(&old)) || (above.is_some() && old == cur)
+            old == cur || (old.is_some() && later.contains(&old))
         };
         let candidates: Vec<usize> = passed
             .iter()
@@ -323,6 +323,14 @@ mod tests {
         let chain = reconstruct(&entries, Some(oid(1)), &|a, b| b != oid(9) && linear(a, b));
         assert_eq!(shape(&chain), vec![(None, Some(1), true)]);
         assert_eq!(chain.landing, vec![Landing::Landed, Landing::NotLanded]);
+    }
+
+    #[test]
+    fn a_branch_whose_only_push_did_not_land_has_no_history() {
+        // The push that would have created it was refused (with another ref of its push).
+        let chain = reconstruct(&[e(1, None, Some(1)), e(2, None, Some(1))], None, &linear);
+        assert!(chain.updates.is_empty());
+        assert_eq!(chain.landing, vec![Landing::NotLanded, Landing::NotLanded]);
     }
 
     #[test]

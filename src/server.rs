@@ -117,7 +117,7 @@ fn gate(hook: Hook, updates: &[RefUpdate], chained: Option<ChainedHook>) -> Resu
     if lines.is_empty() {
         return ChainedHook::run_alone(chained.as_ref());
     }
-    let site = Server::from_env(&repo, &config, hook, received, chained);
+    let site = Server::from_env(&repo, &config, hook, received, updates, chained);
     let mut interaction = Interaction::nobody();
     pipeline::run(&site, &config, &lines, &mut interaction)
 }

@@ -230,8 +230,11 @@ fn landing_labels(records: &[&Record], remote: Option<&str>) -> Option<Vec<Strin
         |a: git2::Oid, b: git2::Oid| a == b || git.graph_descendant_of(a, b).unwrap_or(false);
     let mut labels: Vec<String> = vec!["-".to_owned(); records.len()];
     for (tracking, list) in groups {
-        let Ok(tip) = git.refname_to_id(&tracking) else {
-            // Never fetched (or gone): nothing to tell by.
+        let tip = git.refname_to_id(&tracking).ok();
+        // A server's own branch that is not there is gone; a remote-tracking branch that is
+        // not there was never fetched: nothing to tell by.
+        let own = tracking.starts_with("refs/heads/");
+        if tip.is_none() && !own {
             for &i in &list {
                 if records[i].decision != crate::model::Decision::Blocked {
                     labels[i] = "?".to_owned();
@@ -251,12 +254,14 @@ fn landing_labels(records: &[&Record], remote: Option<&str>) -> Option<Vec<Strin
                     old: oid(&r.old),
                     new: oid(&r.new),
                     passed: r.decision != crate::model::Decision::Blocked,
-                    server: r.remote == audit::SERVER_REMOTE,
+                    // A server's record in a clone's view came from its trail ref, where only
+                    // post-receive puts it: it landed. In the server's own log it is one attempt.
+                    server: r.remote == audit::SERVER_REMOTE && !git.is_bare(),
                     seq: seq[i],
                 }
             })
             .collect();
-        let chain = crate::history::reconstruct(&entries, Some(tip), &contains);
+        let chain = crate::history::reconstruct(&entries, tip, &contains);
         for (k, &i) in list.iter().enumerate() {
             labels[i] = match chain.landing[k] {
                 Landing::Landed => "landed".to_owned(),
