@@ -78,7 +78,19 @@ gitread() { git notes --ref "$ref" list | cut -d' ' -f1 | git cat-file --batch >
 history; gitread # warm the page cache
 paired "$runs" history gitread
 rss() { /usr/bin/time -f %M -o "$tmp/rss" "$@" >/dev/null 2>&1 || true; tail -1 "$tmp/rss"; }
+# own_peak COMMAND...: pushguard's own peak RSS in KiB (its VmHWM, which only grows, read
+# every 10 ms until it exits), without the git processes it runs.
+own_peak() {
+    "$@" >/dev/null 2>&1 & local pid=$! peak=0 v
+    while v=$(awk '/^VmHWM/ {print $2}' "/proc/$pid/status" 2>/dev/null) && [ -n "$v" ]; do
+        peak=$v; sleep 0.01
+    done
+    wait "$pid" || true
+    echo "$peak"
+}
 forget
 a=$(rss "$bin" audit --config "$tmp/policy.toml" --history --format json)
+forget
+own=$(own_peak "$bin" audit --config "$tmp/policy.toml" --history --format json)
 b=$(rss sh -c "git notes --ref $ref list | cut -d' ' -f1 | git cat-file --batch")
-echo "| \`audit --history\`, $N records in $N notes commits ($rows rows, fresh clone) | $(ms "$ma") | $(ms "$mb") \`git notes list | git cat-file --batch\` | $(ratio "$ma" "$mb") | $(python3 -c "print(f'{$a/1024:.1f} / {$b/1024:.1f} MiB')") |"
+echo "| \`audit --history\`, $N records in $N notes commits ($rows rows, fresh clone) | $(ms "$ma") | $(ms "$mb") \`git notes list | git cat-file --batch\` | $(ratio "$ma" "$mb") | $(python3 -c "print(f'pushguard {$own/1024:.1f} MiB (with its git processes {$a/1024:.1f}); git {$b/1024:.1f} MiB')") |"
