@@ -123,7 +123,8 @@ pub enum Command {
     },
     /// Judge each environment branch's tip on the remote: it must be what a push through the
     /// gate left there (a recorded allowed or bypassed push of that branch to that remote); a
-    /// trail that lost records it held fails the audit
+    /// trail that lost records it held fails the audit. With --history: list every update of
+    /// each environment branch in the period, as an auditor samples them
     Audit {
         /// The remote to audit (default: the current branch's upstream remote, else origin, else the only remote)
         #[arg(long)]

@@ -340,3 +340,78 @@ fn regression_issue_19_the_evidence_verifies_with_the_readme_recipe_alone() {
         bad.stdout
     );
 }
+
+#[test]
+fn regression_issue_19_signed_evidence_verifies_with_ssh_keygen_and_a_swapped_key_does_not() {
+    use crate::signing::{keygen, public, sign_with};
+    let repo = TestRepo::guarded(CONFIG);
+    let pat = keygen(&repo, "pat");
+    let ada_key = keygen(&repo, "ada");
+    sign_with(&repo, &repo.work, pat.to_str().unwrap());
+    let ada = repo.clone_as("ada", "Ada Approver", "ada@example.com");
+    sign_with(&repo, &ada, ada_key.to_str().unwrap());
+    repo.commit_file("release", "1\n", "release 1");
+    gated(&repo).expect_code(0);
+    repo.commit_file("release", "2\n", "release 2");
+    repo.push_unguarded("HEAD:refs/heads/feature");
+    approve(&repo, &ada, "origin/feature");
+    gated(&repo).expect_code(0);
+
+    // The deploy pipeline's policy and allowed signers, outside the checkout.
+    let policy = repo.root.join("policy");
+    std::fs::create_dir_all(&policy).unwrap();
+    let signers = format!(
+        "pat@example.com {}\nada@example.com {}\n",
+        public(&pat),
+        public(&ada_key)
+    );
+    std::fs::write(policy.join("allowed_signers"), &signers).unwrap();
+    std::fs::write(
+        policy.join("pushguard.toml"),
+        "[environments.production]\nbranches = [\"production\"]\n\n[trust]\nallowed_signers = \"allowed_signers\"\nrequire_signatures = true\n",
+    )
+    .unwrap();
+    let dir = repo.root.join("evidence");
+    let run = repo.pushguard(&[
+        "audit",
+        "--config",
+        policy.join("pushguard.toml").to_str().unwrap(),
+        "--history",
+        "--fail-on-unrecorded",
+        "--format",
+        "json",
+        "--evidence",
+        dir.to_str().unwrap(),
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let rows: Vec<Value> = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(rows.len(), 2);
+    assert_eq!(rows[1]["signature"], "verified: pat@example.com");
+    assert_eq!(
+        rows[1]["approvals"][0]["signature"],
+        "verified: ada@example.com"
+    );
+    let ok = verify(&repo, &dir);
+    assert_eq!(ok.code, 0, "{}\n{}", ok.stdout, ok.stderr);
+
+    // Pat's line in the evidence's allowed signers swapped for another key (checksum redone):
+    // the record's signature no longer verifies.
+    let mallory = keygen(&repo, "mallory");
+    let swapped = signers.replace(&public(&pat), &public(&mallory));
+    std::fs::write(dir.join("allowed_signers"), &swapped).unwrap();
+    let sums: String = std::fs::read_to_string(dir.join("SHA256SUMS"))
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let name = l.split_once("  ").unwrap().1;
+            let bytes = std::fs::read(dir.join(name)).unwrap();
+            format!("{}  {name}", pushguard::audit::sha256_hex(&bytes))
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+        + "\n";
+    std::fs::write(dir.join("SHA256SUMS"), sums).unwrap();
+    let bad = verify(&repo, &dir);
+    assert_ne!(bad.code, 0, "{}", bad.stdout);
+    assert!(bad.stderr.contains("signature"), "{}", bad.stderr);
+}
