@@ -415,3 +415,37 @@ fn regression_issue_19_signed_evidence_verifies_with_ssh_keygen_and_a_swapped_ke
     assert_ne!(bad.code, 0, "{}", bad.stdout);
     assert!(bad.stderr.contains("signature"), "{}", bad.stderr);
 }
+
+#[test]
+fn regression_issue_19_a_bypass_row_carries_its_justification_and_review() {
+    let repo = TestRepo::guarded(CONFIG);
+    repo.commit_file("release", "1\n", "release 1");
+    gated(&repo).expect_code(0);
+    // A rewrite of production, past the failing fast-forward check with a justification.
+    repo.git(&["commit", "-q", "--amend", "-m", "release 1, amended"]);
+    let run = Run::from_output(
+        repo.command("git")
+            .args(["push", "-q", "--force", "origin", "HEAD:refs/heads/production"])
+            .env("PUSHGUARD_CONSULTED", "Ada Lead")
+            .env("PUSHGUARD_BYPASS", "incident 42: the release must be amended now")
+            .output()
+            .expect("run git push"),
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let rows = json_rows(&repo);
+    assert_eq!(rows.len(), 2, "{rows:#?}");
+    let bypass = &rows[1];
+    assert_eq!(bypass["decision"], "bypassed");
+    assert_eq!(
+        bypass["justification"],
+        "incident 42: the release must be amended now"
+    );
+    assert!(
+        bypass["review"]
+            .as_str()
+            .is_some_and(|r| r.starts_with("UNREVIEWED")),
+        "{bypass:#}"
+    );
+    // The rewrite is an update like any other: its old is the tip it replaced.
+    assert_eq!(bypass["old"], rows[0]["new"]);
+}
