@@ -425,9 +425,18 @@ fn regression_issue_19_a_bypass_row_carries_its_justification_and_review() {
     repo.git(&["commit", "-q", "--amend", "-m", "release 1, amended"]);
     let run = Run::from_output(
         repo.command("git")
-            .args(["push", "-q", "--force", "origin", "HEAD:refs/heads/production"])
+            .args([
+                "push",
+                "-q",
+                "--force",
+                "origin",
+                "HEAD:refs/heads/production",
+            ])
             .env("PUSHGUARD_CONSULTED", "Ada Lead")
-            .env("PUSHGUARD_BYPASS", "incident 42: the release must be amended now")
+            .env(
+                "PUSHGUARD_BYPASS",
+                "incident 42: the release must be amended now",
+            )
             .output()
             .expect("run git push"),
     );
