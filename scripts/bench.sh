@@ -13,7 +13,7 @@
 #   push     `git push` of a feature branch to a local bare remote, hook vs --no-verify
 #   stdin    a 100,000-line pre-push stdin through the hook: time and peak RSS
 #   memory   peak RSS of each of the above (/usr/bin/time -f %M)
-#   others   scripts/bench-promoted.sh, scripts/bench-audit.sh, scripts/bench-trail.sh
+#   others   scripts/bench-promoted.sh, scripts/bench-audit.sh, scripts/bench-trail.sh, scripts/bench-history.sh
 #            (`pushguard audit` over 10,000 records vs `git notes list`), scripts/bench-signing.sh
 #            and scripts/bench-scale.sh (issue 14's scaling rows and the team-layer load test;
 #            SCALE=full for the issue's sizes, default quick sizes) when they exist; each is
@@ -155,7 +155,7 @@ row "hook, 100,000-line stdin, $(wc -c <"$scratch/many") bytes (median of 5)" "$
     "$(ms "$mb") \`sh -c 'cat >/dev/null'\`" "$(python3 -c "print(f'{$ma / $mb:.1f}')")" "$rss_many KiB"
 
 # --- sections that other engineers own ------------------------------------------------------
-for extra in bench-promoted.sh bench-audit.sh bench-trail.sh bench-signing.sh bench-scale.sh; do
+for extra in bench-promoted.sh bench-audit.sh bench-trail.sh bench-history.sh bench-signing.sh bench-scale.sh; do
     script=$root/scripts/$extra
     if [ -x "$script" ]; then
         mkdir -p "$scratch/$extra"

@@ -149,7 +149,8 @@ pub enum Command {
     },
     /// Judge each environment branch's tip on the remote: it must be what a push through the
     /// gate left there (a recorded allowed or bypassed push of that branch to that remote); a
-    /// trail that lost records it held fails the audit
+    /// trail that lost records it held fails the audit. With --history: list every update of
+    /// each environment branch in the period, as an auditor samples them
     Audit {
         /// The remote to audit (default: the current branch's upstream remote, else origin, else the only remote)
         #[arg(long)]
@@ -158,19 +159,35 @@ pub enum Command {
         #[arg(long)]
         env: Option<String>,
         /// List only commits since DATE (a date, an RFC 3339 time, or an age such as 7d); the
-        /// tips are judged whatever it says
+        /// tips are judged whatever it says. With --history: the period's start
         #[arg(long, value_name = "DATE")]
         since: Option<String>,
-        /// Exit 1 when any environment tip is UNRECORDED (for a deploy pipeline)
+        /// List every update of each environment branch in the period, oldest first, rebuilt
+        /// from the records' old → new chain; a break in the chain is an UNRECORDED update
+        #[arg(long)]
+        history: bool,
+        /// With --history: the period's end (a date means the end of that day)
+        #[arg(long, value_name = "DATE", requires = "history")]
+        until: Option<String>,
+        /// With --history: how the rows are written
+        #[arg(long, value_enum, default_value = "table", requires = "history")]
+        format: crate::commands::history::Format,
+        /// With --history: also write the rows, the records and approval notes they rest on,
+        /// the allowed signers and SHA256SUMS into DIR, to verify offline (README: Verifying
+        /// the evidence)
+        #[arg(long, value_name = "DIR", requires = "history")]
+        evidence: Option<std::path::PathBuf>,
+        /// Exit 1 when any environment tip is UNRECORDED (for a deploy pipeline); with
+        /// --history, when any update in the period is
         #[arg(long)]
         fail_on_unrecorded: bool,
         /// Exit 1 when a bypass in the period is past its `review_within` with no review by
         /// someone other than the bypasser (`pushguard review`)
-        #[arg(long)]
+        #[arg(long, conflicts_with = "history")]
         fail_on_unreviewed: bool,
         /// Exit 1 when an environment tip was left by a bypass that nobody else reviewed (for a
         /// deploy pipeline that must not ship a bypassed tip unreviewed)
-        #[arg(long)]
+        #[arg(long, conflicts_with = "history")]
         fail_on_bypassed: bool,
         /// The deploy pipeline's policy (environments and trust root) to judge by, instead of
         /// the audited checkout's .pushguard.toml (also PUSHGUARD_CONFIG); it must lie outside

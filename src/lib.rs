@@ -10,8 +10,8 @@
 //! - [`pipeline`], the one gate sequence every caller runs, and [`report`], its wording;
 //! - [`sites`]: what differs between the places the gate runs (client, server), and the
 //!   facts of a SHA-256 repository read through git;
-//! - policy: [`gate`] (the pure decision core), [`checks`] and [`review`] (whether a bypass
-//!   was reviewed);
+//! - policy: [`gate`] (the pure decision core), [`checks`], [`review`] (whether a bypass
+//!   was reviewed) and [`history`] (a branch's updates from its records, and which landed);
 //! - adapters: [`git`], [`audit`], [`anchor`], [`pending`], [`notes`], [`remote_id`],
 //!   [`signing`], [`terminal`], [`testrun`], [`answers`], [`remote`], [`since`];
 //! - the shared vocabulary: [`model`], [`config`], [`push`], [`text`].
@@ -25,6 +25,7 @@ pub mod commands;
 pub mod config;
 pub mod gate;
 pub mod git;
+pub mod history;
 pub mod hook;
 pub mod install;
 pub mod model;
@@ -201,10 +202,32 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
             remote,
             env,
             since,
+            history: true,
+            until,
+            format,
+            evidence,
+            fail_on_unrecorded,
+            config,
+            ..
+        } => commands::history::run(&commands::history::Options {
+            remote: remote.as_deref(),
+            env: env.as_deref(),
+            since: since.as_deref(),
+            until: until.as_deref(),
+            format,
+            evidence: evidence.as_deref(),
+            fail_on_unrecorded,
+            policy: config.as_deref(),
+        }),
+        Command::Audit {
+            remote,
+            env,
+            since,
             fail_on_unrecorded,
             fail_on_unreviewed,
             fail_on_bypassed,
             config,
+            ..
         } => commands::audit::run(
             remote.as_deref(),
             env.as_deref(),

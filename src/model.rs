@@ -84,6 +84,16 @@ pub enum Outcome {
     Skip,
 }
 
+impl fmt::Display for Outcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Outcome::Pass => "pass",
+            Outcome::Fail => "fail",
+            Outcome::Skip => "skip",
+        })
+    }
+}
+
 /// The result of one check on one ref update.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CheckResult {

@@ -328,66 +328,45 @@ pub fn note_blobs(repo: &Repo, notes_ref: &str) -> Result<Vec<(Oid, Oid)>> {
         .collect()
 }
 
-/// Hands the content of each blob of `blobs` to `each`, read by one `git cat-file --batch`
-/// (in the order given); blobs git cannot read (or no git at all) are read with libgit2.
+/// How many blobs the reader hands over at once.
+const BLOB_BATCH: usize = 256;
+
+/// Hands the content of each blob of `blobs` to `each`, in the order given, read by one
+/// `git cat-file --batch` on a thread of its own (git resolves the next blobs' deltas while
+/// `each` handles the last ones; two `cat-file`s over halves of the list cost more in all: each
+/// resolves the delta chains the halves share); blobs git cannot read (or no git at all) are
+/// read with libgit2.
 pub fn read_blobs(repo: &Repo, blobs: &[Oid], each: &mut dyn FnMut(Oid, &[u8])) -> Result<()> {
-    use std::io::{BufRead as _, Read as _};
     if blobs.is_empty() {
         return Ok(());
     }
-    let mut done: Vec<bool> = vec![false; blobs.len()];
-    let mut cmd = git::git_command(repo.common_dir());
-    git::keep_quarantine(&mut cmd);
-    cmd.arg("--git-dir")
-        .arg(repo.git2().path())
-        .args(["cat-file", "--batch"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null());
-    if let Ok(mut child) = cmd.spawn() {
-        let mut stdin = child.stdin.take().expect("stdin is piped");
-        let list: Vec<u8> = blobs
-            .iter()
-            .flat_map(|b| format!("{b}\n").into_bytes())
-            .collect();
-        // Written from a thread: git answers before it has read every name.
-        let writer = std::thread::spawn(move || {
-            use std::io::Write as _;
-            let _ = stdin.write_all(&list);
-        });
-        let mut reader =
-            std::io::BufReader::with_capacity(256 * 1024, child.stdout.take().expect("piped"));
-        let mut header = String::new();
-        let mut content = Vec::new();
-        for (i, blob) in blobs.iter().enumerate() {
-            header.clear();
-            if reader.read_line(&mut header).unwrap_or(0) == 0 {
-                break;
-            }
-            // `<oid> blob <size>`, or `<oid> missing`.
-            let mut fields = header.split_whitespace();
-            let (Some(_), Some("blob"), Some(size)) = (fields.next(), fields.next(), fields.next())
-            else {
-                continue;
-            };
-            let Ok(size) = size.parse::<usize>() else {
-                break;
-            };
-            content.clear();
-            content.resize(size + 1, 0);
-            if reader.read_exact(&mut content).is_err() {
-                break;
-            }
-            content.truncate(size);
-            each(*blob, &content);
-            done[i] = true;
-        }
-        drop(reader);
-        let _ = writer.join();
-        let _ = child.kill();
-        let _ = child.wait();
+    let halves = [blobs.to_vec()];
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<(Oid, Vec<u8>)>>(8);
+    let mut readers = Vec::new();
+    for half in halves {
+        let tx = tx.clone();
+        let mut cmd = git::git_command(repo.common_dir());
+        git::keep_quarantine(&mut cmd);
+        cmd.arg("--git-dir")
+            .arg(repo.git2().path())
+            .args(["cat-file", "--batch"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null());
+        readers.push(std::thread::spawn(move || cat_file(cmd, &half, &tx)));
     }
-    for (blob, _) in blobs.iter().zip(&done).filter(|(_, d)| !**d) {
+    drop(tx);
+    let mut done: std::collections::HashSet<Oid> = std::collections::HashSet::new();
+    for batch in rx {
+        for (blob, content) in batch {
+            each(blob, &content);
+            done.insert(blob);
+        }
+    }
+    for r in readers {
+        let _ = r.join();
+    }
+    for blob in blobs.iter().filter(|b| !done.contains(b)) {
         let read = repo
             .git2()
             .find_blob(*blob)
@@ -395,6 +374,64 @@ pub fn read_blobs(repo: &Repo, blobs: &[Oid], each: &mut dyn FnMut(Oid, &[u8])) 
         each(*blob, read.content());
     }
     Ok(())
+}
+
+/// Reads `blobs` through one `git cat-file --batch` (`cmd`), sending them in batches; stops
+/// at the first one git cannot give (the caller reads the rest another way).
+fn cat_file(
+    mut cmd: std::process::Command,
+    blobs: &[Oid],
+    tx: &std::sync::mpsc::SyncSender<Vec<(Oid, Vec<u8>)>>,
+) {
+    use std::io::{BufRead as _, Read as _};
+    let Ok(mut child) = cmd.spawn() else {
+        return;
+    };
+    let mut stdin = child.stdin.take().expect("stdin is piped");
+    let list: Vec<u8> = blobs
+        .iter()
+        .flat_map(|b| format!("{b}\n").into_bytes())
+        .collect();
+    // Written from a thread: git answers before it has read every name.
+    let writer = std::thread::spawn(move || {
+        use std::io::Write as _;
+        let _ = stdin.write_all(&list);
+    });
+    let mut reader =
+        std::io::BufReader::with_capacity(256 * 1024, child.stdout.take().expect("piped"));
+    let mut header = String::new();
+    let mut batch = Vec::with_capacity(BLOB_BATCH);
+    for blob in blobs {
+        header.clear();
+        if reader.read_line(&mut header).unwrap_or(0) == 0 {
+            break;
+        }
+        // `<oid> blob <size>`, or `<oid> missing`.
+        let mut fields = header.split_whitespace();
+        let (Some(_), Some("blob"), Some(size)) = (fields.next(), fields.next(), fields.next())
+        else {
+            continue;
+        };
+        let Ok(size) = size.parse::<usize>() else {
+            break;
+        };
+        let mut content = vec![0; size + 1];
+        if reader.read_exact(&mut content).is_err() {
+            break;
+        }
+        content.truncate(size);
+        batch.push((*blob, content));
+        if batch.len() == BLOB_BATCH && tx.send(std::mem::take(&mut batch)).is_err() {
+            break;
+        }
+    }
+    if !batch.is_empty() {
+        let _ = tx.send(batch);
+    }
+    drop(reader);
+    let _ = writer.join();
+    let _ = child.kill();
+    let _ = child.wait();
 }
 
 fn signature(repo: &Repo) -> Result<Signature<'static>> {

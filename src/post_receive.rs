@@ -12,9 +12,11 @@
 //! post-receive once the refs are updated; it takes from that file the records whose ref,
 //! old and new tip match a line it receives, merges each into the note on its tip
 //! ([`notes::trail::attach`]), and removes them from the file, all under the file's lock.
-//! Entries that no post-receive takes (a chained pre-receive hook refused the push, or git
-//! failed to update the ref) are dropped after [`crate::pending::PENDING_MAX_AGE`]; the server's own audit
-//! log keeps them regardless.
+//! The records of this push whose ref did not move (the host refused it after pre-receive:
+//! gitolite's `update` access check, a chained hook) did not land: they are dropped from the
+//! file, said so in `remote:` lines, and never shared (issue 24); so are those of an earlier
+//! push that is over and whose ref never moved (no post-receive ran for it: nothing moved).
+//! The server's own log keeps every record; `pushguard log` there shows which landed.
 //!
 //! Git ignores post-receive's exit status, so this hook never fails: what goes wrong is
 //! reported on stderr, which git relays to the pusher as `remote:` lines.
@@ -43,7 +45,8 @@ fn attach(repo: &Repo, records: &[Record]) -> Vec<String> {
         .collect()
 }
 
-/// The receive's work: take this push's pending records and attach them as notes.
+/// The receive's work: take this push's pending records, attach those that landed as notes,
+/// and say which did not land.
 fn attach_pushed(updates: &[RefUpdate]) -> Result<Vec<String>> {
     // SHA-256 object names: libgit2 cannot open the repository, git writes the notes.
     let (repo, git) = if updates.iter().any(|u| u.local_oid.len() == 64) {
@@ -61,10 +64,21 @@ fn attach_pushed(updates: &[RefUpdate]) -> Result<Vec<String>> {
     // The lock is held while the notes are written (until `file` is closed), so two
     // receives never race on the notes ref.
     let mut file = open_locked(&state_dir)?;
-    let records = take_locked(&mut file, &path, updates)?;
+    let push = crate::pending::push_id();
+    let taken = take_locked(&mut file, &path, updates, push.as_deref())?;
+    for r in &taken.not_landed {
+        let (_, hash) = r.to_line();
+        eprintln!(
+            "pushguard: {} did not move (refused after the pre-receive hook allowed it: the host's `update` hook or git): its record {} stays in the server's log as {}, did not land, and is not shared",
+            crate::text::escape(&r.remote_ref, 120),
+            crate::text::short(&hash),
+            r.decision,
+        );
+    }
     Ok(match &repo {
-        Some(repo) => attach(repo, &records),
-        None => records
+        Some(repo) => attach(repo, &taken.landed),
+        None => taken
+            .landed
             .iter()
             .filter_map(|r| {
                 let own = notes::trail::writer_ref(notes::trail::SERVER_WRITER);

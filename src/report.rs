@@ -593,6 +593,31 @@ fn write_server_block(
     }
 }
 
+/// Writes, on a server, that a push refused for some of its refs is refused whole: git
+/// updates none of a push's refs when pre-receive fails (issue 24), so the refs whose checks
+/// passed (`passed`, branch names) do not move either; their records stay `allowed` and are
+/// not shared (they did not land).
+pub fn write_refused_whole(out: &mut dyn Write, passed: &[&str]) -> std::io::Result<()> {
+    let names = passed
+        .iter()
+        .map(|b| escape(b, 80))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let (them, is, its) = if passed.len() == 1 {
+        ("it", "is", "its")
+    } else {
+        ("them", "are", "their")
+    };
+    writeln!(
+        out,
+        "pushguard: the push is refused whole (git updates none of a push's refs when the pre-receive hook refuses one): {names} {is} not updated either, though {its} checks passed (recorded as allowed; it did not land)"
+    )?;
+    writeln!(
+        out,
+        "  hint: fix the refused ref and push again, or push {names} alone to update {them} now"
+    )
+}
+
 /// Writes that the hook chained after pushguard refused the push, which is recorded so.
 /// Said after a gated push in a SHA-256 repository: its records are not shared as notes.
 pub const SHA256_RECORDS_LOCAL: &str = "pushguard: note: this repository uses SHA-256 object names: the record is in this clone's audit log, but sharing records as notes goes through libgit2, which cannot read them yet (`pushguard audit` on the remote will not find it)";

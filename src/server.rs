@@ -149,7 +149,7 @@ fn gate_in(
     if lines.is_empty() {
         return ChainedHook::run_alone(chained.as_ref());
     }
-    let site = Server::reading(reader, config, hook, received, chained);
+    let site = Server::reading(reader, config, hook, received, updates, chained);
     let mut interaction = Interaction::nobody();
     pipeline::run(&site, config, lines, &mut interaction)
 }

@@ -374,3 +374,78 @@ fn regression_issue_24_config_check_as_root_in_the_web_servers_repository_says_w
     assert_eq!(run.code, 2, "{}", run.stderr);
     assert!(run.stderr.contains("pushguard.toml:3:"), "{}", run.stderr);
 }
+
+/// development and staging, both ordinary (gated and recorded, nothing to confirm).
+const TWO_BRANCHES: &str = r#"[environments.development]
+branches = ["development"]
+confirm = false
+checks = ["no-delete"]
+
+[environments.staging]
+branches = ["staging"]
+confirm = false
+checks = ["no-delete"]
+"#;
+
+#[test]
+#[ignore = "needs gitolite3, openssh-server, apache2 and apache2-utils (.ci/run installs them and runs `cargo test --test main -- --ignored hosted::`)"]
+fn regression_issue_24_gitolite_refusing_a_ref_after_pre_receive_leaves_no_pending_record_and_it_did_not_land(
+) {
+    let mut h = Hosted::gitolite(TWO_BRANCHES);
+    h.deny("staging", "bob");
+    let bob = h.clone_as("bob");
+    let tip = h.commit(&bob, "Release 1");
+    let run = h.push(
+        &bob,
+        &[
+            "origin",
+            "HEAD:refs/heads/development",
+            "HEAD:refs/heads/staging",
+        ],
+    );
+    assert_ne!(run.code, 0, "{}\n{}", run.stderr, h.log());
+    // pushguard allowed both in pre-receive; gitolite's update hook refused staging after.
+    assert!(run.stderr.contains("DENIED"), "{}", run.stderr);
+    assert_eq!(h.branch("development").as_deref(), Some(tip.as_str()));
+    assert_eq!(h.branch("staging"), None);
+    assert!(
+        run.stderr.contains("refs/heads/staging did not move"),
+        "post-receive says which record did not land\n{}",
+        run.stderr
+    );
+    let pending = std::fs::read_to_string(h.bare.join("pushguard/post-receive-pending.jsonl"))
+        .unwrap_or_default();
+    assert!(pending.trim().is_empty(), "left pending: {pending}");
+    let records = h.records();
+    assert_eq!(records.len(), 2);
+    assert!(records.iter().all(|r| r["decision"] == "allowed"));
+    // Only what landed is shared: the note on the tip holds development's record alone.
+    let note = h.server_git(&["notes", "--ref", "pushguard-audit.d/server", "show", &tip]);
+    assert_eq!(note.code, 0, "{}", note.stderr);
+    assert!(
+        note.stdout.contains("refs/heads/development"),
+        "{}",
+        note.stdout
+    );
+    assert!(
+        !note.stdout.contains("refs/heads/staging"),
+        "{}",
+        note.stdout
+    );
+    // The server's log says which landed.
+    let log = h.server_pushguard(&["log"]);
+    assert_eq!(log.code, 0, "{}", log.stderr);
+    let landed = |branch: &str| {
+        log.stdout
+            .lines()
+            .find(|l| l.split_whitespace().any(|w| w == branch))
+            .unwrap_or_else(|| panic!("no {branch} row:\n{}", log.stdout))
+            .to_owned()
+    };
+    assert!(landed("staging").contains("NOT LANDED"), "{}", log.stdout);
+    assert!(
+        !landed("development").contains("NOT LANDED"),
+        "{}",
+        log.stdout
+    );
+}

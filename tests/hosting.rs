@@ -84,6 +84,8 @@ pub struct Hosted {
     gl_home: PathBuf,
     /// git config lines gitolite.conf gives the repository (gitolite only).
     gl_config: Vec<(String, String)>,
+    /// Access rules gitolite.conf puts before `RW+ = alice bob` (gitolite only).
+    gl_rules: Vec<String>,
     // Declared last: dropped (killed) after everything above is no longer needed.
     servers: Vec<Served>,
 }
@@ -176,6 +178,7 @@ impl Hosted {
             port: 0,
             gl_home,
             gl_config: vec![("receive.advertisePushOptions".to_owned(), "true".to_owned())],
+            gl_rules: Vec::new(),
             servers: Vec::new(),
         };
         for user in ["admin", USERS[0], USERS[1]] {
@@ -273,6 +276,7 @@ impl Hosted {
             port: 0,
             gl_home: PathBuf::new(),
             gl_config: Vec::new(),
+            gl_rules: Vec::new(),
             servers: Vec::new(),
         };
         for user in USERS {
@@ -402,6 +406,15 @@ impl Hosted {
                     .args(["config", key, value]));
             }
         }
+    }
+
+    /// Denies `user` writes to `branch` through gitolite's access rules, which its `update`
+    /// hook checks after pre-receive (gitolite only).
+    pub fn deny(&mut self, branch: &str, user: &str) {
+        assert_eq!(self.kind, Kind::Gitolite, "access rules are gitolite's");
+        self.gl_rules
+            .push(format!("    -       refs/heads/{branch}$   =   {user}\n"));
+        self.push_admin_conf(true);
     }
 
     /// What the servers logged so far (for failure messages).
@@ -569,9 +582,11 @@ impl Hosted {
     /// `hooks` is set, and the git config lines.
     fn push_admin_conf(&self, hooks: bool) {
         let admin = self.t.root.join("gitolite-admin");
-        let mut conf = String::from(
-            "repo gitolite-admin\n    RW+     =   admin\n\nrepo app\n    RW+     =   alice bob\n",
-        );
+        let mut conf = String::from("repo gitolite-admin\n    RW+     =   admin\n\nrepo app\n");
+        for rule in &self.gl_rules {
+            conf += rule;
+        }
+        conf += "    RW+     =   alice bob\n";
         if hooks {
             conf += "    option hook.pre-receive = pushguard-pre-receive\n";
             conf += "    option hook.post-receive = pushguard-post-receive\n";

@@ -872,3 +872,159 @@ fn regression_trail_8_the_trail_cannot_be_rewound_through_a_symbolic_ref() {
         audit
     );
 }
+
+/// development is ordinary; staging needs a lead consulted and must come through development.
+const TWO_REFS: &str = r#"[environments.development]
+branches = ["development"]
+confirm = false
+checks = ["no-delete"]
+
+[environments.staging]
+branches = ["staging"]
+promote_from = "development"
+confirm = true
+checks = ["no-delete", "promoted"]
+"#;
+
+/// A clone whose bare remote runs server mode with `config`, push options advertised.
+fn server_with(config: &str) -> TestRepo {
+    let repo = TestRepo::new();
+    std::fs::write(repo.remote.join("pushguard.toml"), config).expect("write config");
+    repo.pushguard_in(&repo.remote, &["install"]).expect_code(0);
+    repo.git_in(
+        &repo.remote,
+        &["config", "receive.advertisePushOptions", "true"],
+    );
+    repo
+}
+
+/// `pushguard log` in the bare repository: (branch, decision, landed) per row, newest first.
+fn server_log(repo: &TestRepo) -> Vec<(String, String, String)> {
+    let run = repo.pushguard_in(&repo.remote, &["log"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let mut lines = run.stdout.lines();
+    let head: Vec<&str> = lines.next().expect("a header").split_whitespace().collect();
+    let at = |name: &str| {
+        head.iter()
+            .position(|h| *h == name)
+            .unwrap_or_else(|| panic!("no {name} column:\n{}", run.stdout))
+    };
+    let (branch, decision, landed) = (at("BRANCH"), at("DECISION"), at("LANDED"));
+    lines
+        .map(|l| {
+            let cells: Vec<&str> = l
+                .split("  ")
+                .map(str::trim)
+                .filter(|c| !c.is_empty())
+                .collect();
+            (
+                cells[branch].to_owned(),
+                cells[decision].to_owned(),
+                cells[landed].to_owned(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn regression_issue_24_a_push_refused_for_one_ref_is_refused_whole_and_its_allowed_ref_did_not_land(
+) {
+    let repo = server_with(TWO_REFS);
+    repo.commit("release 1");
+    for attempt in 1..=2 {
+        let run = repo.push(&[
+            "origin",
+            "HEAD:refs/heads/development",
+            "HEAD:refs/heads/staging",
+        ]);
+        assert_eq!(run.code, 1, "{}", run.stderr);
+        assert!(
+            run.stderr.contains("the push is refused whole")
+                && run.stderr.contains("development is not updated either"),
+            "attempt {attempt}: the report says the atomic push is refused whole\n{}",
+            run.stderr
+        );
+        assert_eq!(repo.remote_branch("development"), None);
+    }
+    // The guard's decision for development was `allowed`, twice; neither landed.
+    let rows = server_log(&repo);
+    let development: Vec<_> = rows.iter().filter(|r| r.0 == "development").collect();
+    assert_eq!(development.len(), 2, "{rows:?}");
+    assert!(
+        development
+            .iter()
+            .all(|r| r.1 == "allowed" && r.2 == "NOT LANDED"),
+        "{rows:?}"
+    );
+    let pending = repo.remote.join("pushguard/post-receive-pending.jsonl");
+    assert!(
+        std::fs::read_to_string(&pending)
+            .unwrap_or_default()
+            .trim()
+            .is_empty(),
+        "nothing is left for a post-receive that will not run"
+    );
+
+    // Confirmed, the same push lands whole: its records landed; the refused ones still did not.
+    let run = repo.push(&[
+        "-o",
+        "consulted=Ada Lead",
+        "origin",
+        "HEAD:refs/heads/development",
+        "HEAD:refs/heads/staging",
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let rows = server_log(&repo);
+    assert_eq!(
+        rows.iter().filter(|r| r.2 == "landed").count(),
+        2,
+        "{rows:?}"
+    );
+    assert_eq!(
+        rows.iter().filter(|r| r.2 == "NOT LANDED").count(),
+        2,
+        "{rows:?}"
+    );
+    assert!(std::fs::read_to_string(&pending)
+        .unwrap_or_default()
+        .trim()
+        .is_empty());
+}
+
+#[test]
+fn regression_issue_24_promoted_judges_the_source_as_the_same_push_leaves_it() {
+    let repo = server_with(TWO_REFS);
+    repo.commit("release 1");
+    repo.push(&["-q", "origin", "HEAD:refs/heads/development"])
+        .expect_code(0);
+    let tip = repo.commit_file("release", "2\n", "release 2");
+    let run = repo.push(&[
+        "-o",
+        "consulted=Ada Lead",
+        "origin",
+        "HEAD:refs/heads/development",
+        "HEAD:refs/heads/staging",
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("contained in development (as this push updates it)"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(repo.remote_branch("staging").as_deref(), Some(tip.as_str()));
+    // A commit the push does not put on development still is not promoted.
+    let other = repo.commit_file("release", "3\n", "release 3");
+    let run = repo.push(&[
+        "-o",
+        "consulted=Ada Lead",
+        "origin",
+        "HEAD:refs/heads/staging",
+    ]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(run.stderr.contains("not on development"), "{}", run.stderr);
+    assert_ne!(
+        repo.remote_branch("staging").as_deref(),
+        Some(other.as_str())
+    );
+}

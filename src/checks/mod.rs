@@ -145,6 +145,9 @@ pub struct Context<'a> {
     pub interrupted: &'a AtomicBool,
     /// The pushed range, walked once and shared by the range checks and the audit record.
     pushed: OnceCell<Result<Vec<Oid>, String>>,
+    /// The other ref updates of the same push, on a server (a source branch of `promoted`
+    /// is judged as this push leaves it); empty on a client.
+    pub same_push: &'a [RefUpdate],
 }
 
 impl<'a> Context<'a> {
@@ -166,6 +169,15 @@ impl<'a> Context<'a> {
             pusher,
             interrupted,
             pushed: OnceCell::new(),
+            same_push: &[],
+        }
+    }
+
+    /// The same context, knowing the other ref updates of the same push.
+    pub fn with_same_push(self, updates: &'a [RefUpdate]) -> Context<'a> {
+        Context {
+            same_push: updates,
+            ..self
         }
     }
 

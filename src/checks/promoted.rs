@@ -518,7 +518,11 @@ fn facts(ctx: &Context, source: &Environment) -> Result<Facts> {
         .filter(|(name, _)| source.matches(name))
         .map(|(name, tip)| (name.clone(), tip.to_string()))
         .collect();
-    if candidates.is_empty() {
+    let created_here = ctx
+        .same_push
+        .iter()
+        .any(|u| u.new_oid().is_some() && u.branch().is_some_and(|b| source.matches(b)));
+    if candidates.is_empty() && !created_here {
         let on_remote = match ctx.refs {
             Refs::Remote {
                 name: Some(remote), ..
@@ -528,6 +532,31 @@ fn facts(ctx: &Context, source: &Environment) -> Result<Facts> {
         return Ok(Facts::NoTrackingRef { on_remote });
     }
     let pushed = pushed_commit(ctx)?;
+    // On a server, the source branch is judged as this push leaves it (issue 24): a push of
+    // development and development:staging together promotes what it puts on development.
+    // (Should the host refuse the source's update after pre-receive — an access rule of its
+    // `update` hook — the promotion has still landed: the record of the source says so.)
+    for u in ctx.same_push {
+        let (Some(branch), Some(new)) = (u.branch(), u.new_oid()) else {
+            continue;
+        };
+        if u.remote_ref == ctx.update.remote_ref || !source.matches(branch) {
+            continue;
+        }
+        let Ok(new) = git2::Oid::from_str(new) else {
+            continue;
+        };
+        if new == pushed
+            || ctx
+                .repo
+                .git()
+                .is_ancestor(&pushed.to_string(), &new.to_string())?
+        {
+            return Ok(Facts::Contained(format!(
+                "{branch} (as this push updates it)"
+            )));
+        }
+    }
     let tree = ctx
         .repo
         .git2()

@@ -189,30 +189,14 @@ pub fn run(
 ) -> Result<Exit> {
     let fail_on_unrecorded = fail.unrecorded;
     let repo = Repo::open_from_env()?;
-    let policy = config::load_for_audit(&Location::of_repo(&repo), policy)?;
-    if !policy.ignored.is_empty() {
-        let what = format!(
-            "{} from the audited checkout's {} (the commit being judged would choose its own judge)",
-            policy.ignored.join(", "),
-            config::REPO_FILE
-        );
-        if fail.any() {
-            // A deploy pipeline that relies on signatures must say so itself: passing here with
-            // a weaker trust root than the team set up would be a false "recorded".
-            let flag = if fail.unrecorded {
-                "--fail-on-unrecorded"
-            } else if fail.unreviewed {
-                "--fail-on-unreviewed"
-            } else {
-                "--fail-on-bypassed"
-            };
-            return Err(anyhow::anyhow!("audit {flag} does not take {what}"))
-                .hint("give the deploy pipeline's own policy, kept outside the checkout: `pushguard audit --config FILE` (or PUSHGUARD_CONFIG), with the [trust] and environments it judges by");
-        }
-        eprintln!("pushguard: warning: audit does not take {what}; the trust root here is the user config and git's gpg.ssh.allowedSignersFile");
-        eprintln!("  hint: give the deploy pipeline's own policy, kept outside the checkout: `pushguard audit --config FILE` (or PUSHGUARD_CONFIG)");
-    }
-    let config = policy.config;
+    let flag = if fail.unrecorded {
+        "--fail-on-unrecorded"
+    } else if fail.unreviewed {
+        "--fail-on-unreviewed"
+    } else {
+        "--fail-on-bypassed"
+    };
+    let config = policy_for(&repo, policy, fail.any().then_some(flag))?;
     let remote = crate::remote::require(&repo, remote, "audit", "environment branches to audit")?;
     let since = since.map(crate::since::parse).transpose()?;
     let shown_remote = escape(&remote, 80);
@@ -422,6 +406,37 @@ pub fn run(
         || (fail.bypassed && bypassed_tips > 0)
         || !lost.is_empty();
     Ok(if failed { Exit::Blocked } else { Exit::Success })
+}
+
+/// The policy `audit` (and `audit --history`) judges by: the deploy pipeline's `--config`, or
+/// the checkout's environments with a trust root from outside the checkout only. `failing`:
+/// the `--fail-on-…` flag given, which refuses to judge by a trust root the checkout chose.
+pub fn policy(repo: &Repo, file: Option<&Path>, fail_on_unrecorded: bool) -> Result<Config> {
+    policy_for(
+        repo,
+        file,
+        fail_on_unrecorded.then_some("--history --fail-on-unrecorded"),
+    )
+}
+
+fn policy_for(repo: &Repo, file: Option<&Path>, failing: Option<&str>) -> Result<Config> {
+    let policy = config::load_for_audit(&Location::of_repo(repo), file)?;
+    if !policy.ignored.is_empty() {
+        let what = format!(
+            "{} from the audited checkout's {} (the commit being judged would choose its own judge)",
+            policy.ignored.join(", "),
+            config::REPO_FILE
+        );
+        if let Some(flag) = failing {
+            // A deploy pipeline that relies on signatures must say so itself: passing here with
+            // a weaker trust root than the team set up would be a false "recorded".
+            return Err(anyhow::anyhow!("audit {flag} does not take {what}"))
+                .hint("give the deploy pipeline's own policy, kept outside the checkout: `pushguard audit --config FILE` (or PUSHGUARD_CONFIG), with the [trust] and environments it judges by");
+        }
+        eprintln!("pushguard: warning: audit does not take {what}; the trust root here is the user config and git's gpg.ssh.allowedSignersFile");
+        eprintln!("  hint: give the deploy pipeline's own policy, kept outside the checkout: `pushguard audit --config FILE` (or PUSHGUARD_CONFIG)");
+    }
+    Ok(policy.config)
 }
 
 /// The reviews of one bypass record, judged.

@@ -41,10 +41,12 @@ pub fn show(filter: &Filter) -> Result<Exit> {
         .transpose()?;
     // Newest first, streamed: `-n N` stops after N matches, so it reads the end of the log
     // only, and filters keep just the records they show (issue 14).
+    let mut fetched_remote: Option<String> = None;
     let (entries, source): (Box<dyn Iterator<Item = Result<Entry>>>, String) = match &filter.remote
     {
         Some(remote) => {
-            let (entries, source) = remote_entries(remote.as_deref())?;
+            let (entries, source, remote) = remote_entries(remote.as_deref())?;
+            fetched_remote = remote;
             (Box::new(entries.into_iter().rev().map(Ok)), source)
         }
         None => {
@@ -96,11 +98,9 @@ pub fn show(filter: &Filter) -> Result<Exit> {
         writeln!(out, "no audit records ({source})")?;
     } else {
         let signers = crate::signing::signer_labels(&shown);
-        write_table_signed(
-            &mut out,
-            &shown.iter().map(|(r, _)| r).collect::<Vec<_>>(),
-            signers.as_deref(),
-        )?;
+        let records: Vec<&Record> = shown.iter().map(|(r, _)| r).collect();
+        let landed = landing_labels(&records, fetched_remote.as_deref());
+        write_table_columns(&mut out, &records, signers.as_deref(), landed.as_deref())?;
     }
     out.flush()?;
     if bad > 0 {
@@ -152,7 +152,7 @@ type Entry = std::result::Result<(Record, Vec<u8>), ()>;
 
 /// The team's records from a remote's trail (every writer's notes ref and the single ref of
 /// earlier versions), oldest first.
-fn remote_entries(remote: Option<&str>) -> Result<(Vec<Entry>, String)> {
+fn remote_entries(remote: Option<&str>) -> Result<(Vec<Entry>, String, Option<String>)> {
     let repo = Repo::open_from_env()?;
     let remote = crate::remote::require(&repo, remote, "log --remote", "team records to show")?;
     for (r, e) in crate::notes::push_pending_audit_notes(&repo) {
@@ -168,7 +168,7 @@ fn remote_entries(remote: Option<&str>) -> Result<(Vec<Entry>, String)> {
             "pushguard: `{}` has no audit notes yet: nobody has pushed through pushguard there",
             escape(&remote, 80)
         );
-        return Ok((Vec::new(), source));
+        return Ok((Vec::new(), source, None));
     };
     let (all, lost) = trail.split();
     if !lost.is_empty() {
@@ -191,7 +191,126 @@ fn remote_entries(remote: Option<&str>) -> Result<(Vec<Entry>, String)> {
             Ok((r.clone(), line.into_bytes()))
         })
         .collect();
-    Ok((entries, source))
+    // Whether each push landed is read from the remote's branches as they are now.
+    let fetched = crate::notes::fetch_branches(&repo, &remote, crate::notes::FETCH_TIMEOUT);
+    if let Err(e) = &fetched {
+        eprintln!("pushguard: warning: whether each push landed is judged by the branches as last fetched: {e:#}");
+    }
+    Ok((entries, source, Some(remote)))
+}
+
+/// The LANDED column (issue 22): for each allowed or bypassed record, whether its push
+/// landed — the branch was at its `new` afterwards — derived from the records of that branch
+/// and its tip ([`crate::history`]): on a server, its own branch; on a clone, the
+/// remote-tracking branch as last fetched (`remote`: the remote `log --remote` just fetched,
+/// whose records these are). `None` when the repository cannot be read.
+fn landing_labels(records: &[&Record], remote: Option<&str>) -> Option<Vec<String>> {
+    use crate::history::{Entry, Landing};
+    use std::collections::HashMap;
+    let repo = Repo::open_from_env().ok()?;
+    let git = repo.git2();
+    // The branch each record moved, as this repository tracks it.
+    let tracked = |r: &Record| -> Option<String> {
+        let branch = r.remote_ref.strip_prefix("refs/heads/")?;
+        if r.remote == audit::SERVER_REMOTE && git.is_bare() {
+            return Some(r.remote_ref.clone());
+        }
+        let name = remote.unwrap_or(&r.remote);
+        Some(format!("refs/remotes/{name}/{branch}"))
+    };
+    let mut groups: HashMap<String, Vec<usize>> = HashMap::new();
+    for (i, r) in records.iter().enumerate() {
+        if let Some(t) = tracked(r) {
+            groups.entry(t).or_default().push(i);
+        }
+    }
+    let oid = |hex: &Option<String>| hex.as_deref().and_then(|h| git2::Oid::from_str(h).ok());
+    let seq = chain_positions(records);
+    let contains =
+        |a: git2::Oid, b: git2::Oid| a == b || git.graph_descendant_of(a, b).unwrap_or(false);
+    let mut labels: Vec<String> = vec!["-".to_owned(); records.len()];
+    for (tracking, list) in groups {
+        let tip = git.refname_to_id(&tracking).ok();
+        // A server's own branch that is not there is gone; a remote-tracking branch that is
+        // not there was never fetched: nothing to tell by.
+        let own = tracking.starts_with("refs/heads/");
+        if tip.is_none() && !own {
+            for &i in &list {
+                if records[i].decision != crate::model::Decision::Blocked {
+                    labels[i] = "?".to_owned();
+                }
+            }
+            continue;
+        };
+        let entries: Vec<Entry> = list
+            .iter()
+            .map(|&i| {
+                let r = records[i];
+                Entry {
+                    time: humantime::parse_rfc3339_weak(&r.time)
+                        .ok()
+                        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                        .map_or(0, |d| d.as_secs()),
+                    old: oid(&r.old),
+                    new: oid(&r.new),
+                    passed: r.decision != crate::model::Decision::Blocked,
+                    // A server's record in a clone's view came from its trail ref, where only
+                    // post-receive puts it: it landed. In the server's own log it is one attempt.
+                    server: r.remote == audit::SERVER_REMOTE && !git.is_bare(),
+                    seq: seq[i],
+                }
+            })
+            .collect();
+        let chain = crate::history::reconstruct(&entries, tip, &contains);
+        for (k, &i) in list.iter().enumerate() {
+            labels[i] = match chain.landing[k] {
+                Landing::Landed => "landed".to_owned(),
+                Landing::NotLanded => "NOT LANDED".to_owned(),
+                Landing::Blocked => "-".to_owned(),
+            };
+        }
+    }
+    labels.iter().any(|l| l != "-").then_some(labels)
+}
+
+/// Each record's place in its writer's hash chain (1 for a record whose `prev` is not among
+/// `records`, one more than its `prev`'s otherwise): a clone's later record is further along.
+fn chain_positions(records: &[&Record]) -> Vec<u64> {
+    use std::collections::HashMap;
+    let index: HashMap<String, usize> = records
+        .iter()
+        .enumerate()
+        .map(|(i, r)| (r.to_line().1, i))
+        .collect();
+    let mut seq = vec![0u64; records.len()];
+    for start in 0..records.len() {
+        // Walk back to a record already placed (or the chain's start here), then place the way.
+        let mut path = vec![start];
+        while let Some(&prev) = records[*path.last().expect("not empty")]
+            .prev
+            .as_ref()
+            .and_then(|p| index.get(p))
+        {
+            if seq[prev] != 0 || path.contains(&prev) || path.len() > records.len() {
+                break;
+            }
+            path.push(prev);
+        }
+        let mut base = records[*path.last().expect("not empty")]
+            .prev
+            .as_ref()
+            .and_then(|p| index.get(p))
+            .map_or(0, |&p| seq[p]);
+        for &i in path.iter().rev() {
+            if seq[i] == 0 {
+                base += 1;
+                seq[i] = base;
+            } else {
+                base = seq[i];
+            }
+        }
+    }
+    seq
 }
 
 /// Why a push was blocked (the checks that failed), or what a bypass covered (the checks it
@@ -280,6 +399,17 @@ pub fn write_table_signed(
     records: &[&Record],
     signers: Option<&[String]>,
 ) -> std::io::Result<()> {
+    write_table_columns(out, records, signers, None)
+}
+
+/// Writes records as an aligned table, with the SIGNER and LANDED columns when given (one
+/// label per record).
+fn write_table_columns(
+    out: &mut impl Write,
+    records: &[&Record],
+    signers: Option<&[String]>,
+    landed: Option<&[String]>,
+) -> std::io::Result<()> {
     const HEAD: [&str; 9] = [
         "TIME",
         "USER",
@@ -293,6 +423,12 @@ pub fn write_table_signed(
     ];
     let mut head: Vec<&str> = HEAD.to_vec();
     let mut rows: Vec<Vec<String>> = records.iter().map(|r| row(r).to_vec()).collect();
+    if let Some(landed) = landed {
+        head.insert(5, "LANDED");
+        for (r, l) in rows.iter_mut().zip(landed) {
+            r.insert(5, l.clone());
+        }
+    }
     if let Some(signers) = signers {
         head.insert(2, "SIGNER");
         for (r, s) in rows.iter_mut().zip(signers) {

@@ -7,6 +7,7 @@ pub mod check;
 pub mod config;
 pub mod confirm;
 pub mod doctor;
+pub mod history;
 pub mod init;
 pub mod log;
 pub mod pending;

@@ -625,6 +625,38 @@ fn refs_under(repo: &Repo, prefix: &str) -> Result<Vec<TrailRef>> {
     Ok(out)
 }
 
+/// How much of a trail's notes history the lost-records check walks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Walk {
+    /// All of it that this clone has not checked before.
+    Whole,
+    /// At most this many notes commits (newest first) that this clone has not checked before.
+    Newest(usize),
+}
+
+/// What reading a remote's trail found besides its records: its refs, the records it lost,
+/// and whether the walk for them stopped at its bound.
+#[derive(Debug, Clone, Default)]
+pub struct TrailRead {
+    pub refs: Vec<TrailRef>,
+    pub lost: Vec<Lost>,
+    /// The notes commits the lost-records check left unwalked ([`Walk::Newest`]).
+    pub unwalked: bool,
+}
+
+/// One record of a remote's trail as [`read_remote_trail`] hands it over.
+pub struct Seen<'a> {
+    /// The order in which distinct records were first seen (0, 1, 2, …).
+    pub index: usize,
+    /// The record and its line's hash the first time it is seen; `None` when it was seen
+    /// before in another note blob (then `refs` adds where else it is held).
+    pub record: Option<(Record, String)>,
+    /// The record's line, as stored.
+    pub line: &'a str,
+    /// The trail refs (indices into [`TrailRead::refs`]) that hold it here.
+    pub refs: &'a [usize],
+}
+
 /// The whole trail of `remote` (a configured remote's name or a URL): every trail ref
 /// fetched at once (`refs/notes/pushguard-audit*`, pruned), its records, and the records it
 /// lost ([`lost_records`]). `None` when the remote has no trail at all and nothing this clone
@@ -633,28 +665,69 @@ fn refs_under(repo: &Repo, prefix: &str) -> Result<Vec<TrailRef>> {
 /// This is the one reader of a remote's trail (`audit`, `log --remote`,
 /// `log --verify --remote`, and whatever reads the whole history of a remote).
 pub fn remote_trail(repo: &Repo, remote: &str, timeout: Duration) -> Result<Option<RemoteTrail>> {
+    let mut records: Vec<Shared> = Vec::new();
+    let mut names: Vec<String> = Vec::new();
+    let read = read_remote_trail(repo, remote, timeout, Walk::Whole, &mut |refs, seen| {
+        if names.is_empty() {
+            names = refs.iter().map(|r| r.name.clone()).collect();
+        }
+        let held = seen.refs.iter().map(|&i| names[i].clone());
+        match seen.record {
+            Some((record, hash)) => records.push(Shared {
+                record,
+                hash,
+                refs: held.collect(),
+            }),
+            None => {
+                let shared = &mut records[seen.index];
+                for name in held {
+                    if !shared.refs.contains(&name) {
+                        shared.refs.push(name);
+                    }
+                }
+            }
+        }
+    })?;
+    records.sort_by(|a, b| a.record.time.cmp(&b.record.time));
+    Ok(read.map(|read| RemoteTrail {
+        refs: read.refs,
+        records,
+        lost: read.lost,
+    }))
+}
+
+/// Reads the whole trail of `remote` as [`remote_trail`] does, but hands each record to
+/// `each` as it is read (in no particular order), keeping none: memory stays bounded by the
+/// hashes of the records, whatever their size. The lost-records check walks the notes
+/// history as `walk` says.
+pub fn read_remote_trail(
+    repo: &Repo,
+    remote: &str,
+    timeout: Duration,
+    walk: Walk,
+    each: &mut dyn FnMut(&[TrailRef], Seen<'_>),
+) -> Result<Option<TrailRead>> {
     let checked = refs_under(repo, &checked_prefix(remote))?;
     let prefix = fetch_trail(repo, remote, timeout)?;
     let refs = refs_under(repo, &prefix)?;
-    let (records, at_tips) = read_records(repo, &refs)?;
-    let present: HashSet<&str> = records.iter().map(|s| s.hash.as_str()).collect();
-    let lost = lost_records(repo, &refs, &checked, &present, &at_tips)?;
-    if lost.is_empty() {
+    let (present, at_tips) = read_records(repo, &refs, each)?;
+    let (lost, unwalked) = lost_records(repo, &refs, &checked, &present, &at_tips, walk)?;
+    if lost.is_empty() && !unwalked {
         mark_checked(repo, remote, &refs, &checked)?;
     }
     if refs.is_empty() && lost.is_empty() {
         return Ok(None);
     }
-    Ok(Some(RemoteTrail {
+    Ok(Some(TrailRead {
         refs,
-        records,
         lost,
+        unwalked,
     }))
 }
 
 /// Fetches every trail ref of `remote` into this clone's copy (pruned) and returns the
-/// prefix the copy lives under. No verdict on the trail: that is [`remote_trail`]'s (what
-/// it remembers as checked moves only there).
+/// prefix the copy lives under. No verdict on the trail: that is [`read_remote_trail`]'s
+/// (what it remembers as checked moves only there).
 pub fn fetch_trail(repo: &Repo, remote: &str, timeout: Duration) -> Result<String> {
     let prefix = tracking_prefix(remote);
     let refspec = format!("+{FETCH_GLOB}:{prefix}pushguard-audit*");
@@ -703,11 +776,14 @@ pub fn reader_refs(repo: &Repo, remote: Option<&str>) -> Result<Vec<TrailRef>> {
 
 /// Every record under `refs`, each once, oldest first.
 pub fn records_under(repo: &Repo, refs: &[TrailRef]) -> Result<Vec<Record>> {
-    Ok(read_records(repo, refs)?
-        .0
-        .into_iter()
-        .map(|s| s.record)
-        .collect())
+    let mut out = Vec::new();
+    read_records(repo, refs, &mut |_, seen| {
+        if let Some((record, _)) = seen.record {
+            out.push(record);
+        }
+    })?;
+    out.sort_by(|a, b| a.time.cmp(&b.time));
+    Ok(out)
 }
 
 /// The records attached to `commits` under `refs` (lines that do not verify are skipped),
@@ -733,6 +809,39 @@ pub fn records_on(repo: &Repo, refs: &[TrailRef], commits: &[Oid]) -> Result<Vec
     Ok(out)
 }
 
+/// Reads again the records of `refs` (a remote's trail refs as [`read_remote_trail`] fetched
+/// them), handing `each` every record line as stored, with the record and its hash.
+pub fn read_local_trail(
+    repo: &Repo,
+    refs: &[TrailRef],
+    each: &mut dyn FnMut(&str, &Record, &str),
+) -> Result<()> {
+    let mut blobs: Vec<Oid> = tip_notes(repo, refs)?.into_iter().map(|(b, _)| b).collect();
+    blobs.dedup();
+    super::read_blobs(repo, &blobs, &mut |_, content| {
+        let text = String::from_utf8_lossy(content);
+        for line in text.lines().filter(|l| !l.trim().is_empty()) {
+            if let Ok((record, hash)) = audit::parse_line(line.as_bytes()) {
+                each(line, &record, &hash);
+            }
+        }
+    })
+}
+
+/// A record line's hash as 32 bytes (`None`: not 64 hex digits).
+pub fn hash_key(hex: &str) -> Option<[u8; 32]> {
+    let bytes = hex.as_bytes();
+    if bytes.len() != 64 {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (i, pair) in bytes.chunks(2).enumerate() {
+        let digit = |b: u8| char::from(b).to_digit(16);
+        out[i] = u8::try_from(digit(pair[0])? * 16 + digit(pair[1])?).ok()?;
+    }
+    Some(out)
+}
+
 /// Remembers `refs` as checked (and forgets checked refs the remote no longer has).
 fn mark_checked(repo: &Repo, remote: &str, refs: &[TrailRef], checked: &[TrailRef]) -> Result<()> {
     let git = repo.git2();
@@ -756,59 +865,116 @@ fn mark_checked(repo: &Repo, remote: &str, refs: &[TrailRef], checked: &[TrailRe
     Ok(())
 }
 
-/// The records under the fetched trail refs, each once, oldest first (lines that do not
-/// verify are skipped), and the note blobs they were read from. Each distinct blob is read
-/// once, through one `git cat-file --batch` (git's delta cache reads a fetched pack several
-/// times faster than libgit2 does blob by blob).
-fn read_records(repo: &Repo, refs: &[TrailRef]) -> Result<(Vec<Shared>, HashSet<Oid>)> {
-    // Which refs hold each blob, in the order the refs come.
-    let mut holders: HashMap<Oid, Vec<usize>> = HashMap::new();
-    let mut order: Vec<Oid> = Vec::new();
-    for (i, r) in refs.iter().enumerate() {
-        for (_, blob) in super::note_blobs(repo, &r.local)? {
-            let held = holders.entry(blob).or_default();
-            if held.is_empty() {
-                order.push(blob);
-            }
-            if held.last() != Some(&i) {
-                held.push(i);
-            }
-        }
-    }
-    let mut out: Vec<Shared> = Vec::new();
-    let mut index: HashMap<String, usize> = HashMap::new();
-    super::read_blobs(repo, &order, &mut |blob, content| {
-        let names = || -> Vec<String> {
-            holders
-                .get(&blob)
-                .map(|held| held.iter().map(|&i| refs[i].name.clone()).collect())
-                .unwrap_or_default()
-        };
+/// The records a trail holds, by their line hash ([`hash_key`]), in the order first seen.
+pub type Present = HashMap<[u8; 32], usize>;
+
+/// Hands each record under the fetched trail refs to `each`, once (lines that do not verify
+/// are skipped); returns the hashes of the records and the note blobs they were read from.
+/// Each distinct blob is read once, through one `git cat-file --batch` (git's delta cache
+/// reads a fetched pack several times faster than libgit2 does blob by blob).
+fn read_records(
+    repo: &Repo,
+    refs: &[TrailRef],
+    each: &mut dyn FnMut(&[TrailRef], Seen<'_>),
+) -> Result<(Present, Vec<Oid>)> {
+    // Every (blob, ref) pair, sorted: the distinct blobs, and which refs hold each.
+    let pairs = tip_notes(repo, refs)?;
+    let mut blobs: Vec<Oid> = pairs.iter().map(|(b, _)| *b).collect();
+    blobs.dedup();
+    let holders = |blob: Oid| -> Vec<usize> {
+        let from = pairs.partition_point(|(b, _)| *b < blob);
+        pairs[from..]
+            .iter()
+            .take_while(|(b, _)| *b == blob)
+            .map(|(_, r)| *r as usize)
+            .collect()
+    };
+    let mut index: Present = HashMap::new();
+    super::read_blobs(repo, &blobs, &mut |blob, content| {
+        let held = holders(blob);
         let text = String::from_utf8_lossy(content);
         for line in text.lines().filter(|l| !l.trim().is_empty()) {
-            let Some(hash) = line_hash(line) else {
+            let Some(key) = line_hash(line).and_then(hash_key) else {
                 continue;
             };
-            if let Some(&i) = index.get(hash) {
-                for name in names() {
-                    if !out[i].refs.contains(&name) {
-                        out[i].refs.push(name);
-                    }
-                }
+            if let Some(&i) = index.get(&key) {
+                each(
+                    refs,
+                    Seen {
+                        index: i,
+                        record: None,
+                        line,
+                        refs: &held,
+                    },
+                );
                 continue;
             }
             if let Ok((record, hash)) = audit::parse_line(line.as_bytes()) {
-                index.insert(hash.clone(), out.len());
-                out.push(Shared {
-                    record,
-                    hash,
-                    refs: names(),
-                });
+                let i = index.len();
+                index.insert(key, i);
+                each(
+                    refs,
+                    Seen {
+                        index: i,
+                        record: Some((record, hash)),
+                        line,
+                        refs: &held,
+                    },
+                );
             }
         }
     })?;
-    out.sort_by(|a, b| a.record.time.cmp(&b.record.time));
-    Ok((out, holders.into_keys().collect()))
+    Ok((index, blobs))
+}
+
+/// The notes at the tips of `refs`, as sorted (blob, index of the ref) pairs, listed by
+/// `git ls-tree -r` (no note blob is read, and the notes trees stay out of this process: a
+/// trail of 100,000 notes has tens of thousands of fan-out trees).
+fn tip_notes(repo: &Repo, refs: &[TrailRef]) -> Result<Vec<(Oid, u32)>> {
+    let mut pairs: Vec<(Oid, u32)> = Vec::new();
+    for (i, r) in refs.iter().enumerate() {
+        let i = u32::try_from(i).unwrap_or(u32::MAX);
+        let mut cmd = git::git_command(repo.common_dir());
+        cmd.arg("--git-dir")
+            .arg(repo.git2().path())
+            .args(["ls-tree", "-r", "--full-tree", &r.tip.to_string()])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        let what = || format!("failed to list the notes of `{}`", r.name);
+        let mut child = cmd.spawn().with_context(what)?;
+        let stdout = child.stdout.take().expect("stdout is piped");
+        for line in std::io::BufReader::with_capacity(256 * 1024, stdout).lines() {
+            let line = line.with_context(what)?;
+            // `<mode> blob <oid>\t<path>`: a note when the path is an object name.
+            let Some((meta, path)) = line.split_once('\t') else {
+                continue;
+            };
+            let mut fields = meta.split(' ');
+            let (Some(_), Some("blob"), Some(blob)) = (fields.next(), fields.next(), fields.next())
+            else {
+                continue;
+            };
+            let object = path.bytes().filter(|b| *b != b'/').count();
+            if matches!(object, 40 | 64) && path.bytes().all(|b| b == b'/' || b.is_ascii_hexdigit())
+            {
+                if let Ok(blob) = Oid::from_str(blob) {
+                    pairs.push((blob, i));
+                }
+            }
+        }
+        let out = child.wait_with_output().with_context(what)?;
+        if !out.status.success() {
+            bail!(
+                "{}: {}",
+                what(),
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
+        }
+    }
+    pairs.sort_unstable();
+    pairs.dedup();
+    Ok(pairs)
 }
 
 /// The hash a record line ends with (`…,"hash":"<64 hex>"}`), unverified.
@@ -822,7 +988,7 @@ fn line_hash(line: &str) -> Option<&str> {
 }
 
 /// The records the trail held and no longer holds (`present`: the hashes of the records it
-/// holds now; `at_tips`: the note blobs at its tips). Every note blob the trail's history
+/// holds now; `at_tips`: the note blobs at its tips, sorted). Every note blob the trail's history
 /// ever held (`git rev-list --objects`, from the checked tips on) that is not at a tip now,
 /// and every note of a checked tip that its ref no longer holds the same (moved on, rewound
 /// or deleted since), is read; a record line in one of them that is nowhere in the trail now
@@ -832,17 +998,22 @@ pub fn lost_records(
     repo: &Repo,
     refs: &[TrailRef],
     checked: &[TrailRef],
-    present: &HashSet<&str>,
-    at_tips: &HashSet<Oid>,
-) -> Result<Vec<Lost>> {
+    present: &Present,
+    at_tips: &[Oid],
+    walk: Walk,
+) -> Result<(Vec<Lost>, bool)> {
     let git = repo.git2();
     // (blob, object, the ref it is known from, how); `None` for how: found in the history.
     let mut candidates: Vec<(Oid, String, String, Option<LostHow>)> = Vec::new();
     let mut seen: HashSet<Oid> = HashSet::new();
     let hide: Vec<Oid> = checked.iter().map(|c| c.tip).collect();
     let tips: Vec<Oid> = refs.iter().map(|r| r.tip).collect();
-    for (object, blob) in history_notes(repo, &tips, &hide)? {
-        if !at_tips.contains(&blob) && seen.insert(blob) {
+    let (history, unwalked) = match walk {
+        Walk::Whole => history_notes(repo, &tips, &hide, None)?,
+        Walk::Newest(n) => replaced_notes(repo, &tips, &hide, n)?,
+    };
+    for (object, blob) in history {
+        if at_tips.binary_search(&blob).is_err() && seen.insert(blob) {
             candidates.push((blob, object, String::new(), None));
         }
     }
@@ -868,7 +1039,7 @@ pub fn lost_records(
         let gone = fanout::changed_notes(git, &old_tree, new_tree.as_ref(), usize::MAX)?
             .unwrap_or_default();
         for (object, blob) in gone {
-            if !at_tips.contains(&blob) && seen.insert(blob) {
+            if at_tips.binary_search(&blob).is_err() && seen.insert(blob) {
                 candidates.push((blob, object, old.name.clone(), Some(how.clone())));
             }
         }
@@ -884,7 +1055,7 @@ pub fn lost_records(
             let Some(hash) = line_hash(line) else {
                 continue;
             };
-            if present.contains(hash) || reported.contains(hash) {
+            if hash_key(hash).is_some_and(|k| present.contains_key(&k)) || reported.contains(hash) {
                 continue;
             }
             let Ok((record, hash)) = audit::parse_line(line.as_bytes()) else {
@@ -922,14 +1093,21 @@ pub fn lost_records(
         }
     }
     lost.sort_by(|a, b| a.record.time.cmp(&b.record.time));
-    Ok(lost)
+    Ok((lost, unwalked))
 }
 
 /// Every note blob reachable from `tips` and not from `hide`, with the object it annotates:
 /// `git rev-list --objects`, which walks each tree of the history once.
-fn history_notes(repo: &Repo, tips: &[Oid], hide: &[Oid]) -> Result<Vec<(String, Oid)>> {
+/// At most `max` notes commits are walked (newest first); the flag says whether more were
+/// left unwalked.
+fn history_notes(
+    repo: &Repo,
+    tips: &[Oid],
+    hide: &[Oid],
+    max: Option<usize>,
+) -> Result<(Vec<(String, Oid)>, bool)> {
     if tips.is_empty() {
-        return Ok(Vec::new());
+        return Ok((Vec::new(), false));
     }
     let git = repo.git2();
     let mut input = String::new();
@@ -951,6 +1129,8 @@ fn history_notes(repo: &Repo, tips: &[Oid], hide: &[Oid]) -> Result<Vec<(String,
     cmd.arg("--git-dir")
         .arg(git.path())
         .args(["rev-list", "--objects", "--stdin"])
+        // One commit more than the bound tells whether the bound stopped the walk.
+        .args(max.map(|n| format!("--max-count={}", n + 1)))
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped());
@@ -964,9 +1144,11 @@ fn history_notes(repo: &Repo, tips: &[Oid], hide: &[Oid]) -> Result<Vec<(String,
     });
     let stdout = child.stdout.take().expect("stdout is piped");
     let mut out = Vec::new();
+    let mut commits = 0usize;
     for line in std::io::BufReader::with_capacity(256 * 1024, stdout).lines() {
         let line = line.context("failed to read `git rev-list` over the trail's history")?;
         let Some((id, path)) = line.split_once(' ') else {
+            commits += 1;
             continue;
         };
         let object: String = path.chars().filter(|c| *c != '/').collect();
@@ -986,7 +1168,100 @@ fn history_notes(repo: &Repo, tips: &[Oid], hide: &[Oid]) -> Result<Vec<(String,
             String::from_utf8_lossy(&result.stderr).trim()
         );
     }
-    Ok(out)
+    Ok((out, max.is_some_and(|n| commits > n)))
+}
+
+/// The note blobs that the newest `max` notes commits from `tips` (not from `hide`) replaced
+/// or removed, with the object each annotated: `git log -m --raw` lists only what each
+/// commit changed (against every parent of a merge), so a bounded walk never reads the
+/// trees whole. The flag says whether older commits were left unwalked.
+fn replaced_notes(
+    repo: &Repo,
+    tips: &[Oid],
+    hide: &[Oid],
+    max: usize,
+) -> Result<(Vec<(String, Oid)>, bool)> {
+    if tips.is_empty() {
+        return Ok((Vec::new(), false));
+    }
+    let git = repo.git2();
+    let mut input = String::new();
+    for t in tips {
+        input.push_str(&format!("{t}\n"));
+    }
+    let hidden: Vec<&Oid> = hide
+        .iter()
+        .filter(|h| git.find_commit(**h).is_ok())
+        .collect();
+    if !hidden.is_empty() {
+        input.push_str("--not\n");
+        for h in hidden {
+            input.push_str(&format!("{h}\n"));
+        }
+    }
+    let mut cmd = git::git_command(repo.common_dir());
+    cmd.arg("--git-dir")
+        .arg(git.path())
+        .args([
+            "log",
+            "-m",
+            "--raw",
+            "--no-abbrev",
+            "--no-renames",
+            "--format=commit %H",
+            "--stdin",
+        ])
+        // One commit more than the bound tells whether the bound stopped the walk.
+        .arg(format!("--max-count={}", max + 1))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = cmd
+        .spawn()
+        .context("failed to run `git log` over the trail's history")?;
+    let mut stdin = child.stdin.take().expect("stdin is piped");
+    let writer = std::thread::spawn(move || {
+        use std::io::Write as _;
+        let _ = stdin.write_all(input.as_bytes());
+    });
+    let stdout = child.stdout.take().expect("stdout is piped");
+    let mut out = Vec::new();
+    let mut commits: HashSet<String> = HashSet::new();
+    for line in std::io::BufReader::with_capacity(256 * 1024, stdout).lines() {
+        let line = line.context("failed to read `git log` over the trail's history")?;
+        if let Some(id) = line.strip_prefix("commit ") {
+            commits.insert(id.to_owned());
+            continue;
+        }
+        // `:100644 100644 <old blob> <new blob> <status>\t<path>`
+        let Some((meta, path)) = line.strip_prefix(':').and_then(|l| l.split_once('\t')) else {
+            continue;
+        };
+        let fields: Vec<&str> = meta.split(' ').collect();
+        let [_, _, old, _, status] = fields.as_slice() else {
+            continue;
+        };
+        if !matches!(*status, "M" | "D") {
+            continue;
+        }
+        let object: String = path.chars().filter(|c| *c != '/').collect();
+        if matches!(object.len(), 40 | 64) && object.bytes().all(|b| b.is_ascii_hexdigit()) {
+            if let Ok(blob) = Oid::from_str(old) {
+                out.push((object.to_ascii_lowercase(), blob));
+            }
+        }
+    }
+    let _ = writer.join();
+    let result = child
+        .wait_with_output()
+        .context("failed to wait for `git log`")?;
+    if !result.status.success() {
+        bail!(
+            "`git log` over the trail's history failed: {}",
+            String::from_utf8_lossy(&result.stderr).trim()
+        );
+    }
+    Ok((out, commits.len() > max))
 }
 
 /// The newest notes commit from `tip` (down to `from`, excluded) whose tree no longer holds

@@ -259,6 +259,10 @@ pub struct Server<'r> {
     url: String,
     state_dir: PathBuf,
     chained: Option<ChainedHook>,
+    /// Every ref update of this push (symbolic refs resolved).
+    updates: Vec<RefUpdate>,
+    /// The receive-pack this push runs under, when it can be found ([`crate::pending::push_id`]).
+    push: Option<String>,
 }
 
 impl<'r> Server<'r> {
@@ -269,9 +273,10 @@ impl<'r> Server<'r> {
         config: &'r Config,
         hook: Hook,
         received: &[RefUpdate],
+        updates: &[RefUpdate],
         chained: Option<ChainedHook>,
     ) -> Server<'r> {
-        Server::reading(Reader::Lib(repo), config, hook, received, chained)
+        Server::reading(Reader::Lib(repo), config, hook, received, updates, chained)
     }
 
     /// The server's side of a push into a repository read through `reader` (git alone for
@@ -281,6 +286,7 @@ impl<'r> Server<'r> {
         config: &'r Config,
         hook: Hook,
         received: &[RefUpdate],
+        updates: &[RefUpdate],
         chained: Option<ChainedHook>,
     ) -> Server<'r> {
         let options = push_options();
@@ -342,6 +348,8 @@ impl<'r> Server<'r> {
                 .to_owned(),
             state_dir: reader.state_dir(),
             chained,
+            updates: updates.to_vec(),
+            push: crate::pending::push_id(),
         }
     }
 }
@@ -449,7 +457,8 @@ impl Site for Server<'_> {
                 Refs::Own,
                 &self.pusher,
                 interrupted,
-            ),
+            )
+            .with_same_push(&self.updates),
         })
     }
 
@@ -554,11 +563,25 @@ impl Site for Server<'_> {
 
     fn finish(&self, allowed: bool, records: &[Record], out: &mut dyn Write) -> Result<()> {
         if !allowed {
+            // git refuses a push whole when pre-receive fails (issue 24): say so of the refs
+            // whose checks passed, since their records say `allowed`.
+            let passed: Vec<&str> = records
+                .iter()
+                .filter(|r| r.decision != crate::model::Decision::Blocked)
+                .map(|r| {
+                    r.remote_ref
+                        .strip_prefix("refs/heads/")
+                        .unwrap_or(&r.remote_ref)
+                })
+                .collect();
+            if !passed.is_empty() && self.options != PushOptions::UpdateHook {
+                crate::report::write_refused_whole(out, &passed)?;
+            }
             return Ok(());
         }
         // The notes ref cannot be written while the pushed objects are quarantined: the
         // post-receive hook attaches these records once the refs are updated.
-        if let Err(e) = crate::pending::remember(&self.state_dir, records) {
+        if let Err(e) = crate::pending::remember(&self.state_dir, records, self.push.as_deref()) {
             writeln!(
                 out,
                 "pushguard: warning: the record will not be attached to {} (the post-receive hook will not find it): {e:#}",
