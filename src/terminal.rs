@@ -77,11 +77,13 @@ pub fn ask_who(
         let mut items: Vec<String> = leads.iter().map(|l| escape(l, 120)).collect();
         items.push(SOMEONE_ELSE.to_owned());
         discard_typeahead();
+        let keys = KeysAsTyped::hold();
         let chosen = Select::with_theme(theme)
             .with_prompt("Who did you consult?")
             .items(&items)
             .default(0)
             .interact_on_opt(term)?;
+        drop(keys);
         tick();
         match chosen {
             Some(i) if i < leads.len() => return Ok(leads[i].clone()),
@@ -107,6 +109,7 @@ pub fn ask_who(
 /// and nothing else. `None` when the person quit it (Esc, `q`).
 pub fn ask_yes_no(term: &Term, theme: &dyn Theme, prompt: &str) -> dialoguer::Result<Option<bool>> {
     discard_typeahead();
+    let _keys = KeysAsTyped::hold();
     Confirm::with_theme(theme)
         .with_prompt(prompt)
         .default(false)
@@ -123,7 +126,41 @@ pub fn ask_text(
     problem: &dyn Fn(&str) -> Option<String>,
 ) -> dialoguer::Result<String> {
     discard_typeahead();
+    let _keys = KeysAsTyped::hold();
     line::read(term, theme, prompt, problem)
+}
+
+/// Keeps the terminal from editing lines itself while an answer is read. The terminal is
+/// put in raw mode (by `console`) only while each key is read, so a key arriving between two reads met
+/// the cooked terminal, which took Ctrl-U and Ctrl-W as its own line editing and dropped
+/// them (issue 22, item 9): for the whole answer, canonical mode and echo stay off (signals
+/// stay on, so Ctrl-C still interrupts). The settings are restored when this is dropped.
+struct KeysAsTyped {
+    tty: File,
+    before: rustix::termios::Termios,
+}
+
+impl KeysAsTyped {
+    fn hold() -> Option<KeysAsTyped> {
+        use rustix::termios::{tcgetattr, tcsetattr, LocalModes, OptionalActions};
+        let tty = open_tty()?;
+        let before = tcgetattr(&tty).ok()?;
+        let mut keys = before.clone();
+        keys.local_modes
+            .remove(LocalModes::ICANON | LocalModes::ECHO | LocalModes::IEXTEN);
+        tcsetattr(&tty, OptionalActions::Now, &keys).ok()?;
+        Some(KeysAsTyped { tty, before })
+    }
+}
+
+impl Drop for KeysAsTyped {
+    fn drop(&mut self) {
+        let _ = rustix::termios::tcsetattr(
+            &self.tty,
+            rustix::termios::OptionalActions::Now,
+            &self.before,
+        );
+    }
 }
 
 /// Drops what was typed on the terminal but not read yet: keys pressed before a question
