@@ -28,7 +28,7 @@ use regex::Regex;
 use serde::{Deserialize, Serialize};
 
 use crate::model::CheckId;
-use crate::WithHint;
+use crate::outcome::WithHint;
 pub use freeze::{FreezeWindow, Window};
 
 use layers::Layers;
@@ -485,12 +485,12 @@ pub fn load(location: &Location) -> Result<Config> {
     read_layers(location)
         .and_then(Config::from_layers)
         .map_err(|e| match location {
-            Location::Server(_) => crate::with_hint(
+            Location::Server(_) => crate::outcome::with_hint(
                 e.context("the pushguard configuration on the server is invalid, so every push is refused (pushguard cannot tell which branches are environments)"),
                 "the server's administrator fixes it: `pushguard config --check` in the repository shows the error",
             ),
-            Location::WorkTree(_) | Location::Nowhere => crate::with_hint(
-                crate::with_hint(
+            Location::WorkTree(_) | Location::Nowhere => crate::outcome::with_hint(
+                crate::outcome::with_hint(
                     e.context("the pushguard configuration is invalid, so every push is blocked (pushguard cannot tell which branches are environments)"),
                     BROKEN_CONFIG_HINTS[1],
                 ),
@@ -526,7 +526,7 @@ pub fn load_for_audit(location: &Location, file: Option<&std::path::Path>) -> Re
             .map(PathBuf::from)
     });
     let broken = |e: anyhow::Error| {
-        crate::with_hint(
+        crate::outcome::with_hint(
             e.context("the configuration audit judges by is invalid, so nothing can be audited"),
             "fix the file named above (the deploy policy, or the user config)",
         )
@@ -753,7 +753,7 @@ impl Config {
     pub fn require_environment(&self, name: &str) -> Result<&Environment> {
         self.environment(name).ok_or_else(|| {
             let names: Vec<&str> = self.environments.iter().map(|e| e.name.as_str()).collect();
-            crate::with_hint(
+            crate::outcome::with_hint(
                 anyhow::anyhow!("there is no environment `{name}` in the configuration"),
                 format!("the environments are: {}", names.join(", ")),
             )

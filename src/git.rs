@@ -81,7 +81,7 @@ pub struct Identity {
 /// (issue 13, item 10), the same for every command.
 pub fn not_in_a_clone() -> anyhow::Error {
     if let Some(dir) = std::env::var_os("GIT_DIR") {
-        return crate::with_hint(
+        return crate::outcome::with_hint(
             anyhow::anyhow!(
                 "GIT_DIR `{}` is not a git repository",
                 Path::new(&dir).display()
@@ -92,7 +92,7 @@ pub fn not_in_a_clone() -> anyhow::Error {
     let here = std::env::current_dir()
         .map(|d| d.display().to_string())
         .unwrap_or_else(|_| ".".to_owned());
-    crate::with_hint(
+    crate::outcome::with_hint(
         anyhow::anyhow!("`{here}` is not inside a git clone"),
         "run pushguard inside the clone you push from (`cd` into it first), or get one with `git clone <url>`",
     )
@@ -171,7 +171,7 @@ impl Repo {
                 });
             }
             if e.message().contains("object format") {
-                return crate::with_hint(
+                return crate::outcome::with_hint(
                     anyhow::anyhow!("this repository uses SHA-256 object names, which pushguard's git library (libgit2) cannot open yet ({})", e.message()),
                     "the hooks gate pushes here through git (see the README, SHA-256 repositories); this command needs libgit2",
                 );

@@ -13,11 +13,32 @@ use anyhow::{Context as _, Result};
 
 use crate::config::{self, Location};
 use crate::git::{GitDir, Reader, Repo};
+use crate::outcome::Exit;
 use crate::sites::{ChainedHook, Client};
 use crate::terminal::Interaction;
-use crate::{pipeline, push, Exit};
+use crate::{pipeline, push};
 
 pub use crate::install::CHAINED_HOOK;
+
+/// Runs the pre-push hook as git or a hook manager started it. A hook manager running the
+/// hook through its legacy path is stopped after a refusal, so that it does not go on to run
+/// its own hooks for a push that will not happen; the refusal is said before that, so that it
+/// reads in order.
+pub fn pre_push_as_installed(remote: &str, url: &str, hook_dir: Option<&Path>) -> Result<Exit> {
+    let result = pre_push(remote, url, hook_dir);
+    let allowed = matches!(result, Ok(Exit::Success | Exit::Code(0)));
+    match crate::install::managers::running_as_legacy() {
+        Some(tool) if !allowed => {
+            let result = result.or_else(|e| {
+                crate::report::error(&e);
+                Ok(Exit::Code(2))
+            });
+            crate::install::managers::stop_manager(tool);
+            result
+        }
+        _ => result,
+    }
+}
 
 /// Runs the pre-push hook: `remote` and `url` are git's `$1` and `$2`; `hook_dir` is where
 /// the installed shim lives (and a chained hook beside it).
@@ -31,12 +52,15 @@ pub fn pre_push(remote: &str, url: &str, hook_dir: Option<&Path>) -> Result<Exit
         return Ok(exit);
     }
     let updates = push::parse(&input)?;
-    let chained = hook_dir.map(|dir| ChainedHook {
-        path: dir.join(CHAINED_HOOK),
-        hook: "pre-push",
-        args: vec![remote.to_owned(), url.to_owned()],
-        input: input.clone(),
-    });
+    // pre-commit's or prek's own script, run as their legacy hook, is not run again.
+    let chained = hook_dir
+        .map(|dir| ChainedHook {
+            path: dir.join(CHAINED_HOOK),
+            hook: "pre-push",
+            args: vec![remote.to_owned(), url.to_owned()],
+            input: input.clone(),
+        })
+        .filter(|c| !crate::install::managers::skip_chained(&c.path));
     if updates.is_empty() {
         return ChainedHook::run_alone(chained.as_ref());
     }

@@ -14,7 +14,8 @@
 //!   was reviewed) and [`history`] (a branch's updates from its records, and which landed);
 //! - adapters: [`git`], [`audit`], [`anchor`], [`pending`], [`notes`], [`remote_id`],
 //!   [`signing`], [`terminal`], [`testrun`], [`answers`], [`remote`], [`since`];
-//! - the shared vocabulary: [`model`], [`config`], [`push`], [`text`].
+//! - the shared vocabulary: [`model`], [`config`], [`push`], [`text`], [`outcome`] (how a
+//!   run ends, and errors with advice).
 
 pub mod anchor;
 pub mod answers;
@@ -30,6 +31,7 @@ pub mod hook;
 pub mod install;
 pub mod model;
 pub mod notes;
+pub mod outcome;
 pub mod pending;
 pub mod pipeline;
 pub mod post_receive;
@@ -46,84 +48,8 @@ pub mod terminal;
 pub mod testrun;
 pub mod text;
 
-use std::fmt;
-use std::process::ExitCode;
-
 use cli::{Cli, Command, HookCommand};
-
-/// How a successful run ends. Errors end with status 2, decided in `main`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Exit {
-    /// Allowed, or the command succeeded (status 0).
-    Success,
-    /// Blocked, a check failed, or verification failed (status 1).
-    Blocked,
-    /// Another program's status, passed through (a chained hook's).
-    Code(u8),
-}
-
-impl From<Exit> for ExitCode {
-    fn from(exit: Exit) -> ExitCode {
-        match exit {
-            Exit::Success => ExitCode::SUCCESS,
-            Exit::Blocked => ExitCode::from(1),
-            Exit::Code(c) => ExitCode::from(c),
-        }
-    }
-}
-
-/// An error with advice; `main` prints the advice as `hint:` lines after the error chain.
-///
-/// It displays as the error it wraps and continues that error's chain, so wrapping changes
-/// nothing but the hints that are printed.
-pub struct Hinted {
-    pub hints: Vec<String>,
-    inner: anyhow::Error,
-}
-
-impl fmt::Display for Hinted {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.inner)
-    }
-}
-
-impl fmt::Debug for Hinted {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:?}\nhint: {}", self.inner, self.hints.join("\nhint: "))
-    }
-}
-
-impl std::error::Error for Hinted {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.inner.source()
-    }
-}
-
-/// Attaches advice to an error.
-pub trait WithHint<T> {
-    fn hint(self, hint: impl Into<String>) -> anyhow::Result<T>;
-}
-
-impl<T, E> WithHint<T> for Result<T, E>
-where
-    E: Into<anyhow::Error>,
-{
-    fn hint(self, hint: impl Into<String>) -> anyhow::Result<T> {
-        self.map_err(|e| with_hint(e.into(), hint))
-    }
-}
-
-/// Attaches advice to an error.
-pub fn with_hint(mut err: anyhow::Error, hint: impl Into<String>) -> anyhow::Error {
-    if let Some(hinted) = err.downcast_mut::<Hinted>() {
-        hinted.hints.insert(0, hint.into());
-        return err;
-    }
-    anyhow::Error::new(Hinted {
-        hints: vec![hint.into()],
-        inner: err,
-    })
-}
+use outcome::Exit;
 
 /// Runs a parsed command line.
 pub fn run(cli: Cli) -> anyhow::Result<Exit> {
@@ -152,22 +78,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Exit> {
                     url,
                     hook_dir,
                 },
-        } => {
-            let result = hook::pre_push(&remote, &url, hook_dir.as_deref());
-            let allowed = matches!(result, Ok(Exit::Success | Exit::Code(0)));
-            match install::managers::running_as_legacy() {
-                Some(tool) if !allowed => {
-                    // Said before the manager is stopped, so that it reads in order.
-                    let result = result.or_else(|e| {
-                        report::error(&e);
-                        Ok(Exit::Code(2))
-                    });
-                    install::managers::stop_manager(tool);
-                    result
-                }
-                _ => result,
-            }
-        }
+        } => hook::pre_push_as_installed(&remote, &url, hook_dir.as_deref()),
         Command::Hook {
             hook: HookCommand::PreReceive { hook_dir },
         } => server::pre_receive(hook_dir.as_deref()),

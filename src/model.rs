@@ -66,6 +66,20 @@ impl CheckId {
             .position(|c| *c == self)
             .expect("ALL lists every check")
     }
+
+    /// Why the check cannot run on a server, if it cannot: it needs what only the pushing
+    /// clone has.
+    pub fn client_only(self) -> Option<&'static str> {
+        match self {
+            CheckId::CleanWorktree => {
+                Some("client-side only: the server has no work tree (the pre-push hook checks it)")
+            }
+            CheckId::Tests => Some(
+                "client-side only: the server does not run the project's tests (the pre-push hook and `pushguard check` do)",
+            ),
+            _ => None,
+        }
+    }
 }
 
 impl fmt::Display for CheckId {

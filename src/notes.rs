@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::audit;
 use crate::git::{self, Repo};
-use crate::WithHint;
+use crate::outcome::WithHint;
 
 mod fanout;
 pub mod waivers;

@@ -19,7 +19,7 @@ use std::time::{Duration, SystemTime};
 use anyhow::{Context as _, Result};
 
 use crate::audit::{self, Record};
-use crate::gate::Decision;
+use crate::model::Decision;
 use crate::push::RefUpdate;
 
 /// The pending file's name in the state directory.

@@ -28,10 +28,11 @@ use anyhow::Result;
 
 use crate::audit::Record;
 use crate::git::{GitDir, Repo};
+use crate::notes;
+use crate::outcome::Exit;
 use crate::pending::{open_locked, pending_path, take_locked};
 use crate::push::RefUpdate;
 use crate::sites::ChainedHook;
-use crate::{notes, Exit};
 
 pub use crate::install::CHAINED_POST_RECEIVE as CHAINED_HOOK;
 

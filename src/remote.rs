@@ -6,7 +6,7 @@
 use anyhow::{Context as _, Result};
 
 use crate::git::Repo;
-use crate::WithHint;
+use crate::outcome::WithHint;
 
 /// The hint for a clone without a remote: the way to add one.
 pub const ADD_REMOTE_HINT: &str =
@@ -62,7 +62,7 @@ pub fn require(repo: &Repo, named: Option<&str>, command: &str, needs: &str) -> 
 
 /// The error for a clone without a remote: `pushguard <command>` needs one for `needs`.
 pub fn no_remote(command: &str, needs: &str) -> anyhow::Error {
-    crate::with_hint(
+    crate::outcome::with_hint(
         anyhow::anyhow!("this clone has no remote, so `pushguard {command}` has no {needs}"),
         ADD_REMOTE_HINT,
     )

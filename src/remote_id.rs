@@ -201,6 +201,17 @@ pub fn bound_records<'a>(repo: &Repo, remote: &str, all: &'a [Record]) -> (Vec<&
     (bound, foreign)
 }
 
+/// The addresses this server answers to, as remote identities ([`key`]): its
+/// `[server] urls`, and its own directory (a push over a local path or `file://` on this
+/// machine reaches exactly this repository).
+pub fn server_addresses(repo: &Repo, config: &crate::config::Config) -> Vec<String> {
+    let mut out: Vec<String> = config.server.urls.iter().map(|u| key(u)).collect();
+    out.push(key(&repo.common_dir().to_string_lossy()));
+    out.sort();
+    out.dedup();
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -11,10 +11,10 @@ use console::Style;
 use crate::checks::{CheckResult, Outcome};
 use crate::config::Environment;
 use crate::gate::{Answers, Block, Decision, Rules, Source, Stop, Verdict};
+use crate::outcome::Hinted;
 use crate::push::{Change, RefUpdate};
 use crate::terminal::{BYPASS_ENV, CONSULTED_ENV, FREEZE_ENV, NONINTERACTIVE_ENV};
 use crate::text::{escape, short};
-use crate::Hinted;
 
 /// How the report speaks of where the push goes and how to answer without a terminal.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -734,7 +734,7 @@ mod tests {
     fn regression_issue_6_errors_never_carry_raw_control_characters() {
         let err = anyhow::anyhow!("config line \"\x1b[31mred\x07\"\n  | next\tline")
             .context("failed to push to `/tmp/remote\x1b]0;x\x07.git`");
-        let err = crate::with_hint(err, "see `\x1b[2J`");
+        let err = crate::outcome::with_hint(err, "see `\x1b[2J`");
         let mut out = Vec::new();
         write_error(&mut out, &err).unwrap();
         let text = String::from_utf8(out).unwrap();

@@ -17,12 +17,13 @@ use anyhow::{Context as _, Result};
 use crate::config::{self, Location};
 use crate::git::{GitDir, Reader, Repo};
 use crate::notes::trail;
+use crate::outcome::Exit;
+use crate::pipeline;
 use crate::push::{ParseError, RefUpdate};
 use crate::sites::server::{Hook, Server};
 use crate::sites::ChainedHook;
 use crate::terminal::Interaction;
 use crate::text::{escape, short};
-use crate::{pipeline, Exit};
 
 pub use crate::install::CHAINED_PRE_RECEIVE as CHAINED_HOOK;
 

@@ -22,7 +22,7 @@ use ssh_key::{PublicKey, SshSig};
 use crate::audit::Record;
 use crate::config::{Config, Environment};
 use crate::git::{scrub_env, Repo};
-use crate::WithHint;
+use crate::outcome::WithHint;
 
 /// The namespace of an audit record's signature.
 pub const RECORD_NAMESPACE: &str = "pushguard-record";
@@ -208,7 +208,7 @@ impl Signer {
             } else {
                 format!("cannot run `{}`", self.program)
             };
-            crate::with_hint(
+            crate::outcome::with_hint(
                 anyhow!("{what}: it makes the SSH signature ({e})"),
                 "install OpenSSH's client tools (`apt install openssh-client`), or set `gpg.ssh.program`",
             )
@@ -1156,9 +1156,9 @@ pub fn no_key_error(environment: &str, why: &str) -> anyhow::Error {
         "{environment} requires signatures, and you have no SSH signing key configured ({why})"
     );
     for line in SETUP_LINES.iter().rev() {
-        e = crate::with_hint(e, format!("  {line}"));
+        e = crate::outcome::with_hint(e, format!("  {line}"));
     }
-    crate::with_hint(
+    crate::outcome::with_hint(
         e,
         "set up SSH signing (git's own; the key must be in the allowed signers):",
     )
@@ -1167,7 +1167,7 @@ pub fn no_key_error(environment: &str, why: &str) -> anyhow::Error {
 /// Writes an error and its hints as the hook prints a refusal.
 pub fn write_error(err: &mut impl std::io::Write, e: &anyhow::Error) -> std::io::Result<()> {
     writeln!(err, "  ✗ {e:#}")?;
-    if let Some(h) = e.downcast_ref::<crate::Hinted>() {
+    if let Some(h) = e.downcast_ref::<crate::outcome::Hinted>() {
         for hint in &h.hints {
             writeln!(err, "    hint: {hint}")?;
         }

@@ -5,8 +5,8 @@ use std::time::SystemTime;
 
 use anyhow::Result;
 
+use crate::outcome::WithHint;
 use crate::text::escape;
-use crate::WithHint;
 
 /// Parses `--since`: `2026-01-31` (midnight UTC), `2026-01-31T12:00:00Z`, or an age such as
 /// `7d`, `12h` or `2weeks`, counted back from now.

@@ -25,7 +25,7 @@ use jiff::{SignedDuration, Timestamp};
 use super::{CheckId, CheckResult, Context, Refs};
 use crate::audit::{Record, SERVER_REMOTE};
 use crate::config::Environment;
-use crate::gate::Decision;
+use crate::model::Decision;
 use crate::notes;
 use crate::text::{escape, short};
 
@@ -382,7 +382,7 @@ fn counted(
             bound.into_iter().filter(relevant).collect()
         }
         Refs::Own => {
-            let here = crate::sites::attested::server_addresses(ctx.repo, ctx.config);
+            let here = crate::remote_id::server_addresses(ctx.repo, ctx.config);
             all.iter()
                 .filter(relevant)
                 .filter(|r| r.remote == SERVER_REMOTE || crate::remote_id::bound_to(&r.url, &here))

@@ -7,10 +7,10 @@ use anyhow::{bail, Result};
 use crate::config::{self, Location};
 use crate::git::Repo;
 use crate::notes::{self, Approval};
+use crate::outcome::{Exit, WithHint};
 use crate::remote::{default_remote, ADD_REMOTE_HINT};
 use crate::text::escape;
 use crate::text::short;
-use crate::{Exit, WithHint};
 
 pub fn run(rev: Option<&str>, env: Option<&str>, remote: Option<&str>, list: bool) -> Result<Exit> {
     let repo = Repo::open_from_env()?;

@@ -30,10 +30,10 @@ use crate::audit::Record;
 use crate::config::{self, Config, Location};
 use crate::gate::Decision;
 use crate::git::Repo;
+use crate::outcome::{Exit, WithHint};
 use crate::text::escape;
 use crate::text::short;
 use crate::{notes, remote_id};
-use crate::{Exit, WithHint};
 
 /// How long fetching the remote's branches may take.
 const FETCH_BRANCHES_TIMEOUT: Duration = Duration::from_secs(120);

@@ -6,11 +6,11 @@ use anyhow::{Context as _, Result};
 
 use crate::config::{Config, Environment};
 use crate::git::Repo;
+use crate::outcome::{Exit, WithHint};
 use crate::pipeline::{self, Line};
 use crate::push::RefUpdate;
 use crate::sites::Client;
 use crate::terminal::Interaction;
-use crate::{Exit, WithHint};
 
 const ZERO: &str = "0000000000000000000000000000000000000000";
 

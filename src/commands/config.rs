@@ -8,7 +8,7 @@ use anyhow::{Context as _, Result};
 use toml::{Table, Value};
 
 use crate::config::{self, Config, Location, Source};
-use crate::Exit;
+use crate::outcome::Exit;
 
 pub fn run(check: bool) -> Result<Exit> {
     let config = config::load(&Location::for_command())?;

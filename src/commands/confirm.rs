@@ -7,9 +7,9 @@ use crate::answers::{self, Confirmation};
 use crate::audit::{self, ChecklistEntry};
 use crate::config::{self, Location};
 use crate::git::Repo;
+use crate::outcome::{Exit, WithHint};
 use crate::report::escape_for_terminal as esc;
 use crate::terminal::{self, name_problem, Interaction, Stop};
-use crate::{Exit, WithHint};
 
 /// How a checklist item affirmed with `--affirm-checklist` is recorded.
 pub fn affirmed_item(item: &str) -> String {

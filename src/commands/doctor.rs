@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::git::Repo;
 use crate::install::managers;
-use crate::{Exit, WithHint};
+use crate::outcome::{Exit, WithHint};
 
 /// The variable that carries the probe token into the hook.
 pub const PROBE_ENV: &str = "PUSHGUARD_PROBE";

@@ -30,8 +30,8 @@ use crate::git::Repo;
 use crate::history::{self, Entry, Known};
 use crate::model::Outcome;
 use crate::notes::{self, trail};
+use crate::outcome::{Exit, WithHint};
 use crate::text::{escape, short};
-use crate::{Exit, WithHint};
 
 /// How long fetching the remote's branches may take.
 const FETCH_BRANCHES_TIMEOUT: Duration = Duration::from_secs(120);

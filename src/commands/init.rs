@@ -10,7 +10,7 @@ use toml::Spanned;
 
 use crate::config::{Config, Source, DEFAULT_TOML, ENVIRONMENTS, REPO_FILE};
 use crate::git::Repo;
-use crate::{Exit, WithHint};
+use crate::outcome::{Exit, WithHint};
 
 pub fn run(force: bool, remote: Option<&str>) -> Result<Exit> {
     let repo = Repo::open_from_env()?;

@@ -7,8 +7,8 @@ use anyhow::Result;
 
 use crate::audit::{self, Record};
 use crate::git::Repo;
+use crate::outcome::{Exit, WithHint};
 use crate::text::escape;
-use crate::{Exit, WithHint};
 
 /// What `pushguard log` shows.
 #[derive(Debug, Clone, Default)]

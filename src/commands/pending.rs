@@ -19,9 +19,9 @@ use crate::checks::{self, CheckId, CheckResult, Context, Outcome, Pusher, Refs};
 use crate::config::{self, Config, Environment, Location};
 use crate::git::{Identity, Repo};
 use crate::notes::{self, requests};
+use crate::outcome::Exit;
 use crate::push::RefUpdate;
 use crate::text::{escape, short};
-use crate::Exit;
 
 const ZERO: &str = "0000000000000000000000000000000000000000";
 

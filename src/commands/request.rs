@@ -17,9 +17,9 @@ use anyhow::{bail, Result};
 use crate::config::{self, Location};
 use crate::git::Repo;
 use crate::notes::{self, requests::Request};
+use crate::outcome::{Exit, WithHint};
 use crate::remote::default_remote;
 use crate::text::{escape, short};
-use crate::{Exit, WithHint};
 
 /// How long the notify command may run before it is stopped.
 pub const NOTIFY_TIMEOUT: Duration = Duration::from_secs(30);

@@ -13,9 +13,9 @@ use crate::config::{self, Location};
 use crate::gate::Decision;
 use crate::git::Repo;
 use crate::notes::{self, reviews::Review};
+use crate::outcome::{Exit, WithHint};
 use crate::remote::default_remote;
 use crate::text::{escape, short};
-use crate::{Exit, WithHint};
 
 pub fn run(target: &str, env: &str, note: Option<&str>, remote: Option<&str>) -> Result<Exit> {
     let repo = Repo::open_from_env()?;

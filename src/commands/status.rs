@@ -20,9 +20,9 @@ enum Branches<'a> {
     /// None: the clone has no remote.
     None,
 }
+use crate::outcome::Exit;
 use crate::remote::{default_remote, ADD_REMOTE_HINT};
 use crate::testrun::{self, Cache};
-use crate::Exit;
 
 pub fn run(remote: Option<&str>) -> Result<Exit> {
     let repo = Repo::open_from_env()?;

@@ -10,9 +10,9 @@ use crate::checks::{promoted, CheckId, Refs};
 use crate::config::{self, Location};
 use crate::git::Repo;
 use crate::notes::{self, Waiver};
+use crate::outcome::{Exit, WithHint};
 use crate::remote::{default_remote, ADD_REMOTE_HINT};
 use crate::text::{escape, short};
-use crate::{Exit, WithHint};
 
 /// The checks a waiver can cover: those that judge each commit rather than what the push
 /// leaves in the end.

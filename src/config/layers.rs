@@ -15,7 +15,7 @@ use toml::de::{DeTable, DeValue};
 use toml::Spanned;
 
 use super::{Source, ENVIRONMENTS, MAX_CONFIG_BYTES};
-use crate::WithHint;
+use crate::outcome::WithHint;
 
 /// The layers' texts, lowest first, with where each one starts in the shared span space.
 #[derive(Debug)]

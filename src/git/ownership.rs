@@ -35,8 +35,8 @@ pub fn refused(path: &Path) -> anyhow::Error {
         path.display()
     );
     let as_owner = owner.as_deref().unwrap_or("<owner>");
-    crate::with_hint(
-        crate::with_hint(
+    crate::outcome::with_hint(
+        crate::outcome::with_hint(
             err,
             format!(
                 "or, if you trust the repository, let git open it for you: `git config --global --add safe.directory {}`",

@@ -10,7 +10,7 @@ use std::process::Command;
 use anyhow::{bail, Context as _, Result};
 
 use crate::install::{self, Kind};
-use crate::{Exit, WithHint};
+use crate::outcome::{Exit, WithHint};
 
 /// The first git version that runs config-based hooks.
 pub const MIN_GIT: (u32, u32) = (2, 54);

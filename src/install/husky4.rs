@@ -14,7 +14,7 @@ use std::path::Path;
 use anyhow::{bail, Context as _, Result};
 
 use crate::install::{self, Kind, CHAINED_HOOK};
-use crate::WithHint;
+use crate::outcome::WithHint;
 
 /// The first line after the `#!` of the adapter pushguard chains for husky v4.
 pub const ADAPTER_MARK: &str = "# pushguard-husky4-adapter";

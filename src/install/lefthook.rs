@@ -16,7 +16,7 @@ use std::process::Command;
 use anyhow::{bail, Context as _, Result};
 
 use super::managers::{clone_shim, lefthook_snippet, LEFTHOOK_MARK};
-use crate::WithHint;
+use crate::outcome::WithHint;
 
 /// The lines pushguard adds to `.git/info/exclude` start with this comment.
 const EXCLUDE_MARK: &str =

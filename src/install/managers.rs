@@ -24,7 +24,7 @@ use std::process::Command;
 use anyhow::{bail, Context as _, Result};
 
 use crate::install::{self, husky4, lefthook, Kind};
-use crate::WithHint;
+use crate::outcome::WithHint;
 
 /// pre-commit's (and prek's) name for the hook that ran there before them.
 pub const LEGACY_HOOK: &str = "pre-push.legacy";
@@ -257,7 +257,7 @@ pub fn lefthook_team_snippet(config_file: &str) -> String {
 }
 
 /// Prints the committed snippet for the manager of this clone (`pushguard install --print`).
-pub fn print_snippet() -> Result<crate::Exit> {
+pub fn print_snippet() -> Result<crate::outcome::Exit> {
     let dir = install::hooks_dir()?;
     let root = work_tree_root();
     match detect(&dir, root.as_deref()) {
@@ -286,7 +286,7 @@ pub fn print_snippet() -> Result<crate::Exit> {
             );
         }
     }
-    Ok(crate::Exit::Success)
+    Ok(crate::outcome::Exit::Success)
 }
 
 /// Installs the pre-push hook the way the clone's manager expects. Returns `false` when no

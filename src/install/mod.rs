@@ -27,7 +27,7 @@ pub const CHAINED_HOOK: &str = "pre-push.pushguard-chained";
 pub const CHAINED_PRE_RECEIVE: &str = "pre-receive.pushguard-chained";
 /// The same beside the server's post-receive hook.
 pub const CHAINED_POST_RECEIVE: &str = "post-receive.pushguard-chained";
-use crate::{Exit, WithHint};
+use crate::outcome::{Exit, WithHint};
 
 /// The hook shim, with `@PUSHGUARD_BIN@` standing for the quoted binary path.
 pub const HOOK_TEMPLATE: &str = include_str!("../../hooks/pre-push");

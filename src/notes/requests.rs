@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{all_notes, read_note, write_note, APPROVALS};
 use crate::git::Repo;
-use crate::WithHint;
+use crate::outcome::WithHint;
 
 /// A pending request for approval of one commit for one environment.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

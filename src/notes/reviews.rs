@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use super::{read_note, write_note, APPROVALS};
 use crate::audit::Record;
 use crate::git::Repo;
-use crate::WithHint;
+use crate::outcome::WithHint;
 
 /// The SSH signature namespace of a review.
 pub const NAMESPACE: &str = "pushguard-review";

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{all_notes, read_note, write_note, NotesRef};
 use crate::git::Repo;
-use crate::WithHint;
+use crate::outcome::WithHint;
 
 /// The notes ref holding waivers.
 pub const WAIVERS: NotesRef = NotesRef("pushguard-waivers");

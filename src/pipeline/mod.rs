@@ -16,10 +16,10 @@ use crate::audit::Record;
 use crate::checks::{CheckId, CheckResult, Outcome};
 use crate::config::{Config, Environment};
 use crate::gate::{self, Answers, Block, Decision, Need, Rules, Stop, Verdict};
+use crate::outcome::{Exit, WithHint};
 use crate::push::RefUpdate;
 use crate::report::{self, Styles};
 use crate::terminal::Interaction;
-use crate::{Exit, WithHint};
 
 pub use site::{Bypass, Chained, LineFacts, PushOptions, Pushed, Request, Site, Wording};
 

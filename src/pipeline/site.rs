@@ -18,8 +18,8 @@ use crate::checks::{CheckId, CheckResult};
 use crate::config::Environment;
 use crate::gate::{Answers, Rules};
 use crate::git::Identity;
+use crate::outcome::Exit;
 use crate::terminal::Interaction;
-use crate::Exit;
 
 pub use crate::report::{PushOptions, Wording};
 

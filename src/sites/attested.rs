@@ -51,22 +51,6 @@ pub struct ClientRecord {
     pub signer: Option<String>,
 }
 
-/// The addresses this server answers to, as remote identities ([`remote_id::key`]): its
-/// `[server] urls`, and its own directory (a push over a local path or `file://` on this
-/// machine reaches exactly this repository).
-pub fn server_addresses(repo: &Repo, config: &Config) -> Vec<String> {
-    let mut out: Vec<String> = config
-        .server
-        .urls
-        .iter()
-        .map(|u| remote_id::key(u))
-        .collect();
-    out.push(remote_id::key(&repo.common_dir().to_string_lossy()));
-    out.sort();
-    out.dedup();
-    out
-}
-
 /// `pushguard status` in a bare repository: which clients' records this server takes.
 pub fn status_line(config: &Config) -> String {
     if config.server.urls.is_empty() {
@@ -152,7 +136,7 @@ pub fn client_record(
             "the client's record of this push cannot be checked: the server has no allowed signers file (`[trust] allowed_signers` in its pushguard.toml, or `git config gpg.ssh.allowedSignersFile`)".to_owned(),
         ]);
     }
-    let addresses = server_addresses(repo, config);
+    let addresses = remote_id::server_addresses(repo, config);
     let known = pusher_addresses(pusher);
     let mut refused = Vec::new();
     let mut unsigned = None;

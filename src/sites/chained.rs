@@ -7,8 +7,8 @@ use std::process::{Command, Stdio};
 
 use anyhow::{Context as _, Result};
 
+use crate::outcome::{Exit, WithHint};
 use crate::pipeline::Chained;
-use crate::{Exit, WithHint};
 
 /// A chained hook: its path, the git hook it stands in for, and what it is given.
 #[derive(Debug, Clone)]
@@ -40,8 +40,7 @@ impl ChainedHook {
 
     /// Runs the hook if it exists; a missing one passes.
     pub fn run(&self) -> Result<Chained> {
-        // pre-commit's or prek's own script, run as their legacy hook, is not run again.
-        if !self.path.is_file() || crate::install::managers::skip_chained(&self.path) {
+        if !self.path.is_file() {
             return Ok(Chained::passed());
         }
         let path = &self.path;

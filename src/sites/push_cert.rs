@@ -229,7 +229,7 @@ impl PushCert {
             );
         }
         if !config.server.urls.is_empty() {
-            let ours = crate::sites::attested::server_addresses(repo, config);
+            let ours = crate::remote_id::server_addresses(repo, config);
             let bound = cert
                 .pushee
                 .as_deref()

@@ -234,19 +234,6 @@ pub fn identity_mismatch(pusher: &Pusher, mapping_in_use: bool) -> Option<String
     })
 }
 
-/// Why a check cannot run on the server, if it cannot.
-pub fn client_only(id: CheckId) -> Option<&'static str> {
-    match id {
-        CheckId::CleanWorktree => {
-            Some("client-side only: the server has no work tree (the pre-push hook checks it)")
-        }
-        CheckId::Tests => Some(
-            "client-side only: the server does not run the project's tests (the pre-push hook and `pushguard check` do)",
-        ),
-        _ => None,
-    }
-}
-
 /// The server's hooks for one push.
 pub struct Server<'r> {
     reader: Reader<'r>,
@@ -415,7 +402,7 @@ struct Facts<'a> {
 
 impl LineFacts for Facts<'_> {
     fn skips(&self, id: CheckId) -> Option<CheckResult> {
-        client_only(id).map(|why| CheckResult::skip(id, why))
+        id.client_only().map(|why| CheckResult::skip(id, why))
     }
 
     fn check(&self, id: CheckId) -> CheckResult {

@@ -7,7 +7,6 @@
 use std::cell::OnceCell;
 use std::sync::atomic::AtomicBool;
 
-use super::server::client_only;
 use crate::checks::{
     approvals, authorized, clean_worktree, fast_forward, no_conflict_markers, no_delete, no_wip,
     promoted, tests, CheckId, CheckResult, Pusher, Refs,
@@ -216,7 +215,7 @@ impl<'a> GitFacts<'a> {
 impl LineFacts for GitFacts<'_> {
     fn skips(&self, id: CheckId) -> Option<CheckResult> {
         match self.refs {
-            Refs::Own => client_only(id).map(|why| CheckResult::skip(id, why)),
+            Refs::Own => id.client_only().map(|why| CheckResult::skip(id, why)),
             Refs::Remote { .. } => None,
         }
     }
