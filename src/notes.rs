@@ -141,6 +141,12 @@ pub fn unreadable_approvals(repo: &Repo, commit: Oid) -> usize {
 
 /// Parses an approvals note; unreadable entries are dropped rather than failing the check.
 pub fn parse_approvals(text: &str) -> Vec<Approval> {
+    parse_entries(text)
+}
+
+/// The entries of a note holding a JSON array that read as `T`; the others (another kind's,
+/// or unreadable ones) are left out, and a note that is no JSON array holds none.
+pub(crate) fn parse_entries<T: serde::de::DeserializeOwned>(text: &str) -> Vec<T> {
     serde_json::from_str::<Vec<serde_json::Value>>(text)
         .map(|values| {
             values
@@ -151,14 +157,38 @@ pub fn parse_approvals(text: &str) -> Vec<Approval> {
         .unwrap_or_default()
 }
 
-fn render_approvals(list: &[Approval]) -> String {
-    let mut out = String::from("[\n");
-    for (i, a) in list.iter().enumerate() {
-        out.push_str(&serde_json::to_string(a).expect("an approval always serializes"));
-        out.push_str(if i + 1 < list.len() { ",\n" } else { "\n" });
+/// A note's JSON array of `list`, one entry per line.
+pub(crate) fn render_entries<T: Serialize>(list: &[T]) -> String {
+    let lines: Vec<String> = list
+        .iter()
+        .map(|e| serde_json::to_string(e).expect("a note's entry always serializes"))
+        .collect();
+    render_lines(&lines)
+}
+
+/// The note on `oid` in `notes_ref`, to be merged with a new entry: empty when there is
+/// none, an error when it is not a JSON array (`what` names its entries), so that nothing
+/// pushguard cannot read is overwritten.
+pub(crate) fn note_to_extend(
+    repo: &Repo,
+    notes_ref: &NotesRef,
+    oid: Oid,
+    what: &str,
+) -> Result<String> {
+    let existing = read_note(repo, &notes_ref.full(), oid)?.unwrap_or_default();
+    if !existing.trim().is_empty()
+        && serde_json::from_str::<Vec<serde_json::Value>>(&existing).is_err()
+    {
+        return Err(anyhow::anyhow!(
+            "the note on {oid} in `{}` is not a JSON array of {what}, so pushguard will not overwrite it",
+            notes_ref.full()
+        ))
+        .hint(format!(
+            "look at it with `git notes --ref {} show {oid}` and fix or remove it",
+            notes_ref.0
+        ));
     }
-    out.push_str("]\n");
-    out
+    Ok(existing)
 }
 
 /// The union of two approvals notes: each person's approval of a commit for an environment
@@ -224,26 +254,14 @@ pub fn merge_lines(ours: &str, theirs: &str) -> String {
 pub fn add_approval(repo: &Repo, approval: &Approval) -> Result<bool> {
     let oid = Oid::from_str(&approval.commit)
         .with_context(|| format!("invalid commit `{}`", approval.commit))?;
-    let existing = read_note(repo, &APPROVALS.full(), oid)?.unwrap_or_default();
-    if !existing.trim().is_empty()
-        && serde_json::from_str::<Vec<serde_json::Value>>(&existing).is_err()
-    {
-        return Err(anyhow::anyhow!(
-            "the note on {oid} in `{}` is not a JSON array of approvals, so pushguard will not overwrite it",
-            APPROVALS.full()
-        ))
-        .hint(format!(
-            "look at it with `git notes --ref {} show {oid}` and fix or remove it",
-            APPROVALS.0
-        ));
-    }
+    let existing = note_to_extend(repo, &APPROVALS, oid, "approvals")?;
     if parse_approvals(&existing)
         .iter()
         .any(|a| a.same_as(approval))
     {
         return Ok(false);
     }
-    let merged = merge_approval_notes(&existing, &render_approvals(std::slice::from_ref(approval)));
+    let merged = merge_approval_notes(&existing, &render_entries(std::slice::from_ref(approval)));
     write_note(repo, &APPROVALS.full(), oid, &merged)?;
     Ok(true)
 }
@@ -652,8 +670,8 @@ mod tests {
 
     #[test]
     fn approvals_merge_as_a_union() {
-        let a = render_approvals(&[approval("a@x", "production", "2026-01-02T00:00:00Z")]);
-        let b = render_approvals(&[
+        let a = render_entries(&[approval("a@x", "production", "2026-01-02T00:00:00Z")]);
+        let b = render_entries(&[
             approval("b@x", "production", "2026-01-01T00:00:00Z"),
             approval("A@x", "production", "2026-01-03T00:00:00Z"),
             approval("a@x", "staging", "2026-01-03T00:00:00Z"),

@@ -11,9 +11,8 @@ use anyhow::{Context as _, Result};
 use git2::Oid;
 use serde::{Deserialize, Serialize};
 
-use super::{all_notes, read_note, write_note, APPROVALS};
+use super::{all_notes, write_note, APPROVALS};
 use crate::git::Repo;
-use crate::outcome::WithHint;
 
 /// A pending request for approval of one commit for one environment.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -40,15 +39,10 @@ struct Entry {
 
 /// The requests in an approvals note; other entries are left alone.
 pub fn parse(text: &str) -> Vec<Request> {
-    serde_json::from_str::<Vec<serde_json::Value>>(text)
-        .map(|values| {
-            values
-                .into_iter()
-                .filter_map(|v| serde_json::from_value::<Entry>(v).ok())
-                .map(|e| e.request)
-                .collect()
-        })
-        .unwrap_or_default()
+    super::parse_entries::<Entry>(text)
+        .into_iter()
+        .map(|e| e.request)
+        .collect()
 }
 
 /// Records a request on its commit, merged with what the note holds. `false` when the same
@@ -56,19 +50,7 @@ pub fn parse(text: &str) -> Vec<Request> {
 pub fn add(repo: &Repo, request: &Request) -> Result<bool> {
     let oid = Oid::from_str(&request.commit)
         .with_context(|| format!("invalid commit `{}`", request.commit))?;
-    let existing = read_note(repo, &APPROVALS.full(), oid)?.unwrap_or_default();
-    if !existing.trim().is_empty()
-        && serde_json::from_str::<Vec<serde_json::Value>>(&existing).is_err()
-    {
-        return Err(anyhow::anyhow!(
-            "the note on {oid} in `{}` is not a JSON array, so pushguard will not overwrite it",
-            APPROVALS.full()
-        ))
-        .hint(format!(
-            "look at it with `git notes --ref {} show {oid}` and fix or remove it",
-            APPROVALS.0
-        ));
-    }
+    let existing = super::note_to_extend(repo, &APPROVALS, oid, "approvals")?;
     if parse(&existing).iter().any(|r| {
         r.email.eq_ignore_ascii_case(&request.email)
             && r.environment == request.environment

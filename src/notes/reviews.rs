@@ -15,7 +15,6 @@ use serde::{Deserialize, Serialize};
 use super::{read_note, write_note, APPROVALS};
 use crate::audit::Record;
 use crate::git::Repo;
-use crate::outcome::WithHint;
 
 /// The SSH signature namespace of a review.
 pub const NAMESPACE: &str = "pushguard-review";
@@ -77,15 +76,10 @@ pub fn record_commit(record: &Record) -> Option<Oid> {
 
 /// The reviews in an approvals note; other entries (approvals) are left alone.
 pub fn parse(text: &str) -> Vec<Review> {
-    serde_json::from_str::<Vec<serde_json::Value>>(text)
-        .map(|values| {
-            values
-                .into_iter()
-                .filter_map(|v| serde_json::from_value::<Entry>(v).ok())
-                .map(|e| e.review)
-                .collect()
-        })
-        .unwrap_or_default()
+    super::parse_entries::<Entry>(text)
+        .into_iter()
+        .map(|e| e.review)
+        .collect()
 }
 
 /// Records a review on its commit, merged with what the note holds. `false` when the same
@@ -93,19 +87,7 @@ pub fn parse(text: &str) -> Vec<Review> {
 pub fn add(repo: &Repo, review: &Review) -> Result<bool> {
     let oid = Oid::from_str(&review.commit)
         .with_context(|| format!("invalid commit `{}`", review.commit))?;
-    let existing = read_note(repo, &APPROVALS.full(), oid)?.unwrap_or_default();
-    if !existing.trim().is_empty()
-        && serde_json::from_str::<Vec<serde_json::Value>>(&existing).is_err()
-    {
-        return Err(anyhow::anyhow!(
-            "the note on {oid} in `{}` is not a JSON array, so pushguard will not overwrite it",
-            APPROVALS.full()
-        ))
-        .hint(format!(
-            "look at it with `git notes --ref {} show {oid}` and fix or remove it",
-            APPROVALS.0
-        ));
-    }
+    let existing = super::note_to_extend(repo, &APPROVALS, oid, "approvals")?;
     if parse(&existing).iter().any(|r| {
         r.record == review.record
             && r.email.eq_ignore_ascii_case(&review.email)

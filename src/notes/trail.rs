@@ -1110,21 +1110,7 @@ fn history_notes(
         return Ok((Vec::new(), false));
     }
     let git = repo.git2();
-    let mut input = String::new();
-    for t in tips {
-        input.push_str(&format!("{t}\n"));
-    }
-    // Only tips this clone still has the objects of can be hidden.
-    let hidden: Vec<&Oid> = hide
-        .iter()
-        .filter(|h| git.find_commit(**h).is_ok())
-        .collect();
-    if !hidden.is_empty() {
-        input.push_str("--not\n");
-        for h in hidden {
-            input.push_str(&format!("{h}\n"));
-        }
-    }
+    let input = walk_input(git, tips, hide);
     let mut cmd = git::git_command(repo.common_dir());
     cmd.arg("--git-dir")
         .arg(git.path())
@@ -1171,20 +1157,9 @@ fn history_notes(
     Ok((out, max.is_some_and(|n| commits > n)))
 }
 
-/// The note blobs that the newest `max` notes commits from `tips` (not from `hide`) replaced
-/// or removed, with the object each annotated: `git log -m --raw` lists only what each
-/// commit changed (against every parent of a merge), so a bounded walk never reads the
-/// trees whole. The flag says whether older commits were left unwalked.
-fn replaced_notes(
-    repo: &Repo,
-    tips: &[Oid],
-    hide: &[Oid],
-    max: usize,
-) -> Result<(Vec<(String, Oid)>, bool)> {
-    if tips.is_empty() {
-        return Ok((Vec::new(), false));
-    }
-    let git = repo.git2();
+/// What `git rev-list --stdin` (or `git log --stdin`) reads to walk from `tips` but not
+/// from `hide`: only tips this clone still has the objects of can be hidden.
+fn walk_input(git: &git2::Repository, tips: &[Oid], hide: &[Oid]) -> String {
     let mut input = String::new();
     for t in tips {
         input.push_str(&format!("{t}\n"));
@@ -1199,6 +1174,24 @@ fn replaced_notes(
             input.push_str(&format!("{h}\n"));
         }
     }
+    input
+}
+
+/// The note blobs that the newest `max` notes commits from `tips` (not from `hide`) replaced
+/// or removed, with the object each annotated: `git log -m --raw` lists only what each
+/// commit changed (against every parent of a merge), so a bounded walk never reads the
+/// trees whole. The flag says whether older commits were left unwalked.
+fn replaced_notes(
+    repo: &Repo,
+    tips: &[Oid],
+    hide: &[Oid],
+    max: usize,
+) -> Result<(Vec<(String, Oid)>, bool)> {
+    if tips.is_empty() {
+        return Ok((Vec::new(), false));
+    }
+    let git = repo.git2();
+    let input = walk_input(git, tips, hide);
     let mut cmd = git::git_command(repo.common_dir());
     cmd.arg("--git-dir")
         .arg(git.path())

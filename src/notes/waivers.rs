@@ -10,9 +10,8 @@ use anyhow::{Context as _, Result};
 use git2::Oid;
 use serde::{Deserialize, Serialize};
 
-use super::{all_notes, read_note, write_note, NotesRef};
+use super::{all_notes, write_note, NotesRef};
 use crate::git::Repo;
-use crate::outcome::WithHint;
 
 /// The notes ref holding waivers.
 pub const WAIVERS: NotesRef = NotesRef("pushguard-waivers");
@@ -49,24 +48,7 @@ impl Waiver {
 
 /// Parses a waivers note; unreadable entries are dropped rather than failing the check.
 pub fn parse_waivers(text: &str) -> Vec<Waiver> {
-    serde_json::from_str::<Vec<serde_json::Value>>(text)
-        .map(|values| {
-            values
-                .into_iter()
-                .filter_map(|v| serde_json::from_value(v).ok())
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-fn render_waivers(list: &[Waiver]) -> String {
-    let mut out = String::from("[\n");
-    for (i, w) in list.iter().enumerate() {
-        out.push_str(&serde_json::to_string(w).expect("a waiver always serializes"));
-        out.push_str(if i + 1 < list.len() { ",\n" } else { "\n" });
-    }
-    out.push_str("]\n");
-    out
+    super::parse_entries(text)
 }
 
 /// The union of two waivers notes: each person's waiver once (the earliest), ordered by time.
@@ -80,7 +62,7 @@ pub fn merge_waiver_notes(ours: &str, theirs: &str) -> String {
             out.push(w);
         }
     }
-    render_waivers(&out)
+    crate::notes::render_entries(&out)
 }
 
 /// Records a waiver on its commit, merged with the waivers already there. Returns `false`
@@ -88,23 +70,14 @@ pub fn merge_waiver_notes(ours: &str, theirs: &str) -> String {
 pub fn add_waiver(repo: &Repo, waiver: &Waiver) -> Result<bool> {
     let oid = Oid::from_str(&waiver.commit)
         .with_context(|| format!("invalid commit `{}`", waiver.commit))?;
-    let existing = read_note(repo, &WAIVERS.full(), oid)?.unwrap_or_default();
-    if !existing.trim().is_empty()
-        && serde_json::from_str::<Vec<serde_json::Value>>(&existing).is_err()
-    {
-        return Err(anyhow::anyhow!(
-            "the note on {oid} in `{}` is not a JSON array of waivers, so pushguard will not overwrite it",
-            WAIVERS.full()
-        ))
-        .hint(format!(
-            "look at it with `git notes --ref {} show {oid}` and fix or remove it",
-            WAIVERS.0
-        ));
-    }
+    let existing = super::note_to_extend(repo, &WAIVERS, oid, "waivers")?;
     if parse_waivers(&existing).iter().any(|w| w.same_as(waiver)) {
         return Ok(false);
     }
-    let merged = merge_waiver_notes(&existing, &render_waivers(std::slice::from_ref(waiver)));
+    let merged = merge_waiver_notes(
+        &existing,
+        &crate::notes::render_entries(std::slice::from_ref(waiver)),
+    );
     write_note(repo, &WAIVERS.full(), oid, &merged)?;
     Ok(true)
 }
@@ -145,8 +118,8 @@ mod tests {
 
     #[test]
     fn merging_keeps_each_persons_waiver_once() {
-        let ours = render_waivers(&[waiver("ada@example.com", "2026-01-02T00:00:00Z")]);
-        let theirs = render_waivers(&[
+        let ours = crate::notes::render_entries(&[waiver("ada@example.com", "2026-01-02T00:00:00Z")]);
+        let theirs = crate::notes::render_entries(&[
             waiver("ADA@example.com", "2026-01-01T00:00:00Z"),
             waiver("bo@example.com", "2026-01-03T00:00:00Z"),
         ]);
