@@ -118,7 +118,8 @@ mod tests {
 
     #[test]
     fn merging_keeps_each_persons_waiver_once() {
-        let ours = crate::notes::render_entries(&[waiver("ada@example.com", "2026-01-02T00:00:00Z")]);
+        let ours =
+            crate::notes::render_entries(&[waiver("ada@example.com", "2026-01-02T00:00:00Z")]);
         let theirs = crate::notes::render_entries(&[
             waiver("ADA@example.com", "2026-01-01T00:00:00Z"),
             waiver("bo@example.com", "2026-01-03T00:00:00Z"),
