@@ -15,12 +15,42 @@ use std::process::Command;
 
 use anyhow::{bail, Context as _, Result};
 
-use super::managers::{clone_shim, lefthook_snippet, LEFTHOOK_MARK};
+use super::{clone_shim, sh_quote};
 use crate::outcome::WithHint;
+
+/// The first line of a `lefthook-local.yml` that pushguard wrote.
+pub const LEFTHOOK_MARK: &str = "# pushguard-managed-lefthook-local";
 
 /// The lines pushguard adds to `.git/info/exclude` start with this comment.
 const EXCLUDE_MARK: &str =
     "# pushguard: the per-clone lefthook config (removed by `pushguard uninstall`)";
+
+/// Quotes a string as a YAML single-quoted scalar.
+fn yaml_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
+/// The lefthook config that runs pushguard: `run` is the command (`{1} {2}` in it are git's
+/// arguments); `use_stdin` hands it git's ref lines, `no_tty` stops lefthook's spinner from
+/// drawing over the question pushguard asks on `/dev/tty`. lefthook skips a pre-push command
+/// when the push changes no files (a branch deletion, a promotion of commits the remote has):
+/// `files` names `config_file` (the file this snippet lives in, so it exists) and `run`
+/// references it after a shell comment, so pushguard runs on every push.
+pub fn lefthook_snippet(run: &str, config_file: &str) -> String {
+    format!(
+        "no_tty: true\npre-push:\n  commands:\n    pushguard:\n      run: {}\n      files: {}\n      use_stdin: true\n",
+        yaml_quote(&format!("{run} # {{files}}")),
+        yaml_quote(&format!("echo {}", sh_quote(config_file)))
+    )
+}
+
+/// The snippet for the team's committed lefthook config (pushguard from `PATH`).
+pub fn lefthook_team_snippet(config_file: &str) -> String {
+    lefthook_snippet(
+        "PUSHGUARD_VIA=lefthook pushguard hook pre-push {1} {2}",
+        config_file,
+    )
+}
 
 /// The shell command lefthook runs from `lefthook-local.yml` (lefthook fills in `{1} {2}`).
 pub fn local_run() -> String {
@@ -278,7 +308,7 @@ mod tests {
         // As an older pushguard wrote it: the shell-quoted path inside YAML quotes.
         let command = format!(
             "PUSHGUARD_VIA=lefthook {} {{1}} {{2}}",
-            crate::install::managers::sh_quote("/home/al's/app/.git/pushguard/hooks/pre-push")
+            sh_quote("/home/al's/app/.git/pushguard/hooks/pre-push")
         );
         let old = format!(
             "{LEFTHOOK_MARK}: …\n{}",
@@ -290,5 +320,20 @@ mod tests {
                 "/home/al's/app/.git/pushguard/hooks/pre-push"
             ))
         );
+    }
+
+    #[test]
+    fn lefthook_snippet_quotes_the_command_for_yaml() {
+        let s = lefthook_snippet(
+            "PUSHGUARD_VIA=lefthook '/it''s/pre-push' {1} {2}",
+            "lefthook-local.yml",
+        );
+        assert!(
+            s.contains("run: 'PUSHGUARD_VIA=lefthook ''/it''''s/pre-push'' {1} {2} # {files}'"),
+            "{s}"
+        );
+        assert!(s.contains("files: 'echo ''lefthook-local.yml'''"), "{s}");
+        assert!(s.contains("use_stdin: true"));
+        assert!(s.starts_with("no_tty: true\n"));
     }
 }

@@ -23,8 +23,9 @@ use std::process::Command;
 
 use anyhow::{bail, Context as _, Result};
 
-use crate::install::{self, husky4, lefthook, Kind};
+use crate::install::{self, clone_shim, husky4, lefthook, Kind};
 use crate::outcome::WithHint;
+use lefthook::{lefthook_team_snippet, LEFTHOOK_MARK};
 
 /// pre-commit's (and prek's) name for the hook that ran there before them.
 pub const LEGACY_HOOK: &str = "pre-push.legacy";
@@ -35,8 +36,6 @@ pub const BLOCK_START: &str = "# >>> pushguard";
 const BLOCK_START_CREATED: &str = "# >>> pushguard [created this file]";
 /// The last line of pushguard's block in a husky user script.
 pub const BLOCK_END: &str = "# <<< pushguard <<<";
-/// The first line of a `lefthook-local.yml` that pushguard wrote.
-pub const LEFTHOOK_MARK: &str = "# pushguard-managed-lefthook-local";
 
 /// pre-commit's hook script ID (current and the one its script still accepts).
 const PRE_COMMIT_IDS: &[&str] = &[
@@ -191,14 +190,6 @@ pub fn work_tree_root() -> Option<PathBuf> {
         .then(|| PathBuf::from(String::from_utf8_lossy(&out.stdout).trim_end_matches('\n')))
 }
 
-/// Where the per-clone shim lives that husky's block and lefthook's command run.
-pub fn clone_shim() -> Result<PathBuf> {
-    Ok(crate::git::common_dir_via_git()?
-        .join("pushguard")
-        .join("hooks")
-        .join("pre-push"))
-}
-
 /// The block that runs pushguard from a husky user script. It keeps git's ref lines for the
 /// rest of the script (pushguard reads all of stdin, the commands after it may read it too).
 pub fn husky_block(created: bool) -> String {
@@ -221,38 +212,6 @@ else
 fi
 {BLOCK_END}
 "#
-    )
-}
-
-/// Quotes a string as a YAML single-quoted scalar.
-fn yaml_quote(s: &str) -> String {
-    format!("'{}'", s.replace('\'', "''"))
-}
-
-/// Quotes a string for a POSIX shell.
-pub(crate) fn sh_quote(s: &str) -> String {
-    format!("'{}'", s.replace('\'', r"'\''"))
-}
-
-/// The lefthook config that runs pushguard: `run` is the command (`{1} {2}` in it are git's
-/// arguments); `use_stdin` hands it git's ref lines, `no_tty` stops lefthook's spinner from
-/// drawing over the question pushguard asks on `/dev/tty`. lefthook skips a pre-push command
-/// when the push changes no files (a branch deletion, a promotion of commits the remote has):
-/// `files` names `config_file` (the file this snippet lives in, so it exists) and `run`
-/// references it after a shell comment, so pushguard runs on every push.
-pub fn lefthook_snippet(run: &str, config_file: &str) -> String {
-    format!(
-        "no_tty: true\npre-push:\n  commands:\n    pushguard:\n      run: {}\n      files: {}\n      use_stdin: true\n",
-        yaml_quote(&format!("{run} # {{files}}")),
-        yaml_quote(&format!("echo {}", sh_quote(config_file)))
-    )
-}
-
-/// The snippet for the team's committed lefthook config (pushguard from `PATH`).
-pub fn lefthook_team_snippet(config_file: &str) -> String {
-    lefthook_snippet(
-        "PUSHGUARD_VIA=lefthook pushguard hook pre-push {1} {2}",
-        config_file,
     )
 }
 
@@ -943,20 +902,5 @@ mod tests {
             Some("lefthook")
         );
         assert_eq!(script_owner("#!/bin/sh\nnpm test\n"), None);
-    }
-
-    #[test]
-    fn lefthook_snippet_quotes_the_command_for_yaml() {
-        let s = lefthook_snippet(
-            "PUSHGUARD_VIA=lefthook '/it''s/pre-push' {1} {2}",
-            "lefthook-local.yml",
-        );
-        assert!(
-            s.contains("run: 'PUSHGUARD_VIA=lefthook ''/it''''s/pre-push'' {1} {2} # {files}'"),
-            "{s}"
-        );
-        assert!(s.contains("files: 'echo ''lefthook-local.yml'''"), "{s}");
-        assert!(s.contains("use_stdin: true"));
-        assert!(s.starts_with("no_tty: true\n"));
     }
 }

@@ -100,8 +100,16 @@ pub fn is_ours(text: &str) -> bool {
 }
 
 /// Quotes a string for a POSIX shell.
-fn sh_quote(s: &str) -> String {
+pub(crate) fn sh_quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', r"'\''"))
+}
+
+/// Where the per-clone shim lives that husky's block and lefthook's command run.
+pub fn clone_shim() -> Result<PathBuf> {
+    Ok(crate::git::common_dir_via_git()?
+        .join("pushguard")
+        .join("hooks")
+        .join("pre-push"))
 }
 
 /// The shim's text for a binary at `bin`.
