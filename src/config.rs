@@ -837,6 +837,9 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
 pub enum BranchMatcher {
     /// A plain name (most patterns): compared as a string.
     Exact(String),
+    /// `<literal>/**`: every branch under `<literal>/`, as the glob matches them, without a
+    /// regular expression per name (10,000 remote-tracking refs, issue 21).
+    Under(String),
     Glob(GlobMatcher),
 }
 
@@ -844,6 +847,7 @@ impl BranchMatcher {
     pub fn is_match(&self, branch: &str) -> bool {
         match self {
             BranchMatcher::Exact(name) => name == branch,
+            BranchMatcher::Under(dir) => branch.starts_with(dir.as_str()),
             BranchMatcher::Glob(glob) => glob.is_match(branch),
         }
     }
@@ -856,6 +860,11 @@ impl BranchMatcher {
 pub fn branch_glob(pattern: &str) -> Result<BranchMatcher, globset::Error> {
     if is_literal(pattern) {
         return Ok(BranchMatcher::Exact(pattern.to_owned()));
+    }
+    if let Some(dir) = pattern.strip_suffix("**") {
+        if dir.ends_with('/') && dir.len() > 1 && is_literal(dir) {
+            return Ok(BranchMatcher::Under(dir.to_owned()));
+        }
     }
     Ok(BranchMatcher::Glob(
         parse_branch_glob(pattern)?.compile_matcher(),
@@ -1229,6 +1238,43 @@ mod tests {
         let c = load("[environments.rel]\nbranches = [\"release/*\"]\n").unwrap();
         assert!(c.environment_for_branch("release/1.2").unwrap().is_some());
         assert!(c.environment_for_branch("release/a/b").unwrap().is_none());
+    }
+
+    /// The `<dir>/**` fast path matches exactly the names the glob does.
+    #[test]
+    fn regression_issue_21_directory_globs_match_as_the_glob_does() {
+        let names = [
+            "topic",
+            "topic/",
+            "topic/a",
+            "topic/a/b",
+            "topicx/a",
+            "x/topic/a",
+            "TOPIC/a",
+            "a",
+        ];
+        for pattern in ["topic/**", "team/topic/**", "topic/*/**"] {
+            let fast = branch_glob(pattern).unwrap();
+            let glob = parse_branch_glob(pattern).unwrap().compile_matcher();
+            for name in names
+                .iter()
+                .chain(&["team/topic/x", "team/topic/x/y", "team/topic"])
+            {
+                assert_eq!(
+                    fast.is_match(name),
+                    glob.is_match(name),
+                    "{pattern} on {name}"
+                );
+            }
+        }
+        assert!(matches!(
+            branch_glob("topic/**").unwrap(),
+            BranchMatcher::Under(_)
+        ));
+        assert!(matches!(
+            branch_glob("t[o]pic/**").unwrap(),
+            BranchMatcher::Glob(_)
+        ));
     }
 
     #[test]
