@@ -12,7 +12,7 @@ use anyhow::{Context as _, Result};
 use super::range::pushed_commit;
 use super::{CheckId, CheckResult, Context, Refs};
 use crate::config::Environment;
-use crate::git::commit_graph::{decode, CommitGraph};
+use crate::git::commit_graph::{decode, encode, CommitGraph};
 use crate::git::GitDir;
 
 /// How many of the branches compared with a failure names; more are summarised by their
@@ -204,8 +204,8 @@ fn ref_prefixes(globs: &[String]) -> Vec<String> {
 }
 
 /// Finds whether `pushed` (a commit's object name) is contained in, or has the tree of, one
-/// of `candidates` (`(name, tip)`, sorted by name: the branches `<namespace><name>` that
-/// match `source`'s globs, as the site lists them).
+/// of `candidates` (`(name, tip)`, the tip a raw object name, sorted by name: the branches
+/// `<namespace><name>` that match `source`'s globs, as the site lists them).
 ///
 /// A candidate at the pushed commit answers at once. Else one `git for-each-ref --contains`
 /// answers containment for every candidate (with the commit-graph's generation numbers it
@@ -219,26 +219,31 @@ fn ref_prefixes(globs: &[String]) -> Vec<String> {
 ///
 /// `pushed_tree` is the pushed commit's tree when the caller has it at hand (libgit2 reads
 /// it in process); else it is looked up like the tips'.
-pub fn locate(
+pub fn locate<N: AsRef<str>, T: AsRef<[u8]>>(
     git: &GitDir,
     pushed: &str,
     pushed_tree: Option<String>,
-    candidates: &[(String, String)],
+    candidates: &[(N, T)],
     namespace: &str,
     source: &Environment,
 ) -> Result<Facts> {
     if candidates.is_empty() {
         return Ok(Facts::NoTrackingRef { on_remote: None });
     }
-    if let Some((name, _)) = candidates.iter().find(|(_, tip)| tip == pushed) {
-        return Ok(Facts::Contained(name.clone()));
+    let pushed_raw = decode(pushed).context("an object name that is not hex")?;
+    if let Some((name, _)) = candidates
+        .iter()
+        .find(|(_, tip)| tip.as_ref() == pushed_raw)
+    {
+        return Ok(Facts::Contained(name.as_ref().to_owned()));
     }
     let graph = CommitGraph::open(&git.objects_dir());
     // The tips' trees from the graphs (`None`: a tip no graph holds).
-    let tips: Vec<&str> = candidates.iter().map(|(_, tip)| tip.as_str()).collect();
+    let tips: Vec<&[u8]> = candidates.iter().map(|(_, tip)| tip.as_ref()).collect();
     let mut trees = graph.raw_trees(&tips);
-    let provably_none =
-        !graph.holds(pushed) && trees.iter().all(Option::is_some) && graph_parents_are_gits(git);
+    let provably_none = !graph.holds_raw(&pushed_raw)
+        && trees.iter().all(Option::is_some)
+        && graph_parents_are_gits(git);
     if !provably_none {
         let patterns = ref_prefixes(&source.branches);
         if let Some(first) = first_containing(git, pushed, namespace, &patterns, source)? {
@@ -252,7 +257,7 @@ pub fn locate(
         checked: candidates
             .iter()
             .take(NAMED)
-            .map(|(n, _)| n.clone())
+            .map(|(n, _)| n.as_ref().to_owned())
             .collect(),
         count: candidates.len(),
         shallow: git.common_dir().join("shallow").is_file(),
@@ -271,15 +276,8 @@ fn graph_parents_are_gits(git: &GitDir) -> bool {
     {
         return false;
     }
-    if std::fs::read_dir(dir.join("refs/replace")).is_ok_and(|mut d| d.next().is_some()) {
-        return false;
-    }
-    match std::fs::read(dir.join("packed-refs")) {
-        Ok(packed) => {
-            !regex::bytes::Regex::new(r" refs/replace/").is_ok_and(|re| re.is_match(&packed))
-        }
-        Err(_) => true,
-    }
+    // Replace refs, loose or packed (a listing this reader cannot give is not trusted).
+    crate::git::ref_files::under(dir, "refs/replace/").is_some_and(|refs| refs.is_empty())
 }
 
 /// The first candidate (by name) containing `pushed`, from one `git for-each-ref
@@ -326,12 +324,12 @@ fn ref_patterns(namespace: &str, prefixes: &[String]) -> Vec<String> {
 
 /// The first candidate (by name) whose tip has the tree of `pushed`: a promotion merge.
 /// `trees` holds the tips' trees the graphs gave; the others are asked of git here.
-fn same_tree(
+fn same_tree<N: AsRef<str>, T: AsRef<[u8]>>(
     git: &GitDir,
     graph: &CommitGraph,
     pushed: &str,
     pushed_tree: Option<String>,
-    candidates: &[(String, String)],
+    candidates: &[(N, T)],
     trees: &mut [Option<Vec<u8>>],
 ) -> Result<Option<String>> {
     let tree = match pushed_tree.or_else(|| graph.trees(&[pushed]).pop().flatten()) {
@@ -343,7 +341,7 @@ fn same_tree(
     if !missing.is_empty() {
         let asked: Vec<String> = missing
             .iter()
-            .map(|&i| format!("{}^{{tree}}", candidates[i].1))
+            .map(|&i| format!("{}^{{tree}}", encode(candidates[i].1.as_ref())))
             .collect();
         for (i, answer) in missing.into_iter().zip(trees_via_git(git, &asked)?) {
             trees[i] = answer.as_deref().and_then(decode);
@@ -353,7 +351,7 @@ fn same_tree(
         .iter()
         .zip(trees.iter())
         .find(|(_, t)| t.as_deref() == Some(tree.as_slice()))
-        .map(|((name, _), _)| name.clone()))
+        .map(|((name, _), _)| name.as_ref().to_owned()))
 }
 
 /// Resolves each of `names` (`<commit>^{tree}`) with one `git cat-file --batch-check`, in
@@ -513,10 +511,10 @@ fn facts(ctx: &Context, source: &Environment) -> Result<Facts> {
         Refs::Own => std::rc::Rc::new(ctx.repo.branches()?),
         Refs::Remote { name, .. } => ctx.repo.remote_tracking(name.unwrap_or_default())?,
     };
-    let candidates: Vec<(String, String)> = listed
+    let candidates: Vec<(&str, &[u8])> = listed
         .iter()
         .filter(|(name, _)| source.matches(name))
-        .map(|(name, tip)| (name.clone(), tip.to_string()))
+        .map(|(name, tip)| (name.as_str(), tip.as_bytes()))
         .collect();
     let created_here = ctx
         .same_push
@@ -600,9 +598,13 @@ pub fn facts_via_git(
     let pushed = git
         .peel_commit(new)
         .ok_or_else(|| anyhow::anyhow!("the pushed object {new} is not in this repository"))?;
-    let candidates = git.refs_where(&namespace, &ref_prefixes(&source.branches), |name| {
-        name != "HEAD" && source.matches(name)
-    })?;
+    let candidates: Vec<(String, Vec<u8>)> = git
+        .refs_where(&namespace, &ref_prefixes(&source.branches), |name| {
+            name != "HEAD" && source.matches(name)
+        })?
+        .into_iter()
+        .filter_map(|(name, tip)| Some((name, decode(&tip)?)))
+        .collect();
     if candidates.is_empty() {
         let on_remote = match refs {
             Refs::Remote {

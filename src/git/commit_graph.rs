@@ -48,20 +48,28 @@ impl CommitGraph {
     /// Tells whether a graph holds `commit` (a hex object name). A graph holds every
     /// ancestor of each commit it holds (git writes them closed under parents).
     pub fn holds(&self, commit: &str) -> bool {
-        decode(commit).is_some_and(|raw| self.files.iter().any(|f| f.position(&raw).is_some()))
+        let mut raw = [0u8; 32];
+        decoded(commit, &mut raw).is_some_and(|raw| self.holds_raw(raw))
+    }
+
+    /// [`CommitGraph::holds`], for a raw object name.
+    pub fn holds_raw(&self, commit: &[u8]) -> bool {
+        self.files.iter().any(|f| f.position(commit).is_some())
     }
 
     /// The root tree of each commit (hex object names in and out); `None` for a commit no
     /// graph holds.
     pub fn trees<S: AsRef<str>>(&self, commits: &[S]) -> Vec<Option<String>> {
-        self.raw_trees(commits)
+        let raw: Vec<Option<Vec<u8>>> = commits.iter().map(|c| decode(c.as_ref())).collect();
+        let known: Vec<&[u8]> = raw.iter().map(|r| r.as_deref().unwrap_or(&[])).collect();
+        self.raw_trees(&known)
             .into_iter()
             .map(|t| t.map(|t| encode(&t)))
             .collect()
     }
 
-    /// [`CommitGraph::trees`], as raw object names.
-    pub fn raw_trees<S: AsRef<str>>(&self, commits: &[S]) -> Vec<Option<Vec<u8>>> {
+    /// [`CommitGraph::trees`], raw object names in and out.
+    pub fn raw_trees<R: AsRef<[u8]>>(&self, commits: &[R]) -> Vec<Option<Vec<u8>>> {
         // Many lookups read each file's commit data whole, once; a few read their entries.
         let data: Vec<Option<Vec<u8>>> = self
             .files
@@ -74,12 +82,11 @@ impl CommitGraph {
             .collect();
         commits
             .iter()
-            .map(|hex| {
-                let raw = decode(hex.as_ref())?;
+            .map(|raw| {
                 self.files
                     .iter()
                     .zip(&data)
-                    .find_map(|(f, data)| f.tree(&raw, data.as_deref()))
+                    .find_map(|(f, data)| f.tree(raw.as_ref(), data.as_deref()))
             })
             .collect()
     }
@@ -191,18 +198,38 @@ impl GraphFile {
 
 /// The raw bytes of a hex object name.
 pub fn decode(hex: &str) -> Option<Vec<u8>> {
-    let digit = |c: u8| (c as char).to_digit(16).map(|d| d as u8);
-    let bytes = hex.as_bytes();
-    if !bytes.len().is_multiple_of(2) {
-        return None;
-    }
-    bytes
-        .chunks_exact(2)
-        .map(|pair| Some(digit(pair[0])? << 4 | digit(pair[1])?))
-        .collect()
+    let mut out = vec![0u8; hex.len() / 2];
+    decode_into(hex.as_bytes(), &mut out)?;
+    Some(out)
 }
 
-fn encode(raw: &[u8]) -> String {
+/// A SHA-1 or SHA-256 hex object name decoded into `buf`, without allocating.
+fn decoded<'b>(hex: &str, buf: &'b mut [u8; 32]) -> Option<&'b [u8]> {
+    let out = buf.get_mut(..hex.len() / 2)?;
+    decode_into(hex.as_bytes(), out)?;
+    Some(out)
+}
+
+/// Decodes `hex` into `out`, which must be exactly half its length.
+pub fn decode_into(hex: &[u8], out: &mut [u8]) -> Option<()> {
+    let digit = |c: u8| match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        b'A'..=b'F' => Some(c - b'A' + 10),
+        _ => None,
+    };
+    if hex.len() != out.len() * 2 {
+        return None;
+    }
+    for (byte, pair) in out.iter_mut().zip(hex.chunks_exact(2)) {
+        *byte = digit(pair[0])? << 4 | digit(pair[1])?;
+    }
+    Some(())
+}
+
+/// The hex name of a raw object name (what `Oid::to_string` gives, without the formatter:
+/// 10,000 candidate tips, issue 21).
+pub fn encode(raw: &[u8]) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut out = String::with_capacity(raw.len() * 2);
     for b in raw {
