@@ -123,6 +123,14 @@ TOML
         row "promoted, $n tracking refs matching \`topic/**\`, commit on none" "$(ms "$ma")" \
             "$(ms "$mb") \`git for-each-ref --contains\`" "**$(ratio "$ma" "$mb")**" \
             "$(mib "$(rss "$bin" check production --rev "$hotfix")") (git $(mib "$(rss git for-each-ref --contains "$hotfix" refs/remotes/origin/topic)"))"
+        # The same commit once the commit-graph holds it (a local branch has it): the graph's
+        # walk, cut off by generation numbers, answers instead of "in no graph".
+        git update-ref refs/heads/hotfix "$hotfix"; git commit-graph write --reachable 2>/dev/null
+        "$bin" check production --rev "$hotfix" >"$tmp/out" 2>&1 && { echo "promoted: the hotfix should fail"; cat "$tmp/out"; exit 1; }
+        pair pg gi
+        row "promoted, $n tracking refs matching \`topic/**\`, commit on none but in the commit-graph" "$(ms "$ma")" \
+            "$(ms "$mb") \`git for-each-ref --contains\`" "**$(ratio "$ma" "$mb")**" \
+            "$(mib "$(rss "$bin" check production --rev "$hotfix")") (git $(mib "$(rss git for-each-ref --contains "$hotfix" refs/remotes/origin/topic)"))"
     done
 fi
 

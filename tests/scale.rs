@@ -154,6 +154,68 @@ fn promoted_trusts_the_commit_graph_only_for_the_tips_it_holds_issue_21() {
     );
 }
 
+/// Containment answered from the commit-graph's walk (every name in the graph, packed
+/// refs read from git's files) agrees with git, through real pushes; a replace ref, which
+/// git's walk honours and the graph does not record, sends the question back to git.
+#[test]
+fn regression_issue_21_promoted_walks_the_commit_graph_as_git_would() {
+    let repo = TestRepo::guarded(topic_config());
+    let base = repo.head();
+    many_topic_refs(&repo, 120, &base);
+    let fix = repo.commit_file("fix.txt", "quick\n", "fix");
+    let above = repo.commit("above the fix");
+    repo.git(&["update-ref", "refs/remotes/origin/topic/b077", &above]);
+    repo.git(&["update-ref", "refs/remotes/origin/topic/b031", &above]);
+    repo.git(&["checkout", "-q", "-b", "feature", &base]);
+    let feature = repo.commit_file("feature.txt", "new\n", "feature, on no topic branch");
+    repo.git(&["pack-refs", "--all"]);
+    repo.git(&["commit-graph", "write", "--reachable"]);
+    // Both commits are in the graph: the walk answers for each.
+    let run = repo.push(&["origin", &format!("{fix}:refs/heads/production")]);
+    run.expect_code(0);
+    assert!(
+        run.stderr
+            .contains("on topic: contained in origin/topic/b031"),
+        "{}",
+        run.stderr
+    );
+    repo.push_unguarded(":refs/heads/production");
+    let run = repo.push(&["origin", &format!("{feature}:refs/heads/production")]);
+    run.expect_code(1);
+    assert!(
+        run.stderr.contains("not in any of 120 branches"),
+        "{}",
+        run.stderr
+    );
+    // A replace ref gives `above` the feature as its parent, for git: git now finds the
+    // feature on b031, and so must the check, although the graph records the old parent.
+    // Loose, then packed.
+    let tree = repo.git(&["rev-parse", &format!("{above}^{{tree}}")]);
+    let replacement = repo.git(&[
+        "commit-tree",
+        &tree,
+        "-p",
+        &feature,
+        "-m",
+        "above, replaced",
+    ]);
+    repo.git(&["replace", &above, &replacement]);
+    for pack in [false, true] {
+        if pack {
+            repo.git(&["pack-refs", "--all"]);
+        }
+        let run = repo.push(&["origin", &format!("{feature}:refs/heads/production")]);
+        run.expect_code(0);
+        assert!(
+            run.stderr
+                .contains("on topic: contained in origin/topic/b031"),
+            "packed: {pack}\n{}",
+            run.stderr
+        );
+        repo.push_unguarded(":refs/heads/production");
+    }
+}
+
 #[test]
 fn promoted_with_a_few_candidates_still_names_them_issue_14() {
     let repo = TestRepo::guarded(topic_config());

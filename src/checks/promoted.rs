@@ -207,11 +207,12 @@ fn ref_prefixes(globs: &[String]) -> Vec<String> {
 /// of `candidates` (`(name, tip)`, the tip a raw object name, sorted by name: the branches
 /// `<namespace><name>` that match `source`'s globs, as the site lists them).
 ///
-/// A candidate at the pushed commit answers at once. Else one `git for-each-ref --contains`
-/// answers containment for every candidate (with the commit-graph's generation numbers it
-/// reads no commit), unless git's commit-graph settles it: when the pushed commit is in no
-/// graph but every tip is, no candidate can contain it (a graph holds the ancestors of each
-/// commit it holds), so a hotfix on none of them starts no process. The tips' trees, for a
+/// A candidate at the pushed commit answers at once. Else git's commit-graph settles it
+/// where it can, with no process: when the pushed commit is in no graph but every tip is, no
+/// candidate can contain it (a graph holds the ancestors of each commit it holds); when all
+/// are in the graphs, a walk of their parents cut off by generation numbers answers, as
+/// git's own `--contains` does ([`CommitGraph::first_reaching`]). Otherwise one `git
+/// for-each-ref --contains` answers containment for every candidate. The tips' trees, for a
 /// promotion merge, come from the commit-graph files too (a tip the graphs lack, from one
 /// `git cat-file --batch-check`): reading every tip's commit object in process cost 5.6×
 /// git's `--contains` at 1,000 branches (issue 21). SHA-256 repositories are answered the
@@ -241,14 +242,24 @@ pub fn locate<N: AsRef<str>, T: AsRef<[u8]>>(
     // The tips' trees from the graphs (`None`: a tip no graph holds).
     let tips: Vec<&[u8]> = candidates.iter().map(|(_, tip)| tip.as_ref()).collect();
     let mut trees = graph.raw_trees(&tips);
-    let provably_none = !graph.holds_raw(&pushed_raw)
-        && trees.iter().all(Option::is_some)
-        && graph_parents_are_gits(git);
-    if !provably_none {
-        let patterns = ref_prefixes(&source.branches);
-        if let Some(first) = first_containing(git, pushed, namespace, &patterns, source)? {
-            return Ok(Facts::Contained(first));
+    // Containment from the graphs when they can answer it (git would walk the same
+    // parents), else from one `git for-each-ref --contains`.
+    let graph_answer = if !graph_parents_are_gits(git) {
+        None
+    } else if !graph.holds_raw(&pushed_raw) {
+        trees.iter().all(Option::is_some).then_some(None)
+    } else {
+        graph.first_reaching(&tips, &pushed_raw)
+    };
+    let first = match graph_answer {
+        Some(found) => found.map(|i| candidates[i].0.as_ref().to_owned()),
+        None => {
+            let patterns = ref_prefixes(&source.branches);
+            first_containing(git, pushed, namespace, &patterns, source)?
         }
+    };
+    if let Some(first) = first {
+        return Ok(Facts::Contained(first));
     }
     if let Some(name) = same_tree(git, &graph, pushed, pushed_tree, candidates, &mut trees)? {
         return Ok(Facts::SameTree(name));

@@ -8,21 +8,32 @@
 //! version 1 = SHA-1 or 2 = SHA-256, chunk count), a table of 12-byte chunk entries (id,
 //! 8-byte offset), then the chunks: `OIDF` (256 cumulative counts by first byte), `OIDL`
 //! (the commits' names, sorted) and `CDAT` (per commit: its root tree's name, then 16
-//! bytes of parents and generation). Only those three are read.
+//! bytes of parents and generation), and `EDGE` (the extra parents of octopus merges) for
+//! the walk. Only those four are read.
+//!
+//! The walk ([`CommitGraph::first_reaching`]) answers `promoted`'s containment in process
+//! when every name is in the graphs: git's own `--contains` also walks the graph, cut off
+//! by generation numbers, but costs a process and its own listing of every candidate ref.
 
 use std::fs::File;
 use std::os::unix::fs::FileExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// The commit-graph files of one object directory; files that do not parse are left out.
 pub struct CommitGraph {
     files: Vec<GraphFile>,
+    /// The files git walks, in `files`, base first: the single `commit-graph` when there is
+    /// one (git then reads no chain), else the whole chain; `None` when a file of it did not
+    /// parse, so that parent positions (global across a chain) cannot be trusted.
+    stack: Option<Vec<usize>>,
 }
 
 struct GraphFile {
     file: File,
     /// Bytes in an object name: 20 (SHA-1) or 32 (SHA-256).
     hash_len: usize,
+    /// The `EDGE` chunk's place, if the file has one.
+    edges: Option<(u64, u64)>,
     fanout: Vec<u32>,
     /// The sorted object names, `hash_len` bytes each.
     oids: Vec<u8>,
@@ -33,15 +44,27 @@ impl CommitGraph {
     /// The graphs of `objects_dir` (none is fine: every lookup then misses).
     pub fn open(objects_dir: &Path) -> CommitGraph {
         let info = objects_dir.join("info");
-        let mut paths: Vec<PathBuf> = vec![info.join("commit-graph")];
+        let single = GraphFile::open(&info.join("commit-graph"));
         let chain = info.join("commit-graphs");
+        let mut chained: Vec<Option<GraphFile>> = Vec::new();
         if let Ok(text) = std::fs::read_to_string(chain.join("commit-graph-chain")) {
             for hash in text.lines().map(str::trim).filter(|h| !h.is_empty()) {
-                paths.push(chain.join(format!("graph-{hash}.graph")));
+                chained.push(GraphFile::open(&chain.join(format!("graph-{hash}.graph"))));
             }
         }
+        let stack = match &single {
+            Some(_) => Some(vec![0]),
+            None if chained.iter().all(Option::is_some) && !chained.is_empty() => {
+                Some((0..chained.len()).collect())
+            }
+            None => None,
+        };
         CommitGraph {
-            files: paths.iter().filter_map(|p| GraphFile::open(p)).collect(),
+            files: single
+                .into_iter()
+                .chain(chained.into_iter().flatten())
+                .collect(),
+            stack,
         }
     }
 
@@ -90,6 +113,103 @@ impl CommitGraph {
             })
             .collect()
     }
+    /// The index of the first of `tips` (raw names, in order) from which `commit` is
+    /// reachable (a tip at `commit` included), walking the parents the graphs record with
+    /// the topological levels as the cutoff: a commit reaches `commit` only through commits of
+    /// a higher level, so nothing at or below its level is opened. `Some(None)`: no tip
+    /// reaches it. `None`: the graphs cannot say (a name they lack, no generation numbers, a
+    /// chain with a file that did not parse); the caller then asks git.
+    ///
+    /// Commits explored from one tip without finding `commit` are not explored again from
+    /// the next: none of them reaches it. The caller has checked that git would walk the
+    /// same parents (no shallow clone, grafts or replace refs).
+    pub fn first_reaching<R: AsRef<[u8]>>(
+        &self,
+        tips: &[R],
+        commit: &[u8],
+    ) -> Option<Option<usize>> {
+        let layers: Vec<&GraphFile> = self
+            .stack
+            .as_ref()?
+            .iter()
+            .map(|&i| &self.files[i])
+            .collect();
+        let mut bases = Vec::with_capacity(layers.len());
+        let mut total = 0usize;
+        for layer in &layers {
+            bases.push(total);
+            total += layer.len();
+        }
+        let data: Vec<Vec<u8>> = layers
+            .iter()
+            .map(|l| l.commit_data())
+            .collect::<Option<_>>()?;
+        let edges: Vec<Vec<u32>> = layers
+            .iter()
+            .map(|l| l.edge_data())
+            .collect::<Option<_>>()?;
+        let global = |raw: &[u8]| {
+            layers
+                .iter()
+                .zip(&bases)
+                .find_map(|(l, base)| l.position(raw).map(|p| base + p))
+        };
+        // The layer and local position of a global position.
+        let local = |g: usize| {
+            let layer = bases.partition_point(|&b| b <= g) - 1;
+            (layer, g - bases[layer])
+        };
+        let entry = |g: usize| {
+            let (layer, at) = local(g);
+            let width = layers[layer].hash_len + 16;
+            let row = data[layer].get(at * width..(at + 1) * width)?;
+            let word = |i: usize| u32::from_be_bytes(row[i..i + 4].try_into().expect("4 bytes"));
+            let h = layers[layer].hash_len;
+            Some((layer, word(h), word(h + 4), word(h + 8) >> 2))
+        };
+        const NONE: u32 = 0x7000_0000;
+        const MAX_LEVEL: u32 = 0x3fff_ffff;
+        let target = global(commit)?;
+        let cutoff = entry(target)?.3;
+        if cutoff == 0 || cutoff >= MAX_LEVEL {
+            return None;
+        }
+        let mut seen = vec![false; total];
+        let mut todo: Vec<usize> = Vec::new();
+        for (i, tip) in tips.iter().enumerate() {
+            todo.push(global(tip.as_ref())?);
+            while let Some(g) = todo.pop() {
+                if g == target {
+                    return Some(Some(i));
+                }
+                if std::mem::replace(seen.get_mut(g)?, true) {
+                    continue;
+                }
+                let (layer, first, second, level) = entry(g)?;
+                if level == 0 {
+                    return None;
+                }
+                if level <= cutoff {
+                    continue;
+                }
+                if first != NONE {
+                    todo.push(first as usize);
+                }
+                if second & 0x8000_0000 != 0 {
+                    let list = edges[layer].get((second & 0x7fff_ffff) as usize..)?;
+                    for &e in list {
+                        todo.push((e & 0x7fff_ffff) as usize);
+                        if e & 0x8000_0000 != 0 {
+                            break;
+                        }
+                    }
+                } else if second != NONE {
+                    todo.push(second as usize);
+                }
+            }
+        }
+        Some(None)
+    }
 }
 
 impl GraphFile {
@@ -121,6 +241,7 @@ impl GraphFile {
         let (oidf, _) = offset(b"OIDF")?;
         let (oidl, oidl_end) = offset(b"OIDL")?;
         let (cdat, cdat_end) = offset(b"CDAT")?;
+        let edges = offset(b"EDGE");
         let mut fanout_bytes = vec![0u8; 256 * 4];
         file.read_exact_at(&mut fanout_bytes, oidf).ok()?;
         let fanout: Vec<u32> = fanout_bytes
@@ -136,6 +257,7 @@ impl GraphFile {
         Some(GraphFile {
             file,
             hash_len,
+            edges,
             fanout,
             oids,
             cdat,
@@ -177,6 +299,21 @@ impl GraphFile {
         let mut data = vec![0u8; self.len() * (self.hash_len + 16)];
         self.file.read_exact_at(&mut data, self.cdat).ok()?;
         Some(data)
+    }
+
+    /// The `EDGE` chunk's words (empty when the file has none: no octopus merges).
+    fn edge_data(&self) -> Option<Vec<u32>> {
+        let Some((start, end)) = self.edges else {
+            return Some(Vec::new());
+        };
+        let mut bytes = vec![0u8; usize::try_from(end - start).ok()?];
+        self.file.read_exact_at(&mut bytes, start).ok()?;
+        Some(
+            bytes
+                .chunks_exact(4)
+                .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+                .collect(),
+        )
     }
 
     /// The root tree of `commit` (raw name), if this file holds it; from `data` (the `CDAT`
@@ -280,6 +417,88 @@ mod tests {
         // One lookup reads its entry alone, and agrees.
         assert_eq!(graph.trees(&commits[100..101]), found[100..101]);
         assert_eq!(graph.trees(&["not hex"]), [None]);
+    }
+
+    /// The walk answers as `git for-each-ref --contains` does, over merges and an octopus,
+    /// with one graph file and with a split chain.
+    fn walk_agrees_with_git(split: bool) {
+        let tmp = tempfile::tempdir().expect("temp dir");
+        let dir = tmp.path();
+        git(dir, &["init", "-q", "-b", "main"]);
+        let commit = |msg: &str| {
+            git(dir, &["commit", "-q", "--allow-empty", "-m", msg]);
+            git(dir, &["rev-parse", "HEAD"])
+        };
+        let mut all = vec![commit("root")];
+        for side in ["a", "b", "c"] {
+            git(dir, &["checkout", "-q", "-b", side, "main"]);
+            for i in 0..4 {
+                all.push(commit(&format!("{side}{i}")));
+            }
+        }
+        git(dir, &["checkout", "-q", "main"]);
+        all.push(commit("m0"));
+        git(
+            dir,
+            &["merge", "-q", "--no-ff", "-m", "octopus", "a", "b", "c"],
+        );
+        all.push(git(dir, &["rev-parse", "HEAD"]));
+        if split {
+            git(dir, &["commit-graph", "write", "--reachable", "--split"]);
+        }
+        git(dir, &["checkout", "-q", "-b", "late", "b~2"]);
+        all.push(commit("late0"));
+        git(dir, &["merge", "-q", "--no-ff", "-m", "merge", "a~1"]);
+        all.push(git(dir, &["rev-parse", "HEAD"]));
+        for (i, c) in all.iter().enumerate() {
+            git(dir, &["update-ref", &format!("refs/remotes/o/t{i:02}"), c]);
+        }
+        let mut write = vec!["commit-graph", "write", "--reachable"];
+        if split {
+            write.push("--split");
+        }
+        git(dir, &write);
+        let graph = CommitGraph::open(&dir.join(".git/objects"));
+        if split {
+            assert!(graph.files.len() >= 2, "a chain");
+        }
+        let raw: Vec<Vec<u8>> = all.iter().map(|c| decode(c).expect("hex")).collect();
+        for (ti, target) in all.iter().enumerate() {
+            // Tips in name order, as promoted lists them; several subsets.
+            for skip in [0, 3, 7] {
+                let tips: Vec<(usize, &Vec<u8>)> = raw.iter().enumerate().skip(skip).collect();
+                let tip_raw: Vec<&[u8]> = tips.iter().map(|(_, r)| r.as_slice()).collect();
+                let listed = git(
+                    dir,
+                    &[
+                        "for-each-ref",
+                        "--format=%(refname)",
+                        &format!("--contains={target}"),
+                        "refs/remotes/o/",
+                    ],
+                );
+                let expected = listed
+                    .lines()
+                    .filter_map(|r| r.strip_prefix("refs/remotes/o/t")?.parse::<usize>().ok())
+                    .filter(|&i| i >= skip)
+                    .min();
+                let found = graph
+                    .first_reaching(&tip_raw, &raw[ti])
+                    .expect("the graphs answer")
+                    .map(|i| tips[i].0);
+                assert_eq!(found, expected, "target {ti}, tips from {skip}");
+            }
+        }
+    }
+
+    #[test]
+    fn regression_issue_21_graph_walk_agrees_with_for_each_ref_contains() {
+        walk_agrees_with_git(false);
+    }
+
+    #[test]
+    fn regression_issue_21_graph_walk_agrees_with_git_across_a_split_chain() {
+        walk_agrees_with_git(true);
     }
 
     #[test]
