@@ -79,6 +79,8 @@ pub struct Hosted {
     pub bare: PathBuf,
     /// The account that owns the repository and runs the hooks, when not the test's own.
     owner: Option<(u32, u32)>,
+    /// The pushguard binary the server's hooks run: one that account can reach.
+    bin: PathBuf,
     port: u16,
     /// gitolite's hosting account's home.
     gl_home: PathBuf,
@@ -175,6 +177,7 @@ impl Hosted {
             t,
             kind: Kind::Gitolite,
             owner: None,
+            bin: bin(),
             port: 0,
             gl_home,
             gl_config: vec![("receive.advertisePushOptions".to_owned(), "true".to_owned())],
@@ -233,7 +236,7 @@ impl Hosted {
         // pushguard, installed as gitolite expects: `pushguard install` in the repository writes
         // the hooks into LOCAL_CODE, and gitolite.conf names them for this repository.
         h.write_server_file("pushguard.toml", server_config);
-        let install = ok(h.as_host(bin()).arg("install").current_dir(&h.bare));
+        let install = ok(h.as_host(&h.bin).arg("install").current_dir(&h.bare));
         assert!(
             install.stderr.contains("pushguard-pre-receive"),
             "{}",
@@ -268,11 +271,13 @@ impl Hosted {
             };
             (id("-u"), id("-g"))
         });
+        let bin = crate::support::bin_for_any_user(&t.root);
         let mut h = Hosted {
             bare: srv.join("app.git"),
             t,
             kind: Kind::Apache,
             owner,
+            bin,
             port: 0,
             gl_home: PathBuf::new(),
             gl_config: Vec::new(),
@@ -285,7 +290,7 @@ impl Hosted {
         ok(h.git_cmd(&srv).args(["init", "-q", "--bare", "app.git"]));
         h.chown_tree(&srv);
         h.write_server_file("pushguard.toml", server_config);
-        ok(h.as_host(bin()).arg("install").current_dir(&h.bare));
+        ok(h.as_host(&h.bin).arg("install").current_dir(&h.bare));
         h.server_config("receive.advertisePushOptions", "true");
         let htpasswd = h.t.root.join("htpasswd");
         for (i, user) in USERS.iter().enumerate() {
@@ -323,7 +328,7 @@ impl Hosted {
 
     /// Runs pushguard in the repository on the server as its owner.
     pub fn server_pushguard(&self, args: &[&str]) -> Run {
-        bounded(self.as_host(bin()).args(args).current_dir(&self.bare))
+        bounded(self.as_host(&self.bin).args(args).current_dir(&self.bare))
     }
 
     /// A git command of the test's own (client side) in `dir`.

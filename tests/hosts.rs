@@ -455,7 +455,8 @@ fn regression_issue_24_every_command_in_a_repository_owned_by_another_user_says_
     // The first way forward: as the owner, the real problem shows.
     let run = Run::from_output(
         std::os::unix::process::CommandExt::uid(
-            repo.command(crate::support::bin()).current_dir(&dir),
+            repo.command(crate::support::bin_for_any_user(&repo.root))
+                .current_dir(&dir),
             nobody,
         )
         .args(["config", "--check"])

@@ -16,6 +16,29 @@ pub fn bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_pushguard"))
 }
 
+/// The binary under test where another account (Apache's CGI user, `nobody`) can run it:
+/// the build's own path when every directory above it lets others through, else a copy in
+/// `dir` (a test's temp root, which the test opens to that account). A clone under a private
+/// directory (`mktemp -d` makes it 0700) would otherwise leave the hooks unrunnable.
+pub fn bin_for_any_user(dir: &Path) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let built = bin();
+    let open_to_others = built
+        .ancestors()
+        .skip(1)
+        .all(|d| std::fs::metadata(d).is_ok_and(|m| m.permissions().mode() & 0o001 != 0));
+    if open_to_others {
+        return built;
+    }
+    let copy = dir.join("pushguard-under-test");
+    if !copy.exists() {
+        std::fs::copy(&built, &copy).expect("copy the binary under test");
+        std::fs::set_permissions(&copy, std::fs::Permissions::from_mode(0o755))
+            .expect("make the copy runnable by all");
+    }
+    copy
+}
+
 /// `PATH` without directories that hold an installed `pushguard`, so that only the binary
 /// under test runs (the hook shim falls back to `PATH`).
 pub fn hermetic_path() -> std::ffi::OsString {
