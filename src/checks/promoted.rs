@@ -238,7 +238,7 @@ pub fn locate<N: AsRef<str>, T: AsRef<[u8]>>(
     {
         return Ok(Facts::Contained(name.as_ref().to_owned()));
     }
-    let graph = CommitGraph::open(&git.objects_dir());
+    let graph = git.commit_graph();
     // The tips' trees from the graphs (`None`: a tip no graph holds).
     let tips: Vec<&[u8]> = candidates.iter().map(|(_, tip)| tip.as_ref()).collect();
     let mut trees = graph.raw_trees(&tips);
@@ -261,7 +261,7 @@ pub fn locate<N: AsRef<str>, T: AsRef<[u8]>>(
     if let Some(first) = first {
         return Ok(Facts::Contained(first));
     }
-    if let Some(name) = same_tree(git, &graph, pushed, pushed_tree, candidates, &mut trees)? {
+    if let Some(name) = same_tree(git, graph, pushed, pushed_tree, candidates, &mut trees)? {
         return Ok(Facts::SameTree(name));
     }
     Ok(Facts::NotPromoted {
