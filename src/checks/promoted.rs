@@ -242,15 +242,15 @@ pub fn locate<N: AsRef<str>, T: AsRef<[u8]>>(
     // The tips' trees from the graphs (`None`: a tip no graph holds).
     let tips: Vec<&[u8]> = candidates.iter().map(|(_, tip)| tip.as_ref()).collect();
     let mut trees = graph.raw_trees(&tips);
-    // Containment from the graphs when they can answer it (git would walk the same
-    // parents), else from one `git for-each-ref --contains`.
-    let graph_answer = if !graph_parents_are_gits(git) {
-        None
-    } else if !graph.holds_raw(&pushed_raw) {
+    // Containment from the graphs when they can answer it and git would walk the same
+    // parents (asked last: it reads `packed-refs`), else from one `git for-each-ref
+    // --contains`.
+    let graph_answer = if !graph.holds_raw(&pushed_raw) {
         trees.iter().all(Option::is_some).then_some(None)
     } else {
         graph.first_reaching(&tips, &pushed_raw)
-    };
+    }
+    .filter(|_| graph_parents_are_gits(git));
     let first = match graph_answer {
         Some(found) => found.map(|i| candidates[i].0.as_ref().to_owned()),
         None => {
