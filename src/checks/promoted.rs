@@ -261,7 +261,15 @@ pub fn locate<N: AsRef<str>, T: AsRef<[u8]>>(
     if let Some(first) = first {
         return Ok(Facts::Contained(first));
     }
-    if let Some(name) = same_tree(git, graph, pushed, pushed_tree, candidates, &mut trees)? {
+    if let Some(name) = same_tree(
+        git,
+        graph,
+        pushed,
+        &pushed_raw,
+        pushed_tree,
+        candidates,
+        &mut trees,
+    )? {
         return Ok(Facts::SameTree(name));
     }
     Ok(Facts::NotPromoted {
@@ -339,15 +347,19 @@ fn same_tree<N: AsRef<str>, T: AsRef<[u8]>>(
     git: &GitDir,
     graph: &CommitGraph,
     pushed: &str,
+    pushed_raw: &[u8],
     pushed_tree: Option<String>,
     candidates: &[(N, T)],
     trees: &mut [Option<Vec<u8>>],
 ) -> Result<Option<String>> {
-    let tree = match pushed_tree.or_else(|| graph.trees(&[pushed]).pop().flatten()) {
-        Some(tree) => tree,
-        None => git.tree_of(pushed)?,
-    };
-    let tree = decode(&tree).context("an object name that is not hex")?;
+    let tree = match pushed_tree {
+        Some(hex) => decode(&hex),
+        None => match graph.raw_trees(&[pushed_raw]).pop().flatten() {
+            Some(raw) => Some(raw),
+            None => decode(&git.tree_of(pushed)?),
+        },
+    }
+    .context("an object name that is not hex")?;
     let missing: Vec<usize> = (0..trees.len()).filter(|&i| trees[i].is_none()).collect();
     if !missing.is_empty() {
         let asked: Vec<String> = missing

@@ -79,30 +79,14 @@ impl CommitGraph {
         }
     }
 
-    /// Tells whether a graph holds `commit` (a hex object name). A graph holds every
+    /// Tells whether a graph holds `commit` (a raw object name). A graph holds every
     /// ancestor of each commit it holds (git writes them closed under parents).
-    pub fn holds(&self, commit: &str) -> bool {
-        let mut raw = [0u8; 32];
-        decoded(commit, &mut raw).is_some_and(|raw| self.holds_raw(raw))
-    }
-
-    /// [`CommitGraph::holds`], for a raw object name.
     pub fn holds_raw(&self, commit: &[u8]) -> bool {
         self.files.iter().any(|f| f.position(commit).is_some())
     }
 
-    /// The root tree of each commit (hex object names in and out); `None` for a commit no
+    /// The root tree of each commit (raw object names in and out); `None` for a commit no
     /// graph holds.
-    pub fn trees<S: AsRef<str>>(&self, commits: &[S]) -> Vec<Option<String>> {
-        let raw: Vec<Option<Vec<u8>>> = commits.iter().map(|c| decode(c.as_ref())).collect();
-        let known: Vec<&[u8]> = raw.iter().map(|r| r.as_deref().unwrap_or(&[])).collect();
-        self.raw_trees(&known)
-            .into_iter()
-            .map(|t| t.map(|t| encode(&t)))
-            .collect()
-    }
-
-    /// [`CommitGraph::trees`], raw object names in and out.
     pub fn raw_trees<R: AsRef<[u8]>>(&self, commits: &[R]) -> Vec<Option<Vec<u8>>> {
         // Many lookups read each file's commit data whole, once; a few read their entries.
         let data: Vec<Option<Vec<u8>>> = self
@@ -351,13 +335,6 @@ pub fn decode(hex: &str) -> Option<Vec<u8>> {
     Some(out)
 }
 
-/// A SHA-1 or SHA-256 hex object name decoded into `buf`, without allocating.
-fn decoded<'b>(hex: &str, buf: &'b mut [u8; 32]) -> Option<&'b [u8]> {
-    let out = buf.get_mut(..hex.len() / 2)?;
-    decode_into(hex.as_bytes(), out)?;
-    Some(out)
-}
-
 /// Decodes `hex` into `out`, which must be exactly half its length.
 pub fn decode_into(hex: &[u8], out: &mut [u8]) -> Option<()> {
     let digit = |c: u8| match c {
@@ -390,6 +367,22 @@ pub fn encode(raw: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The graph through hex object names, as the tests compare it with git's output.
+    impl CommitGraph {
+        fn holds(&self, commit: &str) -> bool {
+            decode(commit).is_some_and(|raw| self.holds_raw(&raw))
+        }
+
+        fn trees<S: AsRef<str>>(&self, commits: &[S]) -> Vec<Option<String>> {
+            let raw: Vec<Option<Vec<u8>>> = commits.iter().map(|c| decode(c.as_ref())).collect();
+            let known: Vec<&[u8]> = raw.iter().map(|r| r.as_deref().unwrap_or(&[])).collect();
+            self.raw_trees(&known)
+                .into_iter()
+                .map(|t| t.map(|t| encode(&t)))
+                .collect()
+        }
+    }
 
     fn git(dir: &Path, args: &[&str]) -> String {
         crate::git::test_git(dir, args)
