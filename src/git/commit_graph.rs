@@ -38,6 +38,8 @@ struct GraphFile {
     /// The sorted object names, `hash_len` bytes each.
     oids: Vec<u8>,
     cdat: u64,
+    /// The whole `CDAT` chunk, once read: the trees of many tips and the walk share it.
+    data: std::sync::OnceLock<Option<Vec<u8>>>,
 }
 
 /// Says how many files and commits, never the names (millions of bytes).
@@ -89,7 +91,7 @@ impl CommitGraph {
     /// graph holds.
     pub fn raw_trees<R: AsRef<[u8]>>(&self, commits: &[R]) -> Vec<Option<Vec<u8>>> {
         // Many lookups read each file's commit data whole, once; a few read their entries.
-        let data: Vec<Option<Vec<u8>>> = self
+        let data: Vec<Option<&[u8]>> = self
             .files
             .iter()
             .map(|f| {
@@ -104,7 +106,7 @@ impl CommitGraph {
                 self.files
                     .iter()
                     .zip(&data)
-                    .find_map(|(f, data)| f.tree(raw.as_ref(), data.as_deref()))
+                    .find_map(|(f, data)| f.tree(raw.as_ref(), *data))
             })
             .collect()
     }
@@ -135,7 +137,7 @@ impl CommitGraph {
             bases.push(total);
             total += layer.len();
         }
-        let data: Vec<Vec<u8>> = layers
+        let data: Vec<&[u8]> = layers
             .iter()
             .map(|l| l.commit_data())
             .collect::<Option<_>>()?;
@@ -256,6 +258,7 @@ impl GraphFile {
             fanout,
             oids,
             cdat,
+            data: std::sync::OnceLock::new(),
         })
     }
 
@@ -289,11 +292,15 @@ impl GraphFile {
         self.oids.len() / self.hash_len
     }
 
-    /// The whole `CDAT` chunk.
-    fn commit_data(&self) -> Option<Vec<u8>> {
-        let mut data = vec![0u8; self.len() * (self.hash_len + 16)];
-        self.file.read_exact_at(&mut data, self.cdat).ok()?;
-        Some(data)
+    /// The whole `CDAT` chunk, read on first use and kept.
+    fn commit_data(&self) -> Option<&[u8]> {
+        self.data
+            .get_or_init(|| {
+                let mut data = vec![0u8; self.len() * (self.hash_len + 16)];
+                self.file.read_exact_at(&mut data, self.cdat).ok()?;
+                Some(data)
+            })
+            .as_deref()
     }
 
     /// The `EDGE` chunk's words (empty when the file has none: no octopus merges).
