@@ -713,8 +713,17 @@ struct Sinks {
 }
 
 enum Sink {
-    Table { w: Box<dyn Write>, remote: String },
-    Json { w: Box<dyn Write>, first: bool },
+    Table {
+        w: Box<dyn Write>,
+        remote: String,
+    },
+    /// `buf`: the row being made, written at once (serde_json writes each token with a call
+    /// of its own, through two writers).
+    Json {
+        w: Box<dyn Write>,
+        first: bool,
+        buf: Vec<u8>,
+    },
     Csv(Box<csv::Writer<Box<dyn Write>>>),
 }
 
@@ -759,7 +768,11 @@ impl Sink {
                 w,
                 remote: remote.to_owned(),
             },
-            Format::Json => Sink::Json { w, first: true },
+            Format::Json => Sink::Json {
+                w,
+                first: true,
+                buf: Vec::new(),
+            },
             Format::Csv => {
                 let mut w = csv::Writer::from_writer(w);
                 w.write_record(CSV_COLUMNS).context("failed to write CSV")?;
@@ -771,10 +784,13 @@ impl Sink {
     fn row(&mut self, row: &Row) -> Result<()> {
         match self {
             Sink::Table { w, .. } => write_table_row(w, row),
-            Sink::Json { w, first } => {
-                w.write_all(if *first { b"[\n" } else { b",\n" })?;
+            Sink::Json { w, first, buf } => {
+                buf.clear();
+                buf.extend_from_slice(if *first { b"[\n" } else { b",\n" });
                 *first = false;
-                serde_json::to_writer(&mut *w, row).context("failed to write a row as JSON")
+                serde_json::to_writer(&mut *buf, row).context("failed to write a row as JSON")?;
+                w.write_all(buf)?;
+                Ok(())
             }
             Sink::Csv(w) => w
                 .write_record(csv_record(row))
@@ -793,7 +809,7 @@ impl Sink {
                 }
                 w.flush()?;
             }
-            Sink::Json { mut w, first } => {
+            Sink::Json { mut w, first, .. } => {
                 w.write_all(if first { b"[]\n" } else { b"\n]\n" })?;
                 w.flush()?;
             }
