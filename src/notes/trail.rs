@@ -12,8 +12,9 @@
 //! A clone keeps what it shares with a destination in a local outbox keyed by the URL pushed
 //! to ([`outbox_ref`]); the first time, the outbox is filled from the clone's own log with the
 //! records of pushes to that URL (so records an earlier version left unshared go out, and
-//! only to where their push went). A trail is append-only: [`lost_records`] finds records a
-//! trail held in its history, or in what this clone fetched before, that it no longer holds.
+//! only to where their push went). A trail is append-only: reading it ([`read_remote_trail`])
+//! finds records a trail held in its history, or in what this clone fetched before, that it no
+//! longer holds.
 
 use std::collections::{HashMap, HashSet};
 use std::io::BufRead as _;
@@ -659,7 +660,7 @@ pub struct Seen<'a> {
 
 /// The whole trail of `remote` (a configured remote's name or a URL): every trail ref
 /// fetched at once (`refs/notes/pushguard-audit*`, pruned), its records, and the records it
-/// lost ([`lost_records`]). `None` when the remote has no trail at all and nothing this clone
+/// lost (`lost_records`). `None` when the remote has no trail at all and nothing this clone
 /// checked there before is gone.
 ///
 /// This is the one reader of a remote's trail (`audit`, `log --remote`,
@@ -710,8 +711,11 @@ pub fn read_remote_trail(
     let checked = refs_under(repo, &checked_prefix(remote))?;
     let prefix = fetch_trail(repo, remote, timeout)?;
     let refs = refs_under(repo, &prefix)?;
+    // The walk of the notes history runs beside the reading of the notes at the tips.
+    let history = HistoryWalk::start(repo, &refs, &checked, walk)?;
     let (present, at_tips) = read_records(repo, &refs, each)?;
-    let (lost, unwalked) = lost_records(repo, &refs, &checked, &present, &at_tips, walk)?;
+    let history = history.finish()?;
+    let (lost, unwalked) = lost_records(repo, &refs, &checked, &present, &at_tips, history)?;
     if lost.is_empty() && !unwalked {
         mark_checked(repo, remote, &refs, &checked)?;
     }
@@ -988,30 +992,25 @@ fn line_hash(line: &str) -> Option<&str> {
 }
 
 /// The records the trail held and no longer holds (`present`: the hashes of the records it
-/// holds now; `at_tips`: the note blobs at its tips, sorted). Every note blob the trail's history
-/// ever held (`git rev-list --objects`, from the checked tips on) that is not at a tip now,
-/// and every note of a checked tip that its ref no longer holds the same (moved on, rewound
-/// or deleted since), is read; a record line in one of them that is nowhere in the trail now
-/// was lost. Each lost record once, with the notes commit that dropped it when the ref's
-/// history shows one.
-pub fn lost_records(
+/// holds now; `at_tips`: the note blobs at its tips, sorted; `history`: what
+/// [`HistoryWalk`] found). Every note blob the trail's history ever held (from the checked
+/// tips on) that is not at a tip now, and every note of a checked tip that its ref no longer
+/// holds the same (moved on, rewound or deleted since), is read; a record line in one of them
+/// that is nowhere in the trail now was lost. Each lost record once, with the notes commit
+/// that dropped it when the ref's history shows one.
+fn lost_records(
     repo: &Repo,
     refs: &[TrailRef],
     checked: &[TrailRef],
     present: &Present,
     at_tips: &[Oid],
-    walk: Walk,
+    history: Walked,
 ) -> Result<(Vec<Lost>, bool)> {
     let git = repo.git2();
     // (blob, object, the ref it is known from, how); `None` for how: found in the history.
     let mut candidates: Vec<(Oid, String, String, Option<LostHow>)> = Vec::new();
     let mut seen: HashSet<Oid> = HashSet::new();
-    let hide: Vec<Oid> = checked.iter().map(|c| c.tip).collect();
-    let tips: Vec<Oid> = refs.iter().map(|r| r.tip).collect();
-    let (history, unwalked) = match walk {
-        Walk::Whole => history_notes(repo, &tips, &hide, None)?,
-        Walk::Newest(n) => replaced_notes(repo, &tips, &hide, n)?,
-    };
+    let (history, unwalked) = history;
     for (object, blob) in history {
         if at_tips.binary_search(&blob).is_err() && seen.insert(blob) {
             candidates.push((blob, object, String::new(), None));
@@ -1096,19 +1095,93 @@ pub fn lost_records(
     Ok((lost, unwalked))
 }
 
+/// What a walk of the notes history found: (the object annotated, the note blob) pairs, and
+/// whether its bound left older notes commits unwalked.
+type Walked = (Vec<(String, Oid)>, bool);
+
+/// The walk of the notes history for lost records, started before the notes at the tips are
+/// read and running beside that reading (git walks on one core while `cat-file` and this
+/// process read the notes): [`history_notes`] or [`replaced_notes`], from the tips of `refs`
+/// down to the tips this clone `checked` before.
+struct HistoryWalk(Option<std::thread::JoinHandle<Result<Walked>>>);
+
+impl HistoryWalk {
+    fn start(repo: &Repo, refs: &[TrailRef], checked: &[TrailRef], walk: Walk) -> Result<Self> {
+        if refs.is_empty() {
+            return Ok(Self(None));
+        }
+        let hide: Vec<Oid> = checked.iter().map(|c| c.tip).collect();
+        let tips: Vec<Oid> = refs.iter().map(|r| r.tip).collect();
+        let started = match walk {
+            Walk::Whole => history_notes(repo, &tips, &hide, None)?,
+            Walk::Newest(n) => replaced_notes(repo, &tips, &hide, n)?,
+        };
+        Ok(Self(Some(started)))
+    }
+
+    fn finish(self) -> Result<Walked> {
+        match self.0 {
+            None => Ok((Vec::new(), false)),
+            Some(walk) => walk
+                .join()
+                .unwrap_or_else(|_| bail!("the walk of the trail's history panicked")),
+        }
+    }
+}
+
+/// Runs `cmd` (a `git` walk reading its revisions with `--stdin`) on a thread of its own:
+/// writes `input`, then hands its output to `parse`. Git reads all of `--stdin` before it
+/// walks, so the input is written whole before the output is read. `what` names the command
+/// in errors.
+fn walk_beside(
+    mut cmd: std::process::Command,
+    input: String,
+    what: &'static str,
+    parse: impl FnOnce(&mut dyn Iterator<Item = std::io::Result<String>>) -> Result<Walked>
+        + Send
+        + 'static,
+) -> Result<std::thread::JoinHandle<Result<Walked>>> {
+    cmd.stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = cmd
+        .spawn()
+        .with_context(|| format!("failed to run `{what}` over the trail's history"))?;
+    Ok(std::thread::spawn(move || {
+        let mut stdin = child.stdin.take().expect("stdin is piped");
+        {
+            use std::io::Write as _;
+            let _ = stdin.write_all(input.as_bytes());
+        }
+        drop(stdin);
+        let stdout = child.stdout.take().expect("stdout is piped");
+        let mut lines = std::io::BufReader::with_capacity(256 * 1024, stdout).lines();
+        let walked = parse(&mut lines);
+        drop(lines);
+        let result = child
+            .wait_with_output()
+            .with_context(|| format!("failed to wait for `{what}`"))?;
+        let walked = walked?;
+        if !result.status.success() {
+            bail!(
+                "`{what}` over the trail's history failed: {}",
+                String::from_utf8_lossy(&result.stderr).trim()
+            );
+        }
+        Ok(walked)
+    }))
+}
+
 /// Every note blob reachable from `tips` and not from `hide`, with the object it annotates:
 /// `git rev-list --objects`, which walks each tree of the history once.
 /// At most `max` notes commits are walked (newest first); the flag says whether more were
-/// left unwalked.
+/// left unwalked. Runs beside the caller ([`walk_beside`]).
 fn history_notes(
     repo: &Repo,
     tips: &[Oid],
     hide: &[Oid],
     max: Option<usize>,
-) -> Result<(Vec<(String, Oid)>, bool)> {
-    if tips.is_empty() {
-        return Ok((Vec::new(), false));
-    }
+) -> Result<std::thread::JoinHandle<Result<Walked>>> {
     let git = repo.git2();
     let input = walk_input(git, tips, hide);
     let mut cmd = git::git_command(repo.common_dir());
@@ -1116,45 +1189,25 @@ fn history_notes(
         .arg(git.path())
         .args(["rev-list", "--objects", "--stdin"])
         // One commit more than the bound tells whether the bound stopped the walk.
-        .args(max.map(|n| format!("--max-count={}", n + 1)))
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped());
-    let mut child = cmd
-        .spawn()
-        .context("failed to run `git rev-list` over the trail's history")?;
-    let mut stdin = child.stdin.take().expect("stdin is piped");
-    let writer = std::thread::spawn(move || {
-        use std::io::Write as _;
-        let _ = stdin.write_all(input.as_bytes());
-    });
-    let stdout = child.stdout.take().expect("stdout is piped");
-    let mut out = Vec::new();
-    let mut commits = 0usize;
-    for line in std::io::BufReader::with_capacity(256 * 1024, stdout).lines() {
-        let line = line.context("failed to read `git rev-list` over the trail's history")?;
-        let Some((id, path)) = line.split_once(' ') else {
-            commits += 1;
-            continue;
-        };
-        let object: String = path.chars().filter(|c| *c != '/').collect();
-        if matches!(object.len(), 40 | 64) && object.bytes().all(|b| b.is_ascii_hexdigit()) {
-            if let Ok(blob) = Oid::from_str(id) {
-                out.push((object.to_ascii_lowercase(), blob));
+        .args(max.map(|n| format!("--max-count={}", n + 1)));
+    walk_beside(cmd, input, "git rev-list", move |lines| {
+        let mut out = Vec::new();
+        let mut commits = 0usize;
+        for line in lines {
+            let line = line.context("failed to read `git rev-list` over the trail's history")?;
+            let Some((id, path)) = line.split_once(' ') else {
+                commits += 1;
+                continue;
+            };
+            let object: String = path.chars().filter(|c| *c != '/').collect();
+            if matches!(object.len(), 40 | 64) && object.bytes().all(|b| b.is_ascii_hexdigit()) {
+                if let Ok(blob) = Oid::from_str(id) {
+                    out.push((object.to_ascii_lowercase(), blob));
+                }
             }
         }
-    }
-    let _ = writer.join();
-    let result = child
-        .wait_with_output()
-        .context("failed to wait for `git rev-list`")?;
-    if !result.status.success() {
-        bail!(
-            "`git rev-list` over the trail's history failed: {}",
-            String::from_utf8_lossy(&result.stderr).trim()
-        );
-    }
-    Ok((out, max.is_some_and(|n| commits > n)))
+        Ok((out, max.is_some_and(|n| commits > n)))
+    })
 }
 
 /// What `git rev-list --stdin` (or `git log --stdin`) reads to walk from `tips` but not
@@ -1180,16 +1233,14 @@ fn walk_input(git: &git2::Repository, tips: &[Oid], hide: &[Oid]) -> String {
 /// The note blobs that the newest `max` notes commits from `tips` (not from `hide`) replaced
 /// or removed, with the object each annotated: `git log -m --raw` lists only what each
 /// commit changed (against every parent of a merge), so a bounded walk never reads the
-/// trees whole. The flag says whether older commits were left unwalked.
+/// trees whole. The flag says whether older commits were left unwalked. Runs beside the
+/// caller ([`walk_beside`]).
 fn replaced_notes(
     repo: &Repo,
     tips: &[Oid],
     hide: &[Oid],
     max: usize,
-) -> Result<(Vec<(String, Oid)>, bool)> {
-    if tips.is_empty() {
-        return Ok((Vec::new(), false));
-    }
+) -> Result<std::thread::JoinHandle<Result<Walked>>> {
     let git = repo.git2();
     let input = walk_input(git, tips, hide);
     let mut cmd = git::git_command(repo.common_dir());
@@ -1205,56 +1256,36 @@ fn replaced_notes(
             "--stdin",
         ])
         // One commit more than the bound tells whether the bound stopped the walk.
-        .arg(format!("--max-count={}", max + 1))
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped());
-    let mut child = cmd
-        .spawn()
-        .context("failed to run `git log` over the trail's history")?;
-    let mut stdin = child.stdin.take().expect("stdin is piped");
-    let writer = std::thread::spawn(move || {
-        use std::io::Write as _;
-        let _ = stdin.write_all(input.as_bytes());
-    });
-    let stdout = child.stdout.take().expect("stdout is piped");
-    let mut out = Vec::new();
-    let mut commits: HashSet<String> = HashSet::new();
-    for line in std::io::BufReader::with_capacity(256 * 1024, stdout).lines() {
-        let line = line.context("failed to read `git log` over the trail's history")?;
-        if let Some(id) = line.strip_prefix("commit ") {
-            commits.insert(id.to_owned());
-            continue;
-        }
-        // `:100644 100644 <old blob> <new blob> <status>\t<path>`
-        let Some((meta, path)) = line.strip_prefix(':').and_then(|l| l.split_once('\t')) else {
-            continue;
-        };
-        let fields: Vec<&str> = meta.split(' ').collect();
-        let [_, _, old, _, status] = fields.as_slice() else {
-            continue;
-        };
-        if !matches!(*status, "M" | "D") {
-            continue;
-        }
-        let object: String = path.chars().filter(|c| *c != '/').collect();
-        if matches!(object.len(), 40 | 64) && object.bytes().all(|b| b.is_ascii_hexdigit()) {
-            if let Ok(blob) = Oid::from_str(old) {
-                out.push((object.to_ascii_lowercase(), blob));
+        .arg(format!("--max-count={}", max + 1));
+    walk_beside(cmd, input, "git log", move |lines| {
+        let mut out = Vec::new();
+        let mut commits: HashSet<String> = HashSet::new();
+        for line in lines {
+            let line = line.context("failed to read `git log` over the trail's history")?;
+            if let Some(id) = line.strip_prefix("commit ") {
+                commits.insert(id.to_owned());
+                continue;
+            }
+            // `:100644 100644 <old blob> <new blob> <status>\t<path>`
+            let Some((meta, path)) = line.strip_prefix(':').and_then(|l| l.split_once('\t')) else {
+                continue;
+            };
+            let fields: Vec<&str> = meta.split(' ').collect();
+            let [_, _, old, _, status] = fields.as_slice() else {
+                continue;
+            };
+            if !matches!(*status, "M" | "D") {
+                continue;
+            }
+            let object: String = path.chars().filter(|c| *c != '/').collect();
+            if matches!(object.len(), 40 | 64) && object.bytes().all(|b| b.is_ascii_hexdigit()) {
+                if let Ok(blob) = Oid::from_str(old) {
+                    out.push((object.to_ascii_lowercase(), blob));
+                }
             }
         }
-    }
-    let _ = writer.join();
-    let result = child
-        .wait_with_output()
-        .context("failed to wait for `git log`")?;
-    if !result.status.success() {
-        bail!(
-            "`git log` over the trail's history failed: {}",
-            String::from_utf8_lossy(&result.stderr).trim()
-        );
-    }
-    Ok((out, commits.len() > max))
+        Ok((out, commits.len() > max))
+    })
 }
 
 /// The newest notes commit from `tip` (down to `from`, excluded) whose tree no longer holds
