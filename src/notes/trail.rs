@@ -820,16 +820,15 @@ pub fn read_local_trail(
     refs: &[TrailRef],
     each: &mut dyn FnMut(&str, &Record, &str),
 ) -> Result<()> {
-    let mut blobs: Vec<Oid> = tip_notes(repo, refs)?.into_iter().map(|(b, _)| b).collect();
-    blobs.dedup();
-    super::read_blobs(repo, &blobs, &mut |_, content| {
+    super::read_listed_blobs(repo, tip_notes(repo, refs), &mut |_, _, content| {
         let text = String::from_utf8_lossy(content);
         for line in text.lines().filter(|l| !l.trim().is_empty()) {
             if let Ok((record, hash)) = audit::parse_line(line.as_bytes()) {
                 each(line, &record, &hash);
             }
         }
-    })
+    })?;
+    Ok(())
 }
 
 /// A record line's hash as 32 bytes (`None`: not 64 hex digits).
@@ -874,111 +873,127 @@ pub type Present = HashMap<[u8; 32], usize>;
 
 /// Hands each record under the fetched trail refs to `each`, once (lines that do not verify
 /// are skipped); returns the hashes of the records and the note blobs they were read from.
-/// Each distinct blob is read once, through one `git cat-file --batch` (git's delta cache
-/// reads a fetched pack several times faster than libgit2 does blob by blob).
+/// Each distinct blob is read once, through one `git cat-file --batch` that starts on the
+/// first notes listed (git's delta cache reads a fetched pack several times faster than
+/// libgit2 does blob by blob).
 fn read_records(
     repo: &Repo,
     refs: &[TrailRef],
     each: &mut dyn FnMut(&[TrailRef], Seen<'_>),
 ) -> Result<(Present, Vec<Oid>)> {
-    // Every (blob, ref) pair, sorted: the distinct blobs, and which refs hold each.
-    let pairs = tip_notes(repo, refs)?;
+    let mut index: Present = HashMap::new();
+    // Every (blob, ref) pair, sorted: which refs hold each blob.
+    let pairs =
+        super::read_listed_blobs(repo, tip_notes(repo, refs), &mut |pairs, blob, content| {
+            let from = pairs.partition_point(|(b, _)| *b < blob);
+            let held: Vec<usize> = pairs[from..]
+                .iter()
+                .take_while(|(b, _)| *b == blob)
+                .map(|(_, r)| *r as usize)
+                .collect();
+            let text = String::from_utf8_lossy(content);
+            for line in text.lines().filter(|l| !l.trim().is_empty()) {
+                let Some(key) = line_hash(line).and_then(hash_key) else {
+                    continue;
+                };
+                if let Some(&i) = index.get(&key) {
+                    each(
+                        refs,
+                        Seen {
+                            index: i,
+                            record: None,
+                            line,
+                            refs: &held,
+                        },
+                    );
+                    continue;
+                }
+                if let Ok((record, hash)) = audit::parse_line(line.as_bytes()) {
+                    let i = index.len();
+                    index.insert(key, i);
+                    each(
+                        refs,
+                        Seen {
+                            index: i,
+                            record: Some((record, hash)),
+                            line,
+                            refs: &held,
+                        },
+                    );
+                }
+            }
+        })?;
     let mut blobs: Vec<Oid> = pairs.iter().map(|(b, _)| *b).collect();
     blobs.dedup();
-    let holders = |blob: Oid| -> Vec<usize> {
-        let from = pairs.partition_point(|(b, _)| *b < blob);
-        pairs[from..]
-            .iter()
-            .take_while(|(b, _)| *b == blob)
-            .map(|(_, r)| *r as usize)
-            .collect()
-    };
-    let mut index: Present = HashMap::new();
-    super::read_blobs(repo, &blobs, &mut |blob, content| {
-        let held = holders(blob);
-        let text = String::from_utf8_lossy(content);
-        for line in text.lines().filter(|l| !l.trim().is_empty()) {
-            let Some(key) = line_hash(line).and_then(hash_key) else {
-                continue;
-            };
-            if let Some(&i) = index.get(&key) {
-                each(
-                    refs,
-                    Seen {
-                        index: i,
-                        record: None,
-                        line,
-                        refs: &held,
-                    },
-                );
-                continue;
-            }
-            if let Ok((record, hash)) = audit::parse_line(line.as_bytes()) {
-                let i = index.len();
-                index.insert(key, i);
-                each(
-                    refs,
-                    Seen {
-                        index: i,
-                        record: Some((record, hash)),
-                        line,
-                        refs: &held,
-                    },
-                );
-            }
-        }
-    })?;
     Ok((index, blobs))
 }
 
-/// The notes at the tips of `refs`, as sorted (blob, index of the ref) pairs, listed by
+/// Note blobs and the trail refs that hold them: (blob, index of the ref) pairs, sorted.
+type HeldBy = Vec<(Oid, u32)>;
+
+/// What lists the notes at the tips of `refs` for [`super::read_listed_blobs`]: names each
+/// note blob as it is listed, and returns sorted (blob, index of the ref) pairs. Listed by
 /// `git ls-tree -r` (no note blob is read, and the notes trees stay out of this process: a
 /// trail of 100,000 notes has tens of thousands of fan-out trees).
-fn tip_notes(repo: &Repo, refs: &[TrailRef]) -> Result<Vec<(Oid, u32)>> {
-    let mut pairs: Vec<(Oid, u32)> = Vec::new();
-    for (i, r) in refs.iter().enumerate() {
-        let i = u32::try_from(i).unwrap_or(u32::MAX);
-        let mut cmd = git::git_command(repo.common_dir());
-        cmd.arg("--git-dir")
-            .arg(repo.git2().path())
-            .args(["ls-tree", "-r", "--full-tree", &r.tip.to_string()])
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped());
-        let what = || format!("failed to list the notes of `{}`", r.name);
-        let mut child = cmd.spawn().with_context(what)?;
-        let stdout = child.stdout.take().expect("stdout is piped");
-        for line in std::io::BufReader::with_capacity(256 * 1024, stdout).lines() {
-            let line = line.with_context(what)?;
-            // `<mode> blob <oid>\t<path>`: a note when the path is an object name.
-            let Some((meta, path)) = line.split_once('\t') else {
-                continue;
-            };
-            let mut fields = meta.split(' ');
-            let (Some(_), Some("blob"), Some(blob)) = (fields.next(), fields.next(), fields.next())
-            else {
-                continue;
-            };
-            let object = path.bytes().filter(|b| *b != b'/').count();
-            if matches!(object, 40 | 64) && path.bytes().all(|b| b == b'/' || b.is_ascii_hexdigit())
-            {
-                if let Ok(blob) = Oid::from_str(blob) {
-                    pairs.push((blob, i));
+fn tip_notes<'a>(
+    repo: &Repo,
+    refs: &'a [TrailRef],
+) -> impl FnOnce(&mut dyn FnMut(Oid)) -> Result<HeldBy> + Send + 'a {
+    let commands: Vec<std::process::Command> = refs
+        .iter()
+        .map(|r| {
+            let mut cmd = git::git_command(repo.common_dir());
+            cmd.arg("--git-dir")
+                .arg(repo.git2().path())
+                .args(["ls-tree", "-r", "--full-tree", &r.tip.to_string()])
+                .stdin(std::process::Stdio::null())
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped());
+            cmd
+        })
+        .collect();
+    move |name| {
+        let mut pairs: Vec<(Oid, u32)> = Vec::new();
+        for (i, (r, mut cmd)) in refs.iter().zip(commands).enumerate() {
+            let i = u32::try_from(i).unwrap_or(u32::MAX);
+            let what = || format!("failed to list the notes of `{}`", r.name);
+            let mut child = cmd.spawn().with_context(what)?;
+            let stdout = child.stdout.take().expect("stdout is piped");
+            for line in std::io::BufReader::with_capacity(256 * 1024, stdout).lines() {
+                let line = line.with_context(what)?;
+                // `<mode> blob <oid>\t<path>`: a note when the path is an object name.
+                let Some((meta, path)) = line.split_once('\t') else {
+                    continue;
+                };
+                let mut fields = meta.split(' ');
+                let (Some(_), Some("blob"), Some(blob)) =
+                    (fields.next(), fields.next(), fields.next())
+                else {
+                    continue;
+                };
+                let object = path.bytes().filter(|b| *b != b'/').count();
+                if matches!(object, 40 | 64)
+                    && path.bytes().all(|b| b == b'/' || b.is_ascii_hexdigit())
+                {
+                    if let Ok(blob) = Oid::from_str(blob) {
+                        name(blob);
+                        pairs.push((blob, i));
+                    }
                 }
             }
+            let out = child.wait_with_output().with_context(what)?;
+            if !out.status.success() {
+                bail!(
+                    "{}: {}",
+                    what(),
+                    String::from_utf8_lossy(&out.stderr).trim()
+                );
+            }
         }
-        let out = child.wait_with_output().with_context(what)?;
-        if !out.status.success() {
-            bail!(
-                "{}: {}",
-                what(),
-                String::from_utf8_lossy(&out.stderr).trim()
-            );
-        }
+        pairs.sort_unstable();
+        pairs.dedup();
+        Ok(pairs)
     }
-    pairs.sort_unstable();
-    pairs.dedup();
-    Ok(pairs)
 }
 
 /// The hash a record line ends with (`…,"hash":"<64 hex>"}`), unverified.
