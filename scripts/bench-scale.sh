@@ -338,8 +338,8 @@ if want load; then
     echo "$line (load average before: $load_avg, after: $(cut -d' ' -f1-3 /proc/loadavg))"
     row "load: $load_clones clones × $load_pushes gated pushes via git daemon" \
         "$(printf '%s' "$line" | sed 's/.*gated push p50 \([0-9]*\) ms, p95 \([0-9]*\) ms.*/p50 \1 ms, p95 \2 ms/')" \
-        "$(printf '%s' "$line" | sed 's/.*one clone alone p50 \([0-9]*\) ms.*/one clone alone p50 \1 ms/')" \
-        "$(printf '%s' "$line" | sed 's/.*(p95 \/ that = \([0-9.]*\)); note-push retries \([0-9]*\).*late shares \([0-9]*\).*records lost \([0-9]*\) of \([0-9]*\).*/p95 \/ alone p50 = \1; \2 note-push retries, \3 late shares, \4 of \5 records lost/')" "-"
+        "$(printf '%s' "$line" | sed 's/.*one clone alone p50 \([0-9]*\) ms.*plain git at once p50 \([0-9]*\) ms, p95 \([0-9]*\) ms, alone p50 \([0-9]*\) ms.*/one clone alone p50 \1 ms; plain git (no pushguard) at once p50 \2 ms, p95 \3 ms, alone p50 \4 ms/')" \
+        "$(printf '%s' "$line" | sed 's/.*(p95 \/ that = \([0-9.]*\)); note-push retries \([0-9]*\).*late shares \([0-9]*\).*records lost \([0-9]*\) of \([0-9]*\).*plain git at once.*(p95 \/ that = \([0-9.]*\)); gated p95 \/ plain git p95 = \([0-9.]*\).*/p95 \/ alone p50 = \1 (plain git: \6); gated p95 \/ plain git p95 = \7; \2 note-push retries, \3 late shares, \4 of \5 records lost/')" "-"
 fi
 
 # --- 100,000 junk notes in the remote's trail and approvals (issue 23, item 8) -------------

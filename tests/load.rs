@@ -2,7 +2,9 @@
 //! one bare remote served by `git daemon` on 127.0.0.1. Every record must reach the remote's
 //! trail, each clone's chain must verify and `audit --fail-on-unrecorded` must pass; the test
 //! reports the latency of a gated push (p50/p95) against the same push from one clone alone,
-//! the note-push retries and the pushes whose records were shared late.
+//! the note-push retries and the pushes whose records were shared late; and, in the same run,
+//! the same pushes by plain git (no pushguard) alone and at once, the baseline that says how
+//! much of the latency under load is git's own queueing for the machine's cores.
 //!
 //! `cargo test` runs it small (4 clones × 3 pushes); `scripts/bench-scale.sh` runs it at full
 //! size (PUSHGUARD_LOAD_CLONES=20, PUSHGUARD_LOAD_PUSHES=10) and reads the `load:` line it
@@ -65,6 +67,14 @@ fn children_cpu() -> Option<Duration> {
 
 /// A clone of the daemon's remote acting as person `name`, with the hook installed.
 fn clone_for(repo: &TestRepo, url: &str, name: &str) -> PathBuf {
+    let dir = plain_clone(repo, url, name);
+    repo.pushguard_in(&dir, &["install"]).expect_code(0);
+    std::fs::write(dir.join(".pushguard.toml"), CONFIG).expect("write config");
+    dir
+}
+
+/// A clone of the daemon's remote acting as person `name`, without pushguard: the baseline.
+fn plain_clone(repo: &TestRepo, url: &str, name: &str) -> PathBuf {
     let dir = repo.root.join(format!("clone-{name}"));
     repo.git_in(
         &repo.root,
@@ -75,17 +85,16 @@ fn clone_for(repo: &TestRepo, url: &str, name: &str) -> PathBuf {
         &dir,
         &["config", "user.email", &format!("{name}@example.com")],
     );
-    repo.pushguard_in(&dir, &["install"]).expect_code(0);
-    std::fs::write(dir.join(".pushguard.toml"), CONFIG).expect("write config");
     dir
 }
 
-/// Person `name` pushes `pushes` gated updates of their own staging branch; returns the
-/// latencies and how many pushes left their records to be shared later.
+/// Person `name` pushes `pushes` updates of their own branch `<prefix>/<name>` (gated when a
+/// hook is installed and the prefix is `staging`); returns the latencies and how many pushes
+/// left their records to be shared later.
 fn pushes_of(
     repo: &TestRepo,
     dir: &Path,
-    name: &str,
+    (prefix, name): (&str, &str),
     pushes: usize,
     end: Instant,
 ) -> (Vec<Duration>, usize) {
@@ -104,8 +113,11 @@ fn pushes_of(
             ],
         );
         let mut push = repo.command("git");
-        push.current_dir(dir)
-            .args(["push", "origin", &format!("HEAD:refs/heads/staging/{name}")]);
+        push.current_dir(dir).args([
+            "push",
+            "origin",
+            &format!("HEAD:refs/heads/{prefix}/{name}"),
+        ]);
         let start = Instant::now();
         let run = bounded(push);
         latencies.push(start.elapsed());
@@ -165,7 +177,7 @@ fn concurrent_gated_pushes_all_reach_the_remote_notes_issue_14() {
     let solo = clone_for(&repo, &url, "solo");
     let before = daemon.requests("receive-pack");
     let cpu_before = children_cpu();
-    let (mut alone, solo_late) = pushes_of(&repo, &solo, "solo", pushes, end);
+    let (mut alone, solo_late) = pushes_of(&repo, &solo, ("staging", "solo"), pushes, end);
     let cpu_alone = children_cpu()
         .zip(cpu_before)
         .map(|(after, before)| after.saturating_sub(before) / pushes as u32);
@@ -183,7 +195,7 @@ fn concurrent_gated_pushes_all_reach_the_remote_notes_issue_14() {
             .zip(&names)
             .map(|(dir, name)| {
                 let repo = &repo;
-                s.spawn(move || pushes_of(repo, dir, name, pushes, end))
+                s.spawn(move || pushes_of(repo, dir, ("staging", name), pushes, end))
             })
             .collect();
         handles
@@ -198,9 +210,33 @@ fn concurrent_gated_pushes_all_reach_the_remote_notes_issue_14() {
     let mut latencies: Vec<Duration> = results.iter().flat_map(|r| r.0.clone()).collect();
     let late: usize = results.iter().map(|r| r.1).sum();
 
+    // The baseline, in the same run: the same pushes by plain git (clones without pushguard,
+    // branches no environment matches), from one clone alone and from as many clones at once.
+    let plain_dirs: Vec<PathBuf> = names
+        .iter()
+        .map(|n| plain_clone(&repo, &url, &format!("plain-{n}")))
+        .collect();
+    let (mut plain_alone, _) = pushes_of(&repo, &plain_dirs[0], ("plain", "alone"), pushes, end);
+    plain_alone.sort();
+    let mut plain: Vec<Duration> = std::thread::scope(|s| {
+        let handles: Vec<_> = plain_dirs
+            .iter()
+            .zip(&names)
+            .map(|(dir, name)| {
+                let repo = &repo;
+                s.spawn(move || pushes_of(repo, dir, ("plain", name), pushes, end).0)
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().expect("a pushing thread panicked"))
+            .collect()
+    });
+    plain.sort();
+
     // Every push is one receive-pack for the branch and one for the notes; the rest are notes
     // pushes that were rejected (or shed by the daemon) and retried.
-    let served = daemon.requests("receive-pack") - served_before;
+    let served = daemon.requests("receive-pack") - served_before - pushes - plain.len();
     let total = clones * pushes;
     assert!(
         served >= 2 * total,
@@ -265,13 +301,20 @@ fn concurrent_gated_pushes_all_reach_the_remote_notes_issue_14() {
     };
     let one = percentile(&alone, 0.5);
     let p95 = percentile(&latencies, 0.95);
+    let plain_one = percentile(&plain_alone, 0.5);
+    let plain_p95 = percentile(&plain, 0.95);
     println!(
-        "load: {clones} clones x {pushes} pushes over git daemon: wall {:.2} s, gated push p50 {:.0} ms, p95 {:.0} ms, max {:.0} ms; one clone alone p50 {:.0} ms (p95 / that = {:.2}); note-push retries {retries} (alone {solo_retries}), late shares {late} (alone {solo_late}), records lost {lost} of {records}{cpu}",
+        "load: {clones} clones x {pushes} pushes over git daemon: wall {:.2} s, gated push p50 {:.0} ms, p95 {:.0} ms, max {:.0} ms; one clone alone p50 {:.0} ms (p95 / that = {:.2}); note-push retries {retries} (alone {solo_retries}), late shares {late} (alone {solo_late}), records lost {lost} of {records}{cpu}; plain git at once p50 {:.0} ms, p95 {:.0} ms, alone p50 {:.0} ms (p95 / that = {:.2}); gated p95 / plain git p95 = {:.2}",
         wall.as_secs_f64(),
         ms(percentile(&latencies, 0.5)),
         ms(p95),
         latencies.last().map_or(0.0, |d| ms(*d)),
         ms(one),
         p95.as_secs_f64() / one.as_secs_f64(),
+        ms(percentile(&plain, 0.5)),
+        ms(plain_p95),
+        ms(plain_one),
+        plain_p95.as_secs_f64() / plain_one.as_secs_f64(),
+        p95.as_secs_f64() / plain_p95.as_secs_f64(),
     );
 }
