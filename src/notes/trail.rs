@@ -820,6 +820,9 @@ pub fn read_local_trail(
     refs: &[TrailRef],
     each: &mut dyn FnMut(&str, &Record, &str),
 ) -> Result<()> {
+    if refs.is_empty() {
+        return Ok(());
+    }
     super::read_listed_blobs(repo, tip_notes(repo, refs), &mut |_, _, content| {
         let text = String::from_utf8_lossy(content);
         for line in text.lines().filter(|l| !l.trim().is_empty()) {
@@ -882,6 +885,9 @@ fn read_records(
     each: &mut dyn FnMut(&[TrailRef], Seen<'_>),
 ) -> Result<(Present, Vec<Oid>)> {
     let mut index: Present = HashMap::new();
+    if refs.is_empty() {
+        return Ok((index, Vec::new()));
+    }
     // Every (blob, ref) pair, sorted: which refs hold each blob.
     let pairs =
         super::read_listed_blobs(repo, tip_notes(repo, refs), &mut |pairs, blob, content| {
