@@ -518,8 +518,8 @@ fn cat_file(
         }
         read += 1;
         if read == COALESCE_FROM {
-            widen_pipe(&reader.get_ref().inner);
-            reader.get_mut().pause = true;
+            // Waiting pays only when a wait's worth of git's answers fits in the pipe.
+            reader.get_mut().pause = widen_pipe(&reader.get_ref().inner);
         }
     }
     if !batch.is_empty() {
@@ -557,18 +557,25 @@ impl<R: std::io::Read> std::io::Read for Coalesced<R> {
     }
 }
 
-/// Lets the pipe from `cat-file` hold [`PIPE_BYTES`] (Linux; elsewhere, and when the system
-/// refuses, the pipe keeps its size: only slower).
-fn widen_pipe(stdout: &std::process::ChildStdout) {
+/// Lets the pipe from `cat-file` hold [`PIPE_BYTES`] (Linux); says whether it does now.
+/// Elsewhere, and when the system refuses (`/proc/sys/fs/pipe-max-size`, or the user's pipe
+/// pages spent), the pipe keeps its size and the reader reads as answers come, never waiting:
+/// a 64 KiB pipe would fill within a wait.
+fn widen_pipe(stdout: &std::process::ChildStdout) -> bool {
     #[cfg(target_os = "linux")]
     {
         use std::os::fd::AsRawFd as _;
         let bytes = libc::c_int::try_from(PIPE_BYTES).unwrap_or(libc::c_int::MAX);
-        // SAFETY: F_SETPIPE_SZ on a pipe descriptor this process owns; failure leaves it as is.
-        unsafe { libc::fcntl(stdout.as_raw_fd(), libc::F_SETPIPE_SZ, bytes) };
+        // SAFETY: F_SETPIPE_SZ on a pipe descriptor this process owns; it returns the pipe's
+        // new size, or -1 and leaves it as it was.
+        let size = unsafe { libc::fcntl(stdout.as_raw_fd(), libc::F_SETPIPE_SZ, bytes) };
+        usize::try_from(size).is_ok_and(|size| size >= PIPE_BYTES)
     }
     #[cfg(not(target_os = "linux"))]
-    let _ = stdout;
+    {
+        let _ = stdout;
+        false
+    }
 }
 
 fn signature(repo: &Repo) -> Result<Signature<'static>> {
