@@ -57,7 +57,7 @@ pub fn write_note(
 pub type Note = (String, Oid);
 
 /// Whether `name` (the path of a blob, slashes removed) is a note's full object name.
-fn is_object_name(name: &str) -> bool {
+pub(super) fn is_object_name(name: &str) -> bool {
     matches!(name.len(), 40 | 64) && name.bytes().all(|b| b.is_ascii_hexdigit())
 }
 

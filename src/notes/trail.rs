@@ -1220,15 +1220,19 @@ fn history_notes(
                 commits += 1;
                 continue;
             };
-            let object: String = path.chars().filter(|c| *c != '/').collect();
-            if matches!(object.len(), 40 | 64) && object.bytes().all(|b| b.is_ascii_hexdigit()) {
-                if let Ok(blob) = Oid::from_str(id) {
-                    out.push((object.to_ascii_lowercase(), blob));
-                }
+            if let (Some(object), Ok(blob)) = (annotated(path), Oid::from_str(id)) {
+                out.push((object, blob));
             }
         }
         Ok((out, max.is_some_and(|n| commits > n)))
     })
+}
+
+/// The object a note's path in a notes tree annotates (fan-out slashes removed, lowercase);
+/// `None` when the path names no object.
+fn annotated(path: &str) -> Option<String> {
+    let object: String = path.chars().filter(|c| *c != '/').collect();
+    fanout::is_object_name(&object).then(|| object.to_ascii_lowercase())
 }
 
 /// What `git rev-list --stdin` (or `git log --stdin`) reads to walk from `tips` but not
@@ -1298,11 +1302,8 @@ fn replaced_notes(
             if !matches!(*status, "M" | "D") {
                 continue;
             }
-            let object: String = path.chars().filter(|c| *c != '/').collect();
-            if matches!(object.len(), 40 | 64) && object.bytes().all(|b| b.is_ascii_hexdigit()) {
-                if let Ok(blob) = Oid::from_str(old) {
-                    out.push((object.to_ascii_lowercase(), blob));
-                }
+            if let (Some(object), Ok(blob)) = (annotated(path), Oid::from_str(old)) {
+                out.push((object, blob));
             }
         }
         Ok((out, commits.len() > max))
