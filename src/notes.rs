@@ -542,7 +542,7 @@ const PIPE_BYTES: usize = 1 << 20;
 struct Coalesced<R> {
     inner: R,
     pause: bool,
-    /// The last read found the pipe short of full.
+    /// The last read took less than a quarter of a widened pipe.
     short: bool,
 }
 
